@@ -1,0 +1,130 @@
+// The controller's durable state: searches, trials, per-epoch metrics and
+// workers. The controller owns all state; workers never see this interface.
+//
+// Contract shared by every implementation (tests/store_conformance_test.cc):
+// - Every method is thread-safe.
+// - Time is the store's clock (the database's now()), so that several
+//   controller replicas agree on lease expiry.
+// - Errors: NotFound for unknown ids; FailedPrecondition for an illegal state
+//   transition or a stale lease (the message names the current attempt);
+//   Aborted when a concurrent writer won a race and the caller should retry;
+//   Unavailable when the database cannot be reached.
+// - Finished trials are immutable: no method changes a COMPLETED, FAILED,
+//   STOPPED or CANCELLED trial.
+#ifndef NAS_CONTROLLER_STORE_TRIAL_STORE_H_
+#define NAS_CONTROLLER_STORE_TRIAL_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "nas/v1/search.pb.h"
+#include "nas/v1/worker_service.pb.h"
+
+namespace nas::controller {
+
+// A trial as a strategy proposes it.
+struct NewTrial {
+  nas::v1::Architecture architecture;  // choices and text
+  std::string canonical_key;           // equal for the same computation
+  nas::v1::TrialKind kind = nas::v1::TRIAL_KIND_TRAIN;
+  nas::v1::TrainingBudget budget;
+  uint64_t seed = 0;
+};
+
+// Names the lease a worker reports under.
+struct LeaseRef {
+  std::string worker_id;
+  int64_t trial_id = 0;
+  int32_t attempt = 0;  // the fencing token
+};
+
+// What RecordEpoch tells the caller.
+struct EpochAck {
+  bool stop = false;  // the trial was ended meanwhile (e.g. search cancelled)
+};
+
+class TrialStore {
+ public:
+  virtual ~TrialStore() = default;
+
+  // ---- searches ----
+  // Stores a RUNNING search. REQUIRES: spec already validated.
+  virtual absl::StatusOr<nas::v1::Search> CreateSearch(
+      const nas::v1::SearchSpec& spec) = 0;
+  // With current trial counts.
+  virtual absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) = 0;
+  // Newest first: searches with id < before_id (0: no bound), at most limit.
+  virtual absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(
+      int64_t before_id, int limit) = 0;
+  // Ids of RUNNING searches, oldest first.
+  virtual absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() = 0;
+  // RUNNING -> CANCELLED; its PENDING and RUNNING trials become CANCELLED.
+  // FailedPrecondition when the search is not RUNNING.
+  virtual absl::StatusOr<nas::v1::Search> CancelSearch(int64_t search_id) = 0;
+  // RUNNING -> COMPLETED when it has budget.max_trials trials and all are
+  // finished. Returns true iff this call completed it.
+  virtual absl::StatusOr<bool> CompleteSearchIfDone(int64_t search_id) = 0;
+
+  // ---- trials ----
+  // Trials in number order with number > after_number (-1: from the start),
+  // at most limit, only those in `states` (all when empty), each with the
+  // epoch metrics of its current attempt.
+  virtual absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
+      int64_t search_id, const std::vector<nas::v1::TrialState>& states,
+      int32_t after_number, int limit) = 0;
+  // COMPLETED trials ordered best first by the search's first objective.
+  virtual absl::StatusOr<std::vector<nas::v1::Trial>> BestTrials(
+      int64_t search_id, int k) = 0;
+  // Appends PENDING trials numbered expected_count, expected_count + 1, ...
+  // Serialized per search (concurrent callers and controller replicas): if
+  // the search no longer has exactly expected_count trials, returns Aborted
+  // and adds nothing, so a strategy step is never lost or doubled.
+  // FailedPrecondition if the search is not RUNNING.
+  virtual absl::Status AddTrials(int64_t search_id, int expected_count,
+                                 const std::vector<NewTrial>& trials) = 0;
+
+  // ---- leases ----
+  // Leases the oldest PENDING trial of any RUNNING search (rows locked with
+  // SKIP LOCKED, so replicas never hand out one trial twice): RUNNING,
+  // attempt + 1, worker_id set, lease until now + lease. nullopt if none.
+  virtual absl::StatusOr<std::optional<nas::v1::TrialAssignment>> LeaseTrial(
+      const std::string& worker_id, absl::Duration lease) = 0;
+  // Stores one epoch's metrics (idempotent per (trial, attempt, epoch)) and
+  // extends the lease. When the trial was cancelled or stopped meanwhile,
+  // returns stop = true and stores nothing. FailedPrecondition when `ref`
+  // is not the current lease.
+  virtual absl::StatusOr<EpochAck> RecordEpoch(
+      const LeaseRef& ref, const nas::v1::EpochMetrics& metrics,
+      absl::Duration lease) = 0;
+  // RUNNING -> COMPLETED with final metrics. Repeating it for the same
+  // attempt after it succeeded returns OK and changes nothing.
+  virtual absl::Status CompleteTrial(const LeaseRef& ref,
+                                     const nas::v1::TrialMetrics& metrics) = 0;
+  // RUNNING -> FAILED with the reason appended. Idempotent like
+  // CompleteTrial.
+  virtual absl::Status FailTrial(const LeaseRef& ref,
+                                 const std::string& reason) = 0;
+  // RUNNING -> STOPPED (early stopping), with the reason.
+  virtual absl::Status StopTrial(const LeaseRef& ref,
+                                 const std::string& reason) = 0;
+  // Every RUNNING trial whose lease has expired goes back to PENDING, or to
+  // FAILED once it has had max_attempts leases; a line naming the attempt and
+  // worker is appended to its reason. Returns how many trials it changed.
+  virtual absl::StatusOr<int> ExpireLeases() = 0;
+
+  // ---- workers ----
+  // Records a worker; returns its new id.
+  virtual absl::StatusOr<std::string> RegisterWorker(
+      const nas::v1::RegisterWorkerRequest& worker) = 0;
+  // NotFound when the id was never registered.
+  virtual absl::Status TouchWorker(const std::string& worker_id) = 0;
+};
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_STORE_TRIAL_STORE_H_
