@@ -77,6 +77,9 @@ class TrialStore {
   virtual absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
       int64_t search_id, const std::vector<nas::v1::TrialState>& states,
       int32_t after_number, int limit) = 0;
+  // One trial with the epoch metrics of its current attempt; NotFound for an
+  // unknown id.
+  virtual absl::StatusOr<nas::v1::Trial> GetTrial(int64_t trial_id) = 0;
   // COMPLETED trials ordered best first by the search's first objective.
   virtual absl::StatusOr<std::vector<nas::v1::Trial>> BestTrials(
       int64_t search_id, int k) = 0;

@@ -1,0 +1,93 @@
+#include "controller/controller_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "controller/event_hub.h"
+#include "controller/scheduler.h"
+#include "controller/search_service.h"
+#include "controller/store/postgres_store.h"
+#include "controller/worker_service.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "spdlog/spdlog.h"
+
+namespace nas::controller {
+
+absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
+    const ControllerOptions& options) {
+  std::unique_ptr<ControllerServer> server(new ControllerServer());
+  PostgresStoreOptions store_options;
+  store_options.database_url = options.database_url;
+  store_options.pool_size = options.db_pool_size;
+  absl::StatusOr<std::unique_ptr<TrialStore>> store =
+      OpenPostgresStore(store_options);
+  if (!store.ok()) return store.status();
+  server->store_ = std::move(*store);
+
+  Scheduler::Options scheduler_options;
+  scheduler_options.lease = options.lease;
+  server->scheduler_ =
+      std::make_unique<Scheduler>(server->store_.get(), scheduler_options);
+  server->hub_ = std::make_unique<EventHub>();
+  server->search_service_ = std::make_unique<SearchServiceImpl>(
+      server->store_.get(), server->scheduler_.get(), server->hub_.get());
+  server->worker_service_ = std::make_unique<WorkerServiceImpl>(
+      server->store_.get(), server->scheduler_.get(), server->hub_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address,
+                           grpc::InsecureServerCredentials(), &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.RegisterService(server->search_service_.get());
+  builder.RegisterService(server->worker_service_.get());
+  server->server_ = builder.BuildAndStart();
+  if (!server->server_ || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address,
+                     " (address in use or malformed?)"));
+  }
+  server->maintenance_ = std::thread(
+      [s = server.get(), interval = options.maintenance_interval] {
+        s->MaintenanceLoop(interval);
+      });
+  return server;
+}
+
+void ControllerServer::MaintenanceLoop(absl::Duration interval) {
+  bool healthy = true;
+  while (!stopping_.load()) {
+    absl::StatusOr<std::vector<int64_t>> completed = scheduler_->Maintain();
+    if (!completed.ok()) {
+      // Log a failure once, not every second while the database is down.
+      if (healthy) {
+        spdlog::warn("maintenance: {}", completed.status().ToString());
+      }
+      healthy = false;
+    } else {
+      if (!healthy) spdlog::info("maintenance: database reachable again");
+      healthy = true;
+      for (int64_t id : *completed) {
+        spdlog::info("search {} completed", id);
+        nas::v1::SearchEvent done;
+        absl::StatusOr<nas::v1::Search> search = store_->GetSearch(id);
+        if (search.ok()) *done.mutable_search() = *search;
+        done.mutable_search_done();
+        hub_->Publish(id, done);
+      }
+    }
+    absl::SleepFor(interval);
+  }
+}
+
+void ControllerServer::Wait() { server_->Wait(); }
+
+void ControllerServer::Shutdown() {
+  if (stopping_.exchange(true)) return;
+  // Let in-flight calls (long AcquireTrial waits included) finish briefly.
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (maintenance_.joinable()) maintenance_.join();
+}
+
+ControllerServer::~ControllerServer() { Shutdown(); }
+
+}  // namespace nas::controller

@@ -1,0 +1,65 @@
+// Wires the store, scheduler, event hub and gRPC services into a running
+// controller, with a maintenance thread that expires leases and finishes
+// searches. main() only parses flags into Options and calls Start.
+#ifndef NAS_CONTROLLER_CONTROLLER_SERVER_H_
+#define NAS_CONTROLLER_CONTROLLER_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+
+namespace nas::controller {
+
+class TrialStore;
+class Scheduler;
+class EventHub;
+class SearchServiceImpl;
+class WorkerServiceImpl;
+
+struct ControllerOptions {
+  std::string listen_address = "127.0.0.1:50051";
+  std::string database_url;
+  absl::Duration lease = absl::Seconds(60);
+  absl::Duration maintenance_interval = absl::Seconds(1);
+  int db_pool_size = 8;
+  // Largest request the server accepts; larger ones are RESOURCE_EXHAUSTED.
+  int max_message_bytes = 4 << 20;
+};
+
+class ControllerServer {
+ public:
+  // Opens the database (applying migrations) and starts serving. Unavailable
+  // when the database or the address cannot be reached.
+  static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(
+      const ControllerOptions& options);
+  ~ControllerServer();
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+  // Blocks until Shutdown is called from another thread.
+  void Wait();
+  void Shutdown();
+
+ private:
+  ControllerServer() = default;
+  void MaintenanceLoop(absl::Duration interval);
+
+  std::unique_ptr<TrialStore> store_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<EventHub> hub_;
+  std::unique_ptr<SearchServiceImpl> search_service_;
+  std::unique_ptr<WorkerServiceImpl> worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread maintenance_;
+};
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_CONTROLLER_SERVER_H_

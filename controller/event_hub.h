@@ -1,0 +1,51 @@
+// Fans search progress events out to WatchSearch streams. In-process: events
+// published by this controller replica reach its own watchers; watchers also
+// poll the store (see SearchServiceImpl::WatchSearch), so a stream still ends
+// when another replica finishes the search.
+#ifndef NAS_CONTROLLER_EVENT_HUB_H_
+#define NAS_CONTROLLER_EVENT_HUB_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "absl/time/time.h"
+#include "nas/v1/search_service.pb.h"
+
+namespace nas::controller {
+
+class EventHub {
+ public:
+  // A watcher's queue. Bounded: a watcher that falls more than kMaxQueued
+  // events behind loses the oldest ones (progress is advisory; the final
+  // state is always re-read from the store).
+  class Subscription {
+   public:
+    // Waits up to `timeout` for the next event.
+    std::optional<nas::v1::SearchEvent> Next(absl::Duration timeout);
+
+   private:
+    friend class EventHub;
+    static constexpr size_t kMaxQueued = 1024;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<nas::v1::SearchEvent> queue_;
+  };
+
+  // The subscription stays registered while the caller holds it.
+  std::shared_ptr<Subscription> Subscribe(int64_t search_id);
+  bool HasSubscribers(int64_t search_id);
+  void Publish(int64_t search_id, const nas::v1::SearchEvent& event);
+
+ private:
+  std::mutex mu_;
+  std::multimap<int64_t, std::weak_ptr<Subscription>> subscribers_;
+};
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_EVENT_HUB_H_

@@ -1,0 +1,85 @@
+// nas-controller: parses flags (falling back to environment variables) into
+// ControllerOptions and serves until SIGINT/SIGTERM.
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "controller/controller_server.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
+}
+
+int EnvIntOr(const char* name, int fallback) {
+  int value;
+  return absl::SimpleAtoi(EnvOr(name, ""), &value) ? value : fallback;
+}
+
+}  // namespace
+
+ABSL_FLAG(std::string, listen, EnvOr("NAS_LISTEN", "127.0.0.1:50051"),
+          "address to serve gRPC on (env NAS_LISTEN)");
+ABSL_FLAG(std::string, database_url, EnvOr("NAS_DATABASE_URL", ""),
+          "PostgreSQL URL, e.g. postgresql://nas:nas@127.0.0.1:55432/nas "
+          "(env NAS_DATABASE_URL)");
+ABSL_FLAG(int, lease_seconds, EnvIntOr("NAS_LEASE_SECONDS", 60),
+          "how long a trial lease lasts without progress reports "
+          "(env NAS_LEASE_SECONDS)");
+ABSL_FLAG(int, db_pool_size, EnvIntOr("NAS_DB_POOL_SIZE", 8),
+          "database connections (env NAS_DB_POOL_SIZE)");
+ABSL_FLAG(int, max_message_bytes, EnvIntOr("NAS_MAX_MESSAGE_BYTES", 4 << 20),
+          "largest request accepted (env NAS_MAX_MESSAGE_BYTES)");
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Runs the NAS controller: search strategies, trial store, gRPC API.\n"
+      "  nas-controller --database_url=postgresql://... [--listen=HOST:PORT]");
+  absl::ParseCommandLine(argc, argv);
+
+  nas::controller::ControllerOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.database_url = absl::GetFlag(FLAGS_database_url);
+  options.lease = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
+  options.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (options.database_url.empty()) {
+    spdlog::error("--database_url (or NAS_DATABASE_URL) is required");
+    return 2;
+  }
+  if (options.lease < absl::Seconds(1) || options.db_pool_size < 1 ||
+      options.max_message_bytes < 1024) {
+    spdlog::error(
+        "--lease_seconds and --db_pool_size must be >= 1, "
+        "--max_message_bytes >= 1024");
+    return 2;
+  }
+
+  auto server = nas::controller::ControllerServer::Start(options);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().ToString());
+    return 1;
+  }
+  spdlog::info("nas-controller serving on port {} (lease {}s)",
+               (*server)->port(), absl::ToInt64Seconds(options.lease));
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  spdlog::info("shutting down");
+  (*server)->Shutdown();
+  return 0;
+}

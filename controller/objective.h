@@ -1,0 +1,23 @@
+// Reading a search's objectives off a trial's metrics.
+#ifndef NAS_CONTROLLER_OBJECTIVE_H_
+#define NAS_CONTROLLER_OBJECTIVE_H_
+
+#include <optional>
+#include "absl/strings/string_view.h"
+
+#include "nas/v1/search.pb.h"
+
+namespace nas::controller {
+
+// The metric's value, or nullopt for an unknown metric name.
+std::optional<double> MetricValue(const nas::v1::TrialMetrics& metrics,
+                                  absl::string_view metric);
+
+// The first objective's value oriented so that larger is better (negated for
+// MINIMIZE). nullopt when the search has no objective or it is unknown.
+std::optional<double> OrientedScore(const nas::v1::SearchSpec& spec,
+                                    const nas::v1::TrialMetrics& metrics);
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_OBJECTIVE_H_

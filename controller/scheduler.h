@@ -1,0 +1,88 @@
+// Hands trials to workers. When no trial is pending, asks each running
+// search's strategy for as many new trials as it has free slots
+// (parallelism minus trials in flight, capped by max_trials), stores them,
+// then leases one. Trial ids and numbers are assigned by the store before
+// any worker sees a trial.
+#ifndef NAS_CONTROLLER_SCHEDULER_H_
+#define NAS_CONTROLLER_SCHEDULER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/space/space.h"
+#include "controller/store/trial_store.h"
+#include "controller/strategy/search_strategy.h"
+
+namespace nas::controller {
+
+class Scheduler {
+ public:
+  struct Options {
+    absl::Duration lease = absl::Seconds(60);
+    // How often a waiting Acquire re-checks the store, to see work created
+    // by another controller replica.
+    absl::Duration poll_interval = absl::Milliseconds(500);
+  };
+
+  // `store` must outlive the scheduler.
+  Scheduler(TrialStore* store, Options options);
+
+  // Leases the next trial to `worker_id`, waiting up to `wait` for one.
+  // nullopt when none became ready in time.
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Acquire(
+      const std::string& worker_id, absl::Duration wait);
+
+  // Wakes waiting Acquire calls: a search was created, or a trial ended or
+  // was requeued, so new work may be ready.
+  void Notify();
+
+  // One maintenance pass: expires overdue leases and completes searches whose
+  // trials are all finished. Returns the ids of searches it completed.
+  absl::StatusOr<std::vector<int64_t>> Maintain();
+
+  // Completes `search_id` if all its trials are finished; true if it did.
+  absl::StatusOr<bool> CompleteIfDone(int64_t search_id);
+
+  absl::Duration lease() const { return options_.lease; }
+
+ private:
+  struct SearchContext {
+    nas::v1::SearchSpec spec;
+    std::unique_ptr<space::SearchSpace> space;
+    std::unique_ptr<SearchStrategy> strategy;
+  };
+
+  // Proposes trials for every running search with free slots. Returns how
+  // many trials it added.
+  absl::StatusOr<int> Replenish();
+  absl::StatusOr<int> ReplenishSearch(int64_t search_id);
+  absl::StatusOr<SearchContext*> Context(const nas::v1::Search& search);
+
+  TrialStore* const store_;
+  const Options options_;
+
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  uint64_t wake_generation_ = 0;
+
+  // Serializes strategy steps within this replica; the store serializes them
+  // across replicas (AddTrials' expected count).
+  std::mutex replenish_mu_;
+  std::map<int64_t, std::unique_ptr<SearchContext>> contexts_;
+};
+
+// Derives a trial's training seed from its search's seed and its number.
+uint64_t TrialSeed(uint64_t search_seed, int trial_number);
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_SCHEDULER_H_

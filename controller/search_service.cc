@@ -1,0 +1,226 @@
+#include "controller/search_service.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/spec/space_from_proto.h"
+#include "common/spec/spec_validation.h"
+#include "common/status_util.h"
+#include "controller/request_checks.h"
+#include "controller/strategy/search_strategy.h"
+
+namespace nas::controller {
+namespace {
+
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+
+bool IsFinished(nas::v1::SearchState state) {
+  return state == nas::v1::SEARCH_STATE_COMPLETED ||
+         state == nas::v1::SEARCH_STATE_CANCELLED;
+}
+
+// Everything CreateSearch must refuse before anything is stored.
+absl::Status CheckSpec(const nas::v1::SearchSpec& spec) {
+  if (absl::Status s = spec::ValidateSearchSpec(spec); !s.ok()) return s;
+  if (absl::Status s = spec::MakeSearchSpace(spec.space()).status(); !s.ok()) {
+    return s;
+  }
+  return MakeSearchStrategy(spec.strategy()).status();
+}
+
+}  // namespace
+
+SearchServiceImpl::SearchServiceImpl(TrialStore* store, Scheduler* scheduler,
+                                     EventHub* hub)
+    : store_(store), scheduler_(scheduler), hub_(hub) {}
+
+grpc::Status SearchServiceImpl::CreateSearch(
+    grpc::ServerContext*, const nas::v1::CreateSearchRequest* request,
+    nas::v1::Search* response) {
+  nas::v1::SearchSpec spec = request->spec();
+  spec::ApplySpecDefaults(&spec);
+  if (absl::Status s = CheckSpec(spec); !s.ok()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("spec.", s.message())));
+  }
+  absl::StatusOr<nas::v1::Search> search = store_->CreateSearch(spec);
+  if (!search.ok()) return ToGrpcStatus(search.status());
+  *response = *std::move(search);
+  scheduler_->Notify();
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::GetSearch(
+    grpc::ServerContext*, const nas::v1::GetSearchRequest* request,
+    nas::v1::Search* response) {
+  if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<nas::v1::Search> search =
+      store_->GetSearch(request->search_id());
+  if (!search.ok()) return ToGrpcStatus(search.status());
+  *response = *std::move(search);
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::ListSearches(
+    grpc::ServerContext*, const nas::v1::ListSearchesRequest* request,
+    nas::v1::ListSearchesResponse* response) {
+  absl::StatusOr<int> page_size = CheckPageSize(
+      "page_size", request->page_size(), kDefaultPageSize, kMaxPageSize);
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+  absl::StatusOr<int64_t> before = ParsePageToken(request->page_token(), 0);
+  if (!before.ok()) return ToGrpcStatus(before.status());
+  // One extra row tells whether another page follows.
+  absl::StatusOr<std::vector<nas::v1::Search>> searches =
+      store_->ListSearches(*before, *page_size + 1);
+  if (!searches.ok()) return ToGrpcStatus(searches.status());
+  for (int i = 0; i < static_cast<int>(searches->size()) && i < *page_size;
+       ++i) {
+    *response->add_searches() = std::move((*searches)[i]);
+  }
+  if (static_cast<int>(searches->size()) > *page_size) {
+    response->set_next_page_token(
+        std::to_string(response->searches().rbegin()->id()));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::CancelSearch(
+    grpc::ServerContext*, const nas::v1::CancelSearchRequest* request,
+    nas::v1::Search* response) {
+  if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<nas::v1::Search> search =
+      store_->CancelSearch(request->search_id());
+  if (!search.ok()) return ToGrpcStatus(search.status());
+  *response = *search;
+  nas::v1::SearchEvent event;
+  *event.mutable_search() = *search;
+  event.mutable_search_done();
+  hub_->Publish(search->id(), event);
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::ListTrials(
+    grpc::ServerContext*, const nas::v1::ListTrialsRequest* request,
+    nas::v1::ListTrialsResponse* response) {
+  if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<int> page_size = CheckPageSize(
+      "page_size", request->page_size(), kDefaultPageSize, kMaxPageSize);
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+  // Trial numbers start at 0, so the token stores number + 1.
+  absl::StatusOr<int64_t> after = ParsePageToken(request->page_token(), 0);
+  if (!after.ok()) return ToGrpcStatus(after.status());
+  std::vector<nas::v1::TrialState> states;
+  for (int state : request->states()) {
+    if (!nas::v1::TrialState_IsValid(state) ||
+        state == nas::v1::TRIAL_STATE_UNSPECIFIED) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("states: ", state, " is not a trial state")));
+    }
+    states.push_back(static_cast<nas::v1::TrialState>(state));
+  }
+  // Distinguish "no trials yet" from "no such search".
+  if (absl::Status s = store_->GetSearch(request->search_id()).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<std::vector<nas::v1::Trial>> trials =
+      store_->ListTrials(request->search_id(), states,
+                         static_cast<int32_t>(*after) - 1, *page_size + 1);
+  if (!trials.ok()) return ToGrpcStatus(trials.status());
+  for (int i = 0; i < static_cast<int>(trials->size()) && i < *page_size;
+       ++i) {
+    *response->add_trials() = std::move((*trials)[i]);
+  }
+  if (static_cast<int>(trials->size()) > *page_size) {
+    response->set_next_page_token(
+        std::to_string(response->trials().rbegin()->number() + 1));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::GetBestTrials(
+    grpc::ServerContext*, const nas::v1::GetBestTrialsRequest* request,
+    nas::v1::GetBestTrialsResponse* response) {
+  if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<int> k = CheckPageSize("k", request->k(), 5, kMaxPageSize);
+  if (!k.ok()) return ToGrpcStatus(k.status());
+  if (absl::Status s = store_->GetSearch(request->search_id()).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<std::vector<nas::v1::Trial>> best =
+      store_->BestTrials(request->search_id(), *k);
+  if (!best.ok()) return ToGrpcStatus(best.status());
+  for (nas::v1::Trial& t : *best) *response->add_trials() = std::move(t);
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::WatchSearch(
+    grpc::ServerContext* context, const nas::v1::WatchSearchRequest* request,
+    grpc::ServerWriter<nas::v1::SearchEvent>* writer) {
+  const int64_t id = request->search_id();
+  if (absl::Status s = CheckId("search_id", id); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  // Subscribe before reading the snapshot so no event falls in between.
+  std::shared_ptr<EventHub::Subscription> sub = hub_->Subscribe(id);
+  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(id);
+  if (!search.ok()) return ToGrpcStatus(search.status());
+  auto best_trial = [&]() -> std::optional<nas::v1::Trial> {
+    absl::StatusOr<std::vector<nas::v1::Trial>> best = store_->BestTrials(id, 1);
+    if (!best.ok() || best->empty()) return std::nullopt;
+    return best->front();
+  };
+
+  nas::v1::SearchEvent snapshot;
+  *snapshot.mutable_search() = *search;
+  if (auto best = best_trial()) {
+    *snapshot.mutable_snapshot()->mutable_best_trial() = *best;
+  } else {
+    snapshot.mutable_snapshot();
+  }
+  if (!writer->Write(snapshot)) return grpc::Status::OK;
+
+  auto send_done = [&](const nas::v1::Search& final_search) {
+    nas::v1::SearchEvent done;
+    *done.mutable_search() = final_search;
+    if (auto best = best_trial()) {
+      *done.mutable_search_done()->mutable_best_trial() = *best;
+    } else {
+      done.mutable_search_done();
+    }
+    writer->Write(done);
+    return grpc::Status::OK;
+  };
+  if (IsFinished(search->state())) return send_done(*search);
+
+  absl::Time next_poll = absl::Now() + absl::Seconds(2);
+  while (!context->IsCancelled()) {
+    std::optional<nas::v1::SearchEvent> event =
+        sub->Next(absl::Milliseconds(250));
+    if (event) {
+      if (event->has_search_done()) return send_done(event->search());
+      if (!writer->Write(*event)) return grpc::Status::OK;
+    }
+    // Another replica may have ended the search: its events never reach
+    // this hub, so re-read the state now and then.
+    if (absl::Now() >= next_poll) {
+      next_poll = absl::Now() + absl::Seconds(2);
+      absl::StatusOr<nas::v1::Search> now = store_->GetSearch(id);
+      if (now.ok() && IsFinished(now->state())) return send_done(*now);
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace nas::controller

@@ -1,0 +1,49 @@
+// gRPC adapter for nas.v1.SearchService: converts requests, makes one domain
+// call, maps the Status. Validation of specs lives in common/spec so that
+// every client, in any language, gets the same answers.
+#ifndef NAS_CONTROLLER_SEARCH_SERVICE_H_
+#define NAS_CONTROLLER_SEARCH_SERVICE_H_
+
+#include "controller/event_hub.h"
+#include "controller/scheduler.h"
+#include "controller/store/trial_store.h"
+#include "nas/v1/search_service.grpc.pb.h"
+
+namespace nas::controller {
+
+class SearchServiceImpl final : public nas::v1::SearchService::Service {
+ public:
+  // All pointers must outlive the service.
+  SearchServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub);
+
+  grpc::Status CreateSearch(grpc::ServerContext* context,
+                            const nas::v1::CreateSearchRequest* request,
+                            nas::v1::Search* response) override;
+  grpc::Status GetSearch(grpc::ServerContext* context,
+                         const nas::v1::GetSearchRequest* request,
+                         nas::v1::Search* response) override;
+  grpc::Status ListSearches(grpc::ServerContext* context,
+                            const nas::v1::ListSearchesRequest* request,
+                            nas::v1::ListSearchesResponse* response) override;
+  grpc::Status CancelSearch(grpc::ServerContext* context,
+                            const nas::v1::CancelSearchRequest* request,
+                            nas::v1::Search* response) override;
+  grpc::Status ListTrials(grpc::ServerContext* context,
+                          const nas::v1::ListTrialsRequest* request,
+                          nas::v1::ListTrialsResponse* response) override;
+  grpc::Status GetBestTrials(grpc::ServerContext* context,
+                             const nas::v1::GetBestTrialsRequest* request,
+                             nas::v1::GetBestTrialsResponse* response) override;
+  grpc::Status WatchSearch(
+      grpc::ServerContext* context, const nas::v1::WatchSearchRequest* request,
+      grpc::ServerWriter<nas::v1::SearchEvent>* writer) override;
+
+ private:
+  TrialStore* const store_;
+  Scheduler* const scheduler_;
+  EventHub* const hub_;
+};
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_SEARCH_SERVICE_H_

@@ -1,0 +1,59 @@
+// Search strategies decide which architectures to try next. They only decide:
+// they read an immutable snapshot of a search's trials and return choice
+// vectors; they never touch the database, gRPC or Torch. Because a strategy
+// rebuilds everything it knows from the snapshot (and seeds its randomness
+// from the search seed and the snapshot's size), a controller restarted
+// mid-search continues the same search rather than starting over.
+#ifndef NAS_CONTROLLER_STRATEGY_SEARCH_STRATEGY_H_
+#define NAS_CONTROLLER_STRATEGY_SEARCH_STRATEGY_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/space/space.h"
+#include "nas/v1/search.pb.h"
+
+namespace nas::controller {
+
+// What a strategy may know about one trial.
+struct TrialView {
+  int number = 0;
+  std::vector<int> choices;
+  std::string canonical_key;
+  nas::v1::TrialState state = nas::v1::TRIAL_STATE_PENDING;
+  // The first objective's value, oriented so that larger is better; set only
+  // for COMPLETED trials.
+  std::optional<double> score;
+};
+
+struct SearchSnapshot {
+  const space::SearchSpace* space = nullptr;  // not owned
+  uint64_t seed = 0;
+  // Every trial of the search, in number order, including pending and
+  // running ones that have no result yet.
+  std::vector<TrialView> trials;
+};
+
+class SearchStrategy {
+ public:
+  virtual ~SearchStrategy() = default;
+
+  // Proposes up to `count` architectures, each valid in snapshot.space and
+  // none the same computation (canonical key) as a trial in the snapshot or
+  // as another proposal. Returns fewer when the space is exhausted.
+  // Deterministic: the same snapshot gives the same proposals.
+  virtual std::vector<std::vector<int>> Propose(const SearchSnapshot& snapshot,
+                                                int count) = 0;
+};
+
+// InvalidArgument for a spec naming no strategy.
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(
+    const nas::v1::StrategySpec& spec);
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_STRATEGY_SEARCH_STRATEGY_H_

@@ -1,0 +1,198 @@
+#include "controller/worker_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_util.h"
+#include "controller/request_checks.h"
+
+namespace nas::controller {
+namespace {
+
+constexpr int kMaxWaitMs = 30000;
+constexpr size_t kMaxReasonBytes = 4096;
+constexpr size_t kMaxLabelBytes = 256;
+
+absl::Status CheckLease(const std::string& worker_id, int64_t trial_id,
+                        int32_t attempt) {
+  if (worker_id.empty()) {
+    return absl::InvalidArgumentError(
+        "worker_id: required; call RegisterWorker first");
+  }
+  if (absl::Status s = CheckId("trial_id", trial_id); !s.ok()) return s;
+  if (attempt < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "attempt: must be the attempt of the lease (>= 1), got ", attempt));
+  }
+  return absl::OkStatus();
+}
+
+LeaseRef ToLeaseRef(const std::string& worker_id, int64_t trial_id,
+                    int32_t attempt) {
+  return LeaseRef{worker_id, trial_id, attempt};
+}
+
+}  // namespace
+
+WorkerServiceImpl::WorkerServiceImpl(TrialStore* store, Scheduler* scheduler,
+                                     EventHub* hub)
+    : store_(store), scheduler_(scheduler), hub_(hub) {}
+
+void WorkerServiceImpl::Publish(int64_t search_id, nas::v1::SearchEvent event) {
+  if (!hub_->HasSubscribers(search_id)) return;
+  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
+  if (!search.ok()) return;
+  *event.mutable_search() = *std::move(search);
+  hub_->Publish(search_id, event);
+}
+
+void WorkerServiceImpl::OnTrialEnded(int64_t search_id,
+                                     const nas::v1::Trial& trial) {
+  scheduler_->Notify();
+  nas::v1::SearchEvent event;
+  *event.mutable_trial_finished() = trial;
+  Publish(search_id, event);
+  absl::StatusOr<bool> done = scheduler_->CompleteIfDone(search_id);
+  if (done.ok() && *done) {
+    nas::v1::SearchEvent finished;
+    finished.mutable_search_done();
+    Publish(search_id, finished);
+  }
+}
+
+grpc::Status WorkerServiceImpl::RegisterWorker(
+    grpc::ServerContext*, const nas::v1::RegisterWorkerRequest* request,
+    nas::v1::RegisterWorkerResponse* response) {
+  if (request->host().empty() || request->host().size() > kMaxLabelBytes ||
+      request->device_name().size() > kMaxLabelBytes) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "host: required, and host and device_name at most ", kMaxLabelBytes,
+        " bytes")));
+  }
+  if (request->device_memory_bytes() < 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "device_memory_bytes: must not be negative"));
+  }
+  absl::StatusOr<std::string> id = store_->RegisterWorker(*request);
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  response->set_worker_id(*id);
+  response->set_lease_seconds(
+      static_cast<int32_t>(absl::ToInt64Seconds(scheduler_->lease())));
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::AcquireTrial(
+    grpc::ServerContext* context, const nas::v1::AcquireTrialRequest* request,
+    nas::v1::AcquireTrialResponse* response) {
+  if (request->wait_ms() < 0 || request->wait_ms() > kMaxWaitMs) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "wait_ms: must be between 0 and ", kMaxWaitMs, ", got ",
+        request->wait_ms())));
+  }
+  if (absl::Status s = store_->TouchWorker(request->worker_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  // Never wait past the client's own deadline.
+  absl::Duration wait = absl::Milliseconds(request->wait_ms());
+  const auto deadline = context->deadline();
+  if (deadline != std::chrono::system_clock::time_point::max()) {
+    wait = std::min(wait, absl::FromChrono(deadline) - absl::Now() -
+                              absl::Milliseconds(100));
+  }
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> leased =
+      scheduler_->Acquire(request->worker_id(),
+                          std::max(wait, absl::ZeroDuration()));
+  if (!leased.ok()) return ToGrpcStatus(leased.status());
+  if (!leased->has_value()) return grpc::Status::OK;
+  const nas::v1::TrialAssignment& a = **leased;
+  *response->mutable_assignment() = a;
+
+  nas::v1::SearchEvent event;
+  nas::v1::Trial* started = event.mutable_trial_started();
+  started->set_id(a.trial_id());
+  started->set_search_id(a.search_id());
+  started->set_number(a.trial_number());
+  started->set_state(nas::v1::TRIAL_STATE_RUNNING);
+  started->set_kind(a.kind());
+  *started->mutable_architecture() = a.architecture();
+  *started->mutable_budget() = a.budget();
+  started->set_attempt(a.attempt());
+  started->set_worker_id(request->worker_id());
+  Publish(a.search_id(), event);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::ReportProgress(
+    grpc::ServerContext*, const nas::v1::ReportProgressRequest* request,
+    nas::v1::ReportProgressResponse* response) {
+  if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
+                                  request->attempt());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = CheckEpochMetrics(request->metrics()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<EpochAck> ack = store_->RecordEpoch(
+      ToLeaseRef(request->worker_id(), request->trial_id(), request->attempt()),
+      request->metrics(), scheduler_->lease());
+  if (!ack.ok()) return ToGrpcStatus(ack.status());
+  response->set_stop(ack->stop);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::CompleteTrial(
+    grpc::ServerContext*, const nas::v1::CompleteTrialRequest* request,
+    nas::v1::CompleteTrialResponse*) {
+  if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
+                                  request->attempt());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = CheckTrialMetrics(request->metrics()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  LeaseRef ref =
+      ToLeaseRef(request->worker_id(), request->trial_id(), request->attempt());
+  if (absl::Status s = store_->CompleteTrial(ref, request->metrics());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  nas::v1::Trial trial;
+  trial.set_id(request->trial_id());
+  trial.set_state(nas::v1::TRIAL_STATE_COMPLETED);
+  trial.set_attempt(request->attempt());
+  trial.set_worker_id(request->worker_id());
+  *trial.mutable_metrics() = request->metrics();
+  // The search id and number come from the store: the request doesn't carry
+  // them, and a worker must not be trusted to.
+  absl::StatusOr<nas::v1::Trial> stored = store_->GetTrial(request->trial_id());
+  if (stored.ok()) trial = *std::move(stored);
+  OnTrialEnded(trial.search_id(), trial);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::FailTrial(
+    grpc::ServerContext*, const nas::v1::FailTrialRequest* request,
+    nas::v1::FailTrialResponse*) {
+  if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
+                                  request->attempt());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (request->reason().empty()) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("reason: required; say what went wrong"));
+  }
+  std::string reason = request->reason().substr(0, kMaxReasonBytes);
+  LeaseRef ref =
+      ToLeaseRef(request->worker_id(), request->trial_id(), request->attempt());
+  if (absl::Status s = store_->FailTrial(ref, reason); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<nas::v1::Trial> stored = store_->GetTrial(request->trial_id());
+  if (stored.ok()) OnTrialEnded(stored->search_id(), *stored);
+  return grpc::Status::OK;
+}
+
+}  // namespace nas::controller

@@ -1,0 +1,47 @@
+// gRPC adapter for nas.v1.WorkerService. Publishes progress to the event hub
+// after each successful store change.
+#ifndef NAS_CONTROLLER_WORKER_SERVICE_H_
+#define NAS_CONTROLLER_WORKER_SERVICE_H_
+
+#include "controller/event_hub.h"
+#include "controller/scheduler.h"
+#include "controller/store/trial_store.h"
+#include "nas/v1/worker_service.grpc.pb.h"
+
+namespace nas::controller {
+
+class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
+ public:
+  // All pointers must outlive the service.
+  WorkerServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub);
+
+  grpc::Status RegisterWorker(grpc::ServerContext* context,
+                              const nas::v1::RegisterWorkerRequest* request,
+                              nas::v1::RegisterWorkerResponse* response) override;
+  grpc::Status AcquireTrial(grpc::ServerContext* context,
+                            const nas::v1::AcquireTrialRequest* request,
+                            nas::v1::AcquireTrialResponse* response) override;
+  grpc::Status ReportProgress(grpc::ServerContext* context,
+                              const nas::v1::ReportProgressRequest* request,
+                              nas::v1::ReportProgressResponse* response) override;
+  grpc::Status CompleteTrial(grpc::ServerContext* context,
+                             const nas::v1::CompleteTrialRequest* request,
+                             nas::v1::CompleteTrialResponse* response) override;
+  grpc::Status FailTrial(grpc::ServerContext* context,
+                         const nas::v1::FailTrialRequest* request,
+                         nas::v1::FailTrialResponse* response) override;
+
+ private:
+  // After a trial ends: wake waiting workers, finish the search if that was
+  // its last trial, and tell watchers.
+  void OnTrialEnded(int64_t search_id, const nas::v1::Trial& trial);
+  void Publish(int64_t search_id, nas::v1::SearchEvent event);
+
+  TrialStore* const store_;
+  Scheduler* const scheduler_;
+  EventHub* const hub_;
+};
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_WORKER_SERVICE_H_

@@ -1,0 +1,99 @@
+// nasctl: the command-line client of nas.v1.SearchService.
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "nasctl/args.h"
+#include "nasctl/commands.h"
+
+namespace {
+
+struct Command {
+  std::function<int(nas::cli::Context&, const nas::cli::Args&)> run;
+  const char* usage;
+  const char* help;
+};
+
+const std::map<std::string, Command>& Commands() {
+  static const auto* commands = new std::map<std::string, Command>{
+      {"submit",
+       {nas::cli::Submit, "submit SPEC.yaml [--watch]",
+        "Validate a search spec (YAML) and start the search; --watch follows "
+        "it."}},
+      {"watch",
+       {nas::cli::Watch, "watch SEARCH_ID",
+        "Follow a search live: trials, epochs, a progress bar, best so far."}},
+      {"searches",
+       {nas::cli::Searches, "searches [--limit N]", "List searches, newest first."}},
+      {"trials",
+       {nas::cli::Trials, "trials SEARCH_ID [--state STATE]",
+        "List a search's trials with their metrics."}},
+      {"best",
+       {nas::cli::Best, "best SEARCH_ID [-k N]",
+        "Show the top completed trials by the search's objective."}},
+      {"cancel",
+       {nas::cli::Cancel, "cancel SEARCH_ID",
+        "Cancel a running search; its unfinished trials are stopped."}},
+  };
+  return *commands;
+}
+
+void PrintHelp(std::ostream& out) {
+  out << "nasctl: submit and follow neural architecture searches.\n\n"
+         "usage: nasctl [--controller HOST:PORT] [-o table|json] COMMAND "
+         "[ARGS]\n\ncommands:\n";
+  for (const auto& [name, command] : Commands()) {
+    out << "  " << command.usage << "\n      " << command.help << "\n";
+  }
+  out << "\noptions:\n"
+         "  --controller HOST:PORT  controller address (env NAS_CONTROLLER, "
+         "default 127.0.0.1:50051)\n"
+         "  -o, --output FORMAT     table (default) or json\n"
+         "  -h, --help              help for nasctl or a command\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = nas::cli::ParseArgs(argc, argv,
+                                  {"controller", "output", "state", "k", "limit"},
+                                  {"watch"});
+  if (!args.ok()) {
+    std::cerr << args.status().message() << "\n";
+    return 2;
+  }
+  if (args->command.empty() || args->command == "help") {
+    PrintHelp(args->help || args->command == "help" ? std::cout : std::cerr);
+    return args->help || args->command == "help" ? 0 : 2;
+  }
+  auto it = Commands().find(args->command);
+  if (it == Commands().end()) {
+    std::cerr << "unknown command \"" << args->command << "\"; see nasctl --help\n";
+    return 2;
+  }
+  if (args->help) {
+    std::cout << "usage: nasctl " << it->second.usage << "\n\n"
+              << it->second.help << "\n";
+    return 0;
+  }
+  const std::string output = args->Get("output").value_or("table");
+  if (output != "table" && output != "json") {
+    std::cerr << "-o: expected table or json, got \"" << output << "\"\n";
+    return 2;
+  }
+  const char* env = std::getenv("NAS_CONTROLLER");
+  const std::string target = args->Get("controller").value_or(
+      env && *env ? env : "127.0.0.1:50051");
+
+  nas::cli::Context ctx;
+  ctx.stub = nas::v1::SearchService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  ctx.json = output == "json";
+  ctx.out = &std::cout;
+  ctx.err = &std::cerr;
+  return it->second.run(ctx, *args);
+}

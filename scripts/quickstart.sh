@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The demo: on a fresh Debian 12 machine, installs what is needed, builds,
+# prepares Fashion-MNIST, starts a private PostgreSQL, a controller and two
+# workers, runs a real architecture search, and prints the best architectures
+# and how to query the trial history in SQL.
+#
+#   SPEC=examples/other.yaml WORKERS=2 scripts/quickstart.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SPEC=${SPEC:-examples/demo_fashion_mnist.yaml}
+WORKERS=${WORKERS:-2}
+PG_PORT=${NAS_PG_PORT:-55432}
+PG_DIR=${NAS_PG_DIR:-/tmp/nas-pg-$PG_PORT}
+CONTROLLER=${NAS_CONTROLLER:-127.0.0.1:50051}
+RUN_DIR="$ROOT/.nas"
+mkdir -p "$RUN_DIR"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "Installing Debian packages (skipped when present)"
+scripts/install_deps.sh
+step "Building"
+scripts/build.sh
+step "Preparing data sets"
+scripts/prepare_data.sh "$ROOT/data"
+step "Starting PostgreSQL on 127.0.0.1:$PG_PORT"
+DB_URL=$(scripts/pg_local.sh start "$PG_DIR" "$PG_PORT" | tail -n 1)
+echo "$DB_URL"
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+demo_start=$(date +%s)
+step "Starting nas-controller on $CONTROLLER and $WORKERS workers (logs in .nas/)"
+build/controller/nas-controller --listen="$CONTROLLER" --database_url="$DB_URL" \
+  >"$RUN_DIR/controller.log" 2>&1 &
+PIDS+=($!)
+# One LibTorch thread per worker: the workers share the machine's cores.
+THREADS=$(( $(nproc) / WORKERS )); (( THREADS < 1 )) && THREADS=1
+for i in $(seq 1 "$WORKERS"); do
+  build/worker/nas-worker --controller="$CONTROLLER" --device=auto \
+    --data_dir="$ROOT/data" --threads="$THREADS" >"$RUN_DIR/worker-$i.log" 2>&1 &
+  PIDS+=($!)
+done
+
+export NAS_CONTROLLER="$CONTROLLER"
+NASCTL=build/nasctl/nasctl
+for _ in $(seq 1 50); do $NASCTL searches >/dev/null 2>&1 && break; sleep 0.2; done
+
+step "Submitting $SPEC"
+SEARCH_ID=$($NASCTL submit "$SPEC" -o json | sed -n 's/.*"id":"\{0,1\}\([0-9]*\).*/\1/p' | head -n 1)
+echo "search $SEARCH_ID"
+step "Watching search $SEARCH_ID"
+$NASCTL watch "$SEARCH_ID"
+
+step "Best architectures of search $SEARCH_ID"
+$NASCTL best "$SEARCH_ID" -k 5
+elapsed=$(( $(date +%s) - demo_start ))
+echo
+echo "Search finished in ${elapsed}s (controller, workers and search; build and data excluded)."
+echo
+echo "Trial history in SQL (PostgreSQL keeps running; stop it with: scripts/pg_local.sh stop $PG_DIR):"
+echo "  psql '$DB_URL' -c 'SELECT * FROM best_trials WHERE search_id = $SEARCH_ID'"
+echo "  psql '$DB_URL' -c 'SELECT * FROM epoch_metrics WHERE search_id = $SEARCH_ID'"

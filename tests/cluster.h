@@ -1,0 +1,58 @@
+// A whole service on loopback for end-to-end tests: a fresh database, a
+// nas-controller process and any number of nas-worker processes, all real
+// binaries talking real gRPC.
+#ifndef NAS_TESTS_CLUSTER_H_
+#define NAS_TESTS_CLUSTER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nas/v1/search_service.grpc.pb.h"
+#include "nas/v1/worker_service.grpc.pb.h"
+#include "tests/subprocess.h"
+#include "tests/test_database.h"
+
+namespace nas::testing {
+
+struct ClusterOptions {
+  int lease_seconds = 10;
+  std::vector<std::string> controller_flags;
+  std::vector<std::string> worker_flags;
+};
+
+class Cluster {
+ public:
+  explicit Cluster(ClusterOptions options = {});
+  ~Cluster();
+
+  // Starts the controller and waits until it answers (false on timeout).
+  bool StartController();
+  void StartWorkers(int count);
+  // Kills every worker (SIGTERM) and the controller.
+  void StopAll();
+
+  std::string address() const;
+  nas::v1::SearchService::Stub& search() { return *search_; }
+  nas::v1::WorkerService::Stub& worker_api() { return *worker_api_; }
+  TestDatabase& db() { return db_; }
+  Subprocess* controller() { return controller_.get(); }
+  std::vector<std::unique_ptr<Subprocess>>& workers() { return workers_; }
+  // Every process's log, for failure messages.
+  std::string Logs() const;
+
+ private:
+  ClusterOptions options_;
+  TestDatabase db_;
+  int port_;
+  std::string log_dir_;
+  std::unique_ptr<Subprocess> controller_;
+  int controller_starts_ = 0;
+  std::vector<std::unique_ptr<Subprocess>> workers_;
+  std::unique_ptr<nas::v1::SearchService::Stub> search_;
+  std::unique_ptr<nas::v1::WorkerService::Stub> worker_api_;
+};
+
+}  // namespace nas::testing
+
+#endif  // NAS_TESTS_CLUSTER_H_

@@ -1,0 +1,241 @@
+// End to end: nas-controller and two nas-worker processes over loopback gRPC,
+// a real PostgreSQL, real LibTorch training on a real MNIST subset.
+#include <chrono>
+#include <string>
+
+#include "common/spec/spec_yaml.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "tests/cluster.h"
+
+namespace nas::testing {
+namespace {
+
+// Small enough to train in seconds on one core, big enough to learn MNIST.
+constexpr char kSmallSearch[] = R"(
+name: e2e-mnist
+seed: 11
+dataset: {name: mnist, validation_fraction: 0.1}
+space:
+  chain:
+    stem_channels: 8
+    stages:
+      - {depths: [1, 2], widths: [8, 16], ops: [conv3x3, ir_k3_e3, skip], stride: 2}
+      - {depths: [1], widths: [16, 24], ops: [conv3x3, ir_k3_e3], stride: 2}
+strategy: {random: {}}
+objectives: [{metric: val_accuracy, direction: maximize}]
+budget: {max_trials: 4, parallelism: 2, max_attempts: 2}
+training: {epochs: 2, data_fraction: 0.5, batch_size: 64, learning_rate: 0.05}
+)";
+
+nas::v1::SearchSpec Spec(const std::string& yaml) {
+  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(yaml);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.ok() ? *spec : nas::v1::SearchSpec();
+}
+
+TEST(EndToEnd, SearchCompletesWithTwoWorkersAndMetricsInPostgres) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  cluster.StartWorkers(2);
+
+  nas::v1::CreateSearchRequest create;
+  *create.mutable_spec() = Spec(kSmallSearch);
+  nas::v1::Search search;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = cluster.search().CreateSearch(&context, create, &search);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  // Follow the live stream to the end, as `nasctl watch` does.
+  nas::v1::WatchSearchRequest watch;
+  watch.set_search_id(search.id());
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::minutes(8));
+  auto reader = cluster.search().WatchSearch(&watch_context, watch);
+  nas::v1::SearchEvent event;
+  int started = 0, epochs = 0, finished = 0, done = 0;
+  bool first_is_snapshot = false;
+  bool first = true;
+  while (reader->Read(&event)) {
+    if (first) first_is_snapshot = event.has_snapshot();
+    first = false;
+    started += event.has_trial_started();
+    epochs += event.has_epoch_reported();
+    finished += event.has_trial_finished();
+    done += event.has_search_done();
+  }
+  grpc::Status watch_status = reader->Finish();
+  ASSERT_TRUE(watch_status.ok()) << watch_status.error_message() << cluster.Logs();
+  EXPECT_TRUE(first_is_snapshot);
+  EXPECT_EQ(done, 1);
+  EXPECT_EQ(started, 4);
+  EXPECT_EQ(finished, 4);
+  EXPECT_EQ(epochs, 4 * 2);
+
+  nas::v1::GetSearchRequest get;
+  get.set_search_id(search.id());
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.search().GetSearch(&context, get, &search).ok());
+  }
+  EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED) << cluster.Logs();
+  EXPECT_EQ(search.counts().completed(), 4) << cluster.Logs();
+
+  // Every trial ended, each with its metrics and per-epoch rows in the
+  // database, read with SQL as a person would.
+  const std::string id = std::to_string(search.id());
+  EXPECT_EQ(cluster.db().QueryScalar(
+                "SELECT count(*) FROM trials WHERE search_id = " + id +
+                " AND state NOT IN ('COMPLETED','FAILED','STOPPED','CANCELLED')"),
+            "0");
+  EXPECT_EQ(cluster.db().QueryScalar(
+                "SELECT count(*) FROM trials WHERE search_id = " + id +
+                " AND state = 'COMPLETED' AND test_accuracy > 0 AND params > 0"
+                " AND flops > 0 AND latency_ms > 0 AND train_seconds > 0"),
+            "4");
+  EXPECT_EQ(cluster.db().QueryScalar(
+                "SELECT count(*) FROM trial_epochs e JOIN trials t ON "
+                "t.id = e.trial_id WHERE t.search_id = " + id),
+            "8");
+  // The workers registered with their device.
+  EXPECT_EQ(cluster.db().QueryScalar(
+                "SELECT count(*) FROM workers WHERE device_type = 'CPU'"),
+            "2");
+
+  nas::v1::GetBestTrialsRequest best_request;
+  best_request.set_search_id(search.id());
+  best_request.set_k(4);
+  nas::v1::GetBestTrialsResponse best;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.search().GetBestTrials(&context, best_request, &best).ok());
+  }
+  ASSERT_EQ(best.trials_size(), 4);
+  for (int i = 1; i < best.trials_size(); ++i) {
+    EXPECT_GE(best.trials(i - 1).metrics().val_accuracy(),
+              best.trials(i).metrics().val_accuracy());
+  }
+  // Chance is 10%; a trained net on half of MNIST for 2 epochs is far above.
+  EXPECT_GT(best.trials(0).metrics().test_accuracy(), 0.8) << cluster.Logs();
+  EXPECT_EQ(best.trials(0).epochs_size(), 2);
+}
+
+TEST(EndToEnd, CancelStopsTrainingTrials) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  cluster.StartWorkers(2);
+  nas::v1::SearchSpec spec = Spec(kSmallSearch);
+  spec.mutable_training()->set_epochs(200);  // would take far too long
+  spec.mutable_training()->set_data_fraction(0.05);
+  nas::v1::CreateSearchRequest create;
+  *create.mutable_spec() = spec;
+  nas::v1::Search search;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(cluster.search().CreateSearch(&context, create, &search).ok());
+  }
+  // Wait for training to be under way, then cancel.
+  nas::v1::WatchSearchRequest watch;
+  watch.set_search_id(search.id());
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::minutes(3));
+  auto reader = cluster.search().WatchSearch(&watch_context, watch);
+  nas::v1::SearchEvent event;
+  bool training = false;
+  while (!training && reader->Read(&event)) training = event.has_epoch_reported();
+  ASSERT_TRUE(training) << cluster.Logs();
+
+  nas::v1::CancelSearchRequest cancel;
+  cancel.set_search_id(search.id());
+  nas::v1::Search cancelled;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = cluster.search().CancelSearch(&context, cancel, &cancelled);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(cancelled.state(), nas::v1::SEARCH_STATE_CANCELLED);
+  // The stream ends with the search done.
+  bool saw_done = false;
+  while (reader->Read(&event)) saw_done |= event.has_search_done();
+  EXPECT_TRUE(saw_done);
+
+  // Workers are told to stop at their next epoch report.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto stopped_workers = [&] {
+    int n = 0;
+    for (auto& w : cluster.workers()) {
+      n += w->ReadLog().find("controller asked to stop") != std::string::npos;
+    }
+    return n;
+  };
+  while (stopped_workers() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(stopped_workers(), 2) << cluster.Logs();
+  const std::string id = std::to_string(search.id());
+  EXPECT_EQ(cluster.db().QueryScalar(
+                "SELECT count(*) FROM trials WHERE search_id = " + id +
+                " AND state <> 'CANCELLED'"),
+            "0");
+  // Cancelling twice is refused: the search already ended.
+  grpc::ClientContext again;
+  EXPECT_EQ(cluster.search().CancelSearch(&again, cancel, &cancelled).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST(EndToEnd, BadRequestsGetClearStatusCodes) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+
+  nas::v1::SearchSpec spec = Spec(kSmallSearch);
+  spec.mutable_space()->mutable_chain()->mutable_stages(1)->set_ops(1, "conv9x9");
+  nas::v1::CreateSearchRequest create;
+  *create.mutable_spec() = spec;
+  nas::v1::Search search;
+  grpc::ClientContext c1;
+  grpc::Status status = cluster.search().CreateSearch(&c1, create, &search);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("space.chain.stages[1].ops[1]"),
+            std::string::npos)
+      << status.error_message();
+
+  nas::v1::GetSearchRequest get;
+  get.set_search_id(987654);
+  grpc::ClientContext c2;
+  EXPECT_EQ(cluster.search().GetSearch(&c2, get, &search).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  get.set_search_id(-3);
+  grpc::ClientContext c3;
+  EXPECT_EQ(cluster.search().GetSearch(&c3, get, &search).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A worker reporting on a trial it does not hold is refused.
+  nas::v1::RegisterWorkerRequest reg;
+  reg.set_host("test-host");
+  reg.set_device_type(nas::v1::DEVICE_TYPE_CPU);
+  nas::v1::RegisterWorkerResponse registered;
+  grpc::ClientContext c4;
+  ASSERT_TRUE(cluster.worker_api().RegisterWorker(&c4, reg, &registered).ok());
+  nas::v1::CompleteTrialRequest complete;
+  complete.set_worker_id(registered.worker_id());
+  complete.set_trial_id(424242);
+  complete.set_attempt(1);
+  nas::v1::CompleteTrialResponse completed;
+  grpc::ClientContext c5;
+  EXPECT_EQ(cluster.worker_api().CompleteTrial(&c5, complete, &completed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  complete.mutable_metrics()->set_val_accuracy(std::nan(""));
+  grpc::ClientContext c6;
+  EXPECT_EQ(cluster.worker_api().CompleteTrial(&c6, complete, &completed).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The controller survived all of it.
+  EXPECT_TRUE(cluster.controller()->running());
+}
+
+}  // namespace
+}  // namespace nas::testing

@@ -1,0 +1,120 @@
+// nas-worker: pulls trials from the controller, trains them with LibTorch on
+// this machine's CPU or GPU, and reports metrics. Flags fall back to
+// environment variables so containers can configure it either way.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "spdlog/spdlog.h"
+#include "worker/torch_estimator.h"
+#include "worker/train/trainer.h"
+#include "worker/worker_loop.h"
+
+namespace {
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
+}
+
+int EnvIntOr(const char* name, int fallback) {
+  int value;
+  return absl::SimpleAtoi(EnvOr(name, ""), &value) ? value : fallback;
+}
+
+int64_t HostMemoryBytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kib = 0;
+  while (meminfo >> key >> kib) {
+    if (key == "MemTotal:") return kib * 1024;
+    meminfo.ignore(256, '\n');
+  }
+  return 0;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+}  // namespace
+
+ABSL_FLAG(std::string, controller, EnvOr("NAS_CONTROLLER", "127.0.0.1:50051"),
+          "controller address (env NAS_CONTROLLER)");
+ABSL_FLAG(std::string, device, EnvOr("NAS_DEVICE", "auto"),
+          "auto, cpu or cuda:N (env NAS_DEVICE)");
+ABSL_FLAG(std::string, data_dir, EnvOr("NAS_DATA_DIR", "data"),
+          "folder holding fashion_mnist/, mnist/, cifar10/ (env NAS_DATA_DIR)");
+ABSL_FLAG(int, threads, EnvIntOr("NAS_WORKER_THREADS", 0),
+          "CPU threads for LibTorch; 0 keeps its default (env "
+          "NAS_WORKER_THREADS)");
+ABSL_FLAG(int, max_trials, 0, "exit after this many trials (0: never)");
+ABSL_FLAG(int, acquire_wait_ms, 10000,
+          "how long one request for work waits on the controller");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Runs a NAS worker that trains candidate architectures.\n"
+      "  nas-worker --controller=HOST:PORT --device=auto --data_dir=data");
+  absl::ParseCommandLine(argc, argv);
+
+  std::string error;
+  const std::string device =
+      nas::train::ResolveDevice(absl::GetFlag(FLAGS_device), &error);
+  if (device.empty()) {
+    spdlog::error("--device: {}", error);
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_threads) < 0 || absl::GetFlag(FLAGS_max_trials) < 0 ||
+      absl::GetFlag(FLAGS_acquire_wait_ms) < 0 ||
+      absl::GetFlag(FLAGS_acquire_wait_ms) > 30000) {
+    spdlog::error(
+        "--threads and --max_trials must be >= 0, --acquire_wait_ms in "
+        "[0, 30000]");
+    return 2;
+  }
+
+  nas::worker::WorkerOptions options;
+  options.identity.set_host(HostName());
+  const bool cuda = device.rfind("cuda", 0) == 0;
+  options.identity.set_device_type(cuda ? nas::v1::DEVICE_TYPE_CUDA
+                                        : nas::v1::DEVICE_TYPE_CPU);
+  options.identity.set_device_name(nas::train::DeviceName(device));
+  options.identity.set_device_memory_bytes(
+      cuda ? nas::train::DeviceMemoryBytes(device) : HostMemoryBytes());
+  options.acquire_wait = absl::Milliseconds(absl::GetFlag(FLAGS_acquire_wait_ms));
+  options.max_trials = absl::GetFlag(FLAGS_max_trials);
+
+  nas::worker::TorchEstimatorOptions estimator_options;
+  estimator_options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  estimator_options.device = device;
+  estimator_options.num_threads = absl::GetFlag(FLAGS_threads);
+  nas::worker::TorchEstimator estimator(estimator_options);
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  const std::string target = absl::GetFlag(FLAGS_controller);
+  spdlog::info("nas-worker on {} ({}), controller {}", device,
+               options.identity.device_name(), target);
+  nas::worker::WorkerLoop loop(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()),
+      &estimator, options);
+  const int trials = loop.Run(g_stop);
+  spdlog::info("exiting after {} trials", trials);
+  return 0;
+}

@@ -1,0 +1,62 @@
+// A worker's life: register, then repeatedly acquire a trial, estimate it
+// (reporting each epoch, which renews the lease) and report the result.
+// Survives a controller that is briefly unreachable: every call is retried
+// with exponential backoff, and a finished result is held and re-sent until
+// the controller takes it or refuses it (stale lease).
+#ifndef NAS_WORKER_WORKER_LOOP_H_
+#define NAS_WORKER_WORKER_LOOP_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "nas/v1/worker_service.grpc.pb.h"
+#include "worker/estimator.h"
+
+namespace nas::worker {
+
+struct WorkerOptions {
+  nas::v1::RegisterWorkerRequest identity;  // host, device, memory
+  // How long one AcquireTrial waits on the controller for work.
+  absl::Duration acquire_wait = absl::Seconds(10);
+  absl::Duration initial_backoff = absl::Milliseconds(200);
+  absl::Duration max_backoff = absl::Seconds(5);
+  // How long a finished result is re-sent while the controller is down.
+  absl::Duration report_retry_window = absl::Minutes(10);
+  // Exit after this many trials (0: never); for tests and batch jobs.
+  int max_trials = 0;
+};
+
+class WorkerLoop {
+ public:
+  // `estimator` must outlive the loop.
+  WorkerLoop(std::shared_ptr<grpc::Channel> channel, Estimator* estimator,
+             WorkerOptions options);
+
+  // Runs until `stop` becomes true or max_trials are done. Returns the
+  // number of trials it ran.
+  int Run(const std::atomic<bool>& stop);
+
+ private:
+  // Calls `rpc` until it returns a status other than UNAVAILABLE or
+  // DEADLINE_EXCEEDED, `window` passes, or `stop` is set.
+  grpc::Status Retry(const std::function<grpc::Status()>& rpc,
+                     absl::Duration window, const std::atomic<bool>& stop,
+                     const char* what);
+  bool Register(const std::atomic<bool>& stop);
+  void RunTrial(const nas::v1::TrialAssignment& assignment,
+                const std::atomic<bool>& stop);
+
+  std::unique_ptr<nas::v1::WorkerService::Stub> stub_;
+  Estimator* const estimator_;
+  const WorkerOptions options_;
+  std::string worker_id_;
+};
+
+}  // namespace nas::worker
+
+#endif  // NAS_WORKER_WORKER_LOOP_H_
