@@ -77,7 +77,8 @@ int Submit(Context& ctx, const Args& args) {
   absl::StatusOr<nas::v1::SearchSpec> spec =
       spec::ParseSearchSpecFile(args.positional[0]);
   if (!spec.ok()) {
-    *ctx.err << args.positional[0] << ": " << spec.status().message() << "\n";
+    // The message already starts with the file's path.
+    *ctx.err << spec.status().message() << "\n";
     return 2;
   }
   nas::v1::CreateSearchRequest request;

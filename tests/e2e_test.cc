@@ -1,7 +1,9 @@
 // End to end: nas-controller and two nas-worker processes over loopback gRPC,
 // a real PostgreSQL, real LibTorch training on a real MNIST subset.
 #include <chrono>
+#include <cmath>
 #include <string>
+#include <thread>
 
 #include "common/spec/spec_yaml.h"
 #include "grpcpp/client_context.h"

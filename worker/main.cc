@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -41,6 +43,23 @@ int64_t HostMemoryBytes() {
     meminfo.ignore(256, '\n');
   }
   return 0;
+}
+
+// Total memory of CUDA device `index` as nvidia-smi reports it; 0 when it
+// cannot be known (no driver tools), which the controller accepts.
+int64_t CudaMemoryBytes(int index) {
+  const std::string command =
+      "nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits -i " +
+      std::to_string(index) + " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return 0;
+  char line[64] = {};
+  const bool read = fgets(line, sizeof(line), pipe) != nullptr;
+  pclose(pipe);
+  int64_t mib = 0;
+  return read && absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &mib)
+             ? mib * 1024 * 1024
+             : 0;
 }
 
 std::string HostName() {
@@ -96,7 +115,8 @@ int main(int argc, char** argv) {
                                         : nas::v1::DEVICE_TYPE_CPU);
   options.identity.set_device_name(nas::train::DeviceName(device));
   options.identity.set_device_memory_bytes(
-      cuda ? nas::train::DeviceMemoryBytes(device) : HostMemoryBytes());
+      cuda ? CudaMemoryBytes(std::atoi(device.c_str() + device.find(':') + 1))
+           : HostMemoryBytes());
   options.acquire_wait = absl::Milliseconds(absl::GetFlag(FLAGS_acquire_wait_ms));
   options.max_trials = absl::GetFlag(FLAGS_max_trials);
 

@@ -1,0 +1,341 @@
+#include "common/spec/spec_validation.h"
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "common/spec/field_errors.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+
+namespace nas::spec {
+namespace {
+
+// The metrics an objective may name. test_accuracy is deliberately missing:
+// see kTestAccuracyRefusal.
+constexpr absl::string_view kObjectiveMetrics[] = {
+    "val_accuracy", "val_loss",   "params",
+    "flops",        "latency_ms", "train_seconds"};
+constexpr absl::string_view kTestAccuracyRefusal =
+    "test_accuracy cannot be an objective: the search must never see test "
+    "data, or the reported test accuracy stops being an unbiased estimate; "
+    "optimize val_accuracy instead";
+
+using internal::CheckRange;
+using internal::FieldError;
+using internal::QuoteForMessage;
+
+bool Explicit(const FieldPathSet& explicitly_set, absl::string_view path) {
+  return explicitly_set.find(path) != explicitly_set.end();
+}
+
+// A required number: 0 is "unset" unless a parser saw it written.
+absl::Status CheckRequiredRange(absl::string_view path, int64_t value,
+                                int64_t min, int64_t max,
+                                const FieldPathSet& explicitly_set) {
+  if (value == 0 && !Explicit(explicitly_set, path)) {
+    return FieldError(
+        path, absl::StrCat("required; must be between ", min, " and ", max));
+  }
+  return CheckRange(path, value, min, max);
+}
+
+// A finite number in (0, max]; NaN fails every comparison and lands here too.
+absl::Status CheckFraction(absl::string_view path, double value, double max) {
+  if (std::isfinite(value) && value > 0 && value <= max)
+    return absl::OkStatus();
+  if (!std::isfinite(value)) {
+    return FieldError(path, absl::StrCat("must be a finite number in (0, ", max,
+                                         "], got ", value));
+  }
+  return FieldError(path,
+                    absl::StrCat("must be in (0, ", max, "], got ", value));
+}
+
+// Counts the characters of valid UTF-8 text; -1 when it is not valid UTF-8
+// or holds control characters, which have no place in a label for people.
+int64_t CountLabelChars(absl::string_view text) {
+  int64_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++chars) {
+    const unsigned char lead = static_cast<unsigned char>(text[i]);
+    size_t length = 0;
+    uint32_t code = 0;
+    if (lead < 0x80) {
+      length = 1, code = lead;
+    } else if ((lead & 0xE0) == 0xC0) {
+      length = 2, code = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3, code = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4, code = lead & 0x07;
+    } else {
+      return -1;
+    }
+    if (i + length > text.size()) return -1;
+    for (size_t k = 1; k < length; ++k) {
+      const unsigned char next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xC0) != 0x80) return -1;
+      code = (code << 6) | (next & 0x3F);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kMinForLength[length] || code > 0x10FFFF ||
+        (code >= 0xD800 && code <= 0xDFFF)) {
+      return -1;  // overlong, out of range or a surrogate
+    }
+    if (code < 0x20 || code == 0x7F || (code >= 0x80 && code < 0xA0)) return -1;
+    i += length;
+  }
+  return chars;
+}
+
+absl::Status ValidateName(const std::string& name) {
+  const int64_t chars = CountLabelChars(name);
+  if (chars < 0) {
+    return FieldError("name",
+                      "must be valid UTF-8 text without control characters");
+  }
+  if (chars > kMaxNameChars) {
+    return FieldError("name", absl::StrCat("must be at most ", kMaxNameChars,
+                                           " characters, got ", chars));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDataset(const nas::v1::Dataset& dataset) {
+  if (dataset.name() == nas::v1::DATASET_NAME_UNSPECIFIED) {
+    return FieldError("dataset.name",
+                      "required; one of fashion_mnist, mnist, cifar10");
+  }
+  if (!nas::v1::DatasetName_IsValid(dataset.name())) {
+    return FieldError(
+        "dataset.name",
+        absl::StrCat("unknown dataset value ", dataset.name(),
+                     "; expected one of fashion_mnist, mnist, cifar10"));
+  }
+  return CheckFraction("dataset.validation_fraction",
+                       dataset.validation_fraction(), kMaxValidationFraction);
+}
+
+// Only that a strategy is chosen: each strategy's factory checks its own
+// options (0 means its default), and CheckAllFinite below their numbers.
+absl::Status ValidateStrategy(const nas::v1::StrategySpec& strategy) {
+  if (strategy.kind_case() != nas::v1::StrategySpec::KIND_NOT_SET) {
+    return absl::OkStatus();
+  }
+  const google::protobuf::OneofDescriptor* kind =
+      nas::v1::StrategySpec::descriptor()->FindOneofByName("kind");
+  std::vector<std::string> names;
+  for (int i = 0; i < kind->field_count(); ++i) {
+    names.push_back(kind->field(i)->name());
+  }
+  return FieldError("strategy", absl::StrCat("required; set one of ",
+                                             absl::StrJoin(names, ", ")));
+}
+
+// Every floating-point field at any depth must be finite. The checks above
+// name the known fields with their ranges; this catches the rest (strategy
+// options, fields added later).
+absl::Status CheckAllFinite(const google::protobuf::Message& message,
+                            const std::string& path) {
+  using google::protobuf::FieldDescriptor;
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);  // those with a non-zero value
+  for (const FieldDescriptor* field : fields) {
+    const std::string field_path =
+        path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+    const int count =
+        field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      const std::string item_path = field->is_repeated()
+                                        ? absl::StrCat(field_path, "[", i, "]")
+                                        : field_path;
+      double value = 0;
+      switch (field->cpp_type()) {
+        case FieldDescriptor::CPPTYPE_DOUBLE:
+          value = field->is_repeated()
+                      ? reflection->GetRepeatedDouble(message, field, i)
+                      : reflection->GetDouble(message, field);
+          break;
+        case FieldDescriptor::CPPTYPE_FLOAT:
+          value = field->is_repeated()
+                      ? reflection->GetRepeatedFloat(message, field, i)
+                      : reflection->GetFloat(message, field);
+          break;
+        case FieldDescriptor::CPPTYPE_MESSAGE:
+          if (absl::Status s = CheckAllFinite(
+                  field->is_repeated()
+                      ? reflection->GetRepeatedMessage(message, field, i)
+                      : reflection->GetMessage(message, field),
+                  item_path);
+              !s.ok()) {
+            return s;
+          }
+          break;
+        default:
+          break;
+      }
+      if (!std::isfinite(value)) {
+        return FieldError(item_path,
+                          absl::StrCat("must be a finite number, got ", value));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateObjectives(
+    const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives) {
+  if (objectives.empty())
+    return FieldError("objectives", "at least one objective is required");
+  if (objectives.size() > kMaxObjectives) {
+    return FieldError(
+        "objectives",
+        absl::StrCat("at most ", kMaxObjectives,
+                     " objectives are allowed, got ", objectives.size()));
+  }
+  for (int i = 0; i < objectives.size(); ++i) {
+    const nas::v1::Objective& objective = objectives[i];
+    const std::string path = absl::StrCat("objectives[", i, "]");
+    const std::string metric_path = absl::StrCat(path, ".metric");
+    if (objective.metric().empty()) {
+      return FieldError(metric_path,
+                        absl::StrCat("required; one of ",
+                                     absl::StrJoin(kObjectiveMetrics, ", ")));
+    }
+    if (objective.metric() == "test_accuracy")
+      return FieldError(metric_path, kTestAccuracyRefusal);
+    bool known = false;
+    for (absl::string_view m : kObjectiveMetrics)
+      known = known || m == objective.metric();
+    if (!known) {
+      return FieldError(
+          metric_path,
+          absl::StrCat("unknown metric ", QuoteForMessage(objective.metric()),
+                       "; expected one of ",
+                       absl::StrJoin(kObjectiveMetrics, ", ")));
+    }
+    for (int j = 0; j < i; ++j) {
+      if (objectives[j].metric() == objective.metric()) {
+        return FieldError(
+            metric_path, absl::StrCat("duplicate metric \"", objective.metric(),
+                                      "\" (also objectives[", j, "])"));
+      }
+    }
+    if (objective.direction() != nas::v1::DIRECTION_MAXIMIZE &&
+        objective.direction() != nas::v1::DIRECTION_MINIMIZE) {
+      return FieldError(
+          absl::StrCat(path, ".direction"),
+          objective.direction() == nas::v1::DIRECTION_UNSPECIFIED
+              ? std::string("required; maximize or minimize")
+              : absl::StrCat("unknown direction value ", objective.direction(),
+                             "; expected maximize or minimize"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateBudget(const nas::v1::SearchBudget& budget,
+                            const FieldPathSet& explicitly_set) {
+  if (absl::Status s =
+          CheckRequiredRange("budget.max_trials", budget.max_trials(), 1,
+                             kMaxTrials, explicitly_set);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRange("budget.parallelism", budget.parallelism(), 1,
+                                  kMaxParallelism);
+      !s.ok()) {
+    return s;
+  }
+  return CheckRange("budget.max_attempts", budget.max_attempts(), 1,
+                    kMaxAttempts);
+}
+
+absl::Status ValidateTraining(const nas::v1::TrainingBudget& training,
+                              const FieldPathSet& explicitly_set) {
+  if (absl::Status s = CheckRequiredRange("training.epochs", training.epochs(),
+                                          1, kMaxEpochs, explicitly_set);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckFraction("training.data_fraction",
+                                     training.data_fraction(), 1.0);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRange("training.batch_size", training.batch_size(),
+                                  1, kMaxBatchSize);
+      !s.ok()) {
+    return s;
+  }
+  return CheckFraction("training.learning_rate", training.learning_rate(),
+                       kMaxLearningRate);
+}
+
+}  // namespace
+
+void ApplySpecDefaults(nas::v1::SearchSpec* spec) {
+  ApplySpecDefaults(spec, FieldPathSet());
+}
+
+void ApplySpecDefaults(nas::v1::SearchSpec* spec,
+                       const FieldPathSet& explicitly_set) {
+  auto unset = [&](auto value, absl::string_view path) {
+    return value == 0 && !Explicit(explicitly_set, path);
+  };
+  nas::v1::Dataset* dataset = spec->mutable_dataset();
+  if (unset(dataset->validation_fraction(), "dataset.validation_fraction")) {
+    dataset->set_validation_fraction(0.1);
+  }
+  if (spec->has_space())
+    ApplySearchSpaceDefaults(spec->mutable_space(), explicitly_set);
+  nas::v1::SearchBudget* budget = spec->mutable_budget();
+  if (unset(budget->parallelism(), "budget.parallelism"))
+    budget->set_parallelism(1);
+  if (unset(budget->max_attempts(), "budget.max_attempts"))
+    budget->set_max_attempts(3);
+  nas::v1::TrainingBudget* training = spec->mutable_training();
+  if (unset(training->batch_size(), "training.batch_size"))
+    training->set_batch_size(128);
+  if (unset(training->data_fraction(), "training.data_fraction")) {
+    training->set_data_fraction(1.0);
+  }
+  if (unset(training->learning_rate(), "training.learning_rate")) {
+    training->set_learning_rate(0.05);
+  }
+}
+
+absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec) {
+  return ValidateSearchSpec(spec, FieldPathSet());
+}
+
+absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec,
+                                const FieldPathSet& explicitly_set) {
+  if (absl::Status s = ValidateName(spec.name()); !s.ok()) return s;
+  if (absl::Status s = ValidateDataset(spec.dataset()); !s.ok()) return s;
+  if (absl::Status s = ValidateSearchSpace(spec.space()); !s.ok()) return s;
+  // Our checks above are meant to be at least as strict as the space
+  // library's; building the space makes sure, so that a spec accepted here
+  // never fails later in the controller.
+  if (absl::StatusOr<std::unique_ptr<nas::space::SearchSpace>> built =
+          MakeSearchSpace(spec.space());
+      !built.ok()) {
+    return built.status();
+  }
+  if (absl::Status s = ValidateStrategy(spec.strategy()); !s.ok()) return s;
+  if (absl::Status s = ValidateObjectives(spec.objectives()); !s.ok()) return s;
+  if (absl::Status s = ValidateBudget(spec.budget(), explicitly_set); !s.ok())
+    return s;
+  if (absl::Status s = ValidateTraining(spec.training(), explicitly_set);
+      !s.ok()) {
+    return s;
+  }
+  return CheckAllFinite(spec, "");
+}
+
+}  // namespace nas::spec

@@ -1,0 +1,130 @@
+// A fixed-size pool of PostgreSQL connections and the one place where
+// libpqxx exceptions become absl::Status. Internal to nas_store.
+#ifndef NAS_CONTROLLER_STORE_PG_POOL_H_
+#define NAS_CONTROLLER_STORE_PG_POOL_H_
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "pqxx/pqxx"
+
+namespace nas::controller {
+
+// Maps the exception in flight (call only inside a catch block) to a status:
+// broken connection and other connection losses -> Unavailable,
+// serialization failure and deadlock -> Aborted, unique violation ->
+// AlreadyExists, any other error -> Internal with the server's message.
+// Sets *connection_lost when the connection can no longer be used.
+absl::Status StatusFromCurrentException(bool* connection_lost);
+
+// Adds connect_timeout to a postgres:// URL that has none, so that an
+// unreachable server fails a call within seconds instead of hanging.
+std::string WithConnectTimeout(const std::string& url, int seconds);
+
+// `size` connections, each used by one thread at a time; a caller waits when
+// all are busy. Connections are opened lazily and reopened on the next use
+// after one was lost (e.g. the server restarted). Thread-safe.
+class PgPool {
+ public:
+  PgPool(std::string url, int size);
+  PgPool(const PgPool&) = delete;
+  PgPool& operator=(const PgPool&) = delete;
+
+  // Runs fn(pqxx::connection&) on a pooled connection and returns its
+  // result; fn returns absl::Status or absl::StatusOr<T>. An exception
+  // thrown by fn (or by connecting) is caught and mapped with
+  // StatusFromCurrentException; nothing throws out of Run.
+  template <typename Fn>
+  auto Run(Fn&& fn) -> decltype(fn(std::declval<pqxx::connection&>()));
+
+  // Like Run, but fn gets a transaction (READ COMMITTED) that it commits
+  // itself; returning without commit rolls it back. A pooled connection
+  // found dead at BEGIN (the server restarted while it was idle) is
+  // replaced once before fn runs, which is safe because nothing was sent.
+  template <typename Fn>
+  auto Transact(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>()));
+
+ private:
+  // An exclusive hold on one slot; returns it on destruction.
+  class Slot {
+   public:
+    Slot(PgPool* pool, int index) : pool_(pool), index_(index) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() { pool_->Release(index_); }
+    // Opens the connection if it is not open (setting *opened when it
+    // did). Throws like pqxx::connection.
+    pqxx::connection& Connection(bool* opened = nullptr);
+    // Drops the connection so that the next use reconnects.
+    void Discard();
+
+   private:
+    PgPool* pool_;
+    int index_;
+  };
+
+  int Acquire();
+  void Release(int index);
+
+  const std::string url_;
+  std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<int> free_ ABSL_GUARDED_BY(mu_);  // indexes of idle slots
+  // Slot i's connection is touched only by the thread holding slot i.
+  std::vector<std::unique_ptr<pqxx::connection>> connections_;
+};
+
+template <typename Fn>
+auto PgPool::Run(Fn&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
+  Slot slot(this, Acquire());
+  bool lost = false;
+  absl::Status status;
+  try {
+    return fn(slot.Connection());
+  } catch (...) {
+    status = StatusFromCurrentException(&lost);
+  }
+  if (lost) slot.Discard();
+  return status;
+}
+
+template <typename Fn>
+auto PgPool::Transact(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
+  Slot slot(this, Acquire());
+  bool lost = false;
+  absl::Status status;
+  for (int try_number = 0; try_number < 2; ++try_number) {
+    bool opened = false;
+    std::unique_ptr<pqxx::work> tx;
+    try {
+      tx = std::make_unique<pqxx::work>(slot.Connection(&opened));
+    } catch (...) {
+      status = StatusFromCurrentException(&lost);
+      if (!lost) return status;
+      slot.Discard();
+      if (!opened) continue;  // died while idle: reconnect and retry
+      return status;
+    }
+    try {
+      return fn(*tx);
+    } catch (...) {
+      status = StatusFromCurrentException(&lost);
+    }
+    tx.reset();  // rolls back (or gives up on a dead connection) first
+    if (lost) slot.Discard();
+    return status;
+  }
+  return status;
+}
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_STORE_PG_POOL_H_

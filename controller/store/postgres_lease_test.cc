@@ -1,0 +1,312 @@
+// Leases, epochs, trial endings and lease expiry of the PostgreSQL store.
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "controller/store/store_test_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+
+namespace nas::controller::testing {
+namespace {
+
+using google::protobuf::util::MessageDifferencer;
+
+using LeaseTest = StoreTest;
+
+nas::v1::EpochMetrics Epoch(int epoch, double accuracy) {
+  nas::v1::EpochMetrics metrics;
+  metrics.set_epoch(epoch);
+  metrics.set_train_loss(1.0 / epoch);
+  metrics.set_val_loss(1.5 / epoch);
+  metrics.set_val_accuracy(accuracy);
+  metrics.set_seconds(12.25);
+  return metrics;
+}
+
+// Past a 1 s lease, by the database's clock as well.
+void SleepPastShortLease() { absl::SleepFor(absl::Milliseconds(1300)); }
+
+TEST_F(LeaseTest, AssignmentCarriesEverythingAWorkerNeeds) {
+  const nas::v1::SearchSpec spec = Spec("assign", 1);
+  auto search = store().CreateSearch(spec);
+  ASSERT_TRUE(search.ok());
+  NewTrial trial = Trial(5);
+  trial.seed = 0xfedcba9876543210ULL;  // above INT64_MAX: stored as bits
+  ASSERT_TRUE(store().AddTrials(search->id(), 0, {trial}).ok());
+
+  const nas::v1::TrialAssignment a = Lease("w-7", absl::Seconds(90));
+  EXPECT_GT(a.trial_id(), 0);
+  EXPECT_EQ(a.search_id(), search->id());
+  EXPECT_EQ(a.trial_number(), 0);
+  EXPECT_EQ(a.attempt(), 1);
+  EXPECT_EQ(a.kind(), nas::v1::TRIAL_KIND_TRAIN);
+  EXPECT_TRUE(MessageDifferencer::Equals(a.dataset(), spec.dataset()));
+  EXPECT_TRUE(MessageDifferencer::Equals(a.space(), spec.space()));
+  EXPECT_TRUE(MessageDifferencer::Equals(a.architecture(), trial.architecture));
+  EXPECT_TRUE(MessageDifferencer::Equals(a.budget(), trial.budget));
+  EXPECT_EQ(a.seed(), 0xfedcba9876543210ULL);
+  EXPECT_EQ(a.lease_seconds(), 90);
+
+  const nas::v1::Trial stored = GetTrial(search->id(), 0);
+  EXPECT_EQ(stored.state(), nas::v1::TRIAL_STATE_RUNNING);
+  EXPECT_EQ(stored.worker_id(), "w-7");
+  EXPECT_TRUE(stored.has_started_at());
+}
+
+TEST_F(LeaseTest, LeasesOldestSearchThenLowestNumber) {
+  const int64_t first = NewSearch(2, 2);
+  const int64_t second = NewSearch(2, 2);
+  std::vector<std::pair<int64_t, int32_t>> order;
+  for (int i = 0; i < 4; ++i) {
+    const nas::v1::TrialAssignment a = Lease("w");
+    order.emplace_back(a.search_id(), a.trial_number());
+  }
+  EXPECT_EQ(order, (std::vector<std::pair<int64_t, int32_t>>{
+                       {first, 0}, {first, 1}, {second, 0}, {second, 1}}));
+  auto none = store().LeaseTrial("w", absl::Seconds(5));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(LeaseTest, ConcurrentLeasesNeverShareATrial) {
+  constexpr int kTrials = 40;
+  constexpr int kThreads = 4;
+  NewSearch(kTrials, kTrials);
+  std::mutex mu;
+  std::vector<int64_t> leased;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string worker = "w-" + std::to_string(t);
+      for (;;) {
+        auto a = store().LeaseTrial(worker, absl::Seconds(30));
+        if (!a.ok()) {
+          ADD_FAILURE() << a.status();
+          return;
+        }
+        if (!a->has_value()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        leased.push_back((*a)->trial_id());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(leased.size(), static_cast<size_t>(kTrials));
+  EXPECT_EQ(std::set<int64_t>(leased.begin(), leased.end()).size(),
+            leased.size());
+}
+
+TEST_F(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
+  const int64_t id = NewSearch(1, 1, /*max_attempts=*/2);
+  const nas::v1::TrialAssignment first = Lease("w-a", absl::Seconds(1));
+  auto expired = store().ExpireLeases();
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 0) << "the lease has not expired yet";
+
+  SleepPastShortLease();
+  expired = store().ExpireLeases();
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_EQ(*expired, 1);
+  nas::v1::Trial trial = GetTrial(id, 0);
+  EXPECT_EQ(trial.state(), nas::v1::TRIAL_STATE_PENDING);
+  EXPECT_EQ(trial.attempt(), 1);
+  EXPECT_EQ(trial.worker_id(), "");
+
+  const nas::v1::TrialAssignment second = Lease("w-b", absl::Seconds(1));
+  EXPECT_EQ(second.trial_id(), first.trial_id());
+  EXPECT_EQ(second.attempt(), 2);
+  SleepPastShortLease();
+  expired = store().ExpireLeases();
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 1);
+  trial = GetTrial(id, 0);
+  EXPECT_EQ(trial.state(), nas::v1::TRIAL_STATE_FAILED);
+  EXPECT_EQ(trial.reason(),
+            "attempt 1 on worker w-a: lease expired\n"
+            "attempt 2 on worker w-b: lease expired\n");
+  EXPECT_TRUE(trial.has_finished_at());
+  expired = store().ExpireLeases();
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 0) << "a FAILED trial is final";
+  auto none = store().LeaseTrial("w-c", absl::Seconds(1));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(LeaseTest, RecordEpochExtendsTheLease) {
+  NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w", absl::Seconds(1));
+  auto ack = store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.5), absl::Seconds(30));
+  ASSERT_TRUE(ack.ok()) << ack.status();
+  EXPECT_FALSE(ack->stop);
+  SleepPastShortLease();
+  auto expired = store().ExpireLeases();
+  ASSERT_TRUE(expired.ok());
+  EXPECT_EQ(*expired, 0);
+}
+
+TEST_F(LeaseTest, StaleAttemptsAreRefused) {
+  const int64_t id = NewSearch(1, 1);
+  const nas::v1::TrialAssignment old = Lease("w-old", absl::Seconds(1));
+  SleepPastShortLease();
+  ASSERT_TRUE(store().ExpireLeases().ok());
+  // While PENDING, and after someone else leased it.
+  EXPECT_EQ(store().CompleteTrial(Ref(old, "w-old"), {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  const nas::v1::TrialAssignment current = Lease("w-new");
+  ASSERT_EQ(current.attempt(), 2);
+
+  const absl::Status epoch =
+      store()
+          .RecordEpoch(Ref(old, "w-old"), Epoch(1, 0.1), absl::Seconds(5))
+          .status();
+  EXPECT_EQ(epoch.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(epoch.message(), "current attempt is 2"))
+      << epoch;
+  EXPECT_EQ(store().CompleteTrial(Ref(old, "w-old"), {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store().FailTrial(Ref(old, "w-old"), "late").code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The right attempt from the wrong worker is refused too.
+  EXPECT_EQ(store().CompleteTrial(Ref(current, "w-old"), {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(), 0);
+  EXPECT_EQ(GetTrial(id, 0).state(), nas::v1::TRIAL_STATE_RUNNING);
+  EXPECT_TRUE(store().CompleteTrial(Ref(current, "w-new"), {}).ok());
+}
+
+TEST_F(LeaseTest, RecordEpochIsIdempotentPerEpoch) {
+  const int64_t id = NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w");
+  ASSERT_TRUE(
+      store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.25), absl::Seconds(9)).ok());
+  // A retry after a lost reply, even with other numbers, keeps the first.
+  ASSERT_TRUE(
+      store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.99), absl::Seconds(9)).ok());
+  ASSERT_TRUE(
+      store().RecordEpoch(Ref(a, "w"), Epoch(2, 0.5), absl::Seconds(9)).ok());
+  const nas::v1::Trial trial = GetTrial(id, 0);
+  ASSERT_EQ(trial.epochs_size(), 2);
+  EXPECT_EQ(trial.epochs(0).epoch(), 1);
+  EXPECT_DOUBLE_EQ(trial.epochs(0).val_accuracy(), 0.25);
+  EXPECT_DOUBLE_EQ(trial.epochs(0).train_loss(), 1.0);
+  EXPECT_DOUBLE_EQ(trial.epochs(0).seconds(), 12.25);
+  EXPECT_EQ(trial.epochs(1).epoch(), 2);
+}
+
+TEST_F(LeaseTest, CompleteTrialIsIdempotentAndKeepsTheFirstMetrics) {
+  const int64_t id = NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w");
+  nas::v1::TrialMetrics metrics;
+  metrics.set_val_accuracy(0.1 + 0.2);  // not exactly representable
+  metrics.set_val_loss(0.6931471805599453);
+  metrics.set_test_accuracy(0.875);
+  metrics.set_test_loss(0.4);
+  metrics.set_params(123456789012);
+  metrics.set_flops(9876543210);
+  metrics.set_latency_ms(1.5e-3);
+  metrics.set_train_seconds(3600.5);
+  ASSERT_TRUE(store().CompleteTrial(Ref(a, "w"), metrics).ok());
+  nas::v1::TrialMetrics other = metrics;
+  other.set_val_accuracy(0.5);
+  EXPECT_TRUE(store().CompleteTrial(Ref(a, "w"), other).ok());
+  const nas::v1::Trial trial = GetTrial(id, 0);
+  EXPECT_EQ(trial.state(), nas::v1::TRIAL_STATE_COMPLETED);
+  EXPECT_TRUE(MessageDifferencer::Equals(trial.metrics(), metrics))
+      << trial.metrics().DebugString();
+  EXPECT_TRUE(trial.has_finished_at());
+}
+
+TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
+  const int64_t id = NewSearch(4, 4);
+  // Trial 0 was never leased: attempt 0 names no lease.
+  auto listed = store().ListTrials(id, {}, -1, 1);
+  ASSERT_TRUE(listed.ok());
+  const LeaseRef never{"w", (*listed)[0].id(), 0};
+  EXPECT_EQ(store().CompleteTrial(never, {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  const nas::v1::TrialAssignment failed = Lease("w");     // trial 0
+  const nas::v1::TrialAssignment completed = Lease("w");  // trial 1
+  const nas::v1::TrialAssignment stopped = Lease("w");    // trial 2
+  ASSERT_TRUE(store().FailTrial(Ref(failed, "w"), "cuda error").ok());
+  EXPECT_TRUE(store().FailTrial(Ref(failed, "w"), "cuda error").ok())
+      << "repeating a failure is idempotent";
+  EXPECT_EQ(store().CompleteTrial(Ref(failed, "w"), {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store().StopTrial(Ref(failed, "w"), "x").code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  ASSERT_TRUE(store().CompleteTrial(Ref(completed, "w"), {}).ok());
+  EXPECT_EQ(store().FailTrial(Ref(completed, "w"), "late").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      store()
+          .RecordEpoch(Ref(completed, "w"), Epoch(3, 0.1), absl::Seconds(5))
+          .status()
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
+
+  ASSERT_TRUE(store().StopTrial(Ref(stopped, "w"), "median rule").ok());
+  auto ack =
+      store().RecordEpoch(Ref(stopped, "w"), Epoch(2, 0.1), absl::Seconds(5));
+  ASSERT_TRUE(ack.ok()) << ack.status();
+  EXPECT_TRUE(ack->stop);
+  EXPECT_EQ(store().CompleteTrial(Ref(stopped, "w"), {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  EXPECT_EQ(GetTrial(id, 0).reason(), "attempt 1 on worker w: cuda error\n");
+  EXPECT_EQ(GetTrial(id, 1).state(), nas::v1::TRIAL_STATE_COMPLETED);
+  EXPECT_EQ(GetTrial(id, 2).reason(), "attempt 1 on worker w: median rule\n");
+  EXPECT_EQ(GetTrial(id, 3).state(), nas::v1::TRIAL_STATE_PENDING);
+}
+
+TEST_F(LeaseTest, ListTrialsFiltersPagesAndShowsCurrentAttemptEpochs) {
+  const int64_t id = NewSearch(5, 5);
+  const nas::v1::TrialAssignment a = Lease("w-a", absl::Seconds(1));
+  ASSERT_TRUE(
+      store().RecordEpoch(Ref(a, "w-a"), Epoch(1, 0.1), absl::Seconds(1)).ok());
+  ASSERT_TRUE(
+      store().RecordEpoch(Ref(a, "w-a"), Epoch(2, 0.2), absl::Seconds(1)).ok());
+  SleepPastShortLease();
+  ASSERT_TRUE(store().ExpireLeases().ok());
+  const nas::v1::TrialAssignment b = Lease("w-b");
+  ASSERT_EQ(b.trial_id(), a.trial_id());
+  ASSERT_TRUE(
+      store().RecordEpoch(Ref(b, "w-b"), Epoch(1, 0.7), absl::Seconds(9)).ok());
+
+  const nas::v1::Trial trial = GetTrial(id, 0);
+  ASSERT_EQ(trial.epochs_size(), 1) << "epochs of attempt 1 are history";
+  EXPECT_DOUBLE_EQ(trial.epochs(0).val_accuracy(), 0.7);
+  EXPECT_EQ(db().Query("SELECT count(*) FROM epoch_metrics")[0][0].as<int>(),
+            3);
+
+  auto running = store().ListTrials(id, {nas::v1::TRIAL_STATE_RUNNING}, -1, 10);
+  ASSERT_TRUE(running.ok());
+  ASSERT_EQ(running->size(), 1u);
+  EXPECT_EQ((*running)[0].number(), 0);
+  auto pending = store().ListTrials(
+      id, {nas::v1::TRIAL_STATE_PENDING, nas::v1::TRIAL_STATE_COMPLETED}, 1, 2);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 2u);
+  EXPECT_EQ((*pending)[0].number(), 2);
+  EXPECT_EQ((*pending)[1].number(), 3);
+  auto all = store().ListTrials(id, {}, -1, 100);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 5u);
+}
+
+TEST_F(LeaseTest, NonPositiveLeaseIsInvalid) {
+  NewSearch(1, 1);
+  EXPECT_EQ(store().LeaseTrial("w", absl::ZeroDuration()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace nas::controller::testing

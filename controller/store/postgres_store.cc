@@ -1,0 +1,255 @@
+// PostgresStore: the factory, searches, workers and shared loaders.
+#include "controller/store/postgres_store.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "controller/store/migrations.h"
+#include "controller/store/postgres_store_impl.h"
+#include "controller/store/proto_rows.h"
+
+namespace nas::controller {
+namespace {
+
+constexpr int kConnectTimeoutSeconds = 10;
+constexpr int kDefaultParallelism = 1;
+constexpr int kDefaultMaxAttempts = 3;
+
+std::string SelectSearches(const char* where_and_order) {
+  return absl::StrCat("SELECT ", kSearchColumns, " FROM searches s ",
+                      where_and_order);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TrialStore>> OpenPostgresStore(
+    const PostgresStoreOptions& options) {
+  if (options.database_url.empty()) {
+    return absl::InvalidArgumentError("database_url is empty");
+  }
+  auto store = std::make_unique<PostgresStore>(
+      WithConnectTimeout(options.database_url, kConnectTimeoutSeconds),
+      std::max(1, options.pool_size));
+  absl::Status migrated = store->Migrate();
+  if (!migrated.ok()) return migrated;
+  return std::unique_ptr<TrialStore>(std::move(store));
+}
+
+absl::Status PostgresStore::Migrate() {
+  return pool_.Run(
+      [](pqxx::connection& c) -> absl::Status { return ApplyMigrations(c); });
+}
+
+absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
+                                           bool lock) {
+  const pqxx::result rows = tx.exec_params(
+      SelectSearches(lock ? "WHERE s.id = $1 FOR UPDATE" : "WHERE s.id = $1"),
+      search_id);
+  if (rows.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("search ", search_id, " not found"));
+  }
+  absl::StatusOr<nas::v1::Search> search = SearchFromRow(rows[0]);
+  if (!search.ok()) return search.status();
+  std::vector<nas::v1::Search> one = {*std::move(search)};
+  LoadCounts(tx, &one);
+  return std::move(one[0]);
+}
+
+void LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches) {
+  if (searches->empty()) return;
+  std::vector<int64_t> ids;
+  std::map<int64_t, nas::v1::Search*> by_id;
+  for (nas::v1::Search& search : *searches) {
+    ids.push_back(search.id());
+    by_id[search.id()] = &search;
+    search.mutable_counts();  // present even when all are zero
+  }
+  const pqxx::result rows = tx.exec_params(
+      "SELECT search_id, state, count(*)::integer AS n FROM trials "
+      "WHERE search_id = ANY($1::bigint[]) GROUP BY search_id, state",
+      Int64ArrayLiteral(ids));
+  for (const pqxx::row& row : rows) {
+    nas::v1::Search* search = by_id[row["search_id"].as<int64_t>()];
+    AddCount(row["state"].c_str(), row["n"].as<int32_t>(),
+             search->mutable_counts());
+  }
+}
+
+void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials) {
+  if (trials->empty()) return;
+  std::vector<int64_t> ids;
+  std::map<int64_t, nas::v1::Trial*> by_id;
+  for (nas::v1::Trial& trial : *trials) {
+    ids.push_back(trial.id());
+    by_id[trial.id()] = &trial;
+  }
+  const pqxx::result rows = tx.exec_params(
+      "SELECT e.trial_id, e.epoch, e.train_loss, e.val_loss, e.val_accuracy, "
+      "e.seconds FROM trial_epochs e "
+      "JOIN trials t ON t.id = e.trial_id AND e.attempt = t.attempt "
+      "WHERE e.trial_id = ANY($1::bigint[]) ORDER BY e.trial_id, e.epoch",
+      Int64ArrayLiteral(ids));
+  for (const pqxx::row& row : rows) {
+    *by_id[row["trial_id"].as<int64_t>()]->add_epochs() = EpochFromRow(row);
+  }
+}
+
+absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
+    const nas::v1::SearchSpec& spec) {
+  absl::StatusOr<RankingObjective> objective = RankingObjectiveOf(spec);
+  if (!objective.ok()) return objective.status();
+  if (spec.budget().max_trials() < 1) {
+    return absl::InvalidArgumentError("budget.max_trials must be at least 1");
+  }
+  absl::StatusOr<std::string> json = ToJson(spec);
+  if (!json.ok()) return json.status();
+  // Defaults documented in search.proto, so that leasing and expiry never
+  // see a zero.
+  const int parallelism = spec.budget().parallelism() > 0
+                              ? spec.budget().parallelism()
+                              : kDefaultParallelism;
+  const int max_attempts = spec.budget().max_attempts() > 0
+                               ? spec.budget().max_attempts()
+                               : kDefaultMaxAttempts;
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+    const pqxx::row row = tx.exec_params1(
+        "INSERT INTO searches (name, spec, max_trials, parallelism, "
+        "max_attempts, objective_metric, objective_direction) "
+        "VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7) RETURNING id",
+        spec.name(), *json, spec.budget().max_trials(), parallelism,
+        max_attempts, objective->metric, objective->direction);
+    absl::StatusOr<nas::v1::Search> search =
+        LoadSearch(tx, row[0].as<int64_t>(), /*lock=*/false);
+    if (search.ok()) tx.commit();
+    return search;
+  });
+}
+
+absl::StatusOr<nas::v1::Search> PostgresStore::GetSearch(int64_t search_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+    return LoadSearch(tx, search_id, /*lock=*/false);
+  });
+}
+
+absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
+    int64_t before_id, int limit) {
+  if (limit <= 0) return std::vector<nas::v1::Search>();
+  return pool_.Transact(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Search>> {
+        const pqxx::result rows = tx.exec_params(
+            SelectSearches("WHERE ($1::bigint = 0 OR s.id < $1::bigint) "
+                           "ORDER BY s.id DESC LIMIT $2"),
+            before_id, limit);
+        std::vector<nas::v1::Search> searches;
+        for (const pqxx::row& row : rows) {
+          absl::StatusOr<nas::v1::Search> search = SearchFromRow(row);
+          if (!search.ok()) return search.status();
+          searches.push_back(*std::move(search));
+        }
+        LoadCounts(tx, &searches);
+        return searches;
+      });
+}
+
+absl::StatusOr<std::vector<int64_t>> PostgresStore::ListRunningSearchIds() {
+  return pool_.Transact(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<int64_t>> {
+        const pqxx::result rows = tx.exec(
+            "SELECT id FROM searches WHERE state = 'RUNNING' ORDER BY id");
+        std::vector<int64_t> ids;
+        for (const pqxx::row& row : rows) ids.push_back(row[0].as<int64_t>());
+        return ids;
+      });
+}
+
+absl::StatusOr<nas::v1::Search> PostgresStore::CancelSearch(int64_t search_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+    absl::StatusOr<nas::v1::Search> search =
+        LoadSearch(tx, search_id, /*lock=*/true);
+    if (!search.ok()) return search;
+    if (search->state() != nas::v1::SEARCH_STATE_RUNNING) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "search ", search_id, " is ", SearchStateName(search->state()),
+          "; only a RUNNING search can be cancelled"));
+    }
+    tx.exec_params0(
+        "UPDATE searches SET state = 'CANCELLED', finished_at = now() "
+        "WHERE id = $1",
+        search_id);
+    // RUNNING trials keep worker_id and attempt, so that the worker's
+    // next report matches its lease and is told to stop.
+    tx.exec_params0(
+        "UPDATE trials SET state = 'CANCELLED', finished_at = now(), "
+        "lease_expires_at = NULL, "
+        "reason = reason || 'cancelled with its search' || E'\\n' "
+        "WHERE search_id = $1 AND state IN ('PENDING', 'RUNNING')",
+        search_id);
+    search = LoadSearch(tx, search_id, /*lock=*/false);
+    if (search.ok()) tx.commit();
+    return search;
+  });
+}
+
+absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    const pqxx::result search = tx.exec_params(
+        "SELECT state, max_trials FROM searches WHERE id = $1 FOR UPDATE",
+        search_id);
+    if (search.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("search ", search_id, " not found"));
+    }
+    if (std::string(search[0]["state"].c_str()) != "RUNNING") return false;
+    const pqxx::row counts = tx.exec_params1(
+        "SELECT count(*) AS total, "
+        "count(*) FILTER (WHERE state IN ('PENDING', 'RUNNING')) AS open "
+        "FROM trials WHERE search_id = $1",
+        search_id);
+    if (counts["total"].as<int64_t>() < search[0]["max_trials"].as<int64_t>() ||
+        counts["open"].as<int64_t>() > 0) {
+      return false;
+    }
+    tx.exec_params0(
+        "UPDATE searches SET state = 'COMPLETED', finished_at = now() "
+        "WHERE id = $1",
+        search_id);
+    tx.commit();
+    return true;
+  });
+}
+
+absl::StatusOr<std::string> PostgresStore::RegisterWorker(
+    const nas::v1::RegisterWorkerRequest& worker) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+    const pqxx::row row = tx.exec_params1(
+        "INSERT INTO workers (host, device_type, device_name, "
+        "device_memory_bytes) VALUES ($1, $2, $3, $4) RETURNING id",
+        worker.host(), DeviceTypeName(worker.device_type()),
+        worker.device_name(), worker.device_memory_bytes());
+    std::string id = row[0].c_str();
+    tx.commit();
+    return id;
+  });
+}
+
+absl::Status PostgresStore::TouchWorker(const std::string& worker_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    const pqxx::result updated = tx.exec_params(
+        "UPDATE workers SET last_seen_at = now() WHERE id = $1", worker_id);
+    if (updated.affected_rows() == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("worker ", worker_id, " is not registered"));
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace nas::controller

@@ -1,0 +1,90 @@
+// The PostgreSQL TrialStore's class. Internal to nas_store: users include
+// postgres_store.h. Methods on searches and workers are in
+// postgres_store.cc, those on trials and leases in postgres_trials.cc.
+//
+// Every method runs one transaction (READ COMMITTED) on a pooled
+// connection, through PgPool::Transact. Writers lock what they read: a
+// search row (FOR UPDATE) for per-search decisions (AddTrials, CancelSearch,
+// CompleteSearchIfDone), a trial row for lease checks, SKIP LOCKED for
+// leasing. Nothing throws: PgPool maps libpqxx exceptions to statuses.
+#ifndef NAS_CONTROLLER_STORE_POSTGRES_STORE_IMPL_H_
+#define NAS_CONTROLLER_STORE_POSTGRES_STORE_IMPL_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "controller/store/pg_pool.h"
+#include "controller/store/trial_store.h"
+
+namespace nas::controller {
+
+class PostgresStore final : public TrialStore {
+ public:
+  PostgresStore(const std::string& url, int pool_size)
+      : pool_(url, pool_size) {}
+
+  // Applies the schema migrations; called once by OpenPostgresStore.
+  absl::Status Migrate();
+
+  absl::StatusOr<nas::v1::Search> CreateSearch(
+      const nas::v1::SearchSpec& spec) override;
+  absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) override;
+  absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(int64_t before_id,
+                                                            int limit) override;
+  absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() override;
+  absl::StatusOr<nas::v1::Search> CancelSearch(int64_t search_id) override;
+  absl::StatusOr<bool> CompleteSearchIfDone(int64_t search_id) override;
+
+  absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
+      int64_t search_id, const std::vector<nas::v1::TrialState>& states,
+      int32_t after_number, int limit) override;
+  absl::StatusOr<nas::v1::Trial> GetTrial(int64_t trial_id) override;
+  absl::StatusOr<std::vector<nas::v1::Trial>> BestTrials(int64_t search_id,
+                                                         int k) override;
+  absl::Status AddTrials(int64_t search_id, int expected_count,
+                         const std::vector<NewTrial>& trials) override;
+
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> LeaseTrial(
+      const std::string& worker_id, absl::Duration lease) override;
+  absl::StatusOr<EpochAck> RecordEpoch(const LeaseRef& ref,
+                                       const nas::v1::EpochMetrics& metrics,
+                                       absl::Duration lease) override;
+  absl::Status CompleteTrial(const LeaseRef& ref,
+                             const nas::v1::TrialMetrics& metrics) override;
+  absl::Status FailTrial(const LeaseRef& ref,
+                         const std::string& reason) override;
+  absl::Status StopTrial(const LeaseRef& ref,
+                         const std::string& reason) override;
+  absl::StatusOr<int> ExpireLeases() override;
+
+  absl::StatusOr<std::string> RegisterWorker(
+      const nas::v1::RegisterWorkerRequest& worker) override;
+  absl::Status TouchWorker(const std::string& worker_id) override;
+
+ private:
+  // How FinishTrial moves a RUNNING trial.
+  enum class Ending { kComplete, kFail, kStop };
+  absl::Status FinishTrial(const LeaseRef& ref, Ending ending,
+                           const nas::v1::TrialMetrics* metrics,
+                           const std::string& reason);
+
+  PgPool pool_;
+};
+
+// Helpers shared by the two .cc files; each runs inside the caller's
+// transaction and throws like libpqxx.
+
+// The search with its trial counts, optionally locking its row.
+// NotFound when there is no such search.
+absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
+                                           bool lock);
+// Fills counts of each search in `searches` from one GROUP BY.
+void LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches);
+// Adds the epochs of each trial's current attempt.
+void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials);
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_STORE_POSTGRES_STORE_IMPL_H_

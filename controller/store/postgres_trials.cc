@@ -1,0 +1,372 @@
+// PostgresStore: trials and leases.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "controller/store/postgres_store_impl.h"
+#include "controller/store/proto_rows.h"
+
+namespace nas::controller {
+namespace {
+
+// The lease length as an SQL interval: $n * interval '1 microsecond'.
+absl::StatusOr<int64_t> LeaseMicros(absl::Duration lease) {
+  if (lease <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the lease must be positive");
+  }
+  return absl::ToInt64Microseconds(lease);
+}
+
+int32_t LeaseSeconds(absl::Duration lease) {
+  const double seconds = std::ceil(absl::ToDoubleSeconds(lease));
+  return seconds > std::numeric_limits<int32_t>::max()
+             ? std::numeric_limits<int32_t>::max()
+             : static_cast<int32_t>(seconds);
+}
+
+// One line of a trial's reason: "attempt 2 on worker w-1: <why>\n".
+std::string ReasonLine(const LeaseRef& ref, const std::string& why,
+                       const char* fallback) {
+  std::string text(absl::StripAsciiWhitespace(why));
+  text = absl::StrReplaceAll(text, {{"\r\n", " | "}, {"\n", " | "}});
+  if (text.empty()) text = fallback;
+  return absl::StrCat("attempt ", ref.attempt, " on worker ", ref.worker_id,
+                      ": ", text, "\n");
+}
+
+// A trial row locked for a lease check.
+struct LockedTrial {
+  std::string state;
+  int32_t attempt = 0;
+  std::string worker_id;
+};
+
+// Locks trial ref.trial_id and checks that `ref` is its current lease.
+// NotFound for an unknown trial, FailedPrecondition for a stale lease.
+absl::StatusOr<LockedTrial> LockLease(pqxx::work& tx, const LeaseRef& ref) {
+  const pqxx::result rows = tx.exec_params(
+      "SELECT state, attempt, coalesce(worker_id, '') AS worker_id "
+      "FROM trials WHERE id = $1 FOR UPDATE",
+      ref.trial_id);
+  if (rows.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("trial ", ref.trial_id, " not found"));
+  }
+  LockedTrial trial{rows[0]["state"].c_str(), rows[0]["attempt"].as<int32_t>(),
+                    rows[0]["worker_id"].c_str()};
+  if (trial.attempt != ref.attempt || trial.worker_id != ref.worker_id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "trial ", ref.trial_id, ": lease attempt ", ref.attempt, " of worker ",
+        ref.worker_id, " is stale; the current attempt is ", trial.attempt,
+        " (", trial.state,
+        trial.worker_id.empty() ? ""
+                                : absl::StrCat(" on worker ", trial.worker_id),
+        ")"));
+  }
+  return trial;
+}
+
+std::string SelectTrials(const char* from_where_order) {
+  return absl::StrCat("SELECT ", kTrialColumns, " ", from_where_order);
+}
+
+absl::StatusOr<std::vector<nas::v1::Trial>> TrialsFromRows(
+    const pqxx::result& rows) {
+  std::vector<nas::v1::Trial> trials;
+  trials.reserve(rows.size());
+  for (const pqxx::row& row : rows) {
+    absl::StatusOr<nas::v1::Trial> trial = TrialFromRow(row);
+    if (!trial.ok()) return trial.status();
+    trials.push_back(*std::move(trial));
+  }
+  return trials;
+}
+
+absl::Status CheckSearchExists(pqxx::work& tx, int64_t search_id) {
+  if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1", search_id)
+          .empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("search ", search_id, " not found"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListTrials(
+    int64_t search_id, const std::vector<nas::v1::TrialState>& states,
+    int32_t after_number, int limit) {
+  std::vector<std::string> names;
+  for (nas::v1::TrialState state : states) {
+    names.push_back(TrialStateName(state));
+  }
+  return pool_.Transact(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Trial>> {
+        absl::Status exists = CheckSearchExists(tx, search_id);
+        if (!exists.ok()) return exists;
+        if (limit <= 0) return std::vector<nas::v1::Trial>();
+        absl::StatusOr<std::vector<nas::v1::Trial>> trials =
+            TrialsFromRows(tx.exec_params(
+                SelectTrials("FROM trials t WHERE t.search_id = $1 "
+                             "AND t.number > $2 AND (cardinality($3::text[]) "
+                             "= 0 OR t.state = ANY($3::text[])) "
+                             "ORDER BY t.number LIMIT $4"),
+                search_id, after_number, TextArrayLiteral(names), limit));
+        if (trials.ok()) LoadEpochs(tx, &*trials);
+        return trials;
+      });
+}
+
+absl::StatusOr<nas::v1::Trial> PostgresStore::GetTrial(int64_t trial_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Trial> {
+    absl::StatusOr<std::vector<nas::v1::Trial>> trials =
+        TrialsFromRows(tx.exec_params(
+            SelectTrials("FROM trials t WHERE t.id = $1"), trial_id));
+    if (!trials.ok()) return trials.status();
+    if (trials->empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("trial ", trial_id, " not found"));
+    }
+    LoadEpochs(tx, &*trials);
+    return std::move(trials->front());
+  });
+}
+
+absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::BestTrials(
+    int64_t search_id, int k) {
+  return pool_.Transact(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Trial>> {
+        absl::Status exists = CheckSearchExists(tx, search_id);
+        if (!exists.ok()) return exists;
+        if (k <= 0) return std::vector<nas::v1::Trial>();
+        // The ranking (objective column and direction) lives in the
+        // best_trials view.
+        absl::StatusOr<std::vector<nas::v1::Trial>> trials =
+            TrialsFromRows(tx.exec_params(
+                SelectTrials("FROM best_trials b JOIN trials t "
+                             "ON t.id = b.trial_id WHERE b.search_id = $1 "
+                             "ORDER BY b.rank, t.number LIMIT $2"),
+                search_id, k));
+        if (trials.ok()) LoadEpochs(tx, &*trials);
+        return trials;
+      });
+}
+
+absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
+                                      const std::vector<NewTrial>& trials) {
+  std::vector<std::string> budgets;
+  for (const NewTrial& trial : trials) {
+    absl::StatusOr<std::string> json = ToJson(trial.budget);
+    if (!json.ok()) return json.status();
+    budgets.push_back(*std::move(json));
+  }
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    // The search row lock serializes AddTrials per search across replicas.
+    const pqxx::result search = tx.exec_params(
+        "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
+    if (search.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("search ", search_id, " not found"));
+    }
+    const std::string state = search[0]["state"].c_str();
+    if (state != "RUNNING") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("search ", search_id, " is ", state,
+                       "; trials can only be added to a RUNNING search"));
+    }
+    const int64_t count =
+        tx.exec_params1("SELECT count(*) FROM trials WHERE search_id = $1",
+                        search_id)[0]
+            .as<int64_t>();
+    if (count != expected_count) {
+      return absl::AbortedError(absl::StrCat(
+          "search ", search_id, " has ", count, " trials, not the expected ",
+          expected_count, "; another writer added trials meanwhile"));
+    }
+    for (size_t i = 0; i < trials.size(); ++i) {
+      const NewTrial& trial = trials[i];
+      tx.exec_params0(
+          "INSERT INTO trials (search_id, number, kind, arch_text, "
+          "arch_choices, canonical_key, budget, seed) "
+          "VALUES ($1, $2, $3, $4, $5::integer[], $6, $7::jsonb, $8)",
+          search_id, expected_count + static_cast<int64_t>(i),
+          TrialKindName(trial.kind), trial.architecture.text(),
+          IntArrayLiteral(trial.architecture.choices()), trial.canonical_key,
+          budgets[i], static_cast<int64_t>(trial.seed));
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::optional<nas::v1::TrialAssignment>>
+PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
+  using Result = absl::StatusOr<std::optional<nas::v1::TrialAssignment>>;
+  absl::StatusOr<int64_t> micros = LeaseMicros(lease);
+  if (!micros.ok()) return micros.status();
+  if (worker_id.empty()) {
+    return absl::InvalidArgumentError("worker_id is empty");
+  }
+  return pool_.Transact([&](pqxx::work& tx) -> Result {
+    const pqxx::result rows = tx.exec(
+        "SELECT t.id, t.search_id, t.number, t.kind, t.arch_text, "
+        "t.arch_choices, t.budget::text AS budget, t.seed, "
+        "s.spec::text AS spec "
+        "FROM trials t JOIN searches s ON s.id = t.search_id "
+        "WHERE t.state = 'PENDING' AND s.state = 'RUNNING' "
+        "ORDER BY s.id, t.number LIMIT 1 FOR UPDATE OF t SKIP LOCKED");
+    if (rows.empty()) return std::optional<nas::v1::TrialAssignment>();
+    const pqxx::row& row = rows[0];
+    const int64_t trial_id = row["id"].as<int64_t>();
+    const int32_t attempt =
+        tx.exec_params1(
+              "UPDATE trials SET state = 'RUNNING', attempt = attempt + 1, "
+              "worker_id = $2, "
+              "lease_expires_at = now() + $3 * interval '1 microsecond', "
+              "started_at = now(), finished_at = NULL "
+              "WHERE id = $1 RETURNING attempt",
+              trial_id, worker_id, *micros)[0]
+            .as<int32_t>();
+
+    nas::v1::SearchSpec spec;
+    absl::Status parsed = FromJson(row["spec"].c_str(), &spec);
+    if (!parsed.ok()) return parsed;
+    nas::v1::TrialAssignment assignment;
+    assignment.set_trial_id(trial_id);
+    assignment.set_search_id(row["search_id"].as<int64_t>());
+    assignment.set_trial_number(row["number"].as<int32_t>());
+    assignment.set_attempt(attempt);
+    assignment.set_kind(TrialKindFromName(row["kind"].c_str()));
+    *assignment.mutable_dataset() = spec.dataset();
+    *assignment.mutable_space() = spec.space();
+    assignment.mutable_architecture()->set_text(row["arch_text"].c_str());
+    parsed =
+        ParseIntArray(row["arch_choices"].c_str(),
+                      assignment.mutable_architecture()->mutable_choices());
+    if (!parsed.ok()) return parsed;
+    parsed = FromJson(row["budget"].c_str(), assignment.mutable_budget());
+    if (!parsed.ok()) return parsed;
+    assignment.set_seed(static_cast<uint64_t>(row["seed"].as<int64_t>()));
+    assignment.set_lease_seconds(LeaseSeconds(lease));
+    tx.commit();
+    return std::optional<nas::v1::TrialAssignment>(std::move(assignment));
+  });
+}
+
+absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
+    const LeaseRef& ref, const nas::v1::EpochMetrics& metrics,
+    absl::Duration lease) {
+  absl::StatusOr<int64_t> micros = LeaseMicros(lease);
+  if (!micros.ok()) return micros.status();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<EpochAck> {
+    absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+    if (!trial.ok()) return trial.status();
+    if (trial->state == "CANCELLED" || trial->state == "STOPPED") {
+      return EpochAck{/*stop=*/true};
+    }
+    if (trial->state != "RUNNING") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("trial ", ref.trial_id, " is already ", trial->state,
+                       "; it takes no more epochs"));
+    }
+    tx.exec_params0(
+        "INSERT INTO trial_epochs (trial_id, attempt, epoch, train_loss, "
+        "val_loss, val_accuracy, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (trial_id, attempt, epoch) DO NOTHING",
+        ref.trial_id, ref.attempt, metrics.epoch(),
+        Float8(metrics.train_loss()), Float8(metrics.val_loss()),
+        Float8(metrics.val_accuracy()), Float8(metrics.seconds()));
+    tx.exec_params0(
+        "UPDATE trials SET lease_expires_at = now() + $2 * interval "
+        "'1 microsecond' WHERE id = $1",
+        ref.trial_id, *micros);
+    tx.commit();
+    return EpochAck{/*stop=*/false};
+  });
+}
+
+absl::Status PostgresStore::CompleteTrial(
+    const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
+  return FinishTrial(ref, Ending::kComplete, &metrics, "");
+}
+
+absl::Status PostgresStore::FailTrial(const LeaseRef& ref,
+                                      const std::string& reason) {
+  return FinishTrial(ref, Ending::kFail, nullptr, reason);
+}
+
+absl::Status PostgresStore::StopTrial(const LeaseRef& ref,
+                                      const std::string& reason) {
+  return FinishTrial(ref, Ending::kStop, nullptr, reason);
+}
+
+absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
+                                        const nas::v1::TrialMetrics* metrics,
+                                        const std::string& reason) {
+  const char* target = ending == Ending::kComplete ? "COMPLETED"
+                       : ending == Ending::kFail   ? "FAILED"
+                                                   : "STOPPED";
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+    if (!trial.ok()) return trial.status();
+    // A repeated report of the same attempt's outcome: already recorded.
+    if (trial->state == target) return absl::OkStatus();
+    if (trial->state != "RUNNING") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("trial ", ref.trial_id, " is ", trial->state,
+                       "; only a RUNNING trial can become ", target));
+    }
+    if (ending == Ending::kComplete) {
+      tx.exec_params0(
+          "UPDATE trials SET state = 'COMPLETED', val_accuracy = $2, "
+          "val_loss = $3, test_accuracy = $4, test_loss = $5, params = $6, "
+          "flops = $7, latency_ms = $8, train_seconds = $9, "
+          "lease_expires_at = NULL, finished_at = now() WHERE id = $1",
+          ref.trial_id, Float8(metrics->val_accuracy()),
+          Float8(metrics->val_loss()), Float8(metrics->test_accuracy()),
+          Float8(metrics->test_loss()), metrics->params(), metrics->flops(),
+          Float8(metrics->latency_ms()), Float8(metrics->train_seconds()));
+    } else {
+      tx.exec_params0(
+          "UPDATE trials SET state = $2, reason = reason || $3, "
+          "lease_expires_at = NULL, finished_at = now() WHERE id = $1",
+          ref.trial_id, target,
+          ReasonLine(ref, reason,
+                     ending == Ending::kFail ? "failed" : "stopped"));
+    }
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int> PostgresStore::ExpireLeases() {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<int> {
+    // Concurrent callers are safe: a row another caller changed first is
+    // re-checked against the WHERE clause after its lock is released.
+    const pqxx::result expired = tx.exec(
+        "UPDATE trials t SET "
+        "  state = CASE WHEN t.attempt < s.max_attempts "
+        "               THEN 'PENDING' ELSE 'FAILED' END, "
+        "  worker_id = CASE WHEN t.attempt < s.max_attempts "
+        "                   THEN NULL ELSE t.worker_id END, "
+        "  finished_at = CASE WHEN t.attempt < s.max_attempts "
+        "                     THEN NULL ELSE now() END, "
+        "  lease_expires_at = NULL, "
+        "  reason = t.reason || format('attempt %s on worker %s: lease "
+        "expired', t.attempt, t.worker_id) || E'\\n' "
+        "FROM searches s "
+        "WHERE s.id = t.search_id AND t.state = 'RUNNING' "
+        "  AND t.lease_expires_at < now()");
+    tx.commit();
+    return static_cast<int>(expired.affected_rows());
+  });
+}
+
+}  // namespace nas::controller

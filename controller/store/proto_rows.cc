@@ -1,0 +1,322 @@
+#include "controller/store/proto_rows.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace nas::controller {
+namespace {
+
+using nas::v1::SearchState;
+using nas::v1::TrialKind;
+using nas::v1::TrialState;
+
+constexpr std::array<std::pair<TrialState, const char*>, 6> kTrialStates = {{
+    {nas::v1::TRIAL_STATE_PENDING, "PENDING"},
+    {nas::v1::TRIAL_STATE_RUNNING, "RUNNING"},
+    {nas::v1::TRIAL_STATE_COMPLETED, "COMPLETED"},
+    {nas::v1::TRIAL_STATE_FAILED, "FAILED"},
+    {nas::v1::TRIAL_STATE_STOPPED, "STOPPED"},
+    {nas::v1::TRIAL_STATE_CANCELLED, "CANCELLED"},
+}};
+
+constexpr std::array<std::pair<SearchState, const char*>, 3> kSearchStates = {{
+    {nas::v1::SEARCH_STATE_RUNNING, "RUNNING"},
+    {nas::v1::SEARCH_STATE_COMPLETED, "COMPLETED"},
+    {nas::v1::SEARCH_STATE_CANCELLED, "CANCELLED"},
+}};
+
+// Keep in step with the best_trials view (migrations.cc).
+constexpr std::array<const char*, 7> kObjectiveMetrics = {
+    "val_accuracy", "test_accuracy", "val_loss",     "params",
+    "flops",        "latency_ms",    "train_seconds"};
+
+// Microseconds since the epoch, or NULL, for a timestamptz column x.
+#define NAS_MICROS(x) "(extract(epoch FROM " x ") * 1000000)::bigint"
+
+void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts) {
+  if (micros.is_null()) return;
+  const int64_t us = micros.as<int64_t>();
+  int64_t seconds = us / 1000000;
+  int64_t rest = us % 1000000;
+  if (rest < 0) {
+    rest += 1000000;
+    seconds -= 1;
+  }
+  ts->set_seconds(seconds);
+  ts->set_nanos(static_cast<int32_t>(rest * 1000));
+}
+
+}  // namespace
+
+const char kSearchColumns[] =
+    "s.id, s.spec::text AS spec, s.state, "
+    NAS_MICROS("s.created_at") " AS created_us, "
+    NAS_MICROS("s.finished_at") " AS finished_us";
+
+const char kTrialColumns[] =
+    "t.id, t.search_id, t.number, t.state, t.kind, t.arch_text, "
+    "t.arch_choices, t.budget::text AS budget, t.attempt, "
+    "coalesce(t.worker_id, '') AS worker_id, t.val_accuracy, t.val_loss, "
+    "t.test_accuracy, t.test_loss, t.params, t.flops, t.latency_ms, "
+    "t.train_seconds, t.reason, "
+    NAS_MICROS("t.created_at") " AS created_us, "
+    NAS_MICROS("t.started_at") " AS started_us, "
+    NAS_MICROS("t.finished_at") " AS finished_us";
+
+#undef NAS_MICROS
+
+std::string TrialStateName(TrialState state) {
+  for (const auto& [value, name] : kTrialStates) {
+    if (value == state) return name;
+  }
+  return "UNSPECIFIED";
+}
+
+TrialState TrialStateFromName(absl::string_view name) {
+  for (const auto& [value, text] : kTrialStates) {
+    if (name == text) return value;
+  }
+  return nas::v1::TRIAL_STATE_UNSPECIFIED;
+}
+
+std::string SearchStateName(SearchState state) {
+  for (const auto& [value, name] : kSearchStates) {
+    if (value == state) return name;
+  }
+  return "UNSPECIFIED";
+}
+
+SearchState SearchStateFromName(absl::string_view name) {
+  for (const auto& [value, text] : kSearchStates) {
+    if (name == text) return value;
+  }
+  return nas::v1::SEARCH_STATE_UNSPECIFIED;
+}
+
+std::string TrialKindName(TrialKind kind) {
+  // TRAIN is the only kind; an unspecified kind means it.
+  (void)kind;
+  return "TRAIN";
+}
+
+TrialKind TrialKindFromName(absl::string_view name) {
+  return name == "TRAIN" ? nas::v1::TRIAL_KIND_TRAIN
+                         : nas::v1::TRIAL_KIND_UNSPECIFIED;
+}
+
+std::string DeviceTypeName(nas::v1::DeviceType type) {
+  switch (type) {
+    case nas::v1::DEVICE_TYPE_CPU:
+      return "CPU";
+    case nas::v1::DEVICE_TYPE_CUDA:
+      return "CUDA";
+    default:
+      return "UNSPECIFIED";
+  }
+}
+
+bool IsObjectiveMetric(const std::string& metric) {
+  for (const char* name : kObjectiveMetrics) {
+    if (metric == name) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<RankingObjective> RankingObjectiveOf(
+    const nas::v1::SearchSpec& spec) {
+  RankingObjective objective{"val_accuracy", "MAXIMIZE"};
+  if (spec.objectives_size() == 0) return objective;
+  const nas::v1::Objective& first = spec.objectives(0);
+  if (!IsObjectiveMetric(first.metric())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("objectives[0].metric: unknown metric \"",
+                     absl::CEscape(first.metric()), "\""));
+  }
+  objective.metric = first.metric();
+  switch (first.direction()) {
+    case nas::v1::DIRECTION_MAXIMIZE:
+      objective.direction = "MAXIMIZE";
+      break;
+    case nas::v1::DIRECTION_MINIMIZE:
+      objective.direction = "MINIMIZE";
+      break;
+    default:
+      objective.direction = (objective.metric == "val_accuracy" ||
+                             objective.metric == "test_accuracy")
+                                ? "MAXIMIZE"
+                                : "MINIMIZE";
+  }
+  return objective;
+}
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  const auto status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("cannot encode ",
+                                            message.GetTypeName(),
+                                            " as JSON: ", status.ToString()));
+  }
+  return json;
+}
+
+absl::Status FromJson(const std::string& json,
+                      google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  // Rows written by a newer controller may carry fields unknown here.
+  options.ignore_unknown_fields = true;
+  const auto status =
+      google::protobuf::util::JsonStringToMessage(json, message, options);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("stored ", message->GetTypeName(),
+                     " is not valid JSON: ", status.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+std::string IntArrayLiteral(const google::protobuf::RepeatedField<int32_t>& v) {
+  return absl::StrCat("{", absl::StrJoin(v, ","), "}");
+}
+
+std::string Int64ArrayLiteral(const std::vector<int64_t>& values) {
+  return absl::StrCat("{", absl::StrJoin(values, ","), "}");
+}
+
+std::string TextArrayLiteral(const std::vector<std::string>& plain_words) {
+  // Callers pass fixed enum names only ([A-Z_]), which need no quoting.
+  return absl::StrCat("{", absl::StrJoin(plain_words, ","), "}");
+}
+
+absl::Status ParseIntArray(absl::string_view text,
+                           google::protobuf::RepeatedField<int32_t>* out) {
+  out->Clear();
+  absl::string_view body = text;
+  if (!absl::ConsumePrefix(&body, "{") || !absl::ConsumeSuffix(&body, "}")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not an integer array: ", text));
+  }
+  if (body.empty()) return absl::OkStatus();
+  for (absl::string_view item : absl::StrSplit(body, ',')) {
+    int32_t value = 0;
+    if (!absl::SimpleAtoi(item, &value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("not an integer array: ", text));
+    }
+    out->Add(value);
+  }
+  return absl::OkStatus();
+}
+
+std::string Float8(double value) { return absl::StrFormat("%.17g", value); }
+
+absl::StatusOr<nas::v1::Search> SearchFromRow(const pqxx::row& row) {
+  nas::v1::Search search;
+  search.set_id(row["id"].as<int64_t>());
+  absl::Status parsed = FromJson(row["spec"].c_str(), search.mutable_spec());
+  if (!parsed.ok()) return parsed;
+  search.set_state(SearchStateFromName(row["state"].c_str()));
+  SetTimestamp(row["created_us"], search.mutable_created_at());
+  if (!row["finished_us"].is_null()) {
+    SetTimestamp(row["finished_us"], search.mutable_finished_at());
+  }
+  return search;
+}
+
+absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
+  nas::v1::Trial trial;
+  trial.set_id(row["id"].as<int64_t>());
+  trial.set_search_id(row["search_id"].as<int64_t>());
+  trial.set_number(row["number"].as<int32_t>());
+  trial.set_state(TrialStateFromName(row["state"].c_str()));
+  trial.set_kind(TrialKindFromName(row["kind"].c_str()));
+  trial.mutable_architecture()->set_text(row["arch_text"].c_str());
+  absl::Status parsed =
+      ParseIntArray(row["arch_choices"].c_str(),
+                    trial.mutable_architecture()->mutable_choices());
+  if (!parsed.ok()) return parsed;
+  parsed = FromJson(row["budget"].c_str(), trial.mutable_budget());
+  if (!parsed.ok()) return parsed;
+  trial.set_attempt(row["attempt"].as<int32_t>());
+  trial.set_worker_id(row["worker_id"].c_str());
+  // Final metrics exist once a trial completed; partial NULLs stay 0.
+  const char* metric_columns[] = {
+      "val_accuracy", "val_loss", "test_accuracy", "test_loss",
+      "params",       "flops",    "latency_ms",    "train_seconds"};
+  bool has_metrics = false;
+  for (const char* column : metric_columns) {
+    has_metrics = has_metrics || !row[column].is_null();
+  }
+  if (has_metrics) {
+    nas::v1::TrialMetrics* m = trial.mutable_metrics();
+    m->set_val_accuracy(row["val_accuracy"].as<double>(0.0));
+    m->set_val_loss(row["val_loss"].as<double>(0.0));
+    m->set_test_accuracy(row["test_accuracy"].as<double>(0.0));
+    m->set_test_loss(row["test_loss"].as<double>(0.0));
+    m->set_params(row["params"].as<int64_t>(0));
+    m->set_flops(row["flops"].as<int64_t>(0));
+    m->set_latency_ms(row["latency_ms"].as<double>(0.0));
+    m->set_train_seconds(row["train_seconds"].as<double>(0.0));
+  }
+  trial.set_reason(row["reason"].c_str());
+  SetTimestamp(row["created_us"], trial.mutable_created_at());
+  if (!row["started_us"].is_null()) {
+    SetTimestamp(row["started_us"], trial.mutable_started_at());
+  }
+  if (!row["finished_us"].is_null()) {
+    SetTimestamp(row["finished_us"], trial.mutable_finished_at());
+  }
+  return trial;
+}
+
+nas::v1::EpochMetrics EpochFromRow(const pqxx::row& row) {
+  nas::v1::EpochMetrics epoch;
+  epoch.set_epoch(row["epoch"].as<int32_t>());
+  epoch.set_train_loss(row["train_loss"].as<double>());
+  epoch.set_val_loss(row["val_loss"].as<double>());
+  epoch.set_val_accuracy(row["val_accuracy"].as<double>());
+  epoch.set_seconds(row["seconds"].as<double>());
+  return epoch;
+}
+
+void AddCount(absl::string_view state_name, int32_t count,
+              nas::v1::TrialCounts* counts) {
+  switch (TrialStateFromName(state_name)) {
+    case nas::v1::TRIAL_STATE_PENDING:
+      counts->set_pending(counts->pending() + count);
+      break;
+    case nas::v1::TRIAL_STATE_RUNNING:
+      counts->set_running(counts->running() + count);
+      break;
+    case nas::v1::TRIAL_STATE_COMPLETED:
+      counts->set_completed(counts->completed() + count);
+      break;
+    case nas::v1::TRIAL_STATE_FAILED:
+      counts->set_failed(counts->failed() + count);
+      break;
+    case nas::v1::TRIAL_STATE_STOPPED:
+      counts->set_stopped(counts->stopped() + count);
+      break;
+    case nas::v1::TRIAL_STATE_CANCELLED:
+      counts->set_cancelled(counts->cancelled() + count);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace nas::controller

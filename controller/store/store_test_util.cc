@@ -1,0 +1,192 @@
+#include "controller/store/store_test_util.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace nas::controller::testing {
+namespace {
+
+std::atomic<int> next_database{0};
+
+void RunAdmin(const std::string& admin_url, const std::string& sql) {
+  pqxx::connection admin(admin_url);
+  pqxx::nontransaction tx(admin);
+  tx.exec0("SET client_min_messages TO warning");
+  tx.exec0(sql);
+}
+
+}  // namespace
+
+const char kNoDatabaseHelp[] =
+    "NAS_TEST_DATABASE_URL is not set. These tests need a PostgreSQL role "
+    "allowed CREATEDB, e.g.\n  export NAS_TEST_DATABASE_URL=$("
+    "scripts/pg_local.sh start /tmp/nas-pg-55432 55432)";
+
+std::string AdminUrl() {
+  const char* url = std::getenv("NAS_TEST_DATABASE_URL");
+  return url == nullptr ? "" : url;
+}
+
+std::string WithDatabase(const std::string& url, const std::string& dbname) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) {
+    // key=value form: a later key overrides an earlier one.
+    return absl::StrCat(url, " dbname=", dbname);
+  }
+  const size_t query = url.find('?', scheme + 3);
+  const size_t path = url.find('/', scheme + 3);
+  const std::string params =
+      query == std::string::npos ? "" : url.substr(query);
+  if (path == std::string::npos || path > query) {
+    return absl::StrCat(url.substr(0, std::min(query, url.size())), "/", dbname,
+                        params);
+  }
+  return absl::StrCat(url.substr(0, path), "/", dbname, params);
+}
+
+absl::StatusOr<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(
+    const std::string& admin_url) {
+  const std::string name =
+      absl::StrCat("nas_test_", getpid(), "_", next_database++);
+  try {
+    RunAdmin(admin_url,
+             absl::StrCat("DROP DATABASE IF EXISTS ", name, " WITH (FORCE)"));
+    RunAdmin(admin_url, absl::StrCat("CREATE DATABASE ", name));
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot create database ", name,
+                     " via NAS_TEST_DATABASE_URL (the "
+                     "role needs CREATEDB): ",
+                     e.what()));
+  }
+  return std::unique_ptr<ScratchDatabase>(new ScratchDatabase(admin_url, name));
+}
+
+ScratchDatabase::~ScratchDatabase() {
+  connection_.reset();
+  try {
+    RunAdmin(admin_url_,
+             absl::StrCat("DROP DATABASE IF EXISTS ", name_, " WITH (FORCE)"));
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "cannot drop " << name_ << ": " << e.what();
+  }
+}
+
+pqxx::result ScratchDatabase::Query(const std::string& sql) {
+  if (connection_ == nullptr || !connection_->is_open()) {
+    connection_ = std::make_unique<pqxx::connection>(url_);
+  }
+  pqxx::work tx(*connection_);
+  pqxx::result result = tx.exec(sql);
+  tx.commit();
+  return result;
+}
+
+void StoreTest::SetUp() {
+  const std::string admin_url = AdminUrl();
+  ASSERT_FALSE(admin_url.empty()) << kNoDatabaseHelp;
+  absl::StatusOr<std::unique_ptr<ScratchDatabase>> db =
+      ScratchDatabase::Create(admin_url);
+  ASSERT_TRUE(db.ok()) << db.status();
+  db_ = *std::move(db);
+  absl::StatusOr<std::unique_ptr<TrialStore>> store =
+      OpenPostgresStore({db_->url(), /*pool_size=*/4});
+  ASSERT_TRUE(store.ok()) << store.status();
+  store_ = *std::move(store);
+}
+
+void StoreTest::TearDown() {
+  store_.reset();
+  db_.reset();
+}
+
+nas::v1::SearchSpec StoreTest::Spec(const std::string& name, int max_trials,
+                                    int max_attempts, const std::string& metric,
+                                    nas::v1::Direction direction) {
+  nas::v1::SearchSpec spec;
+  spec.set_name(name);
+  spec.mutable_dataset()->set_name(nas::v1::DATASET_NAME_FASHION_MNIST);
+  spec.mutable_dataset()->set_validation_fraction(0.1);
+  nas::v1::ChainSpace* chain = spec.mutable_space()->mutable_chain();
+  chain->set_stem_channels(16);
+  nas::v1::ChainStage* stage = chain->add_stages();
+  stage->add_depths(1);
+  stage->add_depths(2);
+  stage->add_widths(16);
+  stage->add_ops("conv3x3");
+  stage->add_ops("skip");
+  stage->set_stride(2);
+  spec.mutable_strategy()->mutable_random();
+  nas::v1::Objective* objective = spec.add_objectives();
+  objective->set_metric(metric);
+  objective->set_direction(direction);
+  spec.mutable_budget()->set_max_trials(max_trials);
+  spec.mutable_budget()->set_parallelism(2);
+  spec.mutable_budget()->set_max_attempts(max_attempts);
+  spec.mutable_training()->set_epochs(2);
+  spec.mutable_training()->set_data_fraction(0.25);
+  spec.mutable_training()->set_batch_size(64);
+  spec.mutable_training()->set_learning_rate(0.05);
+  spec.set_seed(42);
+  return spec;
+}
+
+NewTrial StoreTest::Trial(int i) {
+  NewTrial trial;
+  trial.architecture.add_choices(i % 2);
+  trial.architecture.add_choices(i % 3);
+  trial.architecture.add_choices(i);
+  trial.architecture.set_text(absl::StrCat("depth=", i % 2, " op=", i % 3));
+  trial.canonical_key = absl::StrCat("key-", i);
+  trial.budget.set_epochs(2);
+  trial.budget.set_data_fraction(0.25);
+  trial.budget.set_batch_size(64);
+  trial.budget.set_learning_rate(0.05);
+  trial.seed = 1000 + i;
+  return trial;
+}
+
+int64_t StoreTest::NewSearch(int max_trials, int trials, int max_attempts) {
+  absl::StatusOr<nas::v1::Search> search =
+      store_->CreateSearch(Spec("search", max_trials, max_attempts));
+  EXPECT_TRUE(search.ok()) << search.status();
+  if (!search.ok()) return 0;
+  std::vector<NewTrial> batch;
+  for (int i = 0; i < trials; ++i) batch.push_back(Trial(i));
+  const absl::Status added = store_->AddTrials(search->id(), 0, batch);
+  EXPECT_TRUE(added.ok()) << added;
+  return search->id();
+}
+
+nas::v1::TrialAssignment StoreTest::Lease(const std::string& worker,
+                                          absl::Duration lease) {
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> leased =
+      store_->LeaseTrial(worker, lease);
+  EXPECT_TRUE(leased.ok()) << leased.status();
+  if (!leased.ok() || !leased->has_value()) {
+    ADD_FAILURE() << "no trial to lease";
+    return nas::v1::TrialAssignment();
+  }
+  return **leased;
+}
+
+nas::v1::Trial StoreTest::GetTrial(int64_t search_id, int32_t number) {
+  absl::StatusOr<std::vector<nas::v1::Trial>> trials =
+      store_->ListTrials(search_id, {}, number - 1, 1);
+  EXPECT_TRUE(trials.ok()) << trials.status();
+  if (!trials.ok() || trials->empty() || (*trials)[0].number() != number) {
+    ADD_FAILURE() << "trial " << number << " of search " << search_id
+                  << " not found";
+    return nas::v1::Trial();
+  }
+  return (*trials)[0];
+}
+
+}  // namespace nas::controller::testing
