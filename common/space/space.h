@@ -32,6 +32,7 @@ struct Nb201Config {
   int channels = 16;
   int cells_per_stage = 5;
   std::vector<std::string> ops;  // a non-empty subset of Nb201Ops()
+  int stem_stride = 1;  // 1 (as in NAS-Bench-201) or 2; see CellNetwork
 };
 
 struct ChainStageConfig {
@@ -44,6 +45,7 @@ struct ChainStageConfig {
 struct ChainConfig {
   int stem_channels = 16;
   std::vector<ChainStageConfig> stages;  // at least one
+  int stem_stride = 2;                   // 1 or 2; see ChainNetwork
 };
 
 class SearchSpace {

@@ -81,6 +81,10 @@ absl::Status ValidateNb201(const nas::v1::NasBench201Space& nb201) {
       !s.ok()) {
     return s;
   }
+  if (nb201.stem_stride() != 1 && nb201.stem_stride() != 2) {
+    return FieldError("space.nb201.stem_stride",
+                      absl::StrCat("must be 1 or 2, got ", nb201.stem_stride()));
+  }
   return CheckOps("space.nb201.ops", nb201.ops(), nas::space::Nb201Ops());
 }
 
@@ -89,6 +93,10 @@ absl::Status ValidateChain(const nas::v1::ChainSpace& chain) {
                                   chain.stem_channels(), 1, kMaxChannels);
       !s.ok()) {
     return s;
+  }
+  if (chain.stem_stride() != 1 && chain.stem_stride() != 2) {
+    return FieldError("space.chain.stem_stride",
+                      absl::StrCat("must be 1 or 2, got ", chain.stem_stride()));
   }
   if (chain.stages().empty())
     return FieldError("space.chain.stages", "must list at least one stage");
@@ -128,6 +136,7 @@ nas::space::Nb201Config ToConfig(const nas::v1::NasBench201Space& nb201) {
   nas::space::Nb201Config config;
   config.channels = nb201.channels();
   config.cells_per_stage = nb201.cells_per_stage();
+  config.stem_stride = nb201.stem_stride();
   config.ops.assign(nb201.ops().begin(), nb201.ops().end());
   return config;
 }
@@ -135,6 +144,7 @@ nas::space::Nb201Config ToConfig(const nas::v1::NasBench201Space& nb201) {
 nas::space::ChainConfig ToConfig(const nas::v1::ChainSpace& chain) {
   nas::space::ChainConfig config;
   config.stem_channels = chain.stem_channels();
+  config.stem_stride = chain.stem_stride();
   for (const nas::v1::ChainStage& stage : chain.stages()) {
     nas::space::ChainStageConfig& out = config.stages.emplace_back();
     out.depths.assign(stage.depths().begin(), stage.depths().end());
@@ -159,6 +169,10 @@ void ApplySearchSpaceDefaults(nas::v1::SearchSpace* proto,
         !Keep(explicitly_set, "space.nb201.cells_per_stage")) {
       nb201->set_cells_per_stage(5);
     }
+    if (nb201->stem_stride() == 0 &&
+        !Keep(explicitly_set, "space.nb201.stem_stride")) {
+      nb201->set_stem_stride(1);
+    }
     if (nb201->ops().empty() && !Keep(explicitly_set, "space.nb201.ops")) {
       for (const std::string& op : nas::space::Nb201Ops()) nb201->add_ops(op);
     }
@@ -167,6 +181,10 @@ void ApplySearchSpaceDefaults(nas::v1::SearchSpace* proto,
     if (chain->stem_channels() == 0 &&
         !Keep(explicitly_set, "space.chain.stem_channels")) {
       chain->set_stem_channels(16);
+    }
+    if (chain->stem_stride() == 0 &&
+        !Keep(explicitly_set, "space.chain.stem_stride")) {
+      chain->set_stem_stride(2);
     }
     for (int i = 0; i < chain->stages_size(); ++i) {
       nas::v1::ChainStage* stage = chain->mutable_stages(i);

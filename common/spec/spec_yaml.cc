@@ -157,7 +157,8 @@ absl::Status SpecReader::ReadNb201(const YAML::Node& node,
                                    nas::v1::NasBench201Space* nb201) {
   YamlFields fields;
   NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadMapping(
-      node, "space.nb201", {"channels", "cells_per_stage", "ops"}, &fields));
+      node, "space.nb201", {"channels", "cells_per_stage", "stem_stride", "ops"},
+      &fields));
   for (const auto& [key, value] : fields.entries) {
     const std::string path = ChildPath("space.nb201", key);
     int32_t number = 0;
@@ -167,6 +168,9 @@ absl::Status SpecReader::ReadNb201(const YAML::Node& node,
     } else if (key == "cells_per_stage") {
       NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadInt32(value, path, &number));
       nb201->set_cells_per_stage(number);
+    } else if (key == "stem_stride") {
+      NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadInt32(value, path, &number));
+      nb201->set_stem_stride(number);
     } else if (key == "ops") {
       NAS_SPEC_RETURN_IF_ERROR(
           yaml_.ReadStringList(value, path, nb201->mutable_ops()));
@@ -179,12 +183,18 @@ absl::Status SpecReader::ReadChain(const YAML::Node& node,
                                    nas::v1::ChainSpace* chain) {
   YamlFields fields;
   NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadMapping(
-      node, "space.chain", {"stem_channels", "stages"}, &fields));
+      node, "space.chain", {"stem_channels", "stem_stride", "stages"}, &fields));
   if (const YAML::Node* value = fields.Find("stem_channels")) {
     int32_t channels = 0;
     NAS_SPEC_RETURN_IF_ERROR(
         yaml_.ReadInt32(*value, "space.chain.stem_channels", &channels));
     chain->set_stem_channels(channels);
+  }
+  if (const YAML::Node* value = fields.Find("stem_stride")) {
+    int32_t stride = 0;
+    NAS_SPEC_RETURN_IF_ERROR(
+        yaml_.ReadInt32(*value, "space.chain.stem_stride", &stride));
+    chain->set_stem_stride(stride);
   }
   const YAML::Node* stages_node = fields.Find("stages");
   if (stages_node == nullptr) return absl::OkStatus();
