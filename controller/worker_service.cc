@@ -138,6 +138,19 @@ grpc::Status WorkerServiceImpl::ReportProgress(
       request->metrics(), scheduler_->lease());
   if (!ack.ok()) return ToGrpcStatus(ack.status());
   response->set_stop(ack->stop);
+  if (!ack->stop) {
+    // Only watchers need the trial's search and number; skip the read
+    // otherwise.
+    absl::StatusOr<nas::v1::Trial> trial = store_->GetTrial(request->trial_id());
+    if (trial.ok() && hub_->HasSubscribers(trial->search_id())) {
+      nas::v1::SearchEvent event;
+      nas::v1::EpochReported* epoch = event.mutable_epoch_reported();
+      epoch->set_trial_id(trial->id());
+      epoch->set_trial_number(trial->number());
+      *epoch->mutable_metrics() = request->metrics();
+      Publish(trial->search_id(), std::move(event));
+    }
+  }
   return grpc::Status::OK;
 }
 

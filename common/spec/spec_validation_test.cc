@@ -353,7 +353,7 @@ TEST(SpecValidationTest, YamlAndProtoErrorsAgree) {
   nas::v1::SearchSpec expected = ValidSpec();
   ApplySpecDefaults(&expected);
   expected.mutable_budget()->set_parallelism(2);
-  expected.mutable_training()->set_data_fraction(0.5);
+  expected.mutable_training()->set_data_fraction(1.0);
   EXPECT_EQ(parsed->SerializeAsString(), expected.SerializeAsString());
 
   const std::string yaml = R"(dataset: {name: fashion_mnist}

@@ -92,7 +92,7 @@ TEST(SpecYamlTest, ParsesTheDemoExample) {
   EXPECT_EQ(spec->budget().parallelism(), 2);
   EXPECT_EQ(spec->budget().max_attempts(), 3);
   EXPECT_EQ(spec->training().epochs(), 2);
-  EXPECT_DOUBLE_EQ(spec->training().data_fraction(), 0.5);
+  EXPECT_DOUBLE_EQ(spec->training().data_fraction(), 1.0);
   EXPECT_EQ(spec->training().batch_size(), 128);
   EXPECT_DOUBLE_EQ(spec->training().learning_rate(), 0.05);
 }
