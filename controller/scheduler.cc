@@ -118,11 +118,12 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   if (!search.ok()) return search.status();
   const nas::v1::TrialCounts& counts = search->counts();
   const nas::v1::SearchBudget& budget = search->spec().budget();
-  const int total = TotalTrials(counts);
-  const int in_flight = counts.pending() + counts.running();
-  const int free_slots = std::min(budget.parallelism() - in_flight,
-                                  budget.max_trials() - total);
-  if (free_slots <= 0) return 0;
+  // A cheap early exit; the counts may be stale, so the real cap is taken
+  // from the snapshot below.
+  if (std::min(budget.parallelism() - counts.pending() - counts.running(),
+               budget.max_trials() - TotalTrials(counts)) <= 0) {
+    return 0;
+  }
 
   absl::StatusOr<SearchContext*> context = Context(*search);
   if (!context.ok()) return context.status();
@@ -137,9 +138,23 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   for (const nas::v1::Trial& t : *trials) {
     snapshot.trials.push_back(ToView(search->spec(), t, space));
   }
-  // The count read above may be stale; AddTrials checks it again under the
-  // search's lock.
+  // The free slots come from the same snapshot whose size AddTrials
+  // re-checks under the search's lock: counts read in another transaction
+  // (GetSearch above) may predate trials another replica added, and a step
+  // sized by them would overshoot max_trials and parallelism. Since the
+  // snapshot was taken, trials can only have left flight, so this cap is
+  // never too large.
   const int expected = static_cast<int>(snapshot.trials.size());
+  int in_flight = 0;
+  for (const TrialView& t : snapshot.trials) {
+    if (t.state == nas::v1::TRIAL_STATE_PENDING ||
+        t.state == nas::v1::TRIAL_STATE_RUNNING) {
+      ++in_flight;
+    }
+  }
+  const int free_slots = std::min(budget.parallelism() - in_flight,
+                                  budget.max_trials() - expected);
+  if (free_slots <= 0) return 0;
 
   std::vector<NewTrial> new_trials;
   for (std::vector<int>& choices :

@@ -2,11 +2,15 @@
 // a real PostgreSQL, real LibTorch training on a real MNIST subset.
 #include <chrono>
 #include <cmath>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "common/spec/spec_yaml.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
 
@@ -139,7 +143,7 @@ TEST(EndToEnd, CancelStopsTrainingTrials) {
     grpc::ClientContext context;
     ASSERT_TRUE(cluster.search().CreateSearch(&context, create, &search).ok());
   }
-  // Wait for training to be under way, then cancel.
+  // Wait until both workers are training, then cancel.
   nas::v1::WatchSearchRequest watch;
   watch.set_search_id(search.id());
   grpc::ClientContext watch_context;
@@ -147,9 +151,13 @@ TEST(EndToEnd, CancelStopsTrainingTrials) {
                              std::chrono::minutes(3));
   auto reader = cluster.search().WatchSearch(&watch_context, watch);
   nas::v1::SearchEvent event;
-  bool training = false;
-  while (!training && reader->Read(&event)) training = event.has_epoch_reported();
-  ASSERT_TRUE(training) << cluster.Logs();
+  std::set<int64_t> training;  // trials that reported an epoch
+  while (training.size() < 2 && reader->Read(&event)) {
+    if (event.has_epoch_reported()) {
+      training.insert(event.epoch_reported().trial_id());
+    }
+  }
+  ASSERT_EQ(training.size(), 2u) << cluster.Logs();
 
   nas::v1::CancelSearchRequest cancel;
   cancel.set_search_id(search.id());
@@ -235,7 +243,15 @@ TEST(EndToEnd, BadRequestsGetClearStatusCodes) {
   EXPECT_EQ(cluster.worker_api().CompleteTrial(&c6, complete, &completed).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
-  // The controller survived all of it.
+  // The controller survived all of it, and says so on the standard health
+  // service that load balancers and orchestrators probe.
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      cluster.address(), grpc::InsecureChannelCredentials()));
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse serving;
+  grpc::ClientContext c7;
+  ASSERT_TRUE(health->Check(&c7, check, &serving).ok());
+  EXPECT_EQ(serving.status(), grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_TRUE(cluster.controller()->running());
 }
 
