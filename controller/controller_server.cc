@@ -1,5 +1,8 @@
 #include "controller/controller_server.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "controller/event_hub.h"
 #include "controller/scheduler.h"
@@ -54,19 +57,38 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
 }
 
 void ControllerServer::MaintenanceLoop(absl::Duration interval) {
+  // Leases are expired only once the database has been reachable for a
+  // whole lease length, after this controller starts and after every
+  // database outage: meanwhile workers could not renew their leases, and
+  // results they finished are still on their way (they retry with backoff),
+  // so expiring by the database clock alone would throw that work away.
+  absl::Time expire_from = absl::Now() + scheduler_->lease();
   bool healthy = true;
   while (!stopping_.load()) {
-    absl::StatusOr<std::vector<int64_t>> completed = scheduler_->Maintain();
-    if (!completed.ok()) {
+    absl::Status status;
+    std::vector<int64_t> completed;
+    if (!healthy || absl::Now() < expire_from) {
+      // Down, or in a grace period: only check that the database answers.
+      status = store_->ListRunningSearchIds().status();
+    } else {
+      absl::StatusOr<std::vector<int64_t>> done = scheduler_->Maintain();
+      status = done.status();
+      if (done.ok()) completed = *std::move(done);
+    }
+    if (!status.ok()) {
       // Log a failure once, not every second while the database is down.
-      if (healthy) {
-        spdlog::warn("maintenance: {}", completed.status().ToString());
-      }
+      if (healthy) spdlog::warn("maintenance: {}", status.ToString());
       healthy = false;
     } else {
-      if (!healthy) spdlog::info("maintenance: database reachable again");
+      if (!healthy) {
+        spdlog::info(
+            "maintenance: database reachable again; leases expire again in "
+            "{}s",
+            absl::ToInt64Seconds(scheduler_->lease()));
+        expire_from = absl::Now() + scheduler_->lease();
+      }
       healthy = true;
-      for (int64_t id : *completed) {
+      for (int64_t id : completed) {
         spdlog::info("search {} completed", id);
         nas::v1::SearchEvent done;
         absl::StatusOr<nas::v1::Search> search = store_->GetSearch(id);

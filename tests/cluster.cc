@@ -1,5 +1,6 @@
 #include "tests/cluster.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -35,34 +36,58 @@ std::string Cluster::address() const {
   return "127.0.0.1:" + std::to_string(port_);
 }
 
-bool Cluster::StartController() {
+std::vector<std::string> Cluster::ControllerArgv(
+    const std::string& address) const {
   std::vector<std::string> argv = {
-      NAS_CONTROLLER_BINARY, "--listen=" + address(),
+      NAS_CONTROLLER_BINARY, "--listen=" + address,
       "--database_url=" + db_.url(),
       "--lease_seconds=" + std::to_string(options_.lease_seconds)};
   argv.insert(argv.end(), options_.controller_flags.begin(),
               options_.controller_flags.end());
-  controller_ = std::make_unique<Subprocess>(
-      argv, log_dir_ + "/controller-" + std::to_string(controller_starts_++) +
-                ".log");
+  return argv;
+}
+
+bool Cluster::WaitUntilServing(Subprocess* process, const std::string& address) {
+  auto stub = nas::v1::SearchService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (!controller_->running()) return false;
+    if (!process->running()) return false;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(1));
     nas::v1::ListSearchesRequest request;
     nas::v1::ListSearchesResponse response;
-    if (search_->ListSearches(&context, request, &response).ok()) return true;
+    if (stub->ListSearches(&context, request, &response).ok()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
 }
 
-void Cluster::StartWorkers(int count) {
+bool Cluster::StartController() {
+  controller_ = std::make_unique<Subprocess>(
+      ControllerArgv(address()),
+      log_dir_ + "/controller-" + std::to_string(controller_starts_++) + ".log");
+  return WaitUntilServing(controller_.get(), address());
+}
+
+std::string Cluster::StartControllerReplica() {
+  const std::string replica_address =
+      "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+  replicas_.push_back(std::make_unique<Subprocess>(
+      ControllerArgv(replica_address),
+      log_dir_ + "/replica-" + std::to_string(replicas_.size()) + ".log"));
+  return WaitUntilServing(replicas_.back().get(), replica_address)
+             ? replica_address
+             : "";
+}
+
+void Cluster::StartWorkers(int count) { StartWorkersAt(count, address()); }
+
+void Cluster::StartWorkersAt(int count, const std::string& controller_address) {
   for (int i = 0; i < count; ++i) {
     std::vector<std::string> argv = {
-        NAS_WORKER_BINARY, "--controller=" + address(), "--device=cpu",
+        NAS_WORKER_BINARY, "--controller=" + controller_address, "--device=cpu",
         "--threads=1", "--data_dir=" + DataDir(), "--acquire_wait_ms=2000"};
     argv.insert(argv.end(), options_.worker_flags.begin(),
                 options_.worker_flags.end());
@@ -72,13 +97,19 @@ void Cluster::StartWorkers(int count) {
 }
 
 void Cluster::StopAll() {
+  // Everyone gets SIGTERM first, so that they wind down in parallel.
+  for (auto& w : workers_) w->Signal(SIGTERM);
   for (auto& w : workers_) w->Stop();
+  for (auto& r : replicas_) r->Stop();
   if (controller_) controller_->Stop();
 }
 
 std::string Cluster::Logs() const {
   std::string logs;
   if (controller_) logs += "--- controller ---\n" + controller_->ReadLog();
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    logs += "--- replica " + std::to_string(i) + " ---\n" + replicas_[i]->ReadLog();
+  }
   for (size_t i = 0; i < workers_.size(); ++i) {
     logs += "--- worker " + std::to_string(i) + " ---\n" + workers_[i]->ReadLog();
   }

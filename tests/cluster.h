@@ -28,8 +28,15 @@ class Cluster {
 
   // Starts the controller and waits until it answers (false on timeout).
   bool StartController();
+  // Starts one more controller (a replica) on its own loopback port against
+  // the same database and waits until it answers. Returns its address, or
+  // "" when it did not come up in time.
+  std::string StartControllerReplica();
   void StartWorkers(int count);
-  // Kills every worker (SIGTERM) and the controller.
+  // Like StartWorkers, but connected to `controller_address` (e.g. a
+  // replica's) instead of address().
+  void StartWorkersAt(int count, const std::string& controller_address);
+  // Stops (SIGTERM, then SIGKILL) every worker, replica and the controller.
   void StopAll();
 
   std::string address() const;
@@ -37,17 +44,23 @@ class Cluster {
   nas::v1::WorkerService::Stub& worker_api() { return *worker_api_; }
   TestDatabase& db() { return db_; }
   Subprocess* controller() { return controller_.get(); }
+  std::vector<std::unique_ptr<Subprocess>>& replicas() { return replicas_; }
   std::vector<std::unique_ptr<Subprocess>>& workers() { return workers_; }
   // Every process's log, for failure messages.
   std::string Logs() const;
 
  private:
+  std::vector<std::string> ControllerArgv(const std::string& address) const;
+  // Waits until `process` answers ListSearches on `address`.
+  bool WaitUntilServing(Subprocess* process, const std::string& address);
+
   ClusterOptions options_;
   TestDatabase db_;
   int port_;
   std::string log_dir_;
   std::unique_ptr<Subprocess> controller_;
   int controller_starts_ = 0;
+  std::vector<std::unique_ptr<Subprocess>> replicas_;
   std::vector<std::unique_ptr<Subprocess>> workers_;
   std::unique_ptr<nas::v1::SearchService::Stub> search_;
   std::unique_ptr<nas::v1::WorkerService::Stub> worker_api_;

@@ -113,7 +113,10 @@ TEST(Faults, KilledWorkersTrialIsRequeuedAndFinishedByAnother) {
   Cluster cluster(WithLease(3));
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(1);
-  const int64_t id = Create(cluster, Spec());
+  // Long enough (~10 s) that the kill lands mid-trial.
+  nas::v1::SearchSpec spec = Spec();
+  spec.mutable_training()->set_epochs(100);
+  const int64_t id = Create(cluster, spec);
   const std::string sid = std::to_string(id);
   // Kill the worker once it has reported an epoch of the trial.
   ASSERT_TRUE(WaitFor([&] {

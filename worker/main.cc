@@ -1,5 +1,6 @@
 // nas-worker: pulls trials from the controller, trains them with LibTorch on
-// this machine's CPU or GPU, and reports metrics. Flags fall back to
+// this machine's CPU or GPU (or, with --table, looks NAS-Bench-201 cells up
+// in a benchmark table), and reports metrics. Flags fall back to
 // environment variables so containers can configure it either way.
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -18,6 +20,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "spdlog/spdlog.h"
+#include "worker/tabular_estimator.h"
 #include "worker/torch_estimator.h"
 #include "worker/train/trainer.h"
 #include "worker/worker_loop.h"
@@ -32,6 +35,11 @@ std::string EnvOr(const char* name, const std::string& fallback) {
 int EnvIntOr(const char* name, int fallback) {
   int value;
   return absl::SimpleAtoi(EnvOr(name, ""), &value) ? value : fallback;
+}
+
+double EnvDoubleOr(const char* name, double fallback) {
+  double value;
+  return absl::SimpleAtod(EnvOr(name, ""), &value) ? value : fallback;
 }
 
 int64_t HostMemoryBytes() {
@@ -68,6 +76,18 @@ std::string HostName() {
   return name;
 }
 
+// gRPC's default reconnect backoff grows to two minutes, longer than a
+// lease: after a controller restart the worker would miss its lease while
+// the channel sleeps. Cap it at a couple of seconds.
+std::shared_ptr<grpc::Channel> ReconnectingChannel(const std::string& target) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
@@ -82,14 +102,24 @@ ABSL_FLAG(std::string, data_dir, EnvOr("NAS_DATA_DIR", "data"),
 ABSL_FLAG(int, threads, EnvIntOr("NAS_WORKER_THREADS", 0),
           "CPU threads for LibTorch; 0 keeps its default (env "
           "NAS_WORKER_THREADS)");
+ABSL_FLAG(std::string, table, EnvOr("NAS_TABLE", ""),
+          "evaluate NAS-Bench-201 cells by looking them up in this table "
+          "(arch,cifar10_test_acc_200ep CSV) instead of training them "
+          "(env NAS_TABLE)");
+ABSL_FLAG(double, table_noise, EnvDoubleOr("NAS_TABLE_NOISE", 0),
+          "with --table: standard deviation, in accuracy percentage points, "
+          "of the Gaussian noise added to each validation accuracy (env "
+          "NAS_TABLE_NOISE)");
 ABSL_FLAG(int, max_trials, 0, "exit after this many trials (0: never)");
 ABSL_FLAG(int, acquire_wait_ms, 10000,
           "how long one request for work waits on the controller");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Runs a NAS worker that trains candidate architectures.\n"
-      "  nas-worker --controller=HOST:PORT --device=auto --data_dir=data");
+      "Runs a NAS worker that trains candidate architectures (or looks "
+      "NAS-Bench-201 cells up in a table).\n"
+      "  nas-worker --controller=HOST:PORT --device=auto --data_dir=data\n"
+      "  nas-worker --controller=HOST:PORT --table=nb201_cifar10.csv");
   absl::ParseCommandLine(argc, argv);
 
   std::string error;
@@ -120,11 +150,25 @@ int main(int argc, char** argv) {
   options.acquire_wait = absl::Milliseconds(absl::GetFlag(FLAGS_acquire_wait_ms));
   options.max_trials = absl::GetFlag(FLAGS_max_trials);
 
-  nas::worker::TorchEstimatorOptions estimator_options;
-  estimator_options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  estimator_options.device = device;
-  estimator_options.num_threads = absl::GetFlag(FLAGS_threads);
-  nas::worker::TorchEstimator estimator(estimator_options);
+  std::unique_ptr<nas::worker::Estimator> estimator;
+  if (const std::string table = absl::GetFlag(FLAGS_table); !table.empty()) {
+    auto tabular = nas::worker::TabularEstimator::Load(
+        table, absl::GetFlag(FLAGS_table_noise));
+    if (!tabular.ok()) {
+      spdlog::error("--table: {}", tabular.status().ToString());
+      return 2;
+    }
+    spdlog::info("tabular estimator: {} architectures from {}, noise sigma {}",
+                 (*tabular)->size(), table, (*tabular)->noise_sigma());
+    estimator = std::move(*tabular);
+  } else {
+    nas::worker::TorchEstimatorOptions estimator_options;
+    estimator_options.data_dir = absl::GetFlag(FLAGS_data_dir);
+    estimator_options.device = device;
+    estimator_options.num_threads = absl::GetFlag(FLAGS_threads);
+    estimator =
+        std::make_unique<nas::worker::TorchEstimator>(estimator_options);
+  }
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -132,8 +176,8 @@ int main(int argc, char** argv) {
   spdlog::info("nas-worker on {} ({}), controller {}", device,
                options.identity.device_name(), target);
   nas::worker::WorkerLoop loop(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()),
-      &estimator, options);
+      ReconnectingChannel(target),
+      estimator.get(), options);
   const int trials = loop.Run(g_stop);
   spdlog::info("exiting after {} trials", trials);
   return 0;

@@ -48,6 +48,13 @@ class SearchStrategy {
   // Deterministic: the same snapshot gives the same proposals.
   virtual std::vector<std::vector<int>> Propose(const SearchSnapshot& snapshot,
                                                 int count) = 0;
+
+  // The number of the completed trial this strategy would return as the
+  // search's result, or nullopt when no trial has completed. The default is
+  // the best observed score; model-based strategies may prefer the trial
+  // their model rates best, which matters when scores are noisy.
+  // Deterministic, like Propose.
+  virtual std::optional<int> Recommend(const SearchSnapshot& snapshot);
 };
 
 // InvalidArgument for a spec naming no strategy.

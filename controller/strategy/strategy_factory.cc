@@ -1,18 +1,123 @@
+#include <algorithm>
+#include <cstdlib>
+
+#include "controller/strategy/gp_bayes_opt.h"
+#include "controller/strategy/local_search.h"
 #include "controller/strategy/random_search.h"
+#include "controller/strategy/regularized_evolution.h"
+#include "controller/strategy/reinforce.h"
 #include "controller/strategy/search_strategy.h"
 
 namespace nas::controller {
+namespace {
+
+// Proto fields use 0 for "default"; anything else must be in range.
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeEvolution(
+    const nas::v1::EvolutionConfig& config) {
+  EvolutionOptions options;
+  if (config.population_size() != 0) {
+    if (config.population_size() < 2) {
+      return absl::InvalidArgumentError(
+          "strategy.evolution.population_size: must be at least 2");
+    }
+    options.population_size = config.population_size();
+  }
+  if (config.sample_size() != 0) {
+    if (config.sample_size() < 1 ||
+        config.sample_size() > options.population_size) {
+      return absl::InvalidArgumentError(
+          "strategy.evolution.sample_size: must be between 1 and "
+          "population_size");
+    }
+    options.sample_size = config.sample_size();
+  }
+  options.sample_size = std::min(options.sample_size, options.population_size);
+  return std::make_unique<RegularizedEvolution>(options);
+}
+
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeReinforce(
+    const nas::v1::ReinforceConfig& config) {
+  ReinforceOptions options;
+  if (config.learning_rate() != 0) {
+    if (!(config.learning_rate() > 0)) {
+      return absl::InvalidArgumentError(
+          "strategy.reinforce.learning_rate: must be positive");
+    }
+    options.learning_rate = config.learning_rate();
+  }
+  if (config.entropy_weight() != 0) {
+    options.entropy_weight = std::max(config.entropy_weight(), 0.0);
+  }
+  if (config.baseline_decay() != 0) {
+    if (!(config.baseline_decay() > 0 && config.baseline_decay() < 1)) {
+      return absl::InvalidArgumentError(
+          "strategy.reinforce.baseline_decay: must be in (0, 1)");
+    }
+    options.baseline_decay = config.baseline_decay();
+  }
+  return std::make_unique<Reinforce>(options);
+}
+
+absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeGpBayesOpt(
+    const nas::v1::GpBayesOptConfig& config) {
+  GpBayesOptOptions options;
+  if (config.initial_random_trials() != 0) {
+    if (config.initial_random_trials() < 2) {
+      return absl::InvalidArgumentError(
+          "strategy.gp_bayes_opt.initial_random_trials: must be at least 2");
+    }
+    options.initial_random_trials = config.initial_random_trials();
+  }
+  if (config.local_starts() != 0) {
+    if (config.local_starts() < 1) {
+      return absl::InvalidArgumentError(
+          "strategy.gp_bayes_opt.local_starts: must be at least 1");
+    }
+    options.local_starts = config.local_starts();
+  }
+  if (config.random_candidates() != 0) {
+    if (config.random_candidates() < 0) {
+      return absl::InvalidArgumentError(
+          "strategy.gp_bayes_opt.random_candidates: must not be negative");
+    }
+    options.random_candidates = config.random_candidates();
+  }
+  if (config.max_train() != 0) {
+    if (config.max_train() < 10) {
+      return absl::InvalidArgumentError(
+          "strategy.gp_bayes_opt.max_train: must be at least 10");
+    }
+    options.max_train = config.max_train();
+  }
+  if (std::getenv("GPX_GREEDY")) options.greedy_neighbours = true;  // EXPERIMENT
+  if (config.thompson_every() != 0) {
+    options.thompson_every = std::max(config.thompson_every(), 0);
+  }
+  return std::make_unique<GpBayesOpt>(options);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(
     const nas::v1::StrategySpec& spec) {
   switch (spec.kind_case()) {
     case nas::v1::StrategySpec::kRandom:
       return std::make_unique<RandomSearch>();
+    case nas::v1::StrategySpec::kEvolution:
+      return MakeEvolution(spec.evolution());
+    case nas::v1::StrategySpec::kReinforce:
+      return MakeReinforce(spec.reinforce());
+    case nas::v1::StrategySpec::kGpBayesOpt:
+      return MakeGpBayesOpt(spec.gp_bayes_opt());
+    case nas::v1::StrategySpec::kLocalSearch:
+      return std::make_unique<LocalSearch>(
+          spec.local_search().first_improvement());
     case nas::v1::StrategySpec::KIND_NOT_SET:
       break;
   }
   return absl::InvalidArgumentError(
-      "strategy: must name a strategy (one of: random)");
+      "strategy: must name a strategy (one of: random, evolution, reinforce, "
+      "gp_bayes_opt, local_search)");
 }
 
 }  // namespace nas::controller

@@ -1,5 +1,7 @@
 #include "controller/strategy/strategy_util.h"
 
+#include <algorithm>
+
 namespace nas::controller {
 
 std::mt19937_64 SnapshotRng(const SearchSnapshot& snapshot, uint64_t salt) {
@@ -35,6 +37,85 @@ uint64_t CountArchitectures(const space::SearchSpace& space, uint64_t cap) {
     if (total >= cap) return cap;
   }
   return total;
+}
+
+std::vector<const TrialView*> CompletedTrials(const SearchSnapshot& snapshot) {
+  std::vector<const TrialView*> completed;
+  for (const TrialView& t : snapshot.trials) {
+    if (t.state == nas::v1::TRIAL_STATE_COMPLETED && t.score.has_value()) {
+      completed.push_back(&t);
+    }
+  }
+  return completed;
+}
+
+std::optional<int> BestObservedTrial(const SearchSnapshot& snapshot) {
+  const TrialView* best = nullptr;
+  for (const TrialView* t : CompletedTrials(snapshot)) {
+    if (best == nullptr || *t->score > *best->score) best = t;
+  }
+  if (best == nullptr) return std::nullopt;
+  return best->number;
+}
+
+std::vector<std::vector<int>> OneDecisionNeighbours(
+    const space::SearchSpace& space, const std::vector<int>& choices) {
+  std::vector<std::vector<int>> neighbours;
+  const std::vector<space::Decision>& decisions = space.decisions();
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    for (int option = 0; option < static_cast<int>(decisions[i].options.size());
+         ++option) {
+      if (option == choices[i]) continue;
+      neighbours.push_back(choices);
+      neighbours.back()[i] = option;
+    }
+  }
+  return neighbours;
+}
+
+std::optional<std::vector<int>> MutateUnseen(
+    const space::SearchSpace& space, const std::vector<int>& parent,
+    std::unordered_set<std::string>& seen, std::mt19937_64& rng) {
+  std::vector<std::vector<int>> neighbours =
+      OneDecisionNeighbours(space, parent);
+  std::shuffle(neighbours.begin(), neighbours.end(), rng);
+  for (std::vector<int>& child : neighbours) {
+    if (seen.insert(space.CanonicalKey(child)).second) return std::move(child);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// Advances `choices` to the next architecture in mixed-radix order, wrapping
+// around after the last one.
+void Increment(const space::SearchSpace& space, std::vector<int>& choices) {
+  const std::vector<space::Decision>& decisions = space.decisions();
+  for (size_t i = decisions.size(); i-- > 0;) {
+    if (++choices[i] < static_cast<int>(decisions[i].options.size())) return;
+    choices[i] = 0;
+  }
+}
+
+}  // namespace
+
+std::optional<std::vector<int>> SampleUnseen(
+    const space::SearchSpace& space, std::unordered_set<std::string>& seen,
+    std::mt19937_64& rng) {
+  constexpr int kRejectionAttempts = 256;
+  for (int attempt = 0; attempt < kRejectionAttempts; ++attempt) {
+    std::vector<int> choices = SampleUniform(space, rng);
+    if (seen.insert(space.CanonicalKey(choices)).second) return choices;
+  }
+  const uint64_t total =
+      CountArchitectures(space, kEnumerableArchitectures + 1);
+  if (total > kEnumerableArchitectures) return std::nullopt;
+  std::vector<int> choices = SampleUniform(space, rng);
+  for (uint64_t step = 0; step < total; ++step) {
+    if (seen.insert(space.CanonicalKey(choices)).second) return choices;
+    Increment(space, choices);
+  }
+  return std::nullopt;
 }
 
 }  // namespace nas::controller

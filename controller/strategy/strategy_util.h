@@ -1,8 +1,10 @@
-// Pieces every strategy needs: a seeded generator tied to the snapshot, and
-// the set of computations already tried.
+// Pieces every strategy needs: a seeded generator tied to the snapshot, the
+// set of computations already tried, and unseen-architecture samplers that
+// end cleanly when a space is exhausted.
 #ifndef NAS_CONTROLLER_STRATEGY_STRATEGY_UTIL_H_
 #define NAS_CONTROLLER_STRATEGY_STRATEGY_UTIL_H_
 
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_set>
@@ -16,6 +18,7 @@ namespace nas::controller {
 // (which rebuilds the same snapshot) draws the same numbers.
 std::mt19937_64 SnapshotRng(const SearchSnapshot& snapshot, uint64_t salt);
 
+// Canonical keys of every trial in the snapshot, whatever its state.
 std::unordered_set<std::string> SeenKeys(const SearchSnapshot& snapshot);
 
 std::vector<int> SampleUniform(const space::SearchSpace& space,
@@ -24,6 +27,35 @@ std::vector<int> SampleUniform(const space::SearchSpace& space,
 // How many distinct architectures (not computations) the space holds,
 // saturated at `cap`; tells a strategy when rejection sampling must give up.
 uint64_t CountArchitectures(const space::SearchSpace& space, uint64_t cap);
+
+// The completed trials that carry a score, in snapshot (number) order.
+std::vector<const TrialView*> CompletedTrials(const SearchSnapshot& snapshot);
+
+// The number of the completed trial with the highest score (the lowest
+// number on ties); nullopt when no trial has completed.
+std::optional<int> BestObservedTrial(const SearchSnapshot& snapshot);
+
+// Every architecture that differs from `choices` in exactly one decision,
+// in decision order, then option order.
+std::vector<std::vector<int>> OneDecisionNeighbours(
+    const space::SearchSpace& space, const std::vector<int>& choices);
+
+// A one-decision mutation of `parent` whose computation is not in `seen`,
+// drawn uniformly among such mutations; inserts its key into `seen`.
+// nullopt when every neighbour's computation was seen.
+std::optional<std::vector<int>> MutateUnseen(
+    const space::SearchSpace& space, const std::vector<int>& parent,
+    std::unordered_set<std::string>& seen, std::mt19937_64& rng);
+
+// A uniformly drawn architecture whose computation is not in `seen`;
+// inserts its key. After rejection sampling fails, small spaces (up to
+// kEnumerableArchitectures strings) are scanned exhaustively from a random
+// starting point, so nullopt there means the space is exhausted; on larger
+// spaces nullopt means (nearly) exhausted.
+inline constexpr uint64_t kEnumerableArchitectures = uint64_t{1} << 18;
+std::optional<std::vector<int>> SampleUnseen(
+    const space::SearchSpace& space, std::unordered_set<std::string>& seen,
+    std::mt19937_64& rng);
 
 }  // namespace nas::controller
 

@@ -1,0 +1,108 @@
+#include "bench/chaos/chaos_audit.h"
+
+#include <string>
+#include <utility>
+
+namespace nas::chaos {
+namespace {
+
+int64_t ToInt(const std::string& text) {
+  return text.empty() ? 0 : std::stoll(text);
+}
+
+}  // namespace
+
+bool AuditResult::passed() const {
+  for (const AuditCheck& check : checks) {
+    if (!check.passed) return false;
+  }
+  return !checks.empty();
+}
+
+AuditResult Audit(const testing::TestDatabase& db, int64_t search_id,
+                  int max_trials, int epochs, int max_attempts) {
+  const std::string sid = std::to_string(search_id);
+  const std::string of_search = " FROM trials t WHERE t.search_id = " + sid;
+  // Lines in a trial's reason: one per attempt that ended without a result
+  // (lease expired, or the worker reported a failure).
+  const std::string reason_lines =
+      "(length(t.reason) - length(replace(t.reason, E'\\n', '')))";
+  auto scalar = [&](const std::string& sql) { return db.QueryScalar(sql); };
+  auto count = [&](const std::string& where) {
+    return ToInt(scalar("SELECT count(*)" + of_search + " AND (" + where + ")"));
+  };
+
+  AuditResult r;
+  r.trials = ToInt(scalar("SELECT count(*)" + of_search));
+  r.completed = count("t.state = 'COMPLETED'");
+  r.failed = count("t.state = 'FAILED'");
+  r.other_states = r.trials - r.completed - r.failed;
+  r.max_attempt = ToInt(scalar("SELECT max(t.attempt)" + of_search));
+  r.retried_trials = count("t.attempt > 1");
+  r.extra_attempts =
+      ToInt(scalar("SELECT coalesce(sum(t.attempt - 1), 0)" + of_search));
+  r.completed_without_epochs = count(
+      "t.state = 'COMPLETED' AND NOT EXISTS (SELECT 1 FROM trial_epochs e "
+      "WHERE e.trial_id = t.id AND e.attempt = t.attempt)");
+
+  auto check = [&](const std::string& name, bool passed, std::string detail) {
+    r.checks.push_back({name, passed, std::move(detail)});
+  };
+  const std::string search_state =
+      scalar("SELECT state FROM searches WHERE id = " + sid);
+  check("search completed", search_state == "COMPLETED",
+        "state " + search_state);
+
+  const int64_t not_terminal = count(
+      "t.state NOT IN ('COMPLETED', 'FAILED', 'STOPPED', 'CANCELLED')");
+  check("every trial in one terminal state", not_terminal == 0,
+        std::to_string(not_terminal) + " trials not terminal");
+
+  // One row per (search, number) is the schema's UNIQUE constraint; the
+  // numbers must also be exactly 0..max_trials-1, no gap, no extra.
+  const std::string numbering = scalar(
+      "SELECT count(*) || '/' || count(DISTINCT t.number) || '/' || "
+      "coalesce(min(t.number), -1) || '/' || coalesce(max(t.number), -1)" +
+      of_search);
+  const std::string want = std::to_string(max_trials) + "/" +
+                           std::to_string(max_trials) + "/0/" +
+                           std::to_string(max_trials - 1);
+  check("exactly max_trials results, numbered 0..n-1, no duplicates",
+        numbering == want, "count/distinct/min/max " + numbering);
+
+  // The strategy is deterministic per snapshot and never repeats an
+  // architecture, so a doubled strategy step would show as repeated keys.
+  const int64_t repeated_keys =
+      r.trials - ToInt(scalar("SELECT count(DISTINCT t.canonical_key)" +
+                              of_search));
+  check("no strategy step doubled (distinct architectures)",
+        repeated_keys == 0,
+        std::to_string(repeated_keys) + " repeated architectures");
+
+  const int64_t bad_attempts =
+      count("t.attempt < 1 OR t.attempt > " + std::to_string(max_attempts) +
+            " OR (t.state = 'COMPLETED' AND " + reason_lines +
+            " <> t.attempt - 1) OR (t.state = 'FAILED' AND " + reason_lines +
+            " <> t.attempt)");
+  check("attempts consistent with the recorded reasons", bad_attempts == 0,
+        std::to_string(bad_attempts) + " trials inconsistent");
+
+  const int64_t missing_metrics = count(
+      "t.state = 'COMPLETED' AND (t.val_accuracy IS NULL OR t.val_loss IS "
+      "NULL OR t.test_accuracy IS NULL OR t.test_loss IS NULL OR t.params IS "
+      "NULL OR t.flops IS NULL OR t.latency_ms IS NULL OR t.train_seconds IS "
+      "NULL OR t.finished_at IS NULL OR t.lease_expires_at IS NOT NULL)");
+  check("every completed trial has its metrics", missing_metrics == 0,
+        std::to_string(missing_metrics) + " completed trials lack metrics");
+
+  const int64_t stray_epochs = ToInt(scalar(
+      "SELECT count(*) FROM trial_epochs e JOIN trials t ON t.id = e.trial_id "
+      "WHERE t.search_id = " + sid +
+      " AND (e.attempt < 1 OR e.attempt > t.attempt OR e.epoch < 1 OR "
+      "e.epoch > " + std::to_string(epochs) + ")"));
+  check("trial_epochs only for real attempts", stray_epochs == 0,
+        std::to_string(stray_epochs) + " epoch rows outside any attempt");
+  return r;
+}
+
+}  // namespace nas::chaos
