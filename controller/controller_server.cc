@@ -17,7 +17,12 @@ namespace nas::controller {
 
 absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
     const ControllerOptions& options) {
+  // Security first: a misconfiguration should not wait on the database.
+  absl::StatusOr<ServerSecurity> security =
+      MakeServerSecurity(options.security, options.listen_address);
+  if (!security.ok()) return security.status();
   std::unique_ptr<ControllerServer> server(new ControllerServer());
+  server->authorizer_ = std::move(security->authorizer);
   PostgresStoreOptions store_options;
   store_options.database_url = options.database_url;
   store_options.pool_size = options.db_pool_size;
@@ -32,14 +37,16 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
       std::make_unique<Scheduler>(server->store_.get(), scheduler_options);
   server->hub_ = std::make_unique<EventHub>();
   server->search_service_ = std::make_unique<SearchServiceImpl>(
-      server->store_.get(), server->scheduler_.get(), server->hub_.get());
+      server->store_.get(), server->scheduler_.get(), server->hub_.get(),
+      &server->authorizer_);
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(
-      server->store_.get(), server->scheduler_.get(), server->hub_.get());
+      server->store_.get(), server->scheduler_.get(), server->hub_.get(),
+      &server->authorizer_);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address,
-                           grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(options.listen_address, security->credentials,
+                           &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.RegisterService(server->search_service_.get());
   builder.RegisterService(server->worker_service_.get());
@@ -49,6 +56,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
         absl::StrCat("cannot listen on ", options.listen_address,
                      " (address in use or malformed?)"));
   }
+  spdlog::info("security: {}", security->summary);
   server->maintenance_ = std::thread(
       [s = server.get(), interval = options.maintenance_interval] {
         s->MaintenanceLoop(interval);

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controller/security/server_security.h"
 #include "grpcpp/server.h"
 
 namespace nas::controller {
@@ -29,12 +30,15 @@ struct ControllerOptions {
   int db_pool_size = 8;
   // Largest request the server accepts; larger ones are RESOURCE_EXHAUSTED.
   int max_message_bytes = 4 << 20;
+  // TLS, mTLS and tokens; the defaults refuse to start (no certificate).
+  ServerSecurityOptions security;
 };
 
 class ControllerServer {
  public:
   // Opens the database (applying migrations) and starts serving. Unavailable
-  // when the database or the address cannot be reached.
+  // when the database or the address cannot be reached; InvalidArgument when
+  // the security options break a rule (see MakeServerSecurity).
   static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(
       const ControllerOptions& options);
   ~ControllerServer();
@@ -49,6 +53,7 @@ class ControllerServer {
   ControllerServer() = default;
   void MaintenanceLoop(absl::Duration interval);
 
+  Authorizer authorizer_;
   std::unique_ptr<TrialStore> store_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<EventHub> hub_;

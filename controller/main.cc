@@ -8,6 +8,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "controller/controller_server.h"
 #include "spdlog/spdlog.h"
@@ -24,6 +25,11 @@ int EnvIntOr(const char* name, int fallback) {
   return absl::SimpleAtoi(EnvOr(name, ""), &value) ? value : fallback;
 }
 
+bool EnvBoolOr(const char* name, bool fallback) {
+  bool value;
+  return absl::SimpleAtob(EnvOr(name, ""), &value) ? value : fallback;
+}
+
 }  // namespace
 
 ABSL_FLAG(std::string, listen, EnvOr("NAS_LISTEN", "127.0.0.1:50051"),
@@ -38,6 +44,24 @@ ABSL_FLAG(int, db_pool_size, EnvIntOr("NAS_DB_POOL_SIZE", 8),
           "database connections (env NAS_DB_POOL_SIZE)");
 ABSL_FLAG(int, max_message_bytes, EnvIntOr("NAS_MAX_MESSAGE_BYTES", 4 << 20),
           "largest request accepted (env NAS_MAX_MESSAGE_BYTES)");
+ABSL_FLAG(std::string, tls_cert, EnvOr("NAS_TLS_CERT", ""),
+          "PEM certificate chain of this server (env NAS_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, EnvOr("NAS_TLS_KEY", ""),
+          "PEM private key of --tls_cert (env NAS_TLS_KEY)");
+ABSL_FLAG(std::string, tls_client_ca, EnvOr("NAS_TLS_CLIENT_CA", ""),
+          "PEM CA certificates; when set, every client must present a "
+          "certificate it signed (mutual TLS) (env NAS_TLS_CLIENT_CA)");
+ABSL_FLAG(bool, plaintext, EnvBoolOr("NAS_PLAINTEXT", false),
+          "serve without TLS; only on a loopback --listen address unless "
+          "--allow_remote_plaintext (env NAS_PLAINTEXT)");
+ABSL_FLAG(bool, allow_remote_plaintext,
+          EnvBoolOr("NAS_ALLOW_REMOTE_PLAINTEXT", false),
+          "with --plaintext: allow a non-loopback --listen address, for a "
+          "private network only (env NAS_ALLOW_REMOTE_PLAINTEXT)");
+ABSL_FLAG(std::string, auth_tokens_file, EnvOr("NAS_AUTH_TOKENS_FILE", ""),
+          "file of '<name> <role> <token>' lines (role client, worker or "
+          "admin); required unless --plaintext on loopback "
+          "(env NAS_AUTH_TOKENS_FILE)");
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
@@ -47,7 +71,10 @@ void OnSignal(int) { g_stop = 1; }
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Runs the NAS controller: search strategies, trial store, gRPC API.\n"
-      "  nas-controller --database_url=postgresql://... [--listen=HOST:PORT]");
+      "  nas-controller --database_url=postgresql://... [--listen=HOST:PORT]\n"
+      "    (--tls_cert=F --tls_key=F [--tls_client_ca=F] "
+      "--auth_tokens_file=F | --plaintext)\n"
+      "See docs/security.md.");
   absl::ParseCommandLine(argc, argv);
 
   nas::controller::ControllerOptions options;
@@ -56,6 +83,13 @@ int main(int argc, char** argv) {
   options.lease = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
   options.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  options.security.tls_key = absl::GetFlag(FLAGS_tls_key);
+  options.security.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  options.security.plaintext = absl::GetFlag(FLAGS_plaintext);
+  options.security.allow_remote_plaintext =
+      absl::GetFlag(FLAGS_allow_remote_plaintext);
+  options.security.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
   if (options.database_url.empty()) {
     spdlog::error("--database_url (or NAS_DATABASE_URL) is required");
     return 2;
@@ -71,7 +105,7 @@ int main(int argc, char** argv) {
   auto server = nas::controller::ControllerServer::Start(options);
   if (!server.ok()) {
     spdlog::error("cannot start: {}", server.status().ToString());
-    return 1;
+    return absl::IsInvalidArgument(server.status()) ? 2 : 1;
   }
   spdlog::info("nas-controller serving on port {} (lease {}s)",
                (*server)->port(), absl::ToInt64Seconds(options.lease));

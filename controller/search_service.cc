@@ -33,19 +33,30 @@ absl::Status CheckSpec(const nas::v1::SearchSpec& spec) {
 }  // namespace
 
 SearchServiceImpl::SearchServiceImpl(TrialStore* store, Scheduler* scheduler,
-                                     EventHub* hub)
-    : store_(store), scheduler_(scheduler), hub_(hub) {}
+                                     EventHub* hub, const Authorizer* auth)
+    : store_(store), scheduler_(scheduler), hub_(hub), auth_(auth) {}
+
+absl::StatusOr<nas::v1::Search> SearchServiceImpl::VisibleSearch(
+    const Caller& caller, int64_t search_id) {
+  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
+  if (search.ok() && !MaySee(caller, search->owner())) {
+    return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+  }
+  return search;
+}
 
 grpc::Status SearchServiceImpl::CreateSearch(
-    grpc::ServerContext*, const nas::v1::CreateSearchRequest* request,
+    grpc::ServerContext* context, const nas::v1::CreateSearchRequest* request,
     nas::v1::Search* response) {
+  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   nas::v1::SearchSpec spec = request->spec();
   spec::ApplySpecDefaults(&spec);
   if (absl::Status s = CheckSpec(spec); !s.ok()) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("spec.", s.message())));
   }
-  absl::StatusOr<nas::v1::Search> search = store_->CreateSearch(spec);
+  absl::StatusOr<nas::v1::Search> search = store_->CreateSearch(spec, caller->name);
   if (!search.ok()) return ToGrpcStatus(search.status());
   *response = *std::move(search);
   scheduler_->Notify();
@@ -53,21 +64,25 @@ grpc::Status SearchServiceImpl::CreateSearch(
 }
 
 grpc::Status SearchServiceImpl::GetSearch(
-    grpc::ServerContext*, const nas::v1::GetSearchRequest* request,
+    grpc::ServerContext* context, const nas::v1::GetSearchRequest* request,
     nas::v1::Search* response) {
+  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<nas::v1::Search> search =
-      store_->GetSearch(request->search_id());
+      VisibleSearch(*caller, request->search_id());
   if (!search.ok()) return ToGrpcStatus(search.status());
   *response = *std::move(search);
   return grpc::Status::OK;
 }
 
 grpc::Status SearchServiceImpl::ListSearches(
-    grpc::ServerContext*, const nas::v1::ListSearchesRequest* request,
+    grpc::ServerContext* context, const nas::v1::ListSearchesRequest* request,
     nas::v1::ListSearchesResponse* response) {
+  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<int> page_size = CheckPageSize(
       "page_size", request->page_size(), kDefaultPageSize, kMaxPageSize);
   if (!page_size.ok()) return ToGrpcStatus(page_size.status());
@@ -75,7 +90,10 @@ grpc::Status SearchServiceImpl::ListSearches(
   if (!before.ok()) return ToGrpcStatus(before.status());
   // One extra row tells whether another page follows.
   absl::StatusOr<std::vector<nas::v1::Search>> searches =
-      store_->ListSearches(*before, *page_size + 1);
+      store_->ListSearches(*before, *page_size + 1,
+                           caller->role == Role::kAdmin
+                               ? std::nullopt
+                               : std::optional<std::string>(caller->name));
   if (!searches.ok()) return ToGrpcStatus(searches.status());
   for (int i = 0; i < static_cast<int>(searches->size()) && i < *page_size;
        ++i) {
@@ -89,9 +107,15 @@ grpc::Status SearchServiceImpl::ListSearches(
 }
 
 grpc::Status SearchServiceImpl::CancelSearch(
-    grpc::ServerContext*, const nas::v1::CancelSearchRequest* request,
+    grpc::ServerContext* context, const nas::v1::CancelSearchRequest* request,
     nas::v1::Search* response) {
+  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = VisibleSearch(*caller, request->search_id()).status();
+      !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<nas::v1::Search> search =
@@ -106,8 +130,10 @@ grpc::Status SearchServiceImpl::CancelSearch(
 }
 
 grpc::Status SearchServiceImpl::ListTrials(
-    grpc::ServerContext*, const nas::v1::ListTrialsRequest* request,
+    grpc::ServerContext* context, const nas::v1::ListTrialsRequest* request,
     nas::v1::ListTrialsResponse* response) {
+  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -127,7 +153,7 @@ grpc::Status SearchServiceImpl::ListTrials(
     states.push_back(static_cast<nas::v1::TrialState>(state));
   }
   // Distinguish "no trials yet" from "no such search".
-  if (absl::Status s = store_->GetSearch(request->search_id()).status();
+  if (absl::Status s = VisibleSearch(*caller, request->search_id()).status();
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -147,14 +173,16 @@ grpc::Status SearchServiceImpl::ListTrials(
 }
 
 grpc::Status SearchServiceImpl::GetBestTrials(
-    grpc::ServerContext*, const nas::v1::GetBestTrialsRequest* request,
+    grpc::ServerContext* context, const nas::v1::GetBestTrialsRequest* request,
     nas::v1::GetBestTrialsResponse* response) {
+  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<int> k = CheckPageSize("k", request->k(), 5, kMaxPageSize);
   if (!k.ok()) return ToGrpcStatus(k.status());
-  if (absl::Status s = store_->GetSearch(request->search_id()).status();
+  if (absl::Status s = VisibleSearch(*caller, request->search_id()).status();
       !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -168,13 +196,15 @@ grpc::Status SearchServiceImpl::GetBestTrials(
 grpc::Status SearchServiceImpl::WatchSearch(
     grpc::ServerContext* context, const nas::v1::WatchSearchRequest* request,
     grpc::ServerWriter<nas::v1::SearchEvent>* writer) {
+  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   const int64_t id = request->search_id();
   if (absl::Status s = CheckId("search_id", id); !s.ok()) {
     return ToGrpcStatus(s);
   }
   // Subscribe before reading the snapshot so no event falls in between.
   std::shared_ptr<EventHub::Subscription> sub = hub_->Subscribe(id);
-  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(id);
+  absl::StatusOr<nas::v1::Search> search = VisibleSearch(*caller, id);
   if (!search.ok()) return ToGrpcStatus(search.status());
   auto best_trial = [&]() -> std::optional<nas::v1::Trial> {
     absl::StatusOr<std::vector<nas::v1::Trial>> best = store_->BestTrials(id, 1);

@@ -6,6 +6,7 @@
 
 #include "controller/event_hub.h"
 #include "controller/scheduler.h"
+#include "controller/security/authorizer.h"
 #include "controller/store/trial_store.h"
 #include "nas/v1/search_service.grpc.pb.h"
 
@@ -13,8 +14,10 @@ namespace nas::controller {
 
 class SearchServiceImpl final : public nas::v1::SearchService::Service {
  public:
-  // All pointers must outlive the service.
-  SearchServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub);
+  // All pointers must outlive the service. Every call needs the client role
+  // (or admin); clients see only the searches they created.
+  SearchServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub,
+                    const Authorizer* auth);
 
   grpc::Status CreateSearch(grpc::ServerContext* context,
                             const nas::v1::CreateSearchRequest* request,
@@ -39,9 +42,15 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
       grpc::ServerWriter<nas::v1::SearchEvent>* writer) override;
 
  private:
+  // The search if `caller` may see it. Another client's search is NotFound,
+  // the same answer as an id that does not exist.
+  absl::StatusOr<nas::v1::Search> VisibleSearch(const Caller& caller,
+                                                int64_t search_id);
+
   TrialStore* const store_;
   Scheduler* const scheduler_;
   EventHub* const hub_;
+  const Authorizer* const auth_;
 };
 
 }  // namespace nas::controller

@@ -35,8 +35,8 @@ LeaseRef ToLeaseRef(const std::string& worker_id, int64_t trial_id,
 }  // namespace
 
 WorkerServiceImpl::WorkerServiceImpl(TrialStore* store, Scheduler* scheduler,
-                                     EventHub* hub)
-    : store_(store), scheduler_(scheduler), hub_(hub) {}
+                                     EventHub* hub, const Authorizer* auth)
+    : store_(store), scheduler_(scheduler), hub_(hub), auth_(auth) {}
 
 void WorkerServiceImpl::Publish(int64_t search_id, nas::v1::SearchEvent event) {
   if (!hub_->HasSubscribers(search_id)) return;
@@ -61,8 +61,12 @@ void WorkerServiceImpl::OnTrialEnded(int64_t search_id,
 }
 
 grpc::Status WorkerServiceImpl::RegisterWorker(
-    grpc::ServerContext*, const nas::v1::RegisterWorkerRequest* request,
+    grpc::ServerContext* context, const nas::v1::RegisterWorkerRequest* request,
     nas::v1::RegisterWorkerResponse* response) {
+  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (request->host().empty() || request->host().size() > kMaxLabelBytes ||
       request->device_name().size() > kMaxLabelBytes) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
@@ -84,6 +88,10 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
 grpc::Status WorkerServiceImpl::AcquireTrial(
     grpc::ServerContext* context, const nas::v1::AcquireTrialRequest* request,
     nas::v1::AcquireTrialResponse* response) {
+  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (request->wait_ms() < 0 || request->wait_ms() > kMaxWaitMs) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
         "wait_ms: must be between 0 and ", kMaxWaitMs, ", got ",
@@ -123,8 +131,12 @@ grpc::Status WorkerServiceImpl::AcquireTrial(
 }
 
 grpc::Status WorkerServiceImpl::ReportProgress(
-    grpc::ServerContext*, const nas::v1::ReportProgressRequest* request,
+    grpc::ServerContext* context, const nas::v1::ReportProgressRequest* request,
     nas::v1::ReportProgressResponse* response) {
+  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
                                   request->attempt());
       !s.ok()) {
@@ -155,8 +167,12 @@ grpc::Status WorkerServiceImpl::ReportProgress(
 }
 
 grpc::Status WorkerServiceImpl::CompleteTrial(
-    grpc::ServerContext*, const nas::v1::CompleteTrialRequest* request,
+    grpc::ServerContext* context, const nas::v1::CompleteTrialRequest* request,
     nas::v1::CompleteTrialResponse*) {
+  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
                                   request->attempt());
       !s.ok()) {
@@ -186,8 +202,12 @@ grpc::Status WorkerServiceImpl::CompleteTrial(
 }
 
 grpc::Status WorkerServiceImpl::FailTrial(
-    grpc::ServerContext*, const nas::v1::FailTrialRequest* request,
+    grpc::ServerContext* context, const nas::v1::FailTrialRequest* request,
     nas::v1::FailTrialResponse*) {
+  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
                                   request->attempt());
       !s.ok()) {

@@ -5,6 +5,7 @@
 
 #include "controller/event_hub.h"
 #include "controller/scheduler.h"
+#include "controller/security/authorizer.h"
 #include "controller/store/trial_store.h"
 #include "nas/v1/worker_service.grpc.pb.h"
 
@@ -12,8 +13,10 @@ namespace nas::controller {
 
 class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
  public:
-  // All pointers must outlive the service.
-  WorkerServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub);
+  // All pointers must outlive the service. Every call needs the worker role
+  // (or admin).
+  WorkerServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub,
+                    const Authorizer* auth);
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const nas::v1::RegisterWorkerRequest* request,
@@ -40,6 +43,7 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   TrialStore* const store_;
   Scheduler* const scheduler_;
   EventHub* const hub_;
+  const Authorizer* const auth_;
 };
 
 }  // namespace nas::controller

@@ -26,7 +26,10 @@ int Fail(Context& ctx, const grpc::Status& status) {
            << status.error_message() << "\n";
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
     *ctx.err << "is nas-controller running? set --controller or "
-                "NAS_CONTROLLER\n";
+                "NAS_CONTROLLER; TLS or --plaintext as the controller "
+                "serves?\n";
+  } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    *ctx.err << "set --token_file or NAS_TOKEN to a client token\n";
   }
   return 1;
 }

@@ -5,8 +5,7 @@
 #include <map>
 #include <string>
 
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "common/client/channel.h"
 #include "nasctl/args.h"
 #include "nasctl/commands.h"
 
@@ -42,6 +41,11 @@ const std::map<std::string, Command>& Commands() {
   return *commands;
 }
 
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? value : fallback;
+}
+
 void PrintHelp(std::ostream& out) {
   out << "nasctl: submit and follow neural architecture searches.\n\n"
          "usage: nasctl [--controller HOST:PORT] [-o table|json] COMMAND "
@@ -53,6 +57,17 @@ void PrintHelp(std::ostream& out) {
          "  --controller HOST:PORT  controller address (env NAS_CONTROLLER, "
          "default 127.0.0.1:50051)\n"
          "  -o, --output FORMAT     table (default) or json\n"
+         "  --tls_ca FILE           PEM CA that verifies the controller "
+         "(env NAS_TLS_CA;\n"
+         "                          default: the system's roots)\n"
+         "  --tls_cert FILE         client certificate for mutual TLS (env "
+         "NAS_CLIENT_TLS_CERT)\n"
+         "  --tls_key FILE          its key (env NAS_CLIENT_TLS_KEY)\n"
+         "  --token_file FILE       file holding your token (env "
+         "NAS_TOKEN_FILE; else\n"
+         "                          the token itself from env NAS_TOKEN)\n"
+         "  --plaintext             connect without TLS (env "
+         "NAS_PLAINTEXT=true)\n"
          "  -h, --help              help for nasctl or a command\n";
 }
 
@@ -60,8 +75,10 @@ void PrintHelp(std::ostream& out) {
 
 int main(int argc, char** argv) {
   auto args = nas::cli::ParseArgs(argc, argv,
-                                  {"controller", "output", "state", "k", "limit"},
-                                  {"watch"});
+                                  {"controller", "output", "state", "k", "limit",
+                                   "tls_ca", "tls_cert", "tls_key",
+                                   "token_file"},
+                                  {"watch", "plaintext"});
   if (!args.ok()) {
     std::cerr << args.status().message() << "\n";
     return 2;
@@ -85,13 +102,33 @@ int main(int argc, char** argv) {
     std::cerr << "-o: expected table or json, got \"" << output << "\"\n";
     return 2;
   }
-  const char* env = std::getenv("NAS_CONTROLLER");
   const std::string target = args->Get("controller").value_or(
-      env && *env ? env : "127.0.0.1:50051");
+      EnvOr("NAS_CONTROLLER", "127.0.0.1:50051"));
+  nas::client::ChannelSecurity security;
+  const std::string plaintext_env = EnvOr("NAS_PLAINTEXT", "");
+  security.plaintext = args->Get("plaintext").has_value() ||
+                       plaintext_env == "1" || plaintext_env == "true";
+  security.tls_ca = args->Get("tls_ca").value_or(EnvOr("NAS_TLS_CA", ""));
+  security.tls_cert =
+      args->Get("tls_cert").value_or(EnvOr("NAS_CLIENT_TLS_CERT", ""));
+  security.tls_key =
+      args->Get("tls_key").value_or(EnvOr("NAS_CLIENT_TLS_KEY", ""));
+  absl::StatusOr<std::string> token = nas::client::LoadToken(
+      args->Get("token_file").value_or(EnvOr("NAS_TOKEN_FILE", "")));
+  if (!token.ok()) {
+    std::cerr << token.status().message() << "\n";
+    return 2;
+  }
+  security.token = *std::move(token);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      nas::client::MakeChannel(target, security);
+  if (!channel.ok()) {
+    std::cerr << channel.status().message() << "\n";
+    return 2;
+  }
 
   nas::cli::Context ctx;
-  ctx.stub = nas::v1::SearchService::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  ctx.stub = nas::v1::SearchService::NewStub(*std::move(channel));
   ctx.json = output == "json";
   ctx.out = &std::cout;
   ctx.err = &std::cerr;

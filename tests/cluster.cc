@@ -10,6 +10,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
 
 namespace nas::testing {
 namespace {
@@ -25,12 +26,30 @@ Cluster::Cluster(ClusterOptions options)
     : options_(std::move(options)), port_(FreeLoopbackPort()) {
   char tmpl[] = "/tmp/nas-e2e-XXXXXX";
   log_dir_ = mkdtemp(tmpl);
-  auto channel = grpc::CreateChannel(address(), grpc::InsecureChannelCredentials());
+  auto channel = Channel(HarnessSecurity());
   search_ = nas::v1::SearchService::NewStub(channel);
   worker_api_ = nas::v1::WorkerService::NewStub(channel);
 }
 
 Cluster::~Cluster() { StopAll(); }
+
+nas::client::ChannelSecurity Cluster::HarnessSecurity() const {
+  if (options_.client_security) return *options_.client_security;
+  nas::client::ChannelSecurity plaintext;
+  plaintext.plaintext = true;
+  return plaintext;
+}
+
+std::shared_ptr<grpc::Channel> Cluster::Channel(
+    const nas::client::ChannelSecurity& security) const {
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      nas::client::MakeChannel(address(), security);
+  EXPECT_TRUE(channel.ok()) << channel.status();
+  // A channel to nowhere keeps a failed setup from crashing the test.
+  return channel.ok() ? *channel
+                      : grpc::CreateChannel("127.0.0.1:1",
+                                            grpc::InsecureChannelCredentials());
+}
 
 std::string Cluster::address() const {
   return "127.0.0.1:" + std::to_string(port_);
@@ -42,14 +61,17 @@ std::vector<std::string> Cluster::ControllerArgv(
       NAS_CONTROLLER_BINARY, "--listen=" + address,
       "--database_url=" + db_.url(),
       "--lease_seconds=" + std::to_string(options_.lease_seconds)};
+  if (!options_.client_security) argv.push_back("--plaintext");
   argv.insert(argv.end(), options_.controller_flags.begin(),
               options_.controller_flags.end());
   return argv;
 }
 
 bool Cluster::WaitUntilServing(Subprocess* process, const std::string& address) {
-  auto stub = nas::v1::SearchService::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      nas::client::MakeChannel(address, HarnessSecurity());
+  if (!channel.ok()) return false;
+  auto stub = nas::v1::SearchService::NewStub(*channel);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process->running()) return false;
@@ -89,6 +111,7 @@ void Cluster::StartWorkersAt(int count, const std::string& controller_address) {
     std::vector<std::string> argv = {
         NAS_WORKER_BINARY, "--controller=" + controller_address, "--device=cpu",
         "--threads=1", "--data_dir=" + DataDir(), "--acquire_wait_ms=2000"};
+    if (!options_.client_security) argv.push_back("--plaintext");
     argv.insert(argv.end(), options_.worker_flags.begin(),
                 options_.worker_flags.end());
     workers_.push_back(std::make_unique<Subprocess>(

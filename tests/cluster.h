@@ -5,8 +5,11 @@
 #define NAS_TESTS_CLUSTER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "common/client/channel.h"
 
 #include "nas/v1/search_service.grpc.pb.h"
 #include "nas/v1/worker_service.grpc.pb.h"
@@ -19,6 +22,11 @@ struct ClusterOptions {
   int lease_seconds = 10;
   std::vector<std::string> controller_flags;
   std::vector<std::string> worker_flags;
+  // Unset: the controller and workers run with --plaintext on loopback and
+  // without tokens (authentication off). Set: the harness adds no security
+  // flags (the test passes TLS and token flags itself) and its own stubs,
+  // and the readiness check, connect with these credentials.
+  std::optional<nas::client::ChannelSecurity> client_security;
 };
 
 class Cluster {
@@ -48,9 +56,14 @@ class Cluster {
   std::vector<std::unique_ptr<Subprocess>>& workers() { return workers_; }
   // Every process's log, for failure messages.
   std::string Logs() const;
+  // A fresh channel to address() with other credentials than the harness's.
+  std::shared_ptr<grpc::Channel> Channel(
+      const nas::client::ChannelSecurity& security) const;
+  const std::string& log_dir() const { return log_dir_; }
 
  private:
   std::vector<std::string> ControllerArgv(const std::string& address) const;
+  nas::client::ChannelSecurity HarnessSecurity() const;
   // Waits until `process` answers ListSearches on `address`.
   bool WaitUntilServing(Subprocess* process, const std::string& address);
 

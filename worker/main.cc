@@ -17,8 +17,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "common/client/channel.h"
 #include "spdlog/spdlog.h"
 #include "worker/tabular_estimator.h"
 #include "worker/torch_estimator.h"
@@ -35,6 +34,11 @@ std::string EnvOr(const char* name, const std::string& fallback) {
 int EnvIntOr(const char* name, int fallback) {
   int value;
   return absl::SimpleAtoi(EnvOr(name, ""), &value) ? value : fallback;
+}
+
+bool EnvBoolOr(const char* name, bool fallback) {
+  bool value;
+  return absl::SimpleAtob(EnvOr(name, ""), &value) ? value : fallback;
 }
 
 double EnvDoubleOr(const char* name, double fallback) {
@@ -79,13 +83,13 @@ std::string HostName() {
 // gRPC's default reconnect backoff grows to two minutes, longer than a
 // lease: after a controller restart the worker would miss its lease while
 // the channel sleeps. Cap it at a couple of seconds.
-std::shared_ptr<grpc::Channel> ReconnectingChannel(const std::string& target) {
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ReconnectingChannel(
+    const std::string& target, const nas::client::ChannelSecurity& security) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
-                                   args);
+  return nas::client::MakeChannel(target, security, args);
 }
 
 std::atomic<bool> g_stop{false};
@@ -110,6 +114,19 @@ ABSL_FLAG(double, table_noise, EnvDoubleOr("NAS_TABLE_NOISE", 0),
           "with --table: standard deviation, in accuracy percentage points, "
           "of the Gaussian noise added to each validation accuracy (env "
           "NAS_TABLE_NOISE)");
+ABSL_FLAG(bool, plaintext, EnvBoolOr("NAS_PLAINTEXT", false),
+          "connect without TLS (env NAS_PLAINTEXT)");
+ABSL_FLAG(std::string, tls_ca, EnvOr("NAS_TLS_CA", ""),
+          "PEM CA certificates that verify the controller; empty: the "
+          "system's roots (env NAS_TLS_CA)");
+ABSL_FLAG(std::string, tls_cert, EnvOr("NAS_CLIENT_TLS_CERT", ""),
+          "PEM client certificate, for a controller that requires mutual "
+          "TLS (env NAS_CLIENT_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, EnvOr("NAS_CLIENT_TLS_KEY", ""),
+          "PEM private key of --tls_cert (env NAS_CLIENT_TLS_KEY)");
+ABSL_FLAG(std::string, token_file, EnvOr("NAS_TOKEN_FILE", ""),
+          "file holding this worker's token (env NAS_TOKEN_FILE; without "
+          "it the token comes from env NAS_TOKEN)");
 ABSL_FLAG(int, max_trials, 0, "exit after this many trials (0: never)");
 ABSL_FLAG(int, acquire_wait_ms, 10000,
           "how long one request for work waits on the controller");
@@ -119,7 +136,9 @@ int main(int argc, char** argv) {
       "Runs a NAS worker that trains candidate architectures (or looks "
       "NAS-Bench-201 cells up in a table).\n"
       "  nas-worker --controller=HOST:PORT --device=auto --data_dir=data\n"
-      "  nas-worker --controller=HOST:PORT --table=nb201_cifar10.csv");
+      "  nas-worker --controller=HOST:PORT --table=nb201_cifar10.csv\n"
+      "Security: --tls_ca=F [--tls_cert=F --tls_key=F] --token_file=F, or "
+      "--plaintext; see docs/security.md.");
   absl::ParseCommandLine(argc, argv);
 
   std::string error;
@@ -170,14 +189,33 @@ int main(int argc, char** argv) {
         std::make_unique<nas::worker::TorchEstimator>(estimator_options);
   }
 
+  nas::client::ChannelSecurity security;
+  security.plaintext = absl::GetFlag(FLAGS_plaintext);
+  security.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  security.tls_key = absl::GetFlag(FLAGS_tls_key);
+  absl::StatusOr<std::string> token =
+      nas::client::LoadToken(absl::GetFlag(FLAGS_token_file));
+  if (!token.ok()) {
+    spdlog::error("{}", std::string(token.status().message()));
+    return 2;
+  }
+  security.token = *std::move(token);
+  const std::string target = absl::GetFlag(FLAGS_controller);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      ReconnectingChannel(target, security);
+  if (!channel.ok()) {
+    spdlog::error("{}", std::string(channel.status().message()));
+    return 2;
+  }
+
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  const std::string target = absl::GetFlag(FLAGS_controller);
-  spdlog::info("nas-worker on {} ({}), controller {}", device,
-               options.identity.device_name(), target);
-  nas::worker::WorkerLoop loop(
-      ReconnectingChannel(target),
-      estimator.get(), options);
+  spdlog::info("nas-worker on {} ({}), controller {} ({}{})", device,
+               options.identity.device_name(), target,
+               security.plaintext ? "plaintext" : "TLS",
+               security.token.empty() ? "" : ", with a token");
+  nas::worker::WorkerLoop loop(*std::move(channel), estimator.get(), options);
   const int trials = loop.Run(g_stop);
   spdlog::info("exiting after {} trials", trials);
   return 0;

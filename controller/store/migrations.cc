@@ -184,6 +184,13 @@ FROM trial_epochs e
 JOIN trials t ON t.id = e.trial_id;
 )sql";
 
+// Version 3: who created each search (a token name; '' when authentication
+// is off), so that clients see only their own.
+constexpr char kAddSearchOwner[] = R"sql(
+ALTER TABLE searches ADD COLUMN owner text NOT NULL DEFAULT '';
+CREATE INDEX searches_owner_idx ON searches (owner, id);
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -202,6 +209,7 @@ const std::vector<Migration>& AllMigrations() {
   static const auto* migrations = new std::vector<Migration>{
       {1, "create_tables", kCreateTables},
       {2, "create_views", kCreateViews},
+      {3, "add_search_owner", kAddSearchOwner},
   };
   return *migrations;
 }

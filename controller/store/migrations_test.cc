@@ -63,7 +63,7 @@ TEST_F(MigrationsTest, ReopeningChangesNothing) {
   {
     auto store = Open();
     ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->CreateSearch(StoreTest::Spec("kept", 1)).ok());
+    ASSERT_TRUE((*store)->CreateSearch(StoreTest::Spec("kept", 1), "").ok());
   }
   const std::string before =
       db_->Query(
@@ -78,7 +78,7 @@ TEST_F(MigrationsTest, ReopeningChangesNothing) {
              "ORDER BY version) FROM schema_migrations")[0][0]
           .as<std::string>();
   EXPECT_EQ(before, after);
-  auto searches = (*store)->ListSearches(0, 10);
+  auto searches = (*store)->ListSearches(0, 10, std::nullopt);
   ASSERT_TRUE(searches.ok()) << searches.status();
   ASSERT_EQ(searches->size(), 1u);
   EXPECT_EQ((*searches)[0].spec().name(), "kept");

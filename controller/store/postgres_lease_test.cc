@@ -34,7 +34,7 @@ void SleepPastShortLease() { absl::SleepFor(absl::Milliseconds(1300)); }
 
 TEST_F(LeaseTest, AssignmentCarriesEverythingAWorkerNeeds) {
   const nas::v1::SearchSpec spec = Spec("assign", 1);
-  auto search = store().CreateSearch(spec);
+  auto search = store().CreateSearch(spec, "");
   ASSERT_TRUE(search.ok());
   NewTrial trial = Trial(5);
   trial.seed = 0xfedcba9876543210ULL;  // above INT64_MAX: stored as bits

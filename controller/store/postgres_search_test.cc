@@ -19,7 +19,7 @@ using SearchStoreTest = StoreTest;
 
 TEST_F(SearchStoreTest, CreateThenGetReturnsTheSpec) {
   const nas::v1::SearchSpec spec = Spec("fashion chain", 7);
-  auto created = store().CreateSearch(spec);
+  auto created = store().CreateSearch(spec, "");
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_GT(created->id(), 0);
   EXPECT_EQ(created->state(), nas::v1::SEARCH_STATE_RUNNING);
@@ -41,7 +41,7 @@ TEST_F(SearchStoreTest, HostileNamesAreStoredVerbatim) {
                                           "$1 $$ :name ? %s", "ünïcödé ✓ 模型"};
   std::vector<int64_t> ids;
   for (const std::string& name : names) {
-    auto search = store().CreateSearch(Spec(name, 1));
+    auto search = store().CreateSearch(Spec(name, 1), "");
     ASSERT_TRUE(search.ok()) << search.status();
     ids.push_back(search->id());
   }
@@ -59,14 +59,14 @@ TEST_F(SearchStoreTest, HostileNamesAreStoredVerbatim) {
 TEST_F(SearchStoreTest, ListSearchesPagesNewestFirst) {
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) {
-    auto search = store().CreateSearch(Spec("s", 1));
+    auto search = store().CreateSearch(Spec("s", 1), "");
     ASSERT_TRUE(search.ok());
     ids.push_back(search->id());
   }
   std::vector<int64_t> seen;
   int64_t before = 0;
   for (int page = 0; page < 10; ++page) {
-    auto searches = store().ListSearches(before, 2);
+    auto searches = store().ListSearches(before, 2, std::nullopt);
     ASSERT_TRUE(searches.ok()) << searches.status();
     if (searches->empty()) break;
     EXPECT_LE(searches->size(), 2u);
@@ -76,9 +76,31 @@ TEST_F(SearchStoreTest, ListSearchesPagesNewestFirst) {
     before = searches->back().id();
   }
   EXPECT_EQ(seen, std::vector<int64_t>(ids.rbegin(), ids.rend()));
-  auto none = store().ListSearches(0, 0);
+  auto none = store().ListSearches(0, 0, std::nullopt);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
+}
+
+TEST_F(SearchStoreTest, OwnerIsStoredAndFiltersTheList) {
+  auto alice = store().CreateSearch(Spec("a", 1), "alice");
+  auto bob = store().CreateSearch(Spec("b", 1), "bob");
+  auto nobody = store().CreateSearch(Spec("n", 1), "");
+  ASSERT_TRUE(alice.ok() && bob.ok() && nobody.ok());
+  EXPECT_EQ(alice->owner(), "alice");
+  auto got = store().GetSearch(bob->id());
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->owner(), "bob");
+
+  auto alices = store().ListSearches(0, 10, std::string("alice"));
+  ASSERT_TRUE(alices.ok()) << alices.status();
+  ASSERT_EQ(alices->size(), 1u);
+  EXPECT_EQ((*alices)[0].id(), alice->id());
+  auto all = store().ListSearches(0, 10, std::nullopt);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);
+  auto carols = store().ListSearches(0, 10, std::string("carol"));
+  ASSERT_TRUE(carols.ok());
+  EXPECT_TRUE(carols->empty());
 }
 
 TEST_F(SearchStoreTest, RunningSearchIdsAreOldestFirst) {
@@ -128,7 +150,7 @@ TEST_F(SearchStoreTest, CountsFollowTrialStates) {
   EXPECT_EQ(search->counts().running(), 1);
   EXPECT_EQ(search->counts().completed(), 1);
   EXPECT_EQ(search->counts().failed(), 1);
-  auto listed = store().ListSearches(0, 10);
+  auto listed = store().ListSearches(0, 10, std::nullopt);
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_TRUE(

@@ -102,7 +102,7 @@ void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials) {
 }
 
 absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
-    const nas::v1::SearchSpec& spec) {
+    const nas::v1::SearchSpec& spec, const std::string& owner) {
   absl::StatusOr<RankingObjective> objective = RankingObjectiveOf(spec);
   if (!objective.ok()) return objective.status();
   if (spec.budget().max_trials() < 1) {
@@ -121,10 +121,10 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
     const pqxx::row row = tx.exec_params1(
         "INSERT INTO searches (name, spec, max_trials, parallelism, "
-        "max_attempts, objective_metric, objective_direction) "
-        "VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7) RETURNING id",
+        "max_attempts, objective_metric, objective_direction, owner) "
+        "VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8) RETURNING id",
         spec.name(), *json, spec.budget().max_trials(), parallelism,
-        max_attempts, objective->metric, objective->direction);
+        max_attempts, objective->metric, objective->direction, owner);
     absl::StatusOr<nas::v1::Search> search =
         LoadSearch(tx, row[0].as<int64_t>(), /*lock=*/false);
     if (search.ok()) tx.commit();
@@ -139,14 +139,15 @@ absl::StatusOr<nas::v1::Search> PostgresStore::GetSearch(int64_t search_id) {
 }
 
 absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
-    int64_t before_id, int limit) {
+    int64_t before_id, int limit, const std::optional<std::string>& owner) {
   if (limit <= 0) return std::vector<nas::v1::Search>();
   return pool_.Transact(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Search>> {
         const pqxx::result rows = tx.exec_params(
             SelectSearches("WHERE ($1::bigint = 0 OR s.id < $1::bigint) "
+                           "AND ($3::text IS NULL OR s.owner = $3::text) "
                            "ORDER BY s.id DESC LIMIT $2"),
-            before_id, limit);
+            before_id, limit, owner ? owner->c_str() : nullptr);
         std::vector<nas::v1::Search> searches;
         for (const pqxx::row& row : rows) {
           absl::StatusOr<nas::v1::Search> search = SearchFromRow(row);

@@ -60,7 +60,7 @@ void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts) {
 }  // namespace
 
 const char kSearchColumns[] =
-    "s.id, s.spec::text AS spec, s.state, "
+    "s.id, s.spec::text AS spec, s.state, s.owner, "
     NAS_MICROS("s.created_at") " AS created_us, "
     NAS_MICROS("s.finished_at") " AS finished_us";
 
@@ -230,6 +230,7 @@ absl::StatusOr<nas::v1::Search> SearchFromRow(const pqxx::row& row) {
   absl::Status parsed = FromJson(row["spec"].c_str(), search.mutable_spec());
   if (!parsed.ok()) return parsed;
   search.set_state(SearchStateFromName(row["state"].c_str()));
+  search.set_owner(row["owner"].c_str());
   SetTimestamp(row["created_us"], search.mutable_created_at());
   if (!row["finished_us"].is_null()) {
     SetTimestamp(row["finished_us"], search.mutable_finished_at());

@@ -155,7 +155,7 @@ NewTrial StoreTest::Trial(int i) {
 
 int64_t StoreTest::NewSearch(int max_trials, int trials, int max_attempts) {
   absl::StatusOr<nas::v1::Search> search =
-      store_->CreateSearch(Spec("search", max_trials, max_attempts));
+      store_->CreateSearch(Spec("search", max_trials, max_attempts), "");
   EXPECT_TRUE(search.ok()) << search.status();
   if (!search.ok()) return 0;
   std::vector<NewTrial> batch;

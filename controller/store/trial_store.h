@@ -53,14 +53,17 @@ class TrialStore {
   virtual ~TrialStore() = default;
 
   // ---- searches ----
-  // Stores a RUNNING search. REQUIRES: spec already validated.
+  // Stores a RUNNING search owned by `owner` (a token name; "" when
+  // authentication is off). REQUIRES: spec already validated.
   virtual absl::StatusOr<nas::v1::Search> CreateSearch(
-      const nas::v1::SearchSpec& spec) = 0;
+      const nas::v1::SearchSpec& spec, const std::string& owner) = 0;
   // With current trial counts.
   virtual absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) = 0;
-  // Newest first: searches with id < before_id (0: no bound), at most limit.
+  // Newest first: searches with id < before_id (0: no bound), at most limit,
+  // only those of `owner` unless it is nullopt.
   virtual absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(
-      int64_t before_id, int limit) = 0;
+      int64_t before_id, int limit,
+      const std::optional<std::string>& owner) = 0;
   // Ids of RUNNING searches, oldest first.
   virtual absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() = 0;
   // RUNNING -> CANCELLED; its PENDING and RUNNING trials become CANCELLED.

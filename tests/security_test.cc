@@ -1,0 +1,338 @@
+// Security end to end: TLS and mutual TLS handshakes, bearer tokens and
+// roles, search ownership, tokens kept out of logs, startup rules, and
+// oversized requests, against real nas-controller and nas-worker processes.
+#include <stdlib.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "common/spec/spec_yaml.h"
+#include "grpcpp/client_context.h"
+#include "gtest/gtest.h"
+#include "tests/cluster.h"
+#include "tests/test_certs.h"
+
+namespace nas::testing {
+namespace {
+
+constexpr char kAliceToken[] = "alice-secret-token-0001";
+constexpr char kBobToken[] = "bob-secret-token-0002";
+constexpr char kWorkerToken[] = "worker-secret-token-0003";
+constexpr char kAdminToken[] = "admin-secret-token-0004";
+
+constexpr char kSearch[] = R"(
+name: secure-nb201
+seed: 11
+dataset: {name: cifar10}
+space: {nb201: {}}
+strategy: random
+objectives: [{metric: val_accuracy, direction: maximize}]
+budget: {max_trials: 8, parallelism: 2, max_attempts: 2}
+training: {epochs: 1}
+)";
+
+nas::v1::SearchSpec Spec() {
+  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(kSearch);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return spec.ok() ? *spec : nas::v1::SearchSpec();
+}
+
+grpc::ClientContext* WithDeadline(grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(10));
+  return context;
+}
+
+// One client's view of the service: both stubs over one channel.
+struct Client {
+  std::unique_ptr<nas::v1::SearchService::Stub> search_api;
+  std::unique_ptr<nas::v1::WorkerService::Stub> worker_api;
+
+  grpc::StatusCode Create(nas::v1::Search* out = nullptr) {
+    grpc::ClientContext context;
+    nas::v1::CreateSearchRequest request;
+    *request.mutable_spec() = Spec();
+    nas::v1::Search search;
+    grpc::StatusCode code =
+        search_api->CreateSearch(WithDeadline(&context), request, &search)
+            .error_code();
+    if (out) *out = search;
+    return code;
+  }
+  grpc::StatusCode Get(int64_t id, nas::v1::Search* out = nullptr) {
+    grpc::ClientContext context;
+    nas::v1::GetSearchRequest request;
+    request.set_search_id(id);
+    nas::v1::Search search;
+    grpc::StatusCode code =
+        search_api->GetSearch(WithDeadline(&context), request, &search)
+            .error_code();
+    if (out) *out = search;
+    return code;
+  }
+  grpc::StatusCode List(nas::v1::ListSearchesResponse* out = nullptr) {
+    grpc::ClientContext context;
+    nas::v1::ListSearchesResponse response;
+    grpc::StatusCode code =
+        search_api->ListSearches(WithDeadline(&context), {}, &response)
+            .error_code();
+    if (out) *out = response;
+    return code;
+  }
+  grpc::StatusCode Cancel(int64_t id) {
+    grpc::ClientContext context;
+    nas::v1::CancelSearchRequest request;
+    request.set_search_id(id);
+    nas::v1::Search response;
+    return search_api->CancelSearch(WithDeadline(&context), request, &response)
+        .error_code();
+  }
+  grpc::StatusCode Trials(int64_t id) {
+    grpc::ClientContext context;
+    nas::v1::ListTrialsRequest request;
+    request.set_search_id(id);
+    nas::v1::ListTrialsResponse response;
+    return search_api->ListTrials(WithDeadline(&context), request, &response)
+        .error_code();
+  }
+  grpc::StatusCode Register() {
+    grpc::ClientContext context;
+    nas::v1::RegisterWorkerRequest request;
+    request.set_host("test");
+    nas::v1::RegisterWorkerResponse response;
+    return worker_api->RegisterWorker(WithDeadline(&context), request, &response)
+        .error_code();
+  }
+  grpc::StatusCode Acquire() {
+    grpc::ClientContext context;
+    nas::v1::AcquireTrialRequest request;
+    request.set_worker_id("w-1");
+    request.set_wait_ms(0);
+    nas::v1::AcquireTrialResponse response;
+    return worker_api->AcquireTrial(WithDeadline(&context), request, &response)
+        .error_code();
+  }
+};
+
+class SecurityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/nas-sec-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::string error;
+    ASSERT_TRUE(MakeTestCerts(dir_, &certs_, &error)) << error;
+    tokens_file_ = dir_ + "/tokens";
+    std::ofstream(tokens_file_)
+        << "# name role token\n"
+        << "alice client " << kAliceToken << "\n"
+        << "bob   client " << kBobToken << "\n"
+        << "w1    worker " << kWorkerToken << "\n"
+        << "root  admin  " << kAdminToken << "\n";
+    worker_token_file_ = dir_ + "/worker.token";
+    std::ofstream(worker_token_file_) << kWorkerToken << "\n";
+  }
+
+  // TLS (and, with `mtls`, required client certificates) plus tokens; the
+  // harness itself connects as admin.
+  ClusterOptions SecureOptions(bool mtls) const {
+    ClusterOptions options;
+    options.controller_flags = {"--tls_cert=" + certs_.server_cert,
+                                "--tls_key=" + certs_.server_key,
+                                "--auth_tokens_file=" + tokens_file_};
+    if (mtls) options.controller_flags.push_back("--tls_client_ca=" + certs_.ca);
+    options.client_security = As(kAdminToken, mtls);
+    return options;
+  }
+
+  nas::client::ChannelSecurity As(const std::string& token,
+                                  bool client_cert) const {
+    nas::client::ChannelSecurity security;
+    security.tls_ca = certs_.ca;
+    security.token = token;
+    if (client_cert) {
+      security.tls_cert = certs_.client_cert;
+      security.tls_key = certs_.client_key;
+    }
+    return security;
+  }
+
+  static Client Connect(Cluster& cluster,
+                        const nas::client::ChannelSecurity& security) {
+    std::shared_ptr<grpc::Channel> channel = cluster.Channel(security);
+    return Client{nas::v1::SearchService::NewStub(channel),
+                  nas::v1::WorkerService::NewStub(channel)};
+  }
+
+  std::string dir_;
+  TestCerts certs_;
+  std::string tokens_file_;
+  std::string worker_token_file_;
+};
+
+TEST_F(SecurityTest, TokensAndRolesOverTls) {
+  Cluster cluster(SecureOptions(/*mtls=*/false));
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+
+  // TLS is required: a plaintext client never gets an answer.
+  nas::client::ChannelSecurity plaintext;
+  plaintext.plaintext = true;
+  plaintext.token = kAdminToken;
+  EXPECT_EQ(Connect(cluster, plaintext).List(), grpc::StatusCode::UNAVAILABLE);
+
+  Client nobody = Connect(cluster, As("", false));
+  Client forger = Connect(cluster, As("alice-secret-token-0009", false));
+  Client alice = Connect(cluster, As(kAliceToken, false));
+  Client bob = Connect(cluster, As(kBobToken, false));
+  Client worker = Connect(cluster, As(kWorkerToken, false));
+  Client admin = Connect(cluster, As(kAdminToken, false));
+
+  for (Client* c : {&nobody, &forger}) {
+    EXPECT_EQ(c->List(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(c->Create(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(c->Register(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(c->Acquire(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+
+  nas::v1::Search mine;
+  ASSERT_EQ(alice.Create(&mine), grpc::StatusCode::OK) << cluster.Logs();
+  EXPECT_EQ(mine.owner(), "alice");
+
+  // Workers may not create or read searches; clients may not take work.
+  EXPECT_EQ(worker.Create(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(worker.Get(mine.id()), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(worker.List(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(worker.Register(), grpc::StatusCode::OK);
+  EXPECT_EQ(alice.Register(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(alice.Acquire(), grpc::StatusCode::PERMISSION_DENIED);
+
+  // Clients see only their own searches; to others they do not exist.
+  EXPECT_EQ(alice.Get(mine.id()), grpc::StatusCode::OK);
+  EXPECT_EQ(bob.Get(mine.id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(bob.Trials(mine.id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(bob.Cancel(mine.id()), grpc::StatusCode::NOT_FOUND);
+  nas::v1::ListSearchesResponse listed;
+  ASSERT_EQ(bob.List(&listed), grpc::StatusCode::OK);
+  EXPECT_EQ(listed.searches_size(), 0);
+  nas::v1::Search bobs;
+  ASSERT_EQ(bob.Create(&bobs), grpc::StatusCode::OK);
+  ASSERT_EQ(alice.List(&listed), grpc::StatusCode::OK);
+  ASSERT_EQ(listed.searches_size(), 1);
+  EXPECT_EQ(listed.searches(0).id(), mine.id());
+
+  // Admins do everything, with every search.
+  ASSERT_EQ(admin.List(&listed), grpc::StatusCode::OK);
+  EXPECT_EQ(listed.searches_size(), 2);
+  EXPECT_EQ(admin.Get(mine.id()), grpc::StatusCode::OK);
+  EXPECT_EQ(admin.Register(), grpc::StatusCode::OK);
+  EXPECT_EQ(admin.Cancel(bobs.id()), grpc::StatusCode::OK);
+  EXPECT_EQ(alice.Cancel(mine.id()), grpc::StatusCode::OK);
+
+  // Refusals are logged by token name; no token ever reaches the log.
+  const std::string log = cluster.controller()->ReadLog();
+  EXPECT_TRUE(absl::StrContains(log, "token \"w1\" has role worker")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "unknown or malformed")) << log;
+  for (const char* token : {kAliceToken, kBobToken, kWorkerToken, kAdminToken,
+                            "alice-secret-token-0009"}) {
+    EXPECT_FALSE(absl::StrContains(log, token)) << token;
+  }
+}
+
+TEST_F(SecurityTest, MutualTlsWorkersCompleteATabularSearch) {
+  ClusterOptions options = SecureOptions(/*mtls=*/true);
+  options.worker_flags = {
+      "--tls_ca=" + certs_.ca,          "--tls_cert=" + certs_.client_cert,
+      "--tls_key=" + certs_.client_key, "--token_file=" + worker_token_file_,
+      std::string("--table=") + NAS_NB201_TABLE};
+  Cluster cluster(options);
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+
+  // Without a client certificate, or with one from another CA, the
+  // handshake fails even with a valid token.
+  EXPECT_EQ(Connect(cluster, As(kAdminToken, false)).List(),
+            grpc::StatusCode::UNAVAILABLE);
+  nas::client::ChannelSecurity rogue = As(kAdminToken, false);
+  rogue.tls_cert = certs_.rogue_client_cert;
+  rogue.tls_key = certs_.rogue_client_key;
+  EXPECT_EQ(Connect(cluster, rogue).List(), grpc::StatusCode::UNAVAILABLE);
+
+  Client alice = Connect(cluster, As(kAliceToken, true));
+  nas::v1::Search search;
+  ASSERT_EQ(alice.Create(&search), grpc::StatusCode::OK) << cluster.Logs();
+  cluster.StartWorkers(2);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (search.state() != nas::v1::SEARCH_STATE_COMPLETED &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ASSERT_EQ(alice.Get(search.id(), &search), grpc::StatusCode::OK);
+  }
+  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED) << cluster.Logs();
+  EXPECT_EQ(search.counts().completed(), 8) << search.DebugString();
+
+  const std::string logs = cluster.Logs();
+  for (const char* token :
+       {kAliceToken, kBobToken, kWorkerToken, kAdminToken}) {
+    EXPECT_FALSE(absl::StrContains(logs, token)) << token;
+  }
+}
+
+TEST_F(SecurityTest, ControllerRefusesUnsafeStartups) {
+  const std::string database = "--database_url=postgresql://127.0.0.1:1/none";
+  struct Case {
+    std::vector<std::string> flags;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {{"--listen=127.0.0.1:0"}, "--tls_cert and --tls_key are required"},
+      {{"--listen=0.0.0.0:0", "--plaintext"}, "--allow_remote_plaintext"},
+      {{"--listen=0.0.0.0:0", "--plaintext", "--allow_remote_plaintext"},
+       "--auth_tokens_file is required"},
+      {{"--listen=127.0.0.1:0", "--tls_cert=" + certs_.server_cert,
+        "--tls_key=" + certs_.server_key},
+       "--auth_tokens_file is required"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    std::vector<std::string> argv = {NAS_CONTROLLER_BINARY, database};
+    argv.insert(argv.end(), c.flags.begin(), c.flags.end());
+    Subprocess controller(argv, dir_ + "/refused-" + std::to_string(n++) +
+                                    ".log");
+    EXPECT_EQ(controller.Wait(std::chrono::seconds(10)), 2)
+        << controller.ReadLog();
+    EXPECT_TRUE(absl::StrContains(controller.ReadLog(), c.expected))
+        << controller.ReadLog();
+  }
+}
+
+// Plaintext, authentication off: the size limit holds on its own.
+TEST(OversizedRequestTest, IsResourceExhaustedAndTheControllerServesOn) {
+  ClusterOptions options;
+  options.controller_flags = {"--max_message_bytes=65536"};
+  Cluster cluster(options);
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+
+  nas::v1::CreateSearchRequest request;
+  *request.mutable_spec() = Spec();
+  request.mutable_spec()->set_name(std::string(200 * 1024, 'x'));
+  nas::v1::Search search;
+  {
+    grpc::ClientContext context;
+    grpc::Status status =
+        cluster.search().CreateSearch(WithDeadline(&context), request, &search);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << status.error_message();
+  }
+  EXPECT_TRUE(cluster.controller()->running());
+  request.mutable_spec()->set_name("small");
+  grpc::ClientContext context;
+  grpc::Status status =
+      cluster.search().CreateSearch(WithDeadline(&context), request, &search);
+  EXPECT_TRUE(status.ok()) << status.error_message() << cluster.Logs();
+  EXPECT_EQ(search.spec().name(), "small");
+}
+
+}  // namespace
+}  // namespace nas::testing
