@@ -13,6 +13,8 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 COPY --from=build /src/build/controller/nas-controller /usr/local/bin/
 COPY --from=build /src/build/nasctl/nasctl /usr/local/bin/
 EXPOSE 50051
-# Configured by NAS_DATABASE_URL, NAS_LISTEN and NAS_LEASE_SECONDS.
+# Configured by NAS_DATABASE_URL, NAS_LISTEN, NAS_LEASE_SECONDS and the TLS
+# and token variables of docs/security.md (NAS_TLS_CERT, NAS_TLS_KEY,
+# NAS_AUTH_TOKENS_FILE, NAS_TLS_CLIENT_CA).
 ENV NAS_LISTEN=0.0.0.0:50051
 ENTRYPOINT ["/usr/local/bin/nas-controller"]

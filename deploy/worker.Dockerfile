@@ -15,6 +15,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/worker/nas-worker /usr/local/bin/
 COPY --from=build /data /data
-# Configured by NAS_CONTROLLER, NAS_DEVICE and NAS_DATA_DIR.
+# Configured by NAS_CONTROLLER, NAS_DEVICE, NAS_DATA_DIR and, for TLS and
+# tokens (docs/security.md), NAS_TLS_CA and NAS_TOKEN_FILE or NAS_TOKEN.
 ENV NAS_DATA_DIR=/data NAS_DEVICE=auto
 ENTRYPOINT ["/usr/local/bin/nas-worker"]

@@ -37,13 +37,17 @@ trap cleanup EXIT
 
 demo_start=$(date +%s)
 step "Starting nas-controller on $CONTROLLER and $WORKERS workers (logs in .nas/)"
+# The demo runs on loopback only, so it serves plaintext without tokens; the
+# controller refuses --plaintext on other addresses. For TLS and tokens see
+# docs/security.md (scripts/make_certs.sh makes what it needs).
+export NAS_PLAINTEXT=true
 build/controller/nas-controller --listen="$CONTROLLER" --database_url="$DB_URL" \
-  >"$RUN_DIR/controller.log" 2>&1 &
+  --plaintext >"$RUN_DIR/controller.log" 2>&1 &
 PIDS+=($!)
 # One LibTorch thread per worker: the workers share the machine's cores.
 THREADS=$(( $(nproc) / WORKERS )); (( THREADS < 1 )) && THREADS=1
 for i in $(seq 1 "$WORKERS"); do
-  build/worker/nas-worker --controller="$CONTROLLER" --device=auto \
+  build/worker/nas-worker --controller="$CONTROLLER" --device=auto --plaintext \
     --data_dir="$ROOT/data" --threads="$THREADS" >"$RUN_DIR/worker-$i.log" 2>&1 &
   PIDS+=($!)
 done
