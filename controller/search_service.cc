@@ -40,7 +40,8 @@ absl::StatusOr<nas::v1::Search> SearchServiceImpl::VisibleSearch(
     const Caller& caller, int64_t search_id) {
   absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
   if (search.ok() && !MaySee(caller, search->owner())) {
-    return absl::NotFoundError(absl::StrCat("search ", search_id, " not found"));
+    return absl::NotFoundError(
+        absl::StrCat("search ", search_id, " not found"));
   }
   return search;
 }
@@ -56,7 +57,8 @@ grpc::Status SearchServiceImpl::CreateSearch(
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("spec.", s.message())));
   }
-  absl::StatusOr<nas::v1::Search> search = store_->CreateSearch(spec, caller->name);
+  absl::StatusOr<nas::v1::Search> search =
+      store_->CreateSearch(spec, caller->name);
   if (!search.ok()) return ToGrpcStatus(search.status());
   *response = *std::move(search);
   scheduler_->Notify();

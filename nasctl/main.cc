@@ -74,11 +74,11 @@ void PrintHelp(std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto args = nas::cli::ParseArgs(argc, argv,
-                                  {"controller", "output", "state", "k", "limit",
-                                   "tls_ca", "tls_cert", "tls_key",
-                                   "token_file"},
-                                  {"watch", "plaintext"});
+  auto args = nas::cli::ParseArgs(
+      argc, argv,
+      {"controller", "output", "state", "k", "limit", "tls_ca", "tls_cert",
+       "tls_key", "token_file"},
+      {"watch", "plaintext"});
   if (!args.ok()) {
     std::cerr << args.status().message() << "\n";
     return 2;

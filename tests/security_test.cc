@@ -103,7 +103,8 @@ struct Client {
     nas::v1::RegisterWorkerRequest request;
     request.set_host("test");
     nas::v1::RegisterWorkerResponse response;
-    return worker_api->RegisterWorker(WithDeadline(&context), request, &response)
+    return worker_api
+        ->RegisterWorker(WithDeadline(&context), request, &response)
         .error_code();
   }
   grpc::StatusCode Acquire() {
@@ -125,12 +126,11 @@ class SecurityTest : public ::testing::Test {
     std::string error;
     ASSERT_TRUE(MakeTestCerts(dir_, &certs_, &error)) << error;
     tokens_file_ = dir_ + "/tokens";
-    std::ofstream(tokens_file_)
-        << "# name role token\n"
-        << "alice client " << kAliceToken << "\n"
-        << "bob   client " << kBobToken << "\n"
-        << "w1    worker " << kWorkerToken << "\n"
-        << "root  admin  " << kAdminToken << "\n";
+    std::ofstream(tokens_file_) << "# name role token\n"
+                                << "alice client " << kAliceToken << "\n"
+                                << "bob   client " << kBobToken << "\n"
+                                << "w1    worker " << kWorkerToken << "\n"
+                                << "root  admin  " << kAdminToken << "\n";
     worker_token_file_ = dir_ + "/worker.token";
     std::ofstream(worker_token_file_) << kWorkerToken << "\n";
   }
@@ -142,7 +142,8 @@ class SecurityTest : public ::testing::Test {
     options.controller_flags = {"--tls_cert=" + certs_.server_cert,
                                 "--tls_key=" + certs_.server_key,
                                 "--auth_tokens_file=" + tokens_file_};
-    if (mtls) options.controller_flags.push_back("--tls_client_ca=" + certs_.ca);
+    if (mtls)
+      options.controller_flags.push_back("--tls_client_ca=" + certs_.ca);
     options.client_security = As(kAdminToken, mtls);
     return options;
   }
@@ -230,6 +231,31 @@ TEST_F(SecurityTest, TokensAndRolesOverTls) {
   EXPECT_EQ(admin.Cancel(bobs.id()), grpc::StatusCode::OK);
   EXPECT_EQ(alice.Cancel(mine.id()), grpc::StatusCode::OK);
 
+  // nasctl: TLS from --tls_ca, the token from --token_file or NAS_TOKEN.
+  const std::string alice_token_file = dir_ + "/alice.token";
+  std::ofstream(alice_token_file) << kAliceToken << "\n";
+  {
+    Subprocess nasctl(
+        {NAS_NASCTL_BINARY, "--controller", cluster.address(), "--tls_ca",
+         certs_.ca, "--token_file", alice_token_file, "-o", "json", "searches"},
+        dir_ + "/nasctl-alice.log");
+    EXPECT_EQ(nasctl.Wait(std::chrono::seconds(20)), 0) << nasctl.ReadLog();
+    EXPECT_TRUE(absl::StrContains(nasctl.ReadLog(), "\"owner\":\"alice\""))
+        << nasctl.ReadLog();
+    EXPECT_FALSE(absl::StrContains(nasctl.ReadLog(), "\"owner\":\"bob\""))
+        << nasctl.ReadLog();
+  }
+  {
+    setenv("NAS_TOKEN", kWorkerToken, 1);
+    Subprocess nasctl({NAS_NASCTL_BINARY, "--controller", cluster.address(),
+                       "--tls_ca", certs_.ca, "searches"},
+                      dir_ + "/nasctl-worker.log");
+    unsetenv("NAS_TOKEN");
+    EXPECT_EQ(nasctl.Wait(std::chrono::seconds(20)), 1) << nasctl.ReadLog();
+    EXPECT_TRUE(absl::StrContains(nasctl.ReadLog(), "has role worker"))
+        << nasctl.ReadLog();
+  }
+
   // Refusals are logged by token name; no token ever reaches the log.
   const std::string log = cluster.controller()->ReadLog();
   EXPECT_TRUE(absl::StrContains(log, "token \"w1\" has role worker")) << log;
@@ -243,7 +269,7 @@ TEST_F(SecurityTest, TokensAndRolesOverTls) {
 TEST_F(SecurityTest, MutualTlsWorkersCompleteATabularSearch) {
   ClusterOptions options = SecureOptions(/*mtls=*/true);
   options.worker_flags = {
-      "--tls_ca=" + certs_.ca,          "--tls_cert=" + certs_.client_cert,
+      "--tls_ca=" + certs_.ca, "--tls_cert=" + certs_.client_cert,
       "--tls_key=" + certs_.client_key, "--token_file=" + worker_token_file_,
       std::string("--table=") + NAS_NB201_TABLE};
   Cluster cluster(options);
@@ -298,8 +324,8 @@ TEST_F(SecurityTest, ControllerRefusesUnsafeStartups) {
   for (const Case& c : cases) {
     std::vector<std::string> argv = {NAS_CONTROLLER_BINARY, database};
     argv.insert(argv.end(), c.flags.begin(), c.flags.end());
-    Subprocess controller(argv, dir_ + "/refused-" + std::to_string(n++) +
-                                    ".log");
+    Subprocess controller(argv,
+                          dir_ + "/refused-" + std::to_string(n++) + ".log");
     EXPECT_EQ(controller.Wait(std::chrono::seconds(10)), 2)
         << controller.ReadLog();
     EXPECT_TRUE(absl::StrContains(controller.ReadLog(), c.expected))

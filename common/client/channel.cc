@@ -32,7 +32,8 @@ absl::StatusOr<std::string> ReadFile(absl::string_view option,
 class BearerInterceptor : public grpc::experimental::Interceptor {
  public:
   explicit BearerInterceptor(const std::string* header) : header_(header) {}
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             grpc::experimental::InterceptionHookPoints::
                 PRE_SEND_INITIAL_METADATA)) {
@@ -101,7 +102,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       Credentials(security);
   if (!credentials.ok()) return credentials.status();
-  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;
   if (!security.token.empty()) {
     interceptors.push_back(

@@ -34,10 +34,9 @@ absl::StatusOr<Caller> Authorizer::Authorize(const grpc::ServerContext& context,
                  context.peer(), caller->name,
                  std::string(RoleName(caller->role)),
                  std::string(RoleName(needed)));
-    return absl::PermissionDeniedError(
-        absl::StrCat("token \"", caller->name, "\" has role ",
-                     RoleName(caller->role), "; this call needs role ",
-                     RoleName(needed), " or admin"));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "token \"", caller->name, "\" has role ", RoleName(caller->role),
+        "; this call needs role ", RoleName(needed), " or admin"));
   }
   return *caller;
 }

@@ -35,8 +35,7 @@ bool IsLoopbackAddress(absl::string_view address) {
   } else if (size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
     host = host.substr(0, colon);
   }
-  return absl::StartsWith(host, "127.") || host == "::1" ||
-         host == "localhost";
+  return absl::StartsWith(host, "127.") || host == "::1" || host == "localhost";
 }
 
 absl::StatusOr<ServerSecurity> MakeServerSecurity(

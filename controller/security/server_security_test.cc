@@ -48,8 +48,8 @@ TEST(ServerSecurityTest, RemotePlaintextNeedsTheExtraFlagAndTokens) {
   options.plaintext = true;
   absl::StatusOr<ServerSecurity> s = MakeServerSecurity(options, "0.0.0.0:0");
   ASSERT_FALSE(s.ok());
-  EXPECT_TRUE(absl::StrContains(s.status().message(),
-                                "--allow_remote_plaintext"));
+  EXPECT_TRUE(
+      absl::StrContains(s.status().message(), "--allow_remote_plaintext"));
   options.allow_remote_plaintext = true;
   s = MakeServerSecurity(options, "0.0.0.0:0");
   ASSERT_FALSE(s.ok());
@@ -75,7 +75,8 @@ TEST(ServerSecurityTest, BadFilesNameTheFlag) {
 
   ServerSecurityOptions plain;
   plain.plaintext = true;
-  plain.auth_tokens_file = WriteTemp("bad_tokens", "x nobody 0123456789abcdef\n");
+  plain.auth_tokens_file =
+      WriteTemp("bad_tokens", "x nobody 0123456789abcdef\n");
   s = MakeServerSecurity(plain, "127.0.0.1:0");
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(absl::StrContains(s.status().message(), "--auth_tokens_file"));

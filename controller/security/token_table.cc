@@ -87,7 +87,8 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text) {
         Entry{Caller{std::string(fields[0]), *role}, std::string(fields[2])});
   }
   if (table.entries_.empty()) {
-    return absl::InvalidArgumentError("no tokens (every line empty or comment)");
+    return absl::InvalidArgumentError(
+        "no tokens (every line empty or comment)");
   }
   return table;
 }

@@ -18,7 +18,8 @@ class BestTrialsTest : public StoreTest {
                                const std::string& metric,
                                const std::vector<double>& values) {
     auto search = store().CreateSearch(
-        Spec("best", static_cast<int>(values.size()), 3, metric, direction), "");
+        Spec("best", static_cast<int>(values.size()), 3, metric, direction),
+        "");
     EXPECT_TRUE(search.ok());
     std::vector<NewTrial> trials;
     for (size_t i = 0; i < values.size(); ++i) trials.push_back(Trial(i));
@@ -84,7 +85,8 @@ TEST_F(BestTrialsTest, EveryObjectiveMetricRanksByItsColumn) {
     ASSERT_TRUE(IsObjectiveMetric(metric)) << metric;
     for (nas::v1::Direction direction :
          {nas::v1::DIRECTION_MAXIMIZE, nas::v1::DIRECTION_MINIMIZE}) {
-      auto search = store().CreateSearch(Spec("m", 3, 3, metric, direction), "");
+      auto search =
+          store().CreateSearch(Spec("m", 3, 3, metric, direction), "");
       ASSERT_TRUE(search.ok()) << search.status();
       ASSERT_TRUE(
           store()
