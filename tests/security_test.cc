@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "common/spec/spec_yaml.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
@@ -190,6 +191,17 @@ TEST_F(SecurityTest, TokensAndRolesOverTls) {
   Client worker = Connect(cluster, As(kWorkerToken, false));
   Client admin = Connect(cluster, As(kAdminToken, false));
 
+  // The health service stays open to probes without a token (TLS still).
+  {
+    auto health =
+        grpc::health::v1::Health::NewStub(cluster.Channel(As("", false)));
+    grpc::health::v1::HealthCheckResponse serving;
+    grpc::ClientContext context;
+    ASSERT_TRUE(health->Check(WithDeadline(&context), {}, &serving).ok());
+    EXPECT_EQ(serving.status(),
+              grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+
   for (Client* c : {&nobody, &forger}) {
     EXPECT_EQ(c->List(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(c->Create(), grpc::StatusCode::UNAUTHENTICATED);
@@ -283,6 +295,23 @@ TEST_F(SecurityTest, MutualTlsWorkersCompleteATabularSearch) {
   rogue.tls_cert = certs_.rogue_client_cert;
   rogue.tls_key = certs_.rogue_client_key;
   EXPECT_EQ(Connect(cluster, rogue).List(), grpc::StatusCode::UNAVAILABLE);
+
+  // A worker holding a client token is refused and exits with an error.
+  {
+    const std::string client_token_file = dir_ + "/alice.token";
+    std::ofstream(client_token_file) << kAliceToken << "\n";
+    Subprocess worker({NAS_WORKER_BINARY, "--controller=" + cluster.address(),
+                       "--tls_ca=" + certs_.ca,
+                       "--tls_cert=" + certs_.client_cert,
+                       "--tls_key=" + certs_.client_key,
+                       "--token_file=" + client_token_file,
+                       std::string("--table=") + NAS_NB201_TABLE},
+                      dir_ + "/worker-with-client-token.log");
+    EXPECT_EQ(worker.Wait(std::chrono::seconds(30)), 1) << worker.ReadLog();
+    EXPECT_TRUE(absl::StrContains(worker.ReadLog(), "RegisterWorker refused"))
+        << worker.ReadLog();
+    EXPECT_FALSE(absl::StrContains(worker.ReadLog(), kAliceToken));
+  }
 
   Client alice = Connect(cluster, As(kAliceToken, true));
   nas::v1::Search search;

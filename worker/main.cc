@@ -218,5 +218,7 @@ int main(int argc, char** argv) {
   nas::worker::WorkerLoop loop(*std::move(channel), estimator.get(), options);
   const int trials = loop.Run(g_stop);
   spdlog::info("exiting after {} trials", trials);
-  return 0;
+  // A refused registration (wrong token or role) is a configuration error;
+  // say so to supervisors instead of looking like a clean exit.
+  return loop.registered() || g_stop.load() ? 0 : 1;
 }

@@ -40,6 +40,9 @@ class WorkerLoop {
   // Runs until `stop` becomes true or max_trials are done. Returns the
   // number of trials it ran.
   int Run(const std::atomic<bool>& stop);
+  // False when the controller refused RegisterWorker (e.g. a wrong token)
+  // or Run was stopped before registering.
+  bool registered() const { return !worker_id_.empty(); }
 
  private:
   // Calls `rpc` until it returns a status other than UNAVAILABLE or
