@@ -21,16 +21,16 @@ namespace {
 //   4 (.70, 100, 4)  on the front
 //   5 (.80, 300, 1)  equal to 1 on both objectives: also on the front
 const std::vector<std::tuple<double, int64_t, double>> kTrials = {
-    {.90, 500, 3}, {.80, 300, 2}, {.85, 600, 1}, {.95, 400, 9},
-    {.70, 100, 4}, {.80, 300, 1}};
+    {.90, 500, 3}, {.80, 300, 2}, {.85, 600, 1},
+    {.95, 400, 9}, {.70, 100, 4}, {.80, 300, 1}};
 
 class BestTrialsServiceTest : public StoreTest {
  protected:
   void SetUp() override {
     StoreTest::SetUp();
     scheduler_ = std::make_unique<Scheduler>(&store(), Scheduler::Options());
-    service_ = std::make_unique<SearchServiceImpl>(&store(), scheduler_.get(),
-                                                   &hub_);
+    service_ =
+        std::make_unique<SearchServiceImpl>(&store(), scheduler_.get(), &hub_);
   }
 
   // A search over kTrials plus a failed trial.

@@ -97,10 +97,9 @@ bool WaitFor(const std::function<bool()>& condition, seconds timeout) {
 
 ClusterOptions TabularWorkers(int max_trials) {
   ClusterOptions options;
-  options.worker_flags = {std::string("--table=") + kTablePath,
-                          "--table_noise=0.5",
-                          "--max_trials=" + std::to_string(max_trials),
-                          "--acquire_wait_ms=200"};
+  options.worker_flags = {
+      std::string("--table=") + kTablePath, "--table_noise=0.5",
+      "--max_trials=" + std::to_string(max_trials), "--acquire_wait_ms=200"};
   return options;
 }
 
@@ -125,9 +124,12 @@ TEST(StrategyRestart, KilledControllerContinuesEvolution) {
   cluster.StartWorkers(2);
   const int64_t id = Create(cluster, Spec(kEvolutionSearch));
   const std::string sid = std::to_string(id);
-  ASSERT_TRUE(WaitFor([&] {
-    return Get(cluster, id).counts().completed() >= 2 * kTrialsPerWorker;
-  }, seconds(60))) << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Get(cluster, id).counts().completed() >= 2 * kTrialsPerWorker;
+      },
+      seconds(60)))
+      << cluster.Logs();
   const nas::v1::Search before = Get(cluster, id);
   ASSERT_EQ(before.state(), nas::v1::SEARCH_STATE_RUNNING);
   const int trials_before = std::stoi(cluster.db().QueryScalar(
@@ -138,20 +140,25 @@ TEST(StrategyRestart, KilledControllerContinuesEvolution) {
   cluster.controller()->Wait(seconds(10));
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(3);  // 45 more trials' worth; 40 are left
-  ASSERT_TRUE(WaitFor([&] {
-    return Get(cluster, id).state() == nas::v1::SEARCH_STATE_COMPLETED;
-  }, seconds(120))) << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Get(cluster, id).state() == nas::v1::SEARCH_STATE_COMPLETED;
+      },
+      seconds(120)))
+      << cluster.Logs();
 
   // Numbering is contiguous, nothing lost or doubled, no computation twice.
   EXPECT_EQ(cluster.db().QueryScalar(
                 "SELECT count(DISTINCT number) || '/' || count(*) || '/' || "
                 "max(number) || '/' || count(DISTINCT canonical_key) FROM "
-                "trials WHERE search_id = " + sid),
+                "trials WHERE search_id = " +
+                sid),
             "70/70/69/70");
   EXPECT_EQ(cluster.db().QueryScalar(
                 "SELECT count(*) FROM trials WHERE search_id = " + sid +
                 " AND state = 'COMPLETED'"),
-            "70") << cluster.Logs();
+            "70")
+      << cluster.Logs();
   // Evolution went on: every trial proposed once the population was full,
   // before the kill and after it, is a one-decision mutation of an earlier
   // completed trial. A restart from scratch would have proposed another
@@ -162,10 +169,11 @@ TEST(StrategyRestart, KilledControllerContinuesEvolution) {
       cluster.db().QueryScalar(NonMutationsSql(sid, kPopulation));
   const std::string after_restart =
       cluster.db().QueryScalar(NonMutationsSql(sid, trials_before));
-  std::printf("restart after %d trials; non-mutations: %s from #%d, %s from "
-              "#%d\n",
-              trials_before, before_kill.c_str(), kPopulation,
-              after_restart.c_str(), trials_before);
+  std::printf(
+      "restart after %d trials; non-mutations: %s from #%d, %s from "
+      "#%d\n",
+      trials_before, before_kill.c_str(), kPopulation, after_restart.c_str(),
+      trials_before);
   EXPECT_EQ(after_restart, "0");
   EXPECT_EQ(before_kill, "0");
 }
@@ -201,9 +209,12 @@ TEST(MultiObjectiveEndToEnd, BestTrialsAreTheFeasibleParetoFront) {
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
   const int64_t id = Create(cluster, Spec(kMultiObjectiveSearch));
-  ASSERT_TRUE(WaitFor([&] {
-    return Get(cluster, id).state() == nas::v1::SEARCH_STATE_COMPLETED;
-  }, seconds(120))) << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Get(cluster, id).state() == nas::v1::SEARCH_STATE_COMPLETED;
+      },
+      seconds(120)))
+      << cluster.Logs();
 
   nas::v1::GetBestTrialsRequest request;
   request.set_search_id(id);
@@ -237,7 +248,8 @@ TEST(MultiObjectiveEndToEnd, BestTrialsAreTheFeasibleParetoFront) {
     EXPECT_LE(f.metrics().val_accuracy(), previous_accuracy);  // ordered
     previous_accuracy = f.metrics().val_accuracy();
     for (const nas::v1::Trial& t : feasible) {
-      EXPECT_FALSE(Dominates(t, f)) << t.number() << " dominates " << f.number();
+      EXPECT_FALSE(Dominates(t, f))
+          << t.number() << " dominates " << f.number();
     }
   }
   // Complete: every feasible trial left out is dominated by one listed.

@@ -14,7 +14,8 @@ TEST(ConstraintTextTest, ParsesBothOperatorsWithOrWithoutSpaces) {
   EXPECT_EQ(le->metric(), "latency_ms");
   EXPECT_EQ(le->op(), nas::v1::COMPARISON_LESS_EQUAL);
   EXPECT_DOUBLE_EQ(le->bound(), 5);
-  absl::StatusOr<nas::v1::Constraint> ge = ParseConstraint("val_accuracy>=-0.5");
+  absl::StatusOr<nas::v1::Constraint> ge =
+      ParseConstraint("val_accuracy>=-0.5");
   ASSERT_TRUE(ge.ok()) << ge.status();
   EXPECT_EQ(ge->metric(), "val_accuracy");
   EXPECT_EQ(ge->op(), nas::v1::COMPARISON_GREATER_EQUAL);
@@ -34,8 +35,8 @@ TEST(ConstraintTextTest, RefusesMalformedText) {
 }
 
 TEST(ConstraintTextTest, FormatIsTheInverseOfParse) {
-  for (const char* text : {"latency_ms <= 5", "params <= 1e+06",
-                           "val_accuracy >= 0.25"}) {
+  for (const char* text :
+       {"latency_ms <= 5", "params <= 1e+06", "val_accuracy >= 0.25"}) {
     absl::StatusOr<nas::v1::Constraint> c = ParseConstraint(text);
     ASSERT_TRUE(c.ok()) << text;
     EXPECT_EQ(FormatConstraint(*c), text);

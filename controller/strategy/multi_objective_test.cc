@@ -59,9 +59,9 @@ std::vector<std::vector<int>> AllArchitectures(const space::SearchSpace& s) {
 }
 
 std::vector<std::vector<double>> Observe(SearchStrategy& strategy,
-                                     const space::SearchSpace& space,
-                                     const TwoObjectives& objectives,
-                                     uint64_t seed, int queries) {
+                                         const space::SearchSpace& space,
+                                         const TwoObjectives& objectives,
+                                         uint64_t seed, int queries) {
   SearchSnapshot snapshot{&space, seed, {}};
   std::vector<std::vector<double>> observed;
   for (int q = 0; q < queries; ++q) {

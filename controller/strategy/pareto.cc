@@ -69,9 +69,9 @@ std::vector<double> CrowdingDistances(
     // All equal along m: it tells the members nothing apart.
     if (high == low) continue;
     for (size_t k = 1; k + 1 < size; ++k) {
-      distance[order[k]] += (points[front[order[k + 1]]][m] -
-                             points[front[order[k - 1]]][m]) /
-                            (high - low);
+      distance[order[k]] +=
+          (points[front[order[k + 1]]][m] - points[front[order[k - 1]]][m]) /
+          (high - low);
     }
   }
   return distance;
