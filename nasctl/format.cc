@@ -29,7 +29,9 @@ std::string MetricText(const nas::v1::TrialMetrics& m,
   if (metric == "params") return HumanCount(m.params());
   if (metric == "flops") return HumanCount(m.flops());
   if (metric == "latency_ms") return absl::StrFormat("%.2fms", m.latency_ms());
-  if (metric == "train_seconds") return absl::StrFormat("%.1f", m.train_seconds());
+  if (metric == "train_seconds") {
+    return absl::StrFormat("%.1f", m.train_seconds());
+  }
   return "?";
 }
 
@@ -105,9 +107,9 @@ void PrintBestTrials(const nas::v1::SearchSpec& spec,
   for (const nas::v1::Objective& o : spec.objectives()) {
     objectives.push_back(
         absl::StrFormat("%s (%s)", o.metric(), DirectionWord(o.direction())));
-    header.push_back(absl::StrFormat("%s(%s)", absl::AsciiStrToUpper(o.metric()),
-                                     absl::AsciiStrToUpper(
-                                         DirectionWord(o.direction()))));
+    header.push_back(
+        absl::StrFormat("%s(%s)", absl::AsciiStrToUpper(o.metric()),
+                        absl::AsciiStrToUpper(DirectionWord(o.direction()))));
   }
   for (const nas::v1::Constraint& c : spec.constraints()) {
     constraints.push_back(spec::FormatConstraint(c));

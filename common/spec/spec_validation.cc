@@ -193,8 +193,9 @@ absl::Status CheckAllFinite(const google::protobuf::Message& message,
 absl::Status CheckMetricName(const std::string& path,
                              const std::string& metric) {
   if (metric.empty()) {
-    return FieldError(path, absl::StrCat("required; one of ",
-                                         absl::StrJoin(kObjectiveMetrics, ", ")));
+    return FieldError(
+        path,
+        absl::StrCat("required; one of ", absl::StrJoin(kObjectiveMetrics, ", ")));
   }
   if (metric == "test_accuracy") return FieldError(path, kTestAccuracyRefusal);
   for (absl::string_view m : kObjectiveMetrics) {

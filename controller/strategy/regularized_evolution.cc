@@ -12,7 +12,8 @@ constexpr uint64_t kSalt = 0x45564f4c;  // "EVOL"
 // Each member's place in the population's selection order, 0 the best:
 // by score with one objective, by NSGA-II order (front, then crowding
 // distance) with several, so a tournament picks the lowest place.
-std::vector<int> SelectionPlaces(const std::vector<const TrialView*>& population) {
+std::vector<int> SelectionPlaces(
+    const std::vector<const TrialView*>& population) {
   std::vector<int> order;
   if (!population.empty() && population.front()->objectives.size() > 1) {
     std::vector<std::vector<double>> points;
@@ -66,7 +67,9 @@ std::vector<std::vector<int>> RegularizedEvolution::Propose(
     std::optional<std::vector<int>> child;
     if (!initial) {
       std::vector<int> sample(population.size());
-      for (size_t i = 0; i < sample.size(); ++i) sample[i] = static_cast<int>(i);
+      for (size_t i = 0; i < sample.size(); ++i) {
+        sample[i] = static_cast<int>(i);
+      }
       std::shuffle(sample.begin(), sample.end(), rng);
       sample.resize(std::min(sample.size(),
                              static_cast<size_t>(options_.sample_size)));
