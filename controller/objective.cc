@@ -15,14 +15,52 @@ std::optional<double> MetricValue(const nas::v1::TrialMetrics& m,
   return std::nullopt;
 }
 
-std::optional<double> OrientedScore(const nas::v1::SearchSpec& spec,
-                                    const nas::v1::TrialMetrics& metrics) {
-  if (spec.objectives().empty()) return std::nullopt;
-  const nas::v1::Objective& objective = spec.objectives(0);
+namespace {
+
+std::optional<double> Oriented(const nas::v1::Objective& objective,
+                               const nas::v1::TrialMetrics& metrics) {
   std::optional<double> value = MetricValue(metrics, objective.metric());
   if (!value) return std::nullopt;
   return objective.direction() == nas::v1::DIRECTION_MINIMIZE ? -*value
                                                               : *value;
+}
+
+}  // namespace
+
+std::optional<double> OrientedScore(const nas::v1::SearchSpec& spec,
+                                    const nas::v1::TrialMetrics& metrics) {
+  if (spec.objectives().empty()) return std::nullopt;
+  return Oriented(spec.objectives(0), metrics);
+}
+
+std::vector<double> OrientedObjectives(const nas::v1::SearchSpec& spec,
+                                       const nas::v1::TrialMetrics& metrics) {
+  std::vector<double> values;
+  for (const nas::v1::Objective& objective : spec.objectives()) {
+    std::optional<double> value = Oriented(objective, metrics);
+    if (!value) return {};
+    values.push_back(*value);
+  }
+  return values;
+}
+
+bool MeetsConstraints(const nas::v1::SearchSpec& spec,
+                      const nas::v1::TrialMetrics& metrics) {
+  for (const nas::v1::Constraint& constraint : spec.constraints()) {
+    std::optional<double> value = MetricValue(metrics, constraint.metric());
+    if (!value) return false;
+    switch (constraint.op()) {
+      case nas::v1::COMPARISON_LESS_EQUAL:
+        if (!(*value <= constraint.bound())) return false;
+        break;
+      case nas::v1::COMPARISON_GREATER_EQUAL:
+        if (!(*value >= constraint.bound())) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace nas::controller

@@ -3,6 +3,8 @@
 #define NAS_CONTROLLER_OBJECTIVE_H_
 
 #include <optional>
+#include <vector>
+
 #include "absl/strings/string_view.h"
 
 #include "nas/v1/search.pb.h"
@@ -17,6 +19,16 @@ std::optional<double> MetricValue(const nas::v1::TrialMetrics& metrics,
 // MINIMIZE). nullopt when the search has no objective or it is unknown.
 std::optional<double> OrientedScore(const nas::v1::SearchSpec& spec,
                                     const nas::v1::TrialMetrics& metrics);
+
+// Every objective's value, oriented like OrientedScore, in spec order; empty
+// when the search has no objective or one names an unknown metric.
+std::vector<double> OrientedObjectives(const nas::v1::SearchSpec& spec,
+                                       const nas::v1::TrialMetrics& metrics);
+
+// True when the metrics meet every constraint of the search. A constraint
+// on an unknown metric (validation refuses those) is never met.
+bool MeetsConstraints(const nas::v1::SearchSpec& spec,
+                      const nas::v1::TrialMetrics& metrics);
 
 }  // namespace nas::controller
 

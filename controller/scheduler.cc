@@ -23,8 +23,11 @@ TrialView ToView(const nas::v1::SearchSpec& spec, const nas::v1::Trial& trial,
                       trial.architecture().choices().end());
   view.canonical_key = space.CanonicalKey(view.choices);
   view.state = trial.state();
-  if (trial.state() == nas::v1::TRIAL_STATE_COMPLETED) {
+  if (trial.state() == nas::v1::TRIAL_STATE_COMPLETED &&
+      MeetsConstraints(spec, trial.metrics())) {
     view.score = OrientedScore(spec, trial.metrics());
+    view.objectives = OrientedObjectives(spec, trial.metrics());
+    if (view.objectives.empty()) view.score.reset();
   }
   return view;
 }

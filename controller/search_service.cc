@@ -7,6 +7,7 @@
 #include "common/spec/space_from_proto.h"
 #include "common/spec/spec_validation.h"
 #include "common/status_util.h"
+#include "controller/best_trials.h"
 #include "controller/request_checks.h"
 #include "controller/strategy/search_strategy.h"
 
@@ -184,14 +185,14 @@ grpc::Status SearchServiceImpl::GetBestTrials(
   }
   absl::StatusOr<int> k = CheckPageSize("k", request->k(), 5, kMaxPageSize);
   if (!k.ok()) return ToGrpcStatus(k.status());
-  if (absl::Status s = VisibleSearch(*caller, request->search_id()).status();
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  absl::StatusOr<std::vector<nas::v1::Trial>> best =
-      store_->BestTrials(request->search_id(), *k);
+  absl::StatusOr<nas::v1::Search> search =
+      VisibleSearch(*caller, request->search_id());
+  if (!search.ok()) return ToGrpcStatus(search.status());
+  absl::StatusOr<BestTrials> best =
+      FindBestTrials(*store_, search->spec(), request->search_id(), *k);
   if (!best.ok()) return ToGrpcStatus(best.status());
-  for (nas::v1::Trial& t : *best) *response->add_trials() = std::move(t);
+  for (nas::v1::Trial& t : best->trials) *response->add_trials() = std::move(t);
+  response->set_pareto_front(best->pareto_front);
   return grpc::Status::OK;
 }
 
@@ -208,10 +209,12 @@ grpc::Status SearchServiceImpl::WatchSearch(
   std::shared_ptr<EventHub::Subscription> sub = hub_->Subscribe(id);
   absl::StatusOr<nas::v1::Search> search = VisibleSearch(*caller, id);
   if (!search.ok()) return ToGrpcStatus(search.status());
+  // With several objectives: the front's best by the first objective.
   auto best_trial = [&]() -> std::optional<nas::v1::Trial> {
-    absl::StatusOr<std::vector<nas::v1::Trial>> best = store_->BestTrials(id, 1);
-    if (!best.ok() || best->empty()) return std::nullopt;
-    return best->front();
+    absl::StatusOr<BestTrials> best =
+        FindBestTrials(*store_, search->spec(), id, 1);
+    if (!best.ok() || best->trials.empty()) return std::nullopt;
+    return best->trials.front();
   };
 
   nas::v1::SearchEvent snapshot;

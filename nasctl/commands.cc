@@ -267,9 +267,21 @@ int Best(Context& ctx, const Args& args) {
   if (!status.ok()) return Fail(ctx, status);
   if (ctx.json) {
     PrintJson(response, *ctx.out);
-  } else {
-    PrintTrials({response.trials().begin(), response.trials().end()}, *ctx.out);
+    return 0;
   }
+  // The columns of a front name the search's objectives.
+  nas::v1::SearchSpec spec;
+  if (response.pareto_front()) {
+    nas::v1::GetSearchRequest get;
+    get.set_search_id(id);
+    nas::v1::Search search;
+    grpc::ClientContext get_context;
+    SetDeadline(&get_context);
+    grpc::Status got = ctx.stub->GetSearch(&get_context, get, &search);
+    if (!got.ok()) return Fail(ctx, got);
+    spec = search.spec();
+  }
+  PrintBestTrials(spec, response, *ctx.out);
   return 0;
 }
 

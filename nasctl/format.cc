@@ -1,6 +1,9 @@
 #include "nasctl/format.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/spec/constraint_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "nasctl/table.h"
 
@@ -15,6 +18,25 @@ std::string StripPrefix(const std::string& name, const std::string& prefix) {
 int TotalTrials(const nas::v1::TrialCounts& c) {
   return c.pending() + c.running() + c.completed() + c.failed() + c.stopped() +
          c.cancelled();
+}
+
+// A metric's value as the trials table shows it.
+std::string MetricText(const nas::v1::TrialMetrics& m,
+                       const std::string& metric) {
+  if (metric == "val_accuracy") return Percent(m.val_accuracy());
+  if (metric == "test_accuracy") return Percent(m.test_accuracy());
+  if (metric == "val_loss") return absl::StrFormat("%.4f", m.val_loss());
+  if (metric == "params") return HumanCount(m.params());
+  if (metric == "flops") return HumanCount(m.flops());
+  if (metric == "latency_ms") return absl::StrFormat("%.2fms", m.latency_ms());
+  if (metric == "train_seconds") {
+    return absl::StrFormat("%.1f", m.train_seconds());
+  }
+  return "?";
+}
+
+std::string DirectionWord(nas::v1::Direction direction) {
+  return direction == nas::v1::DIRECTION_MINIMIZE ? "min" : "max";
 }
 
 }  // namespace
@@ -67,6 +89,48 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out) {
          done ? absl::StrFormat("%.2fms", m.latency_ms()) : "-",
          done ? absl::StrFormat("%.1f", m.train_seconds()) : "-",
          t.architecture().text()});
+  }
+  table.Print(out);
+}
+
+void PrintBestTrials(const nas::v1::SearchSpec& spec,
+                     const nas::v1::GetBestTrialsResponse& best,
+                     std::ostream& out) {
+  std::vector<nas::v1::Trial> trials(best.trials().begin(),
+                                     best.trials().end());
+  if (!best.pareto_front()) {
+    PrintTrials(trials, out);
+    return;
+  }
+  std::vector<std::string> objectives, constraints;
+  std::vector<std::string> header = {"TRIAL", "#"};
+  for (const nas::v1::Objective& o : spec.objectives()) {
+    objectives.push_back(
+        absl::StrFormat("%s (%s)", o.metric(), DirectionWord(o.direction())));
+    header.push_back(
+        absl::StrFormat("%s(%s)", absl::AsciiStrToUpper(o.metric()),
+                        absl::AsciiStrToUpper(DirectionWord(o.direction()))));
+  }
+  for (const nas::v1::Constraint& c : spec.constraints()) {
+    constraints.push_back(spec::FormatConstraint(c));
+  }
+  out << "Pareto front, " << trials.size() << " trial"
+      << (trials.size() == 1 ? "" : "s") << ": "
+      << absl::StrJoin(objectives, ", ");
+  if (!constraints.empty()) {
+    out << "; subject to " << absl::StrJoin(constraints, ", ");
+  }
+  out << "\n";
+  header.push_back("ARCHITECTURE");
+  Table table(header);
+  for (const nas::v1::Trial& t : trials) {
+    std::vector<std::string> row = {std::to_string(t.id()),
+                                    std::to_string(t.number())};
+    for (const nas::v1::Objective& o : spec.objectives()) {
+      row.push_back(MetricText(t.metrics(), o.metric()));
+    }
+    row.push_back(t.architecture().text());
+    table.AddRow(std::move(row));
   }
   table.Print(out);
 }

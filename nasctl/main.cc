@@ -33,7 +33,8 @@ const std::map<std::string, Command>& Commands() {
         "List a search's trials with their metrics."}},
       {"best",
        {nas::cli::Best, "best SEARCH_ID [-k N]",
-        "Show the top completed trials by the search's objective."}},
+        "Show the best feasible trials: by the objective, or the Pareto front "
+        "when the search has several."}},
       {"cancel",
        {nas::cli::Cancel, "cancel SEARCH_ID",
         "Cancel a running search; its unfinished trials are stopped."}},

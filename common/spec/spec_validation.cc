@@ -188,6 +188,25 @@ absl::Status CheckAllFinite(const google::protobuf::Message& message,
   return absl::OkStatus();
 }
 
+// The metric check objectives and constraints share; `path` names the
+// metric field.
+absl::Status CheckMetricName(const std::string& path,
+                             const std::string& metric) {
+  if (metric.empty()) {
+    return FieldError(
+        path,
+        absl::StrCat("required; one of ", absl::StrJoin(kObjectiveMetrics, ", ")));
+  }
+  if (metric == "test_accuracy") return FieldError(path, kTestAccuracyRefusal);
+  for (absl::string_view m : kObjectiveMetrics) {
+    if (m == metric) return absl::OkStatus();
+  }
+  return FieldError(path, absl::StrCat("unknown metric ",
+                                       QuoteForMessage(metric),
+                                       "; expected one of ",
+                                       absl::StrJoin(kObjectiveMetrics, ", ")));
+}
+
 absl::Status ValidateObjectives(
     const google::protobuf::RepeatedPtrField<nas::v1::Objective>& objectives) {
   if (objectives.empty())
@@ -202,22 +221,9 @@ absl::Status ValidateObjectives(
     const nas::v1::Objective& objective = objectives[i];
     const std::string path = absl::StrCat("objectives[", i, "]");
     const std::string metric_path = absl::StrCat(path, ".metric");
-    if (objective.metric().empty()) {
-      return FieldError(metric_path,
-                        absl::StrCat("required; one of ",
-                                     absl::StrJoin(kObjectiveMetrics, ", ")));
-    }
-    if (objective.metric() == "test_accuracy")
-      return FieldError(metric_path, kTestAccuracyRefusal);
-    bool known = false;
-    for (absl::string_view m : kObjectiveMetrics)
-      known = known || m == objective.metric();
-    if (!known) {
-      return FieldError(
-          metric_path,
-          absl::StrCat("unknown metric ", QuoteForMessage(objective.metric()),
-                       "; expected one of ",
-                       absl::StrJoin(kObjectiveMetrics, ", ")));
+    if (absl::Status s = CheckMetricName(metric_path, objective.metric());
+        !s.ok()) {
+      return s;
     }
     for (int j = 0; j < i; ++j) {
       if (objectives[j].metric() == objective.metric()) {
@@ -234,6 +240,40 @@ absl::Status ValidateObjectives(
               ? std::string("required; maximize or minimize")
               : absl::StrCat("unknown direction value ", objective.direction(),
                              "; expected maximize or minimize"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConstraints(
+    const google::protobuf::RepeatedPtrField<nas::v1::Constraint>&
+        constraints) {
+  if (constraints.size() > kMaxConstraints) {
+    return FieldError(
+        "constraints",
+        absl::StrCat("at most ", kMaxConstraints,
+                     " constraints are allowed, got ", constraints.size()));
+  }
+  for (int i = 0; i < constraints.size(); ++i) {
+    const nas::v1::Constraint& constraint = constraints[i];
+    const std::string path = absl::StrCat("constraints[", i, "]");
+    if (absl::Status s =
+            CheckMetricName(absl::StrCat(path, ".metric"), constraint.metric());
+        !s.ok()) {
+      return s;
+    }
+    if (constraint.op() != nas::v1::COMPARISON_LESS_EQUAL &&
+        constraint.op() != nas::v1::COMPARISON_GREATER_EQUAL) {
+      return FieldError(
+          absl::StrCat(path, ".op"),
+          constraint.op() == nas::v1::COMPARISON_UNSPECIFIED
+              ? std::string("required; <= or >=")
+              : absl::StrCat("unknown comparison value ", constraint.op(),
+                             "; expected <= or >="));
+    }
+    if (!std::isfinite(constraint.bound())) {
+      return FieldError(absl::StrCat(path, ".bound"),
+                        "must be a finite number");
     }
   }
   return absl::OkStatus();
@@ -329,6 +369,8 @@ absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec,
   }
   if (absl::Status s = ValidateStrategy(spec.strategy()); !s.ok()) return s;
   if (absl::Status s = ValidateObjectives(spec.objectives()); !s.ok()) return s;
+  if (absl::Status s = ValidateConstraints(spec.constraints()); !s.ok())
+    return s;
   if (absl::Status s = ValidateBudget(spec.budget(), explicitly_set); !s.ok())
     return s;
   if (absl::Status s = ValidateTraining(spec.training(), explicitly_set);

@@ -19,6 +19,7 @@ namespace nas::spec {
 
 inline constexpr int kMaxNameChars = 200;
 inline constexpr int kMaxObjectives = 4;
+inline constexpr int kMaxConstraints = 8;
 inline constexpr int kMaxTrials = 100000;
 inline constexpr int kMaxParallelism = 1024;
 inline constexpr int kMaxAttempts = 100;

@@ -291,6 +291,62 @@ const std::vector<ProtoMistake>& ProtoMistakes() {
        [](nas::v1::SearchSpec* s) {
          s->mutable_training()->set_batch_size(-128);
        }},
+      {"constraint_unknown_metric",
+       "constraints[0].metric: unknown metric \"latency\"; expected one of ",
+       [](nas::v1::SearchSpec* s) {
+         nas::v1::Constraint* c = s->add_constraints();
+         c->set_metric("latency");
+         c->set_op(nas::v1::COMPARISON_LESS_EQUAL);
+         c->set_bound(5);
+       }},
+      {"constraint_on_test_accuracy",
+       "constraints[0].metric: test_accuracy cannot be an objective",
+       [](nas::v1::SearchSpec* s) {
+         nas::v1::Constraint* c = s->add_constraints();
+         c->set_metric("test_accuracy");
+         c->set_op(nas::v1::COMPARISON_GREATER_EQUAL);
+         c->set_bound(0.5);
+       }},
+      {"constraint_without_op", "constraints[1].op: required; <= or >=",
+       [](nas::v1::SearchSpec* s) {
+         nas::v1::Constraint* ok = s->add_constraints();
+         ok->set_metric("params");
+         ok->set_op(nas::v1::COMPARISON_LESS_EQUAL);
+         ok->set_bound(1e6);
+         s->add_constraints()->set_metric("latency_ms");
+       }},
+      {"constraint_bad_op", "constraints[0].op: unknown comparison value 7",
+       [](nas::v1::SearchSpec* s) {
+         nas::v1::Constraint* c = s->add_constraints();
+         c->set_metric("params");
+         c->set_op(static_cast<nas::v1::Comparison>(7));
+       }},
+      {"constraint_nan_bound",
+       "constraints[0].bound: must be a finite number",
+       [](nas::v1::SearchSpec* s) {
+         nas::v1::Constraint* c = s->add_constraints();
+         c->set_metric("latency_ms");
+         c->set_op(nas::v1::COMPARISON_LESS_EQUAL);
+         c->set_bound(kNaN);
+       }},
+      {"constraint_inf_bound",
+       "constraints[0].bound: must be a finite number",
+       [](nas::v1::SearchSpec* s) {
+         nas::v1::Constraint* c = s->add_constraints();
+         c->set_metric("flops");
+         c->set_op(nas::v1::COMPARISON_GREATER_EQUAL);
+         c->set_bound(-kInf);
+       }},
+      {"too_many_constraints",
+       "constraints: at most 8 constraints are allowed, got 9",
+       [](nas::v1::SearchSpec* s) {
+         for (int i = 0; i < 9; ++i) {
+           nas::v1::Constraint* c = s->add_constraints();
+           c->set_metric("params");
+           c->set_op(nas::v1::COMPARISON_LESS_EQUAL);
+           c->set_bound(i);
+         }
+       }},
       {"long_name", "name: must be at most 200 characters, got 300",
        [](nas::v1::SearchSpec* s) { s->set_name(std::string(300, 'n')); }},
       {"invalid_utf8_name",

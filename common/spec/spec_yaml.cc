@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "common/spec/constraint_text.h"
 #include "common/spec/field_errors.h"
 #include "common/spec/spec_validation.h"
 #include "common/spec/yaml_reader.h"
@@ -53,6 +54,9 @@ class SpecReader {
                            google::protobuf::Message* options);
   absl::Status ReadObjective(const YAML::Node& node, const std::string& path,
                              nas::v1::Objective* objective);
+  // A constraint is one string, "latency_ms <= 5" (constraint_text.h).
+  absl::Status ReadConstraint(const YAML::Node& node, const std::string& path,
+                              nas::v1::Constraint* constraint);
   absl::Status ReadBudget(const YAML::Node& node,
                           nas::v1::SearchBudget* budget);
   absl::Status ReadTraining(const YAML::Node& node,
@@ -73,7 +77,7 @@ absl::Status SpecReader::ReadSpec(const YAML::Node& root,
   NAS_SPEC_RETURN_IF_ERROR(
       yaml_.ReadMapping(root, "",
                         {"name", "seed", "dataset", "space", "strategy",
-                         "objectives", "budget", "training"},
+                         "objectives", "constraints", "budget", "training"},
                         &fields));
   for (const auto& [key, value] : fields.entries) {
     if (key == "name") {
@@ -95,6 +99,13 @@ absl::Status SpecReader::ReadSpec(const YAML::Node& root,
       for (size_t i = 0; i < items.size(); ++i) {
         NAS_SPEC_RETURN_IF_ERROR(
             ReadObjective(items[i], IndexPath(key, i), spec->add_objectives()));
+      }
+    } else if (key == "constraints") {
+      std::vector<YAML::Node> items;
+      NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadList(value, key, &items));
+      for (size_t i = 0; i < items.size(); ++i) {
+        NAS_SPEC_RETURN_IF_ERROR(ReadConstraint(items[i], IndexPath(key, i),
+                                                spec->add_constraints()));
       }
     } else if (key == "budget") {
       NAS_SPEC_RETURN_IF_ERROR(ReadBudget(value, spec->mutable_budget()));
@@ -354,6 +365,22 @@ absl::Status SpecReader::ReadObjective(const YAML::Node& node,
           absl::StrCat("unknown direction ", QuoteForMessage(direction),
                        "; expected maximize or minimize"));
     }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SpecReader::ReadConstraint(const YAML::Node& node,
+                                        const std::string& path,
+                                        nas::v1::Constraint* constraint) {
+  std::string text;
+  NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadString(node, path, &text));
+  absl::StatusOr<nas::v1::Constraint> parsed = ParseConstraint(text);
+  if (!parsed.ok()) return yaml_.Error(path, parsed.status().message());
+  *constraint = *std::move(parsed);
+  // Validation names the parts; they were all written on this line.
+  for (const char* part : {"metric", "op", "bound"}) {
+    const std::string part_path = ChildPath(path, part);
+    yaml_.Remember(part_path, node.Mark());
   }
   return absl::OkStatus();
 }

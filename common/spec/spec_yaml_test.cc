@@ -112,6 +112,29 @@ TEST(SpecYamlTest, ParsesTheNb201Example) {
   EXPECT_EQ(spec->objectives(1).direction(), nas::v1::DIRECTION_MINIMIZE);
 }
 
+TEST(SpecYamlTest, ParsesConstraints) {
+  absl::StatusOr<nas::v1::SearchSpec> spec = ParseSearchSpecYaml(
+      Spec({}, {"constraints: [\"latency_ms <= 5\", \"params<=1e6\", "
+                "\"val_accuracy >= 0.25\"]"}));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_EQ(spec->constraints_size(), 3);
+  EXPECT_EQ(spec->constraints(0).metric(), "latency_ms");
+  EXPECT_EQ(spec->constraints(0).op(), nas::v1::COMPARISON_LESS_EQUAL);
+  EXPECT_DOUBLE_EQ(spec->constraints(0).bound(), 5);
+  EXPECT_EQ(spec->constraints(1).metric(), "params");
+  EXPECT_DOUBLE_EQ(spec->constraints(1).bound(), 1e6);
+  EXPECT_EQ(spec->constraints(2).op(), nas::v1::COMPARISON_GREATER_EQUAL);
+  EXPECT_DOUBLE_EQ(spec->constraints(2).bound(), 0.25);
+}
+
+TEST(SpecYamlTest, ParsesTheMultiObjectiveExample) {
+  absl::StatusOr<nas::v1::SearchSpec> spec =
+      ParseSearchSpecFile(NAS_EXAMPLES_DIR "/multi_objective.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->objectives_size(), 2);
+  EXPECT_EQ(spec->constraints_size(), 2);
+}
+
 TEST(SpecYamlTest, FillsDefaults) {
   absl::StatusOr<nas::v1::SearchSpec> spec =
       ParseSearchSpecYaml(Spec({{"space", "space: {nb201: }"}}));
@@ -353,6 +376,20 @@ const std::vector<Mistake>& YamlMistakes() {
               Spec({{"objectives",
                      "objectives: [{metric: accuracy, direction: maximize}]"}}),
               "objectives[0].metric (line 5): unknown metric \"accuracy\""},
+      // Constraints.
+      Mistake{"constraint_without_operator",
+              Spec({}, {"constraints: [\"latency_ms < 5\"]"}),
+              "constraints[0] (line 8): expected \"<metric> <= <number>\""},
+      Mistake{"constraint_nan_bound",
+              Spec({}, {"constraints: [\"params <= nan\"]"}),
+              "constraints[0] (line 8): the bound must be a finite number"},
+      Mistake{"constraint_unknown_metric",
+              Spec({}, {"constraints:", "  - \"params <= 1e6\"",
+                        "  - \"speed >= 3\""}),
+              "constraints[1].metric (line 10): unknown metric \"speed\""},
+      Mistake{"constraint_not_text",
+              Spec({}, {"constraints: [{metric: params}]"}),
+              "constraints[0] (line 8): expected text"},
       Mistake{"duplicate_metric",
               Spec({{"objectives",
                      "objectives: [{metric: params, direction: minimize}, "

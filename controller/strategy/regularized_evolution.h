@@ -9,6 +9,13 @@
 // `population_size` trials are uniform random. With pending trials the
 // population is what has completed so far, so a batch is a set of children
 // of independent tournaments.
+//
+// Constraints: only feasible completed trials (those with a score) join the
+// population, so no child descends from an infeasible trial.
+// Several objectives (NSGA-II style selection, Deb et al. 2002): the
+// population is ordered by non-dominated front, then by crowding distance
+// (pareto.h), and a tournament picks the member first in that order. Aging
+// and one-decision mutation stay as with one objective.
 #ifndef NAS_CONTROLLER_STRATEGY_REGULARIZED_EVOLUTION_H_
 #define NAS_CONTROLLER_STRATEGY_REGULARIZED_EVOLUTION_H_
 

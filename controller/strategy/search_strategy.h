@@ -26,8 +26,14 @@ struct TrialView {
   std::string canonical_key;
   nas::v1::TrialState state = nas::v1::TRIAL_STATE_PENDING;
   // The first objective's value, oriented so that larger is better; set only
-  // for COMPLETED trials.
+  // for COMPLETED trials that meet every constraint. An infeasible trial has
+  // no score, so no strategy builds on it or recommends it, yet it stays in
+  // the snapshot so that it is not proposed again.
   std::optional<double> score;
+  // Every objective, oriented like score, in spec order; set exactly when
+  // score is. Single-objective strategies use score (the first objective)
+  // only; evolution uses all of them when there are several.
+  std::vector<double> objectives;
 };
 
 struct SearchSnapshot {

@@ -54,6 +54,25 @@ inline void AddCompleted(SearchSnapshot& snapshot,
   snapshot.trials.back().score = score;
 }
 
+// A completed trial with several objectives (oriented); the first is the
+// score, as the scheduler sets it.
+inline void AddCompletedMulti(SearchSnapshot& snapshot,
+                              const std::vector<int>& choices,
+                              std::vector<double> objectives) {
+  AddPending(snapshot, {choices});
+  snapshot.trials.back().state = nas::v1::TRIAL_STATE_COMPLETED;
+  snapshot.trials.back().score = objectives.at(0);
+  snapshot.trials.back().objectives = std::move(objectives);
+}
+
+// A completed trial that broke a constraint: no score, as the scheduler
+// builds it.
+inline void AddInfeasible(SearchSnapshot& snapshot,
+                          const std::vector<int>& choices) {
+  AddPending(snapshot, {choices});
+  snapshot.trials.back().state = nas::v1::TRIAL_STATE_COMPLETED;
+}
+
 // A hidden objective: a random weight per (decision, option) plus a random
 // weight per pair of adjacent decisions' options, drawn from `seed`.
 class SyntheticObjective {
