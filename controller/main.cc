@@ -1,7 +1,6 @@
 // nas-controller: parses flags (falling back to environment variables) into
 // ControllerOptions and serves until SIGINT/SIGTERM.
 #include <csignal>
-#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -9,28 +8,13 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
+#include "common/env_defaults.h"
 #include "controller/controller_server.h"
 #include "spdlog/spdlog.h"
 
-namespace {
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value && *value ? value : fallback;
-}
-
-int EnvIntOr(const char* name, int fallback) {
-  int value;
-  return absl::SimpleAtoi(EnvOr(name, ""), &value) ? value : fallback;
-}
-
-bool EnvBoolOr(const char* name, bool fallback) {
-  bool value;
-  return absl::SimpleAtob(EnvOr(name, ""), &value) ? value : fallback;
-}
-
-}  // namespace
+using nas::EnvBoolOr;
+using nas::EnvIntOr;
+using nas::EnvOr;
 
 ABSL_FLAG(std::string, listen, EnvOr("NAS_LISTEN", "127.0.0.1:50051"),
           "address to serve gRPC on (env NAS_LISTEN)");

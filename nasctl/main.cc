@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/client/channel.h"
+#include "common/env_defaults.h"
 #include "nasctl/args.h"
 #include "nasctl/commands.h"
 
@@ -40,11 +41,6 @@ const std::map<std::string, Command>& Commands() {
         "Cancel a running search; its unfinished trials are stopped."}},
   };
   return *commands;
-}
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value && *value ? value : fallback;
 }
 
 void PrintHelp(std::ostream& out) {
@@ -103,19 +99,20 @@ int main(int argc, char** argv) {
     std::cerr << "-o: expected table or json, got \"" << output << "\"\n";
     return 2;
   }
-  const std::string target = args->Get("controller").value_or(
-      EnvOr("NAS_CONTROLLER", "127.0.0.1:50051"));
+  const std::string target =
+      args->Get("controller")
+          .value_or(nas::EnvOr("NAS_CONTROLLER", "127.0.0.1:50051"));
   nas::client::ChannelSecurity security;
-  const std::string plaintext_env = EnvOr("NAS_PLAINTEXT", "");
+  const std::string plaintext_env = nas::EnvOr("NAS_PLAINTEXT", "");
   security.plaintext = args->Get("plaintext").has_value() ||
                        plaintext_env == "1" || plaintext_env == "true";
-  security.tls_ca = args->Get("tls_ca").value_or(EnvOr("NAS_TLS_CA", ""));
+  security.tls_ca = args->Get("tls_ca").value_or(nas::EnvOr("NAS_TLS_CA", ""));
   security.tls_cert =
-      args->Get("tls_cert").value_or(EnvOr("NAS_CLIENT_TLS_CERT", ""));
+      args->Get("tls_cert").value_or(nas::EnvOr("NAS_CLIENT_TLS_CERT", ""));
   security.tls_key =
-      args->Get("tls_key").value_or(EnvOr("NAS_CLIENT_TLS_KEY", ""));
+      args->Get("tls_key").value_or(nas::EnvOr("NAS_CLIENT_TLS_KEY", ""));
   absl::StatusOr<std::string> token = nas::client::LoadToken(
-      args->Get("token_file").value_or(EnvOr("NAS_TOKEN_FILE", "")));
+      args->Get("token_file").value_or(nas::EnvOr("NAS_TOKEN_FILE", "")));
   if (!token.ok()) {
     std::cerr << token.status().message() << "\n";
     return 2;

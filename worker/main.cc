@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -18,33 +18,19 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "common/client/channel.h"
+#include "common/env_defaults.h"
 #include "spdlog/spdlog.h"
 #include "worker/tabular_estimator.h"
 #include "worker/torch_estimator.h"
 #include "worker/train/trainer.h"
 #include "worker/worker_loop.h"
 
+using nas::EnvBoolOr;
+using nas::EnvDoubleOr;
+using nas::EnvIntOr;
+using nas::EnvOr;
+
 namespace {
-
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value && *value ? value : fallback;
-}
-
-int EnvIntOr(const char* name, int fallback) {
-  int value;
-  return absl::SimpleAtoi(EnvOr(name, ""), &value) ? value : fallback;
-}
-
-bool EnvBoolOr(const char* name, bool fallback) {
-  bool value;
-  return absl::SimpleAtob(EnvOr(name, ""), &value) ? value : fallback;
-}
-
-double EnvDoubleOr(const char* name, double fallback) {
-  double value;
-  return absl::SimpleAtod(EnvOr(name, ""), &value) ? value : fallback;
-}
 
 int64_t HostMemoryBytes() {
   std::ifstream meminfo("/proc/meminfo");
