@@ -27,9 +27,23 @@ absl::Status CheckLease(const std::string& worker_id, int64_t trial_id,
   return absl::OkStatus();
 }
 
-LeaseRef ToLeaseRef(const std::string& worker_id, int64_t trial_id,
-                    int32_t attempt) {
-  return LeaseRef{worker_id, trial_id, attempt};
+// The calls on a held lease (progress, completion, failure) need the worker
+// role and a well-formed lease before anything else. `Request` is one of
+// their requests: it has worker_id(), trial_id() and attempt().
+template <typename Request>
+absl::Status CheckLeaseCall(const Authorizer& auth,
+                            const grpc::ServerContext& context,
+                            const Request& request) {
+  if (absl::Status s = auth.Authorize(context, Role::kWorker).status();
+      !s.ok()) {
+    return s;
+  }
+  return CheckLease(request.worker_id(), request.trial_id(), request.attempt());
+}
+
+template <typename Request>
+LeaseRef ToLeaseRef(const Request& request) {
+  return LeaseRef{request.worker_id(), request.trial_id(), request.attempt()};
 }
 
 }  // namespace
@@ -133,21 +147,14 @@ grpc::Status WorkerServiceImpl::AcquireTrial(
 grpc::Status WorkerServiceImpl::ReportProgress(
     grpc::ServerContext* context, const nas::v1::ReportProgressRequest* request,
     nas::v1::ReportProgressResponse* response) {
-  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
-                                  request->attempt());
-      !s.ok()) {
+  if (absl::Status s = CheckLeaseCall(*auth_, *context, *request); !s.ok()) {
     return ToGrpcStatus(s);
   }
   if (absl::Status s = CheckEpochMetrics(request->metrics()); !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<EpochAck> ack = store_->RecordEpoch(
-      ToLeaseRef(request->worker_id(), request->trial_id(), request->attempt()),
-      request->metrics(), scheduler_->lease());
+      ToLeaseRef(*request), request->metrics(), scheduler_->lease());
   if (!ack.ok()) return ToGrpcStatus(ack.status());
   response->set_stop(ack->stop);
   if (!ack->stop) {
@@ -169,20 +176,13 @@ grpc::Status WorkerServiceImpl::ReportProgress(
 grpc::Status WorkerServiceImpl::CompleteTrial(
     grpc::ServerContext* context, const nas::v1::CompleteTrialRequest* request,
     nas::v1::CompleteTrialResponse*) {
-  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
-                                  request->attempt());
-      !s.ok()) {
+  if (absl::Status s = CheckLeaseCall(*auth_, *context, *request); !s.ok()) {
     return ToGrpcStatus(s);
   }
   if (absl::Status s = CheckTrialMetrics(request->metrics()); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  LeaseRef ref =
-      ToLeaseRef(request->worker_id(), request->trial_id(), request->attempt());
+  const LeaseRef ref = ToLeaseRef(*request);
   if (absl::Status s = store_->CompleteTrial(ref, request->metrics());
       !s.ok()) {
     return ToGrpcStatus(s);
@@ -204,13 +204,7 @@ grpc::Status WorkerServiceImpl::CompleteTrial(
 grpc::Status WorkerServiceImpl::FailTrial(
     grpc::ServerContext* context, const nas::v1::FailTrialRequest* request,
     nas::v1::FailTrialResponse*) {
-  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (absl::Status s = CheckLease(request->worker_id(), request->trial_id(),
-                                  request->attempt());
-      !s.ok()) {
+  if (absl::Status s = CheckLeaseCall(*auth_, *context, *request); !s.ok()) {
     return ToGrpcStatus(s);
   }
   if (request->reason().empty()) {
@@ -218,8 +212,7 @@ grpc::Status WorkerServiceImpl::FailTrial(
         absl::InvalidArgumentError("reason: required; say what went wrong"));
   }
   std::string reason = request->reason().substr(0, kMaxReasonBytes);
-  LeaseRef ref =
-      ToLeaseRef(request->worker_id(), request->trial_id(), request->attempt());
+  const LeaseRef ref = ToLeaseRef(*request);
   if (absl::Status s = store_->FailTrial(ref, reason); !s.ok()) {
     return ToGrpcStatus(s);
   }
