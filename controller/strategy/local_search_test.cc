@@ -9,11 +9,7 @@
 namespace nas::controller {
 namespace {
 
-int Distance(const std::vector<int>& a, const std::vector<int>& b) {
-  int d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d += a[i] != b[i];
-  return d;
-}
+using testing::Distance;
 
 // Scores: 10 at the start, `better` at one neighbour, 0 elsewhere.
 struct Landscape {

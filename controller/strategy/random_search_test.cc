@@ -2,34 +2,16 @@
 
 #include <set>
 
+#include "controller/strategy/strategy_test_util.h"
 #include "gtest/gtest.h"
 
 namespace nas::controller {
 namespace {
 
-std::unique_ptr<space::SearchSpace> Nb201() {
-  space::Nb201Config config;
-  config.ops = space::Nb201Ops();
-  std::string error;
-  auto s = space::MakeNb201Space(config, &error);
-  EXPECT_NE(s, nullptr) << error;
-  return s;
-}
-
-// Adds proposals to the snapshot as pending trials, as the scheduler does.
-void AddPending(SearchSnapshot& snapshot,
-                const std::vector<std::vector<int>>& proposals) {
-  for (const auto& choices : proposals) {
-    TrialView view;
-    view.number = static_cast<int>(snapshot.trials.size());
-    view.choices = choices;
-    view.canonical_key = snapshot.space->CanonicalKey(choices);
-    snapshot.trials.push_back(view);
-  }
-}
+using testing::AddPending;
 
 TEST(RandomSearch, ProposalsAreValidAndDistinctComputations) {
-  auto space = Nb201();
+  auto space = testing::Nb201Space();
   SearchSnapshot snapshot{space.get(), 42, {}};
   RandomSearch strategy;
   std::set<std::string> keys;
@@ -46,7 +28,7 @@ TEST(RandomSearch, ProposalsAreValidAndDistinctComputations) {
 }
 
 TEST(RandomSearch, DeterministicUnderSeed) {
-  auto space = Nb201();
+  auto space = testing::Nb201Space();
   RandomSearch strategy;
   SearchSnapshot a{space.get(), 7, {}};
   SearchSnapshot b{space.get(), 7, {}};

@@ -6,11 +6,7 @@
 namespace nas::controller {
 namespace {
 
-int Distance(const std::vector<int>& a, const std::vector<int>& b) {
-  int d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d += a[i] != b[i];
-  return d;
-}
+using testing::Distance;
 
 TEST(RegularizedEvolutionTest, ChildrenMutateOneDecisionOfTheLivingPopulation) {
   auto space = testing::Nb201Space();

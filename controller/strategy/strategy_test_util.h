@@ -73,6 +73,14 @@ inline void AddInfeasible(SearchSnapshot& snapshot,
   snapshot.trials.back().state = nas::v1::TRIAL_STATE_COMPLETED;
 }
 
+// How many decisions `a` and `b` choose differently. REQUIRES: both come from
+// one space (the same length).
+inline int Distance(const std::vector<int>& a, const std::vector<int>& b) {
+  int d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d += a[i] != b[i];
+  return d;
+}
+
 // A hidden objective: a random weight per (decision, option) plus a random
 // weight per pair of adjacent decisions' options, drawn from `seed`.
 class SyntheticObjective {
