@@ -4,15 +4,14 @@
 #include <cmath>
 #include <set>
 #include <string>
-#include <thread>
 
-#include "common/spec/spec_yaml.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
+#include "tests/cluster_calls.h"
 
 namespace nas::testing {
 namespace {
@@ -34,23 +33,15 @@ budget: {max_trials: 4, parallelism: 2, max_attempts: 2}
 training: {epochs: 3, data_fraction: 1.0, batch_size: 64, learning_rate: 0.05}
 )";
 
-nas::v1::SearchSpec Spec(const std::string& yaml) {
-  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(yaml);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return spec.ok() ? *spec : nas::v1::SearchSpec();
-}
-
 TEST(EndToEnd, SearchCompletesWithTwoWorkersAndMetricsInPostgres) {
   Cluster cluster;
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
 
-  nas::v1::CreateSearchRequest create;
-  *create.mutable_spec() = Spec(kSmallSearch);
   nas::v1::Search search;
   {
-    grpc::ClientContext context;
-    grpc::Status status = cluster.search().CreateSearch(&context, create, &search);
+    grpc::Status status =
+        CreateSearch(cluster.search(), ParseSpec(kSmallSearch), &search);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
 
@@ -81,12 +72,7 @@ TEST(EndToEnd, SearchCompletesWithTwoWorkersAndMetricsInPostgres) {
   EXPECT_EQ(finished, 4);
   EXPECT_EQ(epochs, 4 * 3);
 
-  nas::v1::GetSearchRequest get;
-  get.set_search_id(search.id());
-  {
-    grpc::ClientContext context;
-    ASSERT_TRUE(cluster.search().GetSearch(&context, get, &search).ok());
-  }
+  ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
   EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED) << cluster.Logs();
   EXPECT_EQ(search.counts().completed(), 4) << cluster.Logs();
 
@@ -111,14 +97,8 @@ TEST(EndToEnd, SearchCompletesWithTwoWorkersAndMetricsInPostgres) {
                 "SELECT count(*) FROM workers WHERE device_type = 'CPU'"),
             "2");
 
-  nas::v1::GetBestTrialsRequest best_request;
-  best_request.set_search_id(search.id());
-  best_request.set_k(4);
   nas::v1::GetBestTrialsResponse best;
-  {
-    grpc::ClientContext context;
-    ASSERT_TRUE(cluster.search().GetBestTrials(&context, best_request, &best).ok());
-  }
+  ASSERT_TRUE(GetBestTrials(cluster.search(), search.id(), 4, &best).ok());
   ASSERT_EQ(best.trials_size(), 4);
   for (int i = 1; i < best.trials_size(); ++i) {
     EXPECT_GE(best.trials(i - 1).metrics().val_accuracy(),
@@ -133,16 +113,11 @@ TEST(EndToEnd, CancelStopsTrainingTrials) {
   Cluster cluster;
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
-  nas::v1::SearchSpec spec = Spec(kSmallSearch);
+  nas::v1::SearchSpec spec = ParseSpec(kSmallSearch);
   spec.mutable_training()->set_epochs(1000);  // minutes: far longer than the test
   spec.mutable_training()->set_data_fraction(0.05);
-  nas::v1::CreateSearchRequest create;
-  *create.mutable_spec() = spec;
   nas::v1::Search search;
-  {
-    grpc::ClientContext context;
-    ASSERT_TRUE(cluster.search().CreateSearch(&context, create, &search).ok());
-  }
+  ASSERT_TRUE(CreateSearch(cluster.search(), spec, &search).ok());
   // Wait until both workers are training, then cancel.
   nas::v1::WatchSearchRequest watch;
   watch.set_search_id(search.id());
@@ -159,12 +134,10 @@ TEST(EndToEnd, CancelStopsTrainingTrials) {
   }
   ASSERT_EQ(training.size(), 2u) << cluster.Logs();
 
-  nas::v1::CancelSearchRequest cancel;
-  cancel.set_search_id(search.id());
   nas::v1::Search cancelled;
   {
-    grpc::ClientContext context;
-    grpc::Status status = cluster.search().CancelSearch(&context, cancel, &cancelled);
+    grpc::Status status =
+        CancelSearch(cluster.search(), search.id(), &cancelled);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   EXPECT_EQ(cancelled.state(), nas::v1::SEARCH_STATE_CANCELLED);
@@ -174,7 +147,6 @@ TEST(EndToEnd, CancelStopsTrainingTrials) {
   EXPECT_TRUE(saw_done);
 
   // Workers are told to stop at their next epoch report.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   auto stopped_workers = [&] {
     int n = 0;
     for (auto& w : cluster.workers()) {
@@ -182,9 +154,7 @@ TEST(EndToEnd, CancelStopsTrainingTrials) {
     }
     return n;
   };
-  while (stopped_workers() < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  WaitFor([&] { return stopped_workers() >= 2; }, std::chrono::seconds(60));
   EXPECT_EQ(stopped_workers(), 2) << cluster.Logs();
   const std::string id = std::to_string(search.id());
   EXPECT_EQ(cluster.db().QueryScalar(
@@ -192,55 +162,43 @@ TEST(EndToEnd, CancelStopsTrainingTrials) {
                 " AND state <> 'CANCELLED'"),
             "0");
   // Cancelling twice is refused: the search already ended.
-  grpc::ClientContext again;
-  EXPECT_EQ(cluster.search().CancelSearch(&again, cancel, &cancelled).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(
+      CancelSearch(cluster.search(), search.id(), &cancelled).error_code(),
+      grpc::StatusCode::FAILED_PRECONDITION);
 }
 
 TEST(EndToEnd, BadRequestsGetClearStatusCodes) {
   Cluster cluster;
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
 
-  nas::v1::SearchSpec spec = Spec(kSmallSearch);
-  spec.mutable_space()->mutable_chain()->mutable_stages(1)->set_ops(1, "conv9x9");
-  nas::v1::CreateSearchRequest create;
-  *create.mutable_spec() = spec;
+  nas::v1::SearchSpec spec = ParseSpec(kSmallSearch);
+  spec.mutable_space()->mutable_chain()->mutable_stages(1)->set_ops(1,
+                                                                    "conv9x9");
   nas::v1::Search search;
-  grpc::ClientContext c1;
-  grpc::Status status = cluster.search().CreateSearch(&c1, create, &search);
+  grpc::Status status = CreateSearch(cluster.search(), spec, &search);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(status.error_message().find("space.chain.stages[1].ops[1]"),
             std::string::npos)
       << status.error_message();
 
-  nas::v1::GetSearchRequest get;
-  get.set_search_id(987654);
-  grpc::ClientContext c2;
-  EXPECT_EQ(cluster.search().GetSearch(&c2, get, &search).error_code(),
+  EXPECT_EQ(GetSearch(cluster.search(), 987654, &search).error_code(),
             grpc::StatusCode::NOT_FOUND);
-  get.set_search_id(-3);
-  grpc::ClientContext c3;
-  EXPECT_EQ(cluster.search().GetSearch(&c3, get, &search).error_code(),
+  EXPECT_EQ(GetSearch(cluster.search(), -3, &search).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
   // A worker reporting on a trial it does not hold is refused.
-  nas::v1::RegisterWorkerRequest reg;
-  reg.set_host("test-host");
-  reg.set_device_type(nas::v1::DEVICE_TYPE_CPU);
-  nas::v1::RegisterWorkerResponse registered;
-  grpc::ClientContext c4;
-  ASSERT_TRUE(cluster.worker_api().RegisterWorker(&c4, reg, &registered).ok());
-  nas::v1::CompleteTrialRequest complete;
-  complete.set_worker_id(registered.worker_id());
-  complete.set_trial_id(424242);
-  complete.set_attempt(1);
-  nas::v1::CompleteTrialResponse completed;
-  grpc::ClientContext c5;
-  EXPECT_EQ(cluster.worker_api().CompleteTrial(&c5, complete, &completed).error_code(),
+  std::string worker_id;
+  ASSERT_TRUE(
+      RegisterWorker(cluster.worker_api(), "test-host", &worker_id).ok());
+  nas::v1::TrialMetrics metrics;
+  EXPECT_EQ(CompleteTrial(cluster.worker_api(), worker_id, /*trial_id=*/424242,
+                          /*attempt=*/1, metrics)
+                .error_code(),
             grpc::StatusCode::NOT_FOUND);
-  complete.mutable_metrics()->set_val_accuracy(std::nan(""));
-  grpc::ClientContext c6;
-  EXPECT_EQ(cluster.worker_api().CompleteTrial(&c6, complete, &completed).error_code(),
+  metrics.set_val_accuracy(std::nan(""));
+  EXPECT_EQ(CompleteTrial(cluster.worker_api(), worker_id, /*trial_id=*/424242,
+                          /*attempt=*/1, metrics)
+                .error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
 
   // The controller survived all of it, and says so on the standard health

@@ -7,52 +7,18 @@
 #include <stdlib.h>
 
 #include <chrono>
-#include <functional>
 #include <string>
 #include <thread>
 
-#include "common/spec/spec_yaml.h"
-#include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
+#include "tests/cluster_calls.h"
 #include "tests/local_postgres.h"
 
 namespace nas::testing {
 namespace {
 
 using std::chrono::seconds;
-
-constexpr char kSpec[] = R"(
-name: pg-restart
-seed: 11
-dataset: {name: mnist}
-space:
-  chain:
-    stem_channels: 8
-    stages:
-      - {depths: [1, 2], widths: [8, 16], ops: [conv3x3, ir_k3_e3, skip], stride: 2}
-strategy: random
-objectives: [{metric: val_accuracy, direction: maximize}]
-budget: {max_trials: 6, parallelism: 2, max_attempts: 3}
-training: {epochs: 2, data_fraction: 0.1, batch_size: 64, learning_rate: 0.05}
-)";
-
-bool WaitFor(const std::function<bool()>& condition, seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return condition();
-}
-
-grpc::Status GetSearch(Cluster& cluster, int64_t id, nas::v1::Search* search) {
-  nas::v1::GetSearchRequest request;
-  request.set_search_id(id);
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-  return cluster.search().GetSearch(&context, request, search);
-}
 
 TEST(PostgresRestart, ControllerAnswersUnavailableThenSearchCompletes) {
   LocalPostgres postgres;  // declared first: outlives the cluster
@@ -68,14 +34,13 @@ TEST(PostgresRestart, ControllerAnswersUnavailableThenSearchCompletes) {
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
 
-  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(kSpec);
-  ASSERT_TRUE(spec.ok()) << spec.status();
-  nas::v1::CreateSearchRequest create;
-  *create.mutable_spec() = *spec;
+  const nas::v1::SearchSpec spec = TinyMnistChainSpec(
+      "pg-restart", /*seed=*/11,
+      {/*max_trials=*/6, /*parallelism=*/2, /*max_attempts=*/3},
+      {/*epochs=*/2, /*data_fraction=*/0.1});
   nas::v1::Search created;
   {
-    grpc::ClientContext context;
-    grpc::Status status = cluster.search().CreateSearch(&context, create, &created);
+    grpc::Status status = CreateSearch(cluster.search(), spec, &created);
     ASSERT_TRUE(status.ok()) << status.error_message();
   }
   const int64_t id = created.id();
@@ -84,7 +49,7 @@ TEST(PostgresRestart, ControllerAnswersUnavailableThenSearchCompletes) {
   // Mid-search: one trial done and others in flight.
   ASSERT_TRUE(WaitFor([&] {
     nas::v1::Search search;
-    return GetSearch(cluster, id, &search).ok() &&
+    return GetSearch(cluster.search(), id, &search).ok() &&
            search.counts().completed() >= 1 && search.counts().running() >= 1;
   }, seconds(180))) << cluster.Logs();
 
@@ -93,14 +58,11 @@ TEST(PostgresRestart, ControllerAnswersUnavailableThenSearchCompletes) {
   // The controller keeps serving and says the database is unavailable.
   {
     nas::v1::Search search;
-    grpc::Status status = GetSearch(cluster, id, &search);
+    grpc::Status status = GetSearch(cluster.search(), id, &search);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
         << status.error_message();
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-    nas::v1::ListSearchesRequest request;
     nas::v1::ListSearchesResponse response;
-    status = cluster.search().ListSearches(&context, request, &response);
+    status = ListSearches(cluster.search(), &response);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
         << status.error_message();
   }
@@ -114,14 +76,17 @@ TEST(PostgresRestart, ControllerAnswersUnavailableThenSearchCompletes) {
   // a pooled connection that the stop killed, never more than once each.
   EXPECT_TRUE(WaitFor([&] {
     nas::v1::Search search;
-    return GetSearch(cluster, id, &search).ok();
+    return GetSearch(cluster.search(), id, &search).ok();
   }, seconds(15))) << cluster.Logs();
 
   nas::v1::Search search;
-  ASSERT_TRUE(WaitFor([&] {
-    return GetSearch(cluster, id, &search).ok() &&
-           search.state() == nas::v1::SEARCH_STATE_COMPLETED;
-  }, seconds(300))) << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return GetSearch(cluster.search(), id, &search).ok() &&
+               search.state() == nas::v1::SEARCH_STATE_COMPLETED;
+      },
+      seconds(300)))
+      << cluster.Logs();
 
   // Exactly max_trials trials, numbered 0..5, each in a terminal state.
   EXPECT_EQ(cluster.db().QueryScalar(

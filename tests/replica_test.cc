@@ -3,7 +3,6 @@
 // store (AddTrials re-checks the trial count under the search's row lock), so
 // no trial is handed out twice and no proposal is lost or doubled.
 #include <chrono>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -14,34 +13,17 @@
 #include <utility>
 #include <vector>
 
-#include "common/spec/spec_yaml.h"
-#include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
+#include "tests/cluster_calls.h"
 
 namespace nas::testing {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-// 12 trials of a tiny MNIST budget, four at a time, served by two replicas.
-constexpr char kTrainSpec[] = R"(
-name: replicas
-seed: 21
-dataset: {name: mnist}
-space:
-  chain:
-    stem_channels: 8
-    stages:
-      - {depths: [1, 2], widths: [8, 16], ops: [conv3x3, ir_k3_e3, skip], stride: 2}
-strategy: random
-objectives: [{metric: val_accuracy, direction: maximize}]
-budget: {max_trials: 12, parallelism: 4, max_attempts: 3}
-training: {epochs: 1, data_fraction: 0.1, batch_size: 64, learning_rate: 0.05}
-)";
 
 // Nothing trains: test threads acquire and complete at once. Run in several
 // rounds, one search each, because a search's last strategy steps are where
@@ -62,38 +44,6 @@ objectives: [{metric: val_accuracy, direction: maximize}]
 budget: {max_trials: 24, parallelism: 8, max_attempts: 3}
 training: {epochs: 1, data_fraction: 0.1, batch_size: 64, learning_rate: 0.05}
 )";
-
-bool WaitFor(const std::function<bool()>& condition, seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(milliseconds(200));
-  }
-  return condition();
-}
-
-int64_t Create(nas::v1::SearchService::Stub& stub, const char* yaml) {
-  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(yaml);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  nas::v1::CreateSearchRequest request;
-  *request.mutable_spec() = *spec;
-  nas::v1::Search search;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-  grpc::Status status = stub.CreateSearch(&context, request, &search);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return search.id();
-}
-
-nas::v1::SearchState StateOf(nas::v1::SearchService::Stub& stub, int64_t id) {
-  nas::v1::GetSearchRequest request;
-  request.set_search_id(id);
-  nas::v1::Search search;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + seconds(5));
-  stub.GetSearch(&context, request, &search);
-  return search.state();
-}
 
 // The worker id a nas-worker logged at registration ("registered as w-3").
 std::string RegisteredId(const std::string& log) {
@@ -160,12 +110,18 @@ TEST(Replicas, TwoControllersCompleteOneSearchWithoutDuplicates) {
   auto replica_search = nas::v1::SearchService::NewStub(
       grpc::CreateChannel(replica, grpc::InsecureChannelCredentials()));
 
-  // Created through the replica, watched through the first controller.
-  const int64_t id = Create(*replica_search, kTrainSpec);
-  ASSERT_TRUE(WaitFor([&] {
-    return StateOf(cluster.search(), id) == nas::v1::SEARCH_STATE_COMPLETED;
-  }, seconds(240))) << cluster.Logs();
-  EXPECT_EQ(StateOf(*replica_search, id), nas::v1::SEARCH_STATE_COMPLETED);
+  // 12 trials of a tiny MNIST budget, four at a time, served by two
+  // replicas; created through the replica, watched through the first.
+  const int64_t id = CreateSearchOrFail(
+      *replica_search,
+      TinyMnistChainSpec("replicas", /*seed=*/21,
+                         {/*max_trials=*/12, /*parallelism=*/4,
+                          /*max_attempts=*/3},
+                         {/*epochs=*/1, /*data_fraction=*/0.1}));
+  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), id, seconds(240)))
+      << cluster.Logs();
+  EXPECT_EQ(GetSearchOrEmpty(*replica_search, id).state(),
+            nas::v1::SEARCH_STATE_COMPLETED);
   ExpectEveryTrialCompletedOnce(cluster, id, 12, 4, cluster.Logs());
 
   const std::string sid = std::to_string(id);
@@ -231,29 +187,19 @@ TEST(Replicas, ConcurrentAcquiresAcrossReplicasNeverShareATrial) {
       std::lock_guard<std::mutex> lock(mu);
       errors.push_back("thread " + std::to_string(t) + ": " + what);
     };
-    nas::v1::RegisterWorkerRequest reg;
-    reg.set_host("race-" + std::to_string(t));
-    reg.set_device_type(nas::v1::DEVICE_TYPE_CPU);
-    nas::v1::RegisterWorkerResponse registered;
-    {
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-      grpc::Status s = workers->RegisterWorker(&context, reg, &registered);
-      if (!s.ok()) return fail("RegisterWorker: " + s.error_message());
-    }
+    std::string worker_id;
+    grpc::Status s =
+        RegisterWorker(*workers, "race-" + std::to_string(t), &worker_id);
+    if (!s.ok()) return fail("RegisterWorker: " + s.error_message());
     std::mt19937 rng(static_cast<unsigned>(t + 100 * search_id));
     std::uniform_int_distribution<int> hold_ms(0, 20);
     while (std::chrono::steady_clock::now() < deadline) {
-      nas::v1::AcquireTrialRequest request;
-      request.set_worker_id(registered.worker_id());
-      request.set_wait_ms(300);
       nas::v1::AcquireTrialResponse response;
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + seconds(10));
-      grpc::Status s = workers->AcquireTrial(&context, request, &response);
+      s = AcquireTrial(*workers, worker_id, /*wait_ms=*/300, &response);
       if (!s.ok()) return fail("AcquireTrial: " + s.error_message());
       if (!response.has_assignment()) {
-        if (StateOf(*searches, search_id) == nas::v1::SEARCH_STATE_COMPLETED) {
+        if (GetSearchOrEmpty(*searches, search_id).state() ==
+            nas::v1::SEARCH_STATE_COMPLETED) {
           return;
         }
         continue;
@@ -262,21 +208,11 @@ TEST(Replicas, ConcurrentAcquiresAcrossReplicasNeverShareATrial) {
       {
         std::lock_guard<std::mutex> lock(mu);
         leases.push_back({a.trial_id(), a.attempt(), a.search_id(),
-                          a.trial_number(), registered.worker_id()});
+                          a.trial_number(), worker_id});
       }
       // Hold the trial a moment, so that leases overlap.
       std::this_thread::sleep_for(milliseconds(hold_ms(rng)));
-      nas::v1::CompleteTrialRequest complete;
-      complete.set_worker_id(registered.worker_id());
-      complete.set_trial_id(a.trial_id());
-      complete.set_attempt(a.attempt());
-      complete.mutable_metrics()->set_val_accuracy(0.5);
-      complete.mutable_metrics()->set_test_accuracy(0.5);
-      nas::v1::CompleteTrialResponse done;
-      grpc::ClientContext complete_context;
-      complete_context.set_deadline(std::chrono::system_clock::now() +
-                                    seconds(10));
-      s = workers->CompleteTrial(&complete_context, complete, &done);
+      s = CompleteTrial(*workers, worker_id, a, /*accuracy=*/0.5);
       if (!s.ok()) {
         fail("CompleteTrial " + std::to_string(a.trial_id()) + ": " +
              s.error_message());
@@ -288,7 +224,7 @@ TEST(Replicas, ConcurrentAcquiresAcrossReplicasNeverShareATrial) {
 
   std::vector<int64_t> ids;
   for (int round = 0; round < kRounds; ++round) {
-    ids.push_back(Create(cluster.search(), kRaceSpec));
+    ids.push_back(CreateSearchOrFail(cluster.search(), ParseSpec(kRaceSpec)));
     const auto deadline = std::chrono::steady_clock::now() + seconds(60);
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {

@@ -6,14 +6,13 @@
 #include <chrono>
 #include <fstream>
 #include <string>
-#include <thread>
 
 #include "absl/strings/match.h"
-#include "common/spec/spec_yaml.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
+#include "tests/cluster_calls.h"
 #include "tests/test_certs.h"
 
 namespace nas::testing {
@@ -35,11 +34,7 @@ budget: {max_trials: 8, parallelism: 2, max_attempts: 2}
 training: {epochs: 1}
 )";
 
-nas::v1::SearchSpec Spec() {
-  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(kSearch);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return spec.ok() ? *spec : nas::v1::SearchSpec();
-}
+nas::v1::SearchSpec Spec() { return ParseSpec(kSearch); }
 
 grpc::ClientContext* WithDeadline(grpc::ClientContext* context) {
   context->set_deadline(std::chrono::system_clock::now() +
@@ -53,43 +48,27 @@ struct Client {
   std::unique_ptr<nas::v1::WorkerService::Stub> worker_api;
 
   grpc::StatusCode Create(nas::v1::Search* out = nullptr) {
-    grpc::ClientContext context;
-    nas::v1::CreateSearchRequest request;
-    *request.mutable_spec() = Spec();
     nas::v1::Search search;
     grpc::StatusCode code =
-        search_api->CreateSearch(WithDeadline(&context), request, &search)
-            .error_code();
+        CreateSearch(*search_api, Spec(), &search).error_code();
     if (out) *out = search;
     return code;
   }
   grpc::StatusCode Get(int64_t id, nas::v1::Search* out = nullptr) {
-    grpc::ClientContext context;
-    nas::v1::GetSearchRequest request;
-    request.set_search_id(id);
     nas::v1::Search search;
-    grpc::StatusCode code =
-        search_api->GetSearch(WithDeadline(&context), request, &search)
-            .error_code();
+    grpc::StatusCode code = GetSearch(*search_api, id, &search).error_code();
     if (out) *out = search;
     return code;
   }
   grpc::StatusCode List(nas::v1::ListSearchesResponse* out = nullptr) {
-    grpc::ClientContext context;
     nas::v1::ListSearchesResponse response;
-    grpc::StatusCode code =
-        search_api->ListSearches(WithDeadline(&context), {}, &response)
-            .error_code();
+    grpc::StatusCode code = ListSearches(*search_api, &response).error_code();
     if (out) *out = response;
     return code;
   }
   grpc::StatusCode Cancel(int64_t id) {
-    grpc::ClientContext context;
-    nas::v1::CancelSearchRequest request;
-    request.set_search_id(id);
     nas::v1::Search response;
-    return search_api->CancelSearch(WithDeadline(&context), request, &response)
-        .error_code();
+    return CancelSearch(*search_api, id, &response).error_code();
   }
   grpc::StatusCode Trials(int64_t id) {
     grpc::ClientContext context;
@@ -100,21 +79,12 @@ struct Client {
         .error_code();
   }
   grpc::StatusCode Register() {
-    grpc::ClientContext context;
-    nas::v1::RegisterWorkerRequest request;
-    request.set_host("test");
-    nas::v1::RegisterWorkerResponse response;
-    return worker_api
-        ->RegisterWorker(WithDeadline(&context), request, &response)
-        .error_code();
+    std::string worker_id;
+    return RegisterWorker(*worker_api, "test", &worker_id).error_code();
   }
   grpc::StatusCode Acquire() {
-    grpc::ClientContext context;
-    nas::v1::AcquireTrialRequest request;
-    request.set_worker_id("w-1");
-    request.set_wait_ms(0);
     nas::v1::AcquireTrialResponse response;
-    return worker_api->AcquireTrial(WithDeadline(&context), request, &response)
+    return AcquireTrial(*worker_api, "w-1", /*wait_ms=*/0, &response)
         .error_code();
   }
 };
@@ -317,13 +287,15 @@ TEST_F(SecurityTest, MutualTlsWorkersCompleteATabularSearch) {
   nas::v1::Search search;
   ASSERT_EQ(alice.Create(&search), grpc::StatusCode::OK) << cluster.Logs();
   cluster.StartWorkers(2);
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (search.state() != nas::v1::SEARCH_STATE_COMPLETED &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    ASSERT_EQ(alice.Get(search.id(), &search), grpc::StatusCode::OK);
-  }
+  grpc::StatusCode polled = grpc::StatusCode::OK;
+  WaitFor(
+      [&] {
+        polled = alice.Get(search.id(), &search);
+        return polled != grpc::StatusCode::OK ||
+               search.state() == nas::v1::SEARCH_STATE_COMPLETED;
+      },
+      std::chrono::seconds(120), std::chrono::milliseconds(250));
+  ASSERT_EQ(polled, grpc::StatusCode::OK);
   ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED) << cluster.Logs();
   EXPECT_EQ(search.counts().completed(), 8) << search.DebugString();
 
@@ -369,22 +341,17 @@ TEST(OversizedRequestTest, IsResourceExhaustedAndTheControllerServesOn) {
   Cluster cluster(options);
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
 
-  nas::v1::CreateSearchRequest request;
-  *request.mutable_spec() = Spec();
-  request.mutable_spec()->set_name(std::string(200 * 1024, 'x'));
+  nas::v1::SearchSpec spec = Spec();
+  spec.set_name(std::string(200 * 1024, 'x'));
   nas::v1::Search search;
   {
-    grpc::ClientContext context;
-    grpc::Status status =
-        cluster.search().CreateSearch(WithDeadline(&context), request, &search);
+    grpc::Status status = CreateSearch(cluster.search(), spec, &search);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
         << status.error_message();
   }
   EXPECT_TRUE(cluster.controller()->running());
-  request.mutable_spec()->set_name("small");
-  grpc::ClientContext context;
-  grpc::Status status =
-      cluster.search().CreateSearch(WithDeadline(&context), request, &search);
+  spec.set_name("small");
+  grpc::Status status = CreateSearch(cluster.search(), spec, &search);
   EXPECT_TRUE(status.ok()) << status.error_message() << cluster.Logs();
   EXPECT_EQ(search.spec().name(), "small");
 }

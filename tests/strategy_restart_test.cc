@@ -7,16 +7,13 @@
 
 #include <chrono>
 #include <fstream>
-#include <functional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "common/spec/spec_yaml.h"
-#include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
+#include "tests/cluster_calls.h"
 
 namespace nas::testing {
 namespace {
@@ -58,42 +55,8 @@ training: {epochs: 1}
 constexpr int kPopulation = 10;
 constexpr int kMaxTrials = 70;
 constexpr int kTrialsPerWorker = 15;  // two workers: 30 trials before the kill
-
-nas::v1::SearchSpec Spec(const std::string& yaml) {
-  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(yaml);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return spec.ok() ? *spec : nas::v1::SearchSpec();
-}
-
-int64_t Create(Cluster& cluster, const nas::v1::SearchSpec& spec) {
-  nas::v1::CreateSearchRequest request;
-  *request.mutable_spec() = spec;
-  nas::v1::Search search;
-  grpc::ClientContext context;
-  grpc::Status status =
-      cluster.search().CreateSearch(&context, request, &search);
-  EXPECT_TRUE(status.ok()) << status.error_message();
-  return search.id();
-}
-
-nas::v1::Search Get(Cluster& cluster, int64_t id) {
-  nas::v1::GetSearchRequest request;
-  request.set_search_id(id);
-  nas::v1::Search search;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + seconds(5));
-  cluster.search().GetSearch(&context, request, &search);
-  return search;
-}
-
-bool WaitFor(const std::function<bool()>& condition, seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return condition();
-}
+// Tabular trials take milliseconds: poll often.
+constexpr std::chrono::milliseconds kPoll(100);
 
 ClusterOptions TabularWorkers(int max_trials) {
   ClusterOptions options;
@@ -122,15 +85,17 @@ TEST(StrategyRestart, KilledControllerContinuesEvolution) {
   Cluster cluster(TabularWorkers(kTrialsPerWorker));
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
-  const int64_t id = Create(cluster, Spec(kEvolutionSearch));
+  const int64_t id =
+      CreateSearchOrFail(cluster.search(), ParseSpec(kEvolutionSearch));
   const std::string sid = std::to_string(id);
   ASSERT_TRUE(WaitFor(
       [&] {
-        return Get(cluster, id).counts().completed() >= 2 * kTrialsPerWorker;
+        return GetSearchOrEmpty(cluster.search(), id).counts().completed() >=
+               2 * kTrialsPerWorker;
       },
-      seconds(60)))
+      seconds(60), kPoll))
       << cluster.Logs();
-  const nas::v1::Search before = Get(cluster, id);
+  const nas::v1::Search before = GetSearchOrEmpty(cluster.search(), id);
   ASSERT_EQ(before.state(), nas::v1::SEARCH_STATE_RUNNING);
   const int trials_before = std::stoi(cluster.db().QueryScalar(
       "SELECT count(*) FROM trials WHERE search_id = " + sid));
@@ -140,11 +105,7 @@ TEST(StrategyRestart, KilledControllerContinuesEvolution) {
   cluster.controller()->Wait(seconds(10));
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(3);  // 45 more trials' worth; 40 are left
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return Get(cluster, id).state() == nas::v1::SEARCH_STATE_COMPLETED;
-      },
-      seconds(120)))
+  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), id, seconds(120), kPoll))
       << cluster.Logs();
 
   // Numbering is contiguous, nothing lost or doubled, no computation twice.
@@ -178,23 +139,6 @@ TEST(StrategyRestart, KilledControllerContinuesEvolution) {
   EXPECT_EQ(before_kill, "0");
 }
 
-std::vector<nas::v1::Trial> AllTrials(Cluster& cluster, int64_t id) {
-  std::vector<nas::v1::Trial> trials;
-  nas::v1::ListTrialsRequest list;
-  list.set_search_id(id);
-  list.set_page_size(100);
-  do {
-    grpc::ClientContext context;
-    nas::v1::ListTrialsResponse page;
-    grpc::Status status = cluster.search().ListTrials(&context, list, &page);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    if (!status.ok()) break;
-    trials.insert(trials.end(), page.trials().begin(), page.trials().end());
-    list.set_page_token(page.next_page_token());
-  } while (!list.page_token().empty());
-  return trials;
-}
-
 bool Dominates(const nas::v1::Trial& a, const nas::v1::Trial& b) {
   const auto& x = a.metrics();
   const auto& y = b.metrics();
@@ -208,24 +152,18 @@ TEST(MultiObjectiveEndToEnd, BestTrialsAreTheFeasibleParetoFront) {
   Cluster cluster(TabularWorkers(0));
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
-  const int64_t id = Create(cluster, Spec(kMultiObjectiveSearch));
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return Get(cluster, id).state() == nas::v1::SEARCH_STATE_COMPLETED;
-      },
-      seconds(120)))
+  const int64_t id =
+      CreateSearchOrFail(cluster.search(), ParseSpec(kMultiObjectiveSearch));
+  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), id, seconds(120), kPoll))
       << cluster.Logs();
 
-  nas::v1::GetBestTrialsRequest request;
-  request.set_search_id(id);
-  request.set_k(1000);
   nas::v1::GetBestTrialsResponse best;
-  grpc::ClientContext context;
-  ASSERT_TRUE(cluster.search().GetBestTrials(&context, request, &best).ok());
+  ASSERT_TRUE(GetBestTrials(cluster.search(), id, 1000, &best).ok());
   EXPECT_TRUE(best.pareto_front());
   ASSERT_GT(best.trials_size(), 1);
 
-  const std::vector<nas::v1::Trial> all = AllTrials(cluster, id);
+  const std::vector<nas::v1::Trial> all =
+      ListAllTrialsOrFail(cluster.search(), id);
   ASSERT_EQ(all.size(), 60u);
   std::vector<nas::v1::Trial> feasible;
   int infeasible = 0;

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "common/spec/spec_yaml.h"
 #include "grpcpp/client_context.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
+#include "tests/cluster_calls.h"
 
 namespace nas::testing {
 namespace {
@@ -52,12 +52,6 @@ budget: {max_trials: 4, parallelism: 2, max_attempts: 1}
 training: {epochs: 1}
 )";
 
-nas::v1::SearchSpec Spec(const std::string& yaml) {
-  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(yaml);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  return spec.ok() ? *spec : nas::v1::SearchSpec();
-}
-
 // The table as a map from architecture string to accuracy in percent; empty
 // when the file is missing.
 std::map<std::string, double> ReadTable() {
@@ -91,19 +85,10 @@ struct SearchRun {
 SearchRun RunSearch(Cluster& cluster, const nas::v1::SearchSpec& spec) {
   SearchRun run;
   const auto start = std::chrono::steady_clock::now();
-  nas::v1::CreateSearchRequest create;
-  *create.mutable_spec() = spec;
-  nas::v1::Search search;
-  {
-    grpc::ClientContext context;
-    grpc::Status status =
-        cluster.search().CreateSearch(&context, create, &search);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    if (!status.ok()) return run;
-  }
-  run.id = search.id();
+  run.id = CreateSearchOrFail(cluster.search(), spec);
+  if (run.id == 0) return run;
   nas::v1::WatchSearchRequest watch;
-  watch.set_search_id(search.id());
+  watch.set_search_id(run.id);
   grpc::ClientContext watch_context;
   watch_context.set_deadline(std::chrono::system_clock::now() +
                              std::chrono::minutes(3));
@@ -119,20 +104,7 @@ SearchRun RunSearch(Cluster& cluster, const nas::v1::SearchSpec& spec) {
   watch_context.TryCancel();
   reader->Finish();
   EXPECT_TRUE(run.done) << "the search did not finish\n" << cluster.Logs();
-
-  nas::v1::ListTrialsRequest list;
-  list.set_search_id(search.id());
-  list.set_page_size(100);
-  do {
-    grpc::ClientContext context;
-    nas::v1::ListTrialsResponse page;
-    grpc::Status status = cluster.search().ListTrials(&context, list, &page);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    if (!status.ok()) break;
-    run.trials.insert(run.trials.end(), page.trials().begin(),
-                      page.trials().end());
-    list.set_page_token(page.next_page_token());
-  } while (!list.page_token().empty());
+  run.trials = ListAllTrialsOrFail(cluster.search(), run.id);
   return run;
 }
 
@@ -214,11 +186,11 @@ void ExpectFastCompleteSearch(const nas::v1::SearchSpec& spec, double noise) {
 }
 
 TEST(TabularEndToEnd, RandomSearchOverNb201CompletesInSeconds) {
-  ExpectFastCompleteSearch(Spec(kNb201Search), /*noise=*/0);
+  ExpectFastCompleteSearch(ParseSpec(kNb201Search), /*noise=*/0);
 }
 
 TEST(TabularEndToEnd, EvolutionOverNb201WithNoisyLookups) {
-  nas::v1::SearchSpec spec = Spec(kNb201Search);
+  nas::v1::SearchSpec spec = ParseSpec(kNb201Search);
   spec.set_name("tabular-nb201-evolution");
   spec.mutable_strategy()->mutable_evolution()->set_population_size(30);
   spec.mutable_strategy()->mutable_evolution()->set_sample_size(10);
@@ -234,7 +206,7 @@ TEST(TabularEndToEnd, ChainSpaceTrialsFailWithAClearReason) {
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
 
-  const SearchRun run = RunSearch(cluster, Spec(kChainSearch));
+  const SearchRun run = RunSearch(cluster, ParseSpec(kChainSearch));
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
   ASSERT_EQ(run.trials.size(), 4u) << cluster.Logs();
   EXPECT_EQ(run.epoch_events, 0);
