@@ -18,7 +18,7 @@
 # (deploy/sql/reader_grants.sql) in `nas` and template1. Then it prints
 # postgresql://nas:nas@127.0.0.1:PORT/nas on
 # stdout; everything else goes to stderr. Starting a running server only
-# prints the URL.
+# makes sure of the roles, database and grants again and prints the URL.
 #
 # PostgreSQL refuses to run as root: as root the server runs as the OS user
 # `postgres` (DATA_DIR is chown'ed to it), otherwise as the current user.
@@ -132,6 +132,8 @@ cmd_start() {
     local actual
     actual=$(running_port "$data")
     [[ "$actual" == "$port" ]] || log "already running on port $actual (not $port)"
+    # Idempotent, so a server started by an older checkout gets the roles.
+    ensure_role_and_db "$data" "$actual"
     url_for "$actual"
     return
   fi
