@@ -63,7 +63,8 @@ seeds_for() {
 }
 
 failed=0
-printf '%-22s %8s %12s %10s %8s %8s %s\n' target seconds execs exec/s corpus rss_mb result
+# corpus: inputs libFuzzer keeps (each adds coverage); cov: edges covered.
+printf '%-22s %8s %12s %10s %8s %6s %8s %s\n' target seconds execs exec/s corpus cov rss_mb result
 for target in "${TARGETS[@]}"; do
   corpus="$BUILD/corpus/$target"
   artifacts="$BUILD/artifacts/$target"
@@ -83,8 +84,11 @@ for target in "${TARGETS[@]}"; do
     result="FAILED (exit $rc; see $logfile, inputs in $artifacts)"
     failed=1
   fi
-  printf '%-22s %8s %12s %10s %8s %8s %s\n' "$target" "$SECONDS_PER_TARGET" \
+  last=$( (grep -E '^#[0-9]+' "$logfile" || true) | tail -n 1)
+  printf '%-22s %8s %12s %10s %8s %6s %8s %s\n' "$target" "$SECONDS_PER_TARGET" \
     "$(stat number_of_executed_units)" "$(stat average_exec_per_sec)" \
-    "$(ls "$corpus" | wc -l)" "$(stat peak_rss_mb)" "$result"
+    "$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")" \
+    "$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")" \
+    "$(stat peak_rss_mb)" "$result"
 done
 exit $failed
