@@ -21,15 +21,19 @@ namespace {
 using nas::fuzz::Require;
 
 // An op name: usually a known one, sometimes an unknown or empty string.
-std::string PickOp(FuzzedDataProvider& in, const std::vector<std::string>& known) {
+std::string PickOp(FuzzedDataProvider& in,
+                   const std::vector<std::string>& known) {
   const int pick = in.ConsumeIntegralInRange<int>(0, known.size() + 1);
   if (pick < static_cast<int>(known.size())) return known[pick];
-  return pick == static_cast<int>(known.size()) ? "" : in.ConsumeRandomLengthString(12);
+  return pick == static_cast<int>(known.size())
+             ? ""
+             : in.ConsumeRandomLengthString(12);
 }
 
 // Small numbers mostly, occasionally anything (limits, 0, negatives).
 int32_t PickNumber(FuzzedDataProvider& in, int32_t usual_max) {
-  if (in.ConsumeIntegralInRange<int>(0, 15) == 0) return in.ConsumeIntegral<int32_t>();
+  if (in.ConsumeIntegralInRange<int>(0, 15) == 0)
+    return in.ConsumeIntegral<int32_t>();
   return in.ConsumeIntegralInRange<int32_t>(0, usual_max);
 }
 
@@ -43,7 +47,8 @@ nas::v1::SearchSpace MakeSpaceProto(FuzzedDataProvider& in) {
     nb201->set_cells_per_stage(PickNumber(in, 6));
     nb201->set_stem_stride(PickNumber(in, 3));
     const int ops = in.ConsumeIntegralInRange<int>(0, 6);
-    for (int i = 0; i < ops; ++i) nb201->add_ops(PickOp(in, nas::space::Nb201Ops()));
+    for (int i = 0; i < ops; ++i)
+      nb201->add_ops(PickOp(in, nas::space::Nb201Ops()));
     return proto;
   }
   auto* chain = proto.mutable_chain();
@@ -57,7 +62,8 @@ nas::v1::SearchSpace MakeSpaceProto(FuzzedDataProvider& in) {
     const int widths = in.ConsumeIntegralInRange<int>(0, 4);
     for (int i = 0; i < widths; ++i) stage->add_widths(PickNumber(in, 64));
     const int ops = in.ConsumeIntegralInRange<int>(0, 5);
-    for (int i = 0; i < ops; ++i) stage->add_ops(PickOp(in, nas::space::ChainOps()));
+    for (int i = 0; i < ops; ++i)
+      stage->add_ops(PickOp(in, nas::space::ChainOps()));
     stage->set_stride(PickNumber(in, 3));
   }
   return proto;
@@ -107,8 +113,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "a bad architecture is INVALID_ARGUMENT");
     return 0;
   }
-  nas::fuzz::CheckArchitecture(
-      **space, std::vector<int>(architecture.choices().begin(),
-                                architecture.choices().end()));
+  nas::fuzz::CheckArchitecture(**space,
+                               std::vector<int>(architecture.choices().begin(),
+                                                architecture.choices().end()));
   return 0;
 }

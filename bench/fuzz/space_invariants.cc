@@ -12,8 +12,8 @@
 namespace nas::fuzz {
 namespace {
 
-using nas::space::ChainNetwork;
 using nas::space::CellNetwork;
+using nas::space::ChainNetwork;
 using nas::space::NetworkSpec;
 using nas::space::SearchSpace;
 
@@ -49,8 +49,7 @@ bool SameNetwork(const NetworkSpec& a, const NetworkSpec& b) {
 }
 
 bool IsNb201(const SearchSpace& space) {
-  return !space.decisions().empty() &&
-         space.decisions()[0].name == "edge_1<-0";
+  return !space.decisions().empty() && space.decisions()[0].name == "edge_1<-0";
 }
 
 int OptionIndex(const nas::space::Decision& decision,
@@ -97,8 +96,9 @@ std::vector<int> DecodeText(const SearchSpace& space, const std::string& text) {
   return decoded;
 }
 
-void CheckNb201Network(const SearchSpace& space, const std::vector<int>& choices,
-                       const std::string& key, const NetworkSpec& network) {
+void CheckNb201Network(const SearchSpace& space,
+                       const std::vector<int>& choices, const std::string& key,
+                       const NetworkSpec& network) {
   nas::space::Nb201Edges edges;
   for (size_t e = 0; e < edges.size(); ++e) {
     edges[e] = space.decisions()[e].options[choices[e]];

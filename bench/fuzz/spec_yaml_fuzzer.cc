@@ -19,7 +19,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using nas::fuzz::Require;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  absl::StatusOr<nas::v1::SearchSpec> spec = nas::spec::ParseSearchSpecYaml(text);
+  absl::StatusOr<nas::v1::SearchSpec> spec =
+      nas::spec::ParseSearchSpecYaml(text);
   if (!spec.ok()) {
     Require(spec.status().code() == absl::StatusCode::kInvalidArgument,
             "a rejected spec is INVALID_ARGUMENT");

@@ -68,10 +68,10 @@ class ReaderRoleTest : public StoreTest {
   // Every table and view in schema public, as the controller sees them.
   std::vector<std::string> Relations() {
     std::vector<std::string> names;
-    for (const auto& row : db().Query(
-             "SELECT c.relname FROM pg_class c JOIN pg_namespace n "
-             "ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
-             "AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY 1")) {
+    for (const auto& row :
+         db().Query("SELECT c.relname FROM pg_class c JOIN pg_namespace n "
+                    "ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+                    "AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY 1")) {
       names.push_back(row[0].c_str());
     }
     return names;
@@ -132,10 +132,9 @@ TEST_F(ReaderRoleTest, ReaderIsNeitherSuperuserNorController) {
 TEST_F(ReaderRoleTest, ReaderSelectsEveryTableAndView) {
   Populate();
   const std::vector<std::string> relations = Relations();
-  for (const char* expected : {"searches", "trials", "trial_epochs",
-                               "workers", "schema_migrations",
-                               "trial_history", "best_trials",
-                               "epoch_metrics"}) {
+  for (const char* expected :
+       {"searches", "trials", "trial_epochs", "workers", "schema_migrations",
+        "trial_history", "best_trials", "epoch_metrics"}) {
     EXPECT_NE(std::find(relations.begin(), relations.end(), expected),
               relations.end())
         << expected;
@@ -156,9 +155,10 @@ TEST_F(ReaderRoleTest, ReaderSelectsEveryTableAndView) {
 
 TEST_F(ReaderRoleTest, ReaderSelectsWhatLaterMigrationsCreate) {
   // What a future migration does, as the controller's role.
-  db().Query("CREATE TABLE later_table (x integer); "
-             "INSERT INTO later_table VALUES (7); "
-             "CREATE VIEW later_view AS SELECT x * 2 AS y FROM later_table");
+  db().Query(
+      "CREATE TABLE later_table (x integer); "
+      "INSERT INTO later_table VALUES (7); "
+      "CREATE VIEW later_view AS SELECT x * 2 AS y FROM later_table");
   pqxx::read_transaction tx(*reader_);
   EXPECT_EQ(tx.exec1("SELECT x FROM later_table")[0].as<int>(), 7);
   EXPECT_EQ(tx.exec1("SELECT y FROM later_view")[0].as<int>(), 14);
@@ -179,8 +179,9 @@ TEST_F(ReaderRoleTest, ReaderCannotWriteEvenWithReadOnlyLifted) {
   Populate();
   const size_t relations = Relations().size();
   const std::string before =
-      db().Query("SELECT md5(string_agg(t::text, ',' ORDER BY id)) "
-                 "FROM trials t")[0][0]
+      db().Query(
+              "SELECT md5(string_agg(t::text, ',' ORDER BY id)) "
+              "FROM trials t")[0][0]
           .c_str();
   const std::vector<std::string> writes = {
       "INSERT INTO searches (spec, max_trials, parallelism, max_attempts, "
@@ -210,8 +211,9 @@ TEST_F(ReaderRoleTest, ReaderCannotWriteEvenWithReadOnlyLifted) {
     EXPECT_EQ(ReaderWriteState(sql), kInsufficientPrivilege) << sql;
   }
   const std::string after =
-      db().Query("SELECT md5(string_agg(t::text, ',' ORDER BY id)) "
-                 "FROM trials t")[0][0]
+      db().Query(
+              "SELECT md5(string_agg(t::text, ',' ORDER BY id)) "
+              "FROM trials t")[0][0]
           .c_str();
   EXPECT_EQ(after, before);
   EXPECT_EQ(Relations().size(), relations);
