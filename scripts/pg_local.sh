@@ -11,11 +11,14 @@
 # start initializes DATA_DIR when it is empty or missing, listens only on
 # 127.0.0.1:PORT (password auth, scram-sha-256) with its unix socket inside
 # DATA_DIR (trust, reachable only by the server's OS user), starts with
-# pg_ctl -w, and makes sure of the role `nas` (LOGIN CREATEDB, password `nas`;
-# CREATEDB so tests can create scratch databases) and the database `nas`
-# owned by it. Then it prints postgresql://nas:nas@127.0.0.1:PORT/nas on
+# pg_ctl -w, and makes sure of the roles of deploy/sql/roles.sql: `nas`, the
+# controller (LOGIN, not a superuser, password `nas`; here also CREATEDB so
+# tests can create scratch databases) and `nas_reader`, read-only (password
+# `nas_reader`); the database `nas` owned by nas; and the reader's grants
+# (deploy/sql/reader_grants.sql) in `nas` and template1. Then it prints
+# postgresql://nas:nas@127.0.0.1:PORT/nas on
 # stdout; everything else goes to stderr. Starting a running server only
-# prints the URL.
+# makes sure of the roles, database and grants again and prints the URL.
 #
 # PostgreSQL refuses to run as root: as root the server runs as the OS user
 # `postgres` (DATA_DIR is chown'ed to it), otherwise as the current user.
@@ -41,6 +44,7 @@ find_pg_bin() {
 }
 
 PG_BIN=$(find_pg_bin)
+SQL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../deploy/sql" && pwd)
 
 # Runs a command as the server's OS user, from a directory it can enter.
 as_pg() {
@@ -97,23 +101,26 @@ EOF
   if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$data/pg_local.conf"; fi
 }
 
+# The roles of deploy/sql/roles.sql (controller `nas`, read-only
+# `nas_reader`), plus CREATEDB for nas so that tests can create scratch
+# databases; the database `nas`; and deploy/sql/reader_grants.sql in both
+# template1 (inherited by every database created later) and `nas`. The SQL
+# goes in on stdin: the server's OS user may not be able to read the
+# checkout.
 ensure_role_and_db() {
   local data=$1 port=$2
-  local psql=("$PG_BIN/psql" -X -q -h "$data" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1)
-  as_pg "${psql[@]}" >&2 <<'EOF'
-DO $$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'nas') THEN
-    CREATE ROLE nas LOGIN CREATEDB PASSWORD 'nas';
-  ELSE
-    ALTER ROLE nas LOGIN CREATEDB PASSWORD 'nas';
-  END IF;
-END
-$$;
+  local psql=("$PG_BIN/psql" -X -q -h "$data" -p "$port" -U postgres -v ON_ERROR_STOP=1)
+  as_pg "${psql[@]}" -d postgres >&2 <"$SQL_DIR/roles.sql"
+  as_pg "${psql[@]}" -d postgres >&2 <<'EOF'
+ALTER ROLE nas CREATEDB;
 SELECT 'CREATE DATABASE nas OWNER nas'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'nas')
 \gexec
 EOF
+  local db
+  for db in template1 nas; do
+    as_pg "${psql[@]}" -d "$db" >&2 <"$SQL_DIR/reader_grants.sql"
+  done
 }
 
 cmd_start() {
@@ -125,6 +132,8 @@ cmd_start() {
     local actual
     actual=$(running_port "$data")
     [[ "$actual" == "$port" ]] || log "already running on port $actual (not $port)"
+    # Idempotent, so a server started by an older checkout gets the roles.
+    ensure_role_and_db "$data" "$actual"
     url_for "$actual"
     return
   fi

@@ -68,6 +68,7 @@ elapsed=$(( $(date +%s) - demo_start ))
 echo
 echo "Search finished in ${elapsed}s (controller, workers and search; build and data excluded)."
 echo
+READER_URL=${DB_URL/nas:nas@/nas_reader:nas_reader@}
 echo "Trial history in SQL (PostgreSQL keeps running; stop it with: scripts/pg_local.sh stop $PG_DIR):"
-echo "  psql '$DB_URL' -c 'SELECT * FROM best_trials WHERE search_id = $SEARCH_ID'"
-echo "  psql '$DB_URL' -c 'SELECT * FROM epoch_metrics WHERE search_id = $SEARCH_ID'"
+echo "  psql '$READER_URL' -c 'SELECT * FROM best_trials WHERE search_id = $SEARCH_ID'"
+echo "  psql '$READER_URL' -c 'SELECT * FROM epoch_metrics WHERE search_id = $SEARCH_ID'"

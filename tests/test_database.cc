@@ -37,6 +37,9 @@ TestDatabase::TestDatabase() {
   pqxx::nontransaction tx(conn);
   tx.exec("DROP DATABASE IF EXISTS " + name_);
   tx.exec("CREATE DATABASE " + name_);
+  // As in the service's database (deploy/sql/reader_grants.sql); the
+  // reader's other grants come from template1.
+  tx.exec("REVOKE TEMPORARY ON DATABASE " + name_ + " FROM PUBLIC");
   url_ = WithDatabase(admin_url_, name_);
 }
 

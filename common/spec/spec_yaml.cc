@@ -17,10 +17,10 @@
 #include "common/spec/constraint_text.h"
 #include "common/spec/field_errors.h"
 #include "common/spec/spec_validation.h"
+#include "common/spec/yaml_document.h"
 #include "common/spec/yaml_reader.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
-#include "yaml-cpp/depthguard.h"
 #include "yaml-cpp/yaml.h"
 
 namespace nas::spec {
@@ -434,28 +434,13 @@ absl::StatusOr<nas::v1::SearchSpec> ParseSearchSpecYaml(
         absl::StrCat("the spec is ", text.size(), " bytes; at most ",
                      kMaxSpecBytes, " (1 MiB) are accepted"));
   }
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(std::string(text));
-  } catch (const YAML::DeepRecursion& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("YAML nested too deeply at line ", e.mark.line + 1,
-                     ", column ", e.mark.column + 1));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("YAML syntax error at line ", e.mark.line + 1, ", column ",
-                     e.mark.column + 1, ": ", e.msg));
-  }
-  if (documents.empty()) return absl::InvalidArgumentError("the spec is empty");
-  if (documents.size() > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the text holds ", documents.size(),
-                     " YAML documents (separated by ---); a spec is one"));
-  }
+  absl::StatusOr<YAML::Node> document =
+      internal::LoadSingleDocument(std::string(text));
+  if (!document.ok()) return document.status();
   nas::v1::SearchSpec spec;
   SpecReader reader;
   try {
-    if (absl::Status s = reader.ReadSpec(documents[0], &spec); !s.ok())
+    if (absl::Status s = reader.ReadSpec(*document, &spec); !s.ok())
       return s;
   } catch (const YAML::Exception& e) {  // not expected: reads check types first
     return absl::InvalidArgumentError(

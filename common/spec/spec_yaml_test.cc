@@ -555,6 +555,13 @@ const std::vector<Mistake>& YamlMistakes() {
               "YAML syntax error at line 2"},
       Mistake{"two_documents", Spec({}) + "---\nname: u\n",
               "the text holds 2 YAML documents"},
+      Mistake{"three_documents", Spec({}) + "---\nname: u\n---\nname: v\n",
+              "the text holds 3 YAML documents"},
+      // yaml-cpp's LoadAll never returned on these (bench/fuzz found ","):
+      // the parser yields the same empty document forever.
+      Mistake{"lone_comma", ",", "YAML syntax error at line 1, column 1"},
+      Mistake{"comma_then_flow", ",[##", "YAML syntax error at line 1"},
+      Mistake{"comma_after_spec", Spec({}) + ",\n", "YAML syntax error"},
       Mistake{"empty_text", "", "the spec is empty"},
       Mistake{"only_comments", "# nothing\n", "the spec is empty"},
       Mistake{"top_level_list", "- name: t\n",

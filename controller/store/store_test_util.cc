@@ -51,6 +51,24 @@ std::string WithDatabase(const std::string& url, const std::string& dbname) {
   return absl::StrCat(url.substr(0, path), "/", dbname, params);
 }
 
+std::string ReaderUrl(const std::string& admin_url, const std::string& dbname) {
+  const char* reader = std::getenv("NAS_TEST_READER_URL");
+  if (reader != nullptr && *reader != '\0') return WithDatabase(reader, dbname);
+  const std::string url = WithDatabase(admin_url, dbname);
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) {
+    return absl::StrCat(url, " user=nas_reader password=nas_reader");
+  }
+  // Replace the user info (before '@' in the authority), if any.
+  const size_t authority = scheme + 3;
+  const size_t end = url.find_first_of("/?", authority);
+  const size_t at = url.rfind('@', end == std::string::npos ? url.size() : end);
+  const size_t host =
+      at == std::string::npos || at < authority ? authority : at + 1;
+  return absl::StrCat(url.substr(0, authority), "nas_reader:nas_reader@",
+                      url.substr(host));
+}
+
 absl::StatusOr<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(
     const std::string& admin_url) {
   const std::string name =
@@ -59,6 +77,8 @@ absl::StatusOr<std::unique_ptr<ScratchDatabase>> ScratchDatabase::Create(
     RunAdmin(admin_url,
              absl::StrCat("DROP DATABASE IF EXISTS ", name, " WITH (FORCE)"));
     RunAdmin(admin_url, absl::StrCat("CREATE DATABASE ", name));
+    RunAdmin(admin_url, absl::StrCat("REVOKE TEMPORARY ON DATABASE ", name,
+                                     " FROM PUBLIC"));
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("cannot create database ", name,

@@ -23,8 +23,16 @@ extern const char kNoDatabaseHelp[];
 // `url` with its database name replaced by `dbname`.
 std::string WithDatabase(const std::string& url, const std::string& dbname);
 
+// The URL of the read-only role (nas_reader, deploy/sql/roles.sql) for
+// database `dbname` on the server of `admin_url`: NAS_TEST_READER_URL with
+// its database replaced when set, otherwise `admin_url` with user and
+// password nas_reader (what scripts/pg_local.sh creates).
+std::string ReaderUrl(const std::string& admin_url, const std::string& dbname);
+
 // A fresh, empty database named nas_test_<pid>_<n>, dropped on
 // destruction (WITH (FORCE), so leftover connections do not block it).
+// Like the service's database (deploy/sql/reader_grants.sql), PUBLIC has no
+// TEMPORARY on it; the rest of the reader's grants come from template1.
 class ScratchDatabase {
  public:
   static absl::StatusOr<std::unique_ptr<ScratchDatabase>> Create(
