@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 namespace nas::controller {
@@ -9,24 +10,61 @@ namespace {
 
 constexpr double kThetaGrid[] = {0.5, 1, 2, 3, 4, 6, 8, 12};
 constexpr double kNoiseGrid[] = {1e-4, 1e-3, 1e-2, 0.03, 0.1, 0.3, 1.0};
+// Relative relevance of one decision; the grid spans a factor of 16 so that
+// no decision is ever ignored outright on a few dozen observations.
+constexpr double kRelevanceGrid[] = {0.25, 0.5, 1, 2, 4};
+// Fewer observations than this cannot tell decisions apart reliably.
+constexpr size_t kMinArdObservations = 20;
 
 }  // namespace
 
 void CategoricalGp::SetTheta(double theta) {
   theta_ = theta;
   const size_t d = inputs_.empty() ? 0 : inputs_[0].size();
-  kernel_by_mismatches_.resize(d + 1);
-  for (size_t m = 0; m <= d; ++m) {
-    kernel_by_mismatches_[m] =
-        std::exp(-theta * static_cast<double>(m) / static_cast<double>(d));
+  if (relevance_.size() != d) relevance_.assign(d, 1.0);
+  RecomputeDistances();
+}
+
+int CategoricalGp::Difference(const std::vector<int>& a,
+                              const std::vector<int>& b, size_t k) const {
+  if (k >= first_ordinal_) return std::abs(a[k] - b[k]);
+  return a[k] != b[k];
+}
+
+void CategoricalGp::RecomputeDistances() {
+  const size_t n = inputs_.size();
+  const size_t d = relevance_.size();
+  // scale_ makes theta the decay of the kernel when every categorical
+  // feature differs (and the ordinal ones by one), whatever the relevances.
+  double total = 0;
+  for (double r : relevance_) total += r;
+  scale_ = total > 0 ? theta_ / total : 0.0;
+  if (differences_.size() != n * n * d) {
+    differences_.assign(n * n * d, 0);
+    for (size_t k = 0; k < d; ++k) {
+      for (size_t i = 0; i < n; ++i) {
+        for (size_t j = 0; j < i; ++j) {
+          differences_[(k * n + i) * n + j] = differences_[(k * n + j) * n + i] =
+              static_cast<uint8_t>(
+                  std::min(Difference(inputs_[i], inputs_[j], k), 255));
+        }
+      }
+    }
+  }
+  distances_.assign(n * n, 0.0);
+  for (size_t k = 0; k < d; ++k) {
+    const uint8_t* diff = &differences_[k * n * n];
+    for (size_t p = 0; p < n * n; ++p) distances_[p] += relevance_[k] * diff[p];
   }
 }
 
 double CategoricalGp::Kernel(const std::vector<int>& a,
                              const std::vector<int>& b) const {
-  int mismatches = 0;
-  for (size_t i = 0; i < a.size(); ++i) mismatches += a[i] != b[i];
-  return kernel_by_mismatches_[mismatches];
+  double dist = 0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    dist += relevance_[k] * Difference(a, b, k);
+  }
+  return std::exp(-scale_ * dist);
 }
 
 bool CategoricalGp::Factor() {
@@ -37,7 +75,7 @@ bool CategoricalGp::Factor() {
     row.assign(i + 1, 0.0);
     for (size_t j = 0; j <= i; ++j) {
       const std::vector<double>& other = rows_[j];
-      double sum = kernel_by_mismatches_[mismatches_[i * n + j]];
+      double sum = std::exp(-scale_ * distances_[i * n + j]);
       if (i == j) sum += noise_ratio_;
       for (size_t k = 0; k < j; ++k) sum -= row[k] * other[k];
       if (i == j) {
@@ -94,16 +132,8 @@ void CategoricalGp::Fit(const std::vector<std::vector<int>>& inputs,
   inputs_ = inputs;
   targets_ = targets;
   const size_t n = inputs_.size();
-  mismatches_.assign(n * n, 0);
-  for (size_t i = 0; i < n; ++i) {
-    for (size_t j = 0; j < i; ++j) {
-      int m = 0;
-      for (size_t k = 0; k < inputs_[i].size(); ++k) {
-        m += inputs_[i][k] != inputs_[j][k];
-      }
-      mismatches_[i * n + j] = mismatches_[j * n + i] = m;
-    }
-  }
+  relevance_.assign(inputs_.empty() ? 0 : inputs_[0].size(), 1.0);
+  differences_.clear();
   // Profile log likelihood (signal variance at its optimum); -inf when the
   // matrix is not positive definite.
   auto score = [&](double theta, double noise) {
@@ -126,6 +156,32 @@ void CategoricalGp::Fit(const std::vector<std::vector<int>>& inputs,
       const double s = score(theta, v);
       if (s > best) best = s, noise = v;
     }
+  }
+  if (ard_ && n >= kMinArdObservations) {
+    best = score(theta, noise);
+    // One relevance per decision, each on a grid by coordinate ascent with
+    // theta and the noise held: a decision that barely changes the score
+    // (or one that changes it a lot) gets its own length-scale.
+    auto score_relevance = [&]() {
+      RecomputeDistances();
+      if (!Factor()) return -std::numeric_limits<double>::infinity();
+      Solve();
+      return -0.5 * static_cast<double>(n) * std::log(signal_variance_) -
+             0.5 * LogDeterminant();
+    };
+    for (int sweep = 0; sweep < 2; ++sweep) {
+      for (size_t k = 0; k < relevance_.size(); ++k) {
+        double best_r = relevance_[k];
+        for (double r : kRelevanceGrid) {
+          if (r == best_r) continue;
+          relevance_[k] = r;
+          const double s = score_relevance();
+          if (s > best) best = s, best_r = r;
+        }
+        relevance_[k] = best_r;
+      }
+    }
+    RecomputeDistances();
   }
   if (!std::isfinite(score(theta, noise))) {
     // Only reachable with degenerate inputs; a large nugget always works.

@@ -100,5 +100,51 @@ TEST(CategoricalGpTest, BelievedObservationKeepsTheMeanAndShrinksVariance) {
   EXPECT_LT(after.variance, 0.5 * before.variance);
 }
 
+TEST(CategoricalGpTest, RelevanceFavoursTheDecisionsThatMatter) {
+  // Only decisions 0 and 1 change the value; 2..5 are noise-free filler.
+  AdditiveProblem problem(4);
+  std::vector<std::vector<int>> x;
+  std::vector<double> y;
+  for (int i = 0; i < 60; ++i) {
+    x.push_back(problem.Sample());
+    y.push_back(problem.weights[0][x.back()[0]] +
+                problem.weights[1][x.back()[1]]);
+  }
+  CategoricalGp gp;
+  gp.set_ard(true);
+  gp.Fit(x, y);
+  const std::vector<double>& r = gp.relevance();
+  ASSERT_EQ(r.size(), 6u);
+  for (int k = 2; k < 6; ++k) {
+    EXPECT_GT(r[0], r[k]) << k;
+    EXPECT_GT(r[1], r[k]) << k;
+  }
+  // Without ARD every decision weighs the same.
+  CategoricalGp plain;
+  plain.Fit(x, y);
+  EXPECT_EQ(plain.relevance(), std::vector<double>(6, 1.0));
+}
+
+TEST(CategoricalGpTest, OrdinalFeaturesInterpolateBetweenCounts) {
+  // y grows with a count; counts 0, 2 and 4 are seen, 1 and 3 are not.
+  std::vector<std::vector<int>> x;
+  std::vector<double> y;
+  for (int c : {0, 2, 4}) {
+    for (int other = 0; other < 3; ++other) {
+      x.push_back({other, c});
+      y.push_back(c);
+    }
+  }
+  CategoricalGp gp;
+  gp.set_first_ordinal(1);
+  gp.Fit(x, y);
+  const double at1 = gp.Predict(std::vector<int>{0, 1}).mean;
+  const double at3 = gp.Predict(std::vector<int>{0, 3}).mean;
+  EXPECT_GT(at1, gp.Predict(std::vector<int>{0, 0}).mean);
+  EXPECT_LT(at1, gp.Predict(std::vector<int>{0, 2}).mean);
+  EXPECT_GT(at3, gp.Predict(std::vector<int>{0, 2}).mean);
+  EXPECT_LT(at3, gp.Predict(std::vector<int>{0, 4}).mean);
+}
+
 }  // namespace
 }  // namespace nas::controller

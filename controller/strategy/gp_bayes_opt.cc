@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <unordered_map>
@@ -128,6 +127,19 @@ GpBayesOpt::GpBayesOpt(GpBayesOptOptions options) : options_(options) {
   options_.random_candidates = std::max(options_.random_candidates, 0);
 }
 
+std::vector<int> GpBayesOpt::Features(const space::SearchSpace& space,
+                                      const std::vector<int>& choices) {
+  std::vector<int> features = active_.Effective(space, choices);
+  if (options_.option_counts) {
+    if (counts_space_ != &space) {
+      counts_.emplace(space);
+      counts_space_ = &space;
+    }
+    counts_->Append(features);
+  }
+  return features;
+}
+
 std::optional<GpBayesOpt::Model> GpBayesOpt::FitModel(
     const SearchSnapshot& snapshot) {
   std::vector<const TrialView*> completed = CompletedTrials(snapshot);
@@ -155,8 +167,12 @@ std::optional<GpBayesOpt::Model> GpBayesOpt::FitModel(
   std::vector<std::vector<int>> inputs;
   std::vector<double> scores;
   for (const TrialView* t : model.train) {
-    inputs.push_back(active_.Effective(*snapshot.space, t->choices));
+    inputs.push_back(Features(*snapshot.space, t->choices));
     scores.push_back(*t->score);
+  }
+  model.gp.set_ard(options_.relevance);
+  if (options_.option_counts) {
+    model.gp.set_first_ordinal(snapshot.space->decisions().size());
   }
   model.gp.Fit(inputs, RankGauss(scores));
   for (const std::vector<int>& x : inputs) {
@@ -189,7 +205,7 @@ std::vector<std::vector<int>> GpBayesOpt::Propose(
       *std::max_element(model->train_means.begin(), model->train_means.end());
   // Pending trials and the random proposals above, at the model's belief.
   auto believe = [&](const std::vector<int>& choices) {
-    const std::vector<int> x = active_.Effective(space, choices);
+    const std::vector<int> x = Features(space, choices);
     gp.Append(x, gp.Predict(x).mean);
   };
   for (const TrialView& t : snapshot.trials) {
@@ -209,7 +225,7 @@ std::vector<std::vector<int>> GpBayesOpt::Propose(
     Candidate c;
     c.choices = choices;
     c.key = std::move(key);
-    c.probe = gp.MakeProbe(active_.Effective(space, choices));
+    c.probe = gp.MakeProbe(Features(space, choices));
     c.acquisition = ExpectedImprovement(gp.Predict(c.probe), incumbent);
     pool.push_back(std::move(c));
   };
@@ -296,29 +312,6 @@ std::vector<std::vector<int>> GpBayesOpt::Propose(
         if (f > best_value) {
           best_value = f;
           chosen = open[i];
-        }
-      }
-    } else if (options_.greedy_neighbours) {
-      // The best trials' unseen neighbours, best trial first, ranked by the
-      // posterior mean: a model-ordered local search around the incumbent.
-      bool found = false;
-      for (size_t t = 0; t < order.size() && !found; ++t) {
-        double best_mean = -std::numeric_limits<double>::infinity();
-        for (const auto& n :
-             OneDecisionNeighbours(space, model->train[order[t]]->choices)) {
-          auto it = index_of.find(space.CanonicalKey(n));
-          if (it == index_of.end() || pool[it->second].taken) continue;
-          const double mean = gp.Predict(pool[it->second].probe).mean;
-          if (mean > best_mean) {
-            best_mean = mean;
-            chosen = it->second;
-            found = true;
-          }
-        }
-      }
-      if (!found) {
-        for (size_t i : open) {
-          if (pool[i].acquisition > pool[chosen].acquisition) chosen = i;
         }
       }
     } else {

@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <cstdlib>
 
 #include "controller/strategy/gp_bayes_opt.h"
 #include "controller/strategy/local_search.h"
@@ -89,10 +88,18 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeGpBayesOpt(
     }
     options.max_train = config.max_train();
   }
-  if (std::getenv("GPX_GREEDY")) options.greedy_neighbours = true;  // EXPERIMENT
   if (config.thompson_every() != 0) {
     options.thompson_every = std::max(config.thompson_every(), 0);
   }
+  if (config.thompson_candidates() != 0) {
+    if (config.thompson_candidates() < 2) {
+      return absl::InvalidArgumentError(
+          "strategy.gp_bayes_opt.thompson_candidates: must be at least 2");
+    }
+    options.thompson_candidates = config.thompson_candidates();
+  }
+  options.option_counts = !config.disable_option_counts();
+  options.relevance = !config.disable_relevance();
   return std::make_unique<GpBayesOpt>(options);
 }
 
