@@ -20,8 +20,6 @@ constexpr size_t kMinArdObservations = 20;
 
 void CategoricalGp::SetTheta(double theta) {
   theta_ = theta;
-  const size_t d = inputs_.empty() ? 0 : inputs_[0].size();
-  if (relevance_.size() != d) relevance_.assign(d, 1.0);
   RecomputeDistances();
 }
 
@@ -134,15 +132,18 @@ void CategoricalGp::Fit(const std::vector<std::vector<int>>& inputs,
   const size_t n = inputs_.size();
   relevance_.assign(inputs_.empty() ? 0 : inputs_[0].size(), 1.0);
   differences_.clear();
-  // Profile log likelihood (signal variance at its optimum); -inf when the
-  // matrix is not positive definite.
-  auto score = [&](double theta, double noise) {
-    SetTheta(theta);
-    noise_ratio_ = noise;
+  // Profile log likelihood (signal variance at its optimum) of the current
+  // hyperparameters; -inf when the matrix is not positive definite.
+  auto likelihood = [&]() {
     if (!Factor()) return -std::numeric_limits<double>::infinity();
     Solve();
     return -0.5 * static_cast<double>(n) * std::log(signal_variance_) -
            0.5 * LogDeterminant();
+  };
+  auto score = [&](double theta, double noise) {
+    SetTheta(theta);
+    noise_ratio_ = noise;
+    return likelihood();
   };
   // Coordinate ascent from the middle of the grids.
   double theta = 3, noise = 1e-2;
@@ -162,26 +163,19 @@ void CategoricalGp::Fit(const std::vector<std::vector<int>>& inputs,
     // One relevance per decision, each on a grid by coordinate ascent with
     // theta and the noise held: a decision that barely changes the score
     // (or one that changes it a lot) gets its own length-scale.
-    auto score_relevance = [&]() {
-      RecomputeDistances();
-      if (!Factor()) return -std::numeric_limits<double>::infinity();
-      Solve();
-      return -0.5 * static_cast<double>(n) * std::log(signal_variance_) -
-             0.5 * LogDeterminant();
-    };
     for (int sweep = 0; sweep < 2; ++sweep) {
       for (size_t k = 0; k < relevance_.size(); ++k) {
         double best_r = relevance_[k];
         for (double r : kRelevanceGrid) {
           if (r == best_r) continue;
           relevance_[k] = r;
-          const double s = score_relevance();
+          RecomputeDistances();
+          const double s = likelihood();
           if (s > best) best = s, best_r = r;
         }
         relevance_[k] = best_r;
       }
     }
-    RecomputeDistances();
   }
   if (!std::isfinite(score(theta, noise))) {
     // Only reachable with degenerate inputs; a large nugget always works.
