@@ -19,7 +19,8 @@ constexpr int kMaxPageSize = 1000;
 
 bool IsFinished(nas::v1::SearchState state) {
   return state == nas::v1::SEARCH_STATE_COMPLETED ||
-         state == nas::v1::SEARCH_STATE_CANCELLED;
+         state == nas::v1::SEARCH_STATE_CANCELLED ||
+         state == nas::v1::SEARCH_STATE_FAILED;
 }
 
 // Everything CreateSearch must refuse before anything is stored.

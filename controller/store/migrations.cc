@@ -191,6 +191,14 @@ ALTER TABLE searches ADD COLUMN owner text NOT NULL DEFAULT '';
 CREATE INDEX searches_owner_idx ON searches (owner, id);
 )sql";
 
+// Version 4: searches can end FAILED, and say why a search ended as it did.
+constexpr char kAddSearchStateReason[] = R"sql(
+ALTER TABLE searches ADD COLUMN state_reason text NOT NULL DEFAULT '';
+ALTER TABLE searches DROP CONSTRAINT searches_state_check;
+ALTER TABLE searches ADD CONSTRAINT searches_state_check
+  CHECK (state IN ('RUNNING', 'COMPLETED', 'CANCELLED', 'FAILED'));
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -210,6 +218,7 @@ const std::vector<Migration>& AllMigrations() {
       {1, "create_tables", kCreateTables},
       {2, "create_views", kCreateViews},
       {3, "add_search_owner", kAddSearchOwner},
+      {4, "add_search_state_reason", kAddSearchStateReason},
   };
   return *migrations;
 }

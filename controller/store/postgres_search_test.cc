@@ -216,6 +216,32 @@ TEST_F(SearchStoreTest, CompleteSearchIfDoneNeedsAllTrialsFinished) {
   EXPECT_TRUE(search->has_finished_at());
 }
 
+TEST_F(SearchStoreTest, EndSearchStoresStateAndReasonAndCancelsPending) {
+  const int64_t id = NewSearch(5, 2);
+  const nas::v1::TrialAssignment running = Lease("w");
+  auto ended = store().EndSearch(id, nas::v1::SEARCH_STATE_FAILED,
+                                 "every trial failed: out of memory");
+  ASSERT_TRUE(ended.ok()) << ended.status();
+  EXPECT_TRUE(*ended);
+  auto search = store().GetSearch(id);
+  ASSERT_TRUE(search.ok());
+  EXPECT_EQ(search->state(), nas::v1::SEARCH_STATE_FAILED);
+  EXPECT_EQ(search->state_reason(), "every trial failed: out of memory");
+  EXPECT_TRUE(search->has_finished_at());
+  EXPECT_EQ(search->counts().cancelled(), 1) << "the pending trial";
+  EXPECT_EQ(search->counts().running(), 1) << "left to finish";
+  ASSERT_TRUE(store().CompleteTrial(Ref(running, "w"), {}).ok());
+
+  ended = store().EndSearch(id, nas::v1::SEARCH_STATE_COMPLETED, "again");
+  ASSERT_TRUE(ended.ok());
+  EXPECT_FALSE(*ended) << "already ended";
+  EXPECT_EQ(store()
+                .EndSearch(id, nas::v1::SEARCH_STATE_CANCELLED, "")
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(SearchStoreTest, AddTrialsWithAStaleCountIsAborted) {
   const int64_t id = NewSearch(10, 2);
   EXPECT_EQ(store().AddTrials(id, 1, {Trial(9)}).code(),

@@ -226,6 +226,36 @@ absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
   });
 }
 
+absl::StatusOr<bool> PostgresStore::EndSearch(int64_t search_id,
+                                              nas::v1::SearchState state,
+                                              const std::string& reason) {
+  if (state != nas::v1::SEARCH_STATE_COMPLETED &&
+      state != nas::v1::SEARCH_STATE_FAILED) {
+    return absl::InvalidArgumentError(
+        "EndSearch: state must be COMPLETED or FAILED");
+  }
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    const pqxx::result search = tx.exec_params(
+        "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
+    if (search.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("search ", search_id, " not found"));
+    }
+    if (std::string(search[0]["state"].c_str()) != "RUNNING") return false;
+    tx.exec_params0(
+        "UPDATE searches SET state = $2, state_reason = $3, "
+        "finished_at = now() WHERE id = $1",
+        search_id, SearchStateName(state), reason);
+    tx.exec_params0(
+        "UPDATE trials SET state = 'CANCELLED', finished_at = now(), "
+        "reason = 'search ended before this trial ran' "
+        "WHERE search_id = $1 AND state = 'PENDING'",
+        search_id);
+    tx.commit();
+    return true;
+  });
+}
+
 absl::StatusOr<std::string> PostgresStore::RegisterWorker(
     const nas::v1::RegisterWorkerRequest& worker) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {

@@ -37,6 +37,8 @@ class PostgresStore final : public TrialStore {
   absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() override;
   absl::StatusOr<nas::v1::Search> CancelSearch(int64_t search_id) override;
   absl::StatusOr<bool> CompleteSearchIfDone(int64_t search_id) override;
+  absl::StatusOr<bool> EndSearch(int64_t search_id, nas::v1::SearchState state,
+                                 const std::string& reason) override;
 
   absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
       int64_t search_id, const std::vector<nas::v1::TrialState>& states,

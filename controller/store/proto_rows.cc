@@ -30,10 +30,11 @@ constexpr std::array<std::pair<TrialState, const char*>, 6> kTrialStates = {{
     {nas::v1::TRIAL_STATE_CANCELLED, "CANCELLED"},
 }};
 
-constexpr std::array<std::pair<SearchState, const char*>, 3> kSearchStates = {{
+constexpr std::array<std::pair<SearchState, const char*>, 4> kSearchStates = {{
     {nas::v1::SEARCH_STATE_RUNNING, "RUNNING"},
     {nas::v1::SEARCH_STATE_COMPLETED, "COMPLETED"},
     {nas::v1::SEARCH_STATE_CANCELLED, "CANCELLED"},
+    {nas::v1::SEARCH_STATE_FAILED, "FAILED"},
 }};
 
 // Keep in step with the best_trials view (migrations.cc).
@@ -60,7 +61,7 @@ void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts) {
 }  // namespace
 
 const char kSearchColumns[] =
-    "s.id, s.spec::text AS spec, s.state, s.owner, "
+    "s.id, s.spec::text AS spec, s.state, s.state_reason, s.owner, "
     NAS_MICROS("s.created_at") " AS created_us, "
     NAS_MICROS("s.finished_at") " AS finished_us";
 
@@ -231,6 +232,7 @@ absl::StatusOr<nas::v1::Search> SearchFromRow(const pqxx::row& row) {
   if (!parsed.ok()) return parsed;
   search.set_state(SearchStateFromName(row["state"].c_str()));
   search.set_owner(row["owner"].c_str());
+  search.set_state_reason(row["state_reason"].c_str());
   SetTimestamp(row["created_us"], search.mutable_created_at());
   if (!row["finished_us"].is_null()) {
     SetTimestamp(row["finished_us"], search.mutable_finished_at());

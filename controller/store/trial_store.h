@@ -72,6 +72,14 @@ class TrialStore {
   // RUNNING -> COMPLETED when it has budget.max_trials trials and all are
   // finished. Returns true iff this call completed it.
   virtual absl::StatusOr<bool> CompleteSearchIfDone(int64_t search_id) = 0;
+  // RUNNING -> `state` (COMPLETED or FAILED) before the budget is used up,
+  // with `reason` stored as the search's state_reason: the space is
+  // exhausted, or every attempt failed. Its PENDING trials become CANCELLED;
+  // RUNNING ones are left to finish. Returns false and changes nothing when
+  // the search is no longer RUNNING.
+  virtual absl::StatusOr<bool> EndSearch(int64_t search_id,
+                                         nas::v1::SearchState state,
+                                         const std::string& reason) = 0;
 
   // ---- trials ----
   // Trials in number order with number > after_number (-1: from the start),
