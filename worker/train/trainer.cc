@@ -14,16 +14,14 @@
 #include <variant>
 #include <vector>
 
+#include "worker/train/data_split.h"
 #include "worker/train/dataset.h"
+#include "worker/train/evaluate.h"
 #include "worker/train/model_builder.h"
 
 namespace nas::train {
 namespace {
 
-// Seed of the train/validation split: a constant, independent of the trial
-// seed, so that every trial of every search validates on the same images.
-constexpr uint64_t kValidationSplitSeed = 0x6e61732d76616cULL;  // "nas-val"
-constexpr int64_t kEvalBatch = 1000;
 constexpr int kLatencyWarmup = 5;
 constexpr int kLatencyRuns = 21;
 // Check the running loss for NaN/inf every this many steps (a host sync).
@@ -34,23 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// A Fisher-Yates permutation driven by mt19937_64 only, so it is the same on
-// every platform, LibTorch version and device.
-std::vector<int64_t> Permutation(int64_t n, uint64_t seed) {
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed);
-  for (int64_t i = n - 1; i > 0; --i) {
-    std::swap(order[i], order[static_cast<int64_t>(rng() % (i + 1))]);
-  }
-  return order;
-}
-
-torch::Tensor IndexTensor(const std::vector<int64_t>& indices,
-                          const torch::Device& device) {
-  return torch::tensor(indices, torch::kInt64).to(device);
 }
 
 std::string CheckOptions(const TrainOptions& o) {
@@ -75,49 +56,6 @@ std::string ShapeText(const space::InputShape& s) {
   return std::to_string(s.channels) + "x" + std::to_string(s.height) + "x" +
          std::to_string(s.width) + " (" + std::to_string(s.num_classes) +
          " classes)";
-}
-
-struct Evaluation {
-  double loss = 0;
-  double accuracy = 0;
-};
-
-// Mean loss and accuracy over `indices` (all images when undefined).
-Evaluation Evaluate(Network& model, const Dataset& data,
-                    const torch::Tensor& images, const torch::Tensor& labels,
-                    const torch::Tensor& indices) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  const int64_t n = indices.defined() ? indices.size(0) : images.size(0);
-  auto loss_sum = torch::zeros(
-      {},
-      torch::TensorOptions().dtype(torch::kFloat64).device(images.device()));
-  auto correct = torch::zeros(
-      {}, torch::TensorOptions().dtype(torch::kInt64).device(images.device()));
-  for (int64_t start = 0; start < n; start += kEvalBatch) {
-    const int64_t end = std::min(n, start + kEvalBatch);
-    torch::Tensor x, y;
-    if (indices.defined()) {
-      const torch::Tensor idx = indices.slice(0, start, end);
-      x = images.index_select(0, idx);
-      y = labels.index_select(0, idx);
-    } else {
-      x = images.slice(0, start, end);
-      y = labels.slice(0, start, end);
-    }
-    const torch::Tensor logits = model->forward(data.Normalize(x));
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, y,
-                    torch::nn::functional::CrossEntropyFuncOptions().reduction(
-                        torch::kSum))
-                    .to(torch::kFloat64);
-    correct += logits.argmax(1).eq(y).sum();
-  }
-  Evaluation result;
-  result.loss = loss_sum.item<double>() / static_cast<double>(n);
-  result.accuracy =
-      static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n);
-  return result;
 }
 
 double MedianLatencyMs(Network& model, const space::InputShape& shape,
@@ -164,19 +102,15 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
   const torch::Device device(device_name);
   if (options.num_threads > 0) torch::set_num_threads(options.num_threads);
 
-  // Split: the last validation_fraction of a fixed permutation validates;
-  // data_fraction of the rest, drawn with the trial seed, trains.
-  const int64_t total = data.train_images().size(0);
-  const int64_t num_val = std::max<int64_t>(
-      1,
-      std::llround(static_cast<double>(total) * options.validation_fraction));
-  if (total - num_val < 2) {
-    *error = "validation_fraction leaves fewer than 2 training images";
+  // Split: the fixed validation images (data_split.h); data_fraction of the
+  // rest, drawn with the trial seed, trains.
+  DataSplit split;
+  if (!SplitTrainValidation(data.train_images().size(0),
+                            options.validation_fraction, &split, error)) {
     return false;
   }
-  const std::vector<int64_t> split = Permutation(total, kValidationSplitSeed);
-  const std::vector<int64_t> val_indices(split.end() - num_val, split.end());
-  std::vector<int64_t> pool(split.begin(), split.end() - num_val);
+  const std::vector<int64_t>& val_indices = split.validation;
+  const std::vector<int64_t>& pool = split.train_pool;
   const int64_t num_train = std::max<int64_t>(
       2,
       std::llround(static_cast<double>(pool.size()) * options.data_fraction));

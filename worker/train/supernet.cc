@@ -1,0 +1,664 @@
+// The weight bank and its single-path training and scoring (see supernet.h).
+#include "worker/train/supernet.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <utility>
+
+#include "common/space/nb201_cell.h"
+#include "worker/train/data_split.h"
+#include "worker/train/dataset.h"
+#include "worker/train/evaluate.h"
+#include "worker/train/model_builder.h"
+
+namespace nas::train {
+
+class Supernet {
+ public:
+  SupernetSpace definition;
+  std::unique_ptr<space::SearchSpace> space;
+  // Every tensor at its largest shape, by bank name. Lives on one device at
+  // a time (the last one trained or scored on).
+  std::map<std::string, torch::Tensor> bank;
+};
+
+void SupernetDeleter::operator()(Supernet* supernet) const { delete supernet; }
+
+namespace {
+
+namespace nn = torch::nn;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kFiniteCheckSteps = 25;
+constexpr int kProgressSteps = 10;
+// Seed of the split of the training pool into shard parts: a constant, so
+// shard i of every round trains on the same images.
+constexpr uint64_t kShardPartSeed = 0x6e61732d73686172ULL;  // "nas-shar"
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool IsStepCounter(const std::string& name) {
+  return name.size() >= 19 &&
+         name.compare(name.size() - 19, 19, "num_batches_tracked") == 0;
+}
+
+// Parameters and batch-norm statistics of a module, by name.
+std::vector<std::pair<std::string, torch::Tensor>> NamedTensors(
+    const nn::Module& module) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : module.named_parameters()) {
+    out.emplace_back(item.key(), item.value());
+  }
+  for (const auto& item : module.named_buffers()) {
+    if (!IsStepCounter(item.key())) out.emplace_back(item.key(), item.value());
+  }
+  return out;
+}
+
+// The leading block of `bank` of the given shape: a view, so in-place
+// updates of it change the bank.
+torch::Tensor LeadingSlice(const torch::Tensor& bank, at::IntArrayRef shape,
+                           const std::string& name) {
+  if (bank.dim() != static_cast<int64_t>(shape.size())) {
+    throw std::invalid_argument("supernet tensor " + name + " has rank " +
+                                std::to_string(bank.dim()) + ", subnet needs " +
+                                std::to_string(shape.size()));
+  }
+  torch::Tensor view = bank;
+  for (int64_t d = 0; d < bank.dim(); ++d) {
+    if (shape[d] > bank.size(d)) {
+      throw std::invalid_argument("supernet tensor " + name +
+                                  " is smaller than the subnet needs");
+    }
+    if (shape[d] < bank.size(d)) view = view.narrow(d, 0, shape[d]);
+  }
+  return view;
+}
+
+// Where the stand-alone network's layers sit in the chain space's choices:
+// for each layer of Network(choices), in order, "stage{s}.layer{j}".
+std::vector<std::string> ChainLayerSlots(const space::SearchSpace& space,
+                                         const std::vector<int>& choices) {
+  std::vector<std::string> slots;
+  const std::vector<space::Decision>& decisions = space.decisions();
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const std::string& name = decisions[i].name;
+    const size_t dot = name.find('.');
+    if (name.compare(dot + 1, std::string::npos, "depth") != 0) continue;
+    const std::string stage = name.substr(0, dot);
+    const int depth = std::stoi(decisions[i].options[choices[i]]);
+    for (int j = 1; j <= depth; ++j) {
+      slots.push_back(stage + ".layer" + std::to_string(j));
+    }
+  }
+  return slots;
+}
+
+// The bank name of the stand-alone network's tensor `name` for `spec`
+// (the network of `choices`).
+std::string BankName(const Supernet& net, const space::NetworkSpec& spec,
+                     const std::vector<std::string>& chain_slots,
+                     const std::string& name) {
+  if (const auto* cell = std::get_if<space::CellNetwork>(&spec.body)) {
+    // body.cell{S}_{C}.edge{T}_{F}.rest -> body.cell{S}_{C}.edge{T}_{F}.{op}.rest
+    const size_t edge = name.find(".edge");
+    if (name.rfind("body.cell", 0) != 0 || edge == std::string::npos) {
+      return name;
+    }
+    const size_t end = name.find('.', edge + 1);
+    const std::string label = name.substr(edge + 5, end - edge - 5);  // T_F
+    for (size_t e = 0; e < cell->edge_ops.size(); ++e) {
+      if (label == std::to_string(space::kNb201EdgeTo[e]) + "_" +
+                       std::to_string(space::kNb201EdgeFrom[e])) {
+        return name.substr(0, end) + "." + cell->edge_ops[e] +
+               name.substr(end);
+      }
+    }
+    throw std::logic_error("unknown NAS-Bench-201 edge in " + name);
+  }
+  // body.layer{I}.rest -> body.stage{s}.layer{j}.{op}.rest
+  if (name.rfind("body.layer", 0) != 0) return name;
+  const size_t end = name.find('.', 10);
+  const int index = std::stoi(name.substr(10, end - 10)) - 1;
+  const auto& chain = std::get<space::ChainNetwork>(spec.body);
+  return "body." + chain_slots.at(index) + "." + chain.layers.at(index).op +
+         name.substr(end);
+}
+
+// The stand-alone network of `choices` with its tensors copied from the
+// bank, on the bank's device, and the bank names of its tensors.
+struct Subnet {
+  space::NetworkSpec spec;
+  Network network{nullptr};
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;  // name, tensor
+  std::vector<std::string> bank_names;  // parallel to tensors
+};
+
+Subnet BuildSubnet(const Supernet& net, const std::vector<int>& choices) {
+  if (std::string bad = net.space->Validate(choices); !bad.empty()) {
+    throw std::invalid_argument("invalid architecture: " + bad);
+  }
+  Subnet sub;
+  sub.spec = net.space->Network(choices, net.definition.input);
+  std::vector<std::string> slots;
+  if (std::holds_alternative<space::ChainNetwork>(sub.spec.body)) {
+    slots = ChainLayerSlots(*net.space, choices);
+  }
+  sub.network = BuildNetwork(sub.spec);
+  const torch::Device device = net.bank.begin()->second.device();
+  sub.network->to(device);
+  torch::NoGradGuard no_grad;
+  sub.tensors = NamedTensors(*sub.network);
+  for (auto& [name, t] : sub.tensors) {
+    const std::string bank_name = BankName(net, sub.spec, slots, name);
+    auto it = net.bank.find(bank_name);
+    if (it == net.bank.end()) {
+      throw std::logic_error("supernet has no tensor " + bank_name);
+    }
+    t.copy_(LeadingSlice(it->second, t.sizes(), bank_name));
+    sub.bank_names.push_back(bank_name);
+  }
+  return sub;
+}
+
+void AddToBank(const std::string& prefix, const nn::Module& module,
+               std::map<std::string, torch::Tensor>* bank) {
+  for (auto& [name, t] : NamedTensors(module)) {
+    bank->emplace(prefix + name, t.detach().clone());
+  }
+}
+
+// Lays out and initializes the bank (see the layout in supernet.h).
+void InitBank(Supernet* net) {
+  const SupernetSpace& def = net->definition;
+  if (const auto* cfg = std::get_if<space::Nb201Config>(&def.config)) {
+    // One network per op with weights, every edge that op: its edges give
+    // that op's tensors, and the first gives the shared ones.
+    std::vector<std::string> ops;
+    for (const std::string& op : cfg->ops) {
+      if (op == "nor_conv_1x1" || op == "nor_conv_3x3") ops.push_back(op);
+    }
+    if (ops.empty()) ops.push_back("skip_connect");
+    for (const std::string& op : ops) {
+      space::CellNetwork cell;
+      cell.channels = cfg->channels;
+      cell.cells_per_stage = cfg->cells_per_stage;
+      cell.stem_stride = cfg->stem_stride;
+      cell.edge_ops.fill(op);
+      const space::NetworkSpec spec{def.input, cell};
+      Network network = BuildNetwork(spec);
+      for (auto& [name, t] : NamedTensors(*network)) {
+        net->bank.emplace(BankName(*net, spec, {}, name), t.detach().clone());
+      }
+    }
+    return;
+  }
+  const auto& cfg = std::get<space::ChainConfig>(def.config);
+  // Shared tensors (stem, classifier) from the widest, deepest network.
+  space::ChainNetwork widest;
+  widest.stem_channels = cfg.stem_channels;
+  widest.stem_stride = cfg.stem_stride;
+  int in_max = cfg.stem_channels;
+  std::vector<int> stage_in;
+  for (const space::ChainStageConfig& stage : cfg.stages) {
+    const int width = *std::max_element(stage.widths.begin(), stage.widths.end());
+    stage_in.push_back(in_max);
+    widest.layers.push_back({stage.ops[0], width, stage.stride});
+    in_max = width;
+  }
+  Network network = BuildNetwork(space::NetworkSpec{def.input, widest});
+  for (auto& [name, t] : NamedTensors(*network)) {
+    if (name.rfind("body.layer", 0) != 0) {
+      net->bank.emplace(name, t.detach().clone());
+    }
+  }
+  for (size_t s = 0; s < cfg.stages.size(); ++s) {
+    const space::ChainStageConfig& stage = cfg.stages[s];
+    const int width = *std::max_element(stage.widths.begin(), stage.widths.end());
+    const int depth = *std::max_element(stage.depths.begin(), stage.depths.end());
+    for (int j = 1; j <= depth; ++j) {
+      const int in = j == 1 ? stage_in[s] : width;
+      const int stride = j == 1 ? stage.stride : 1;
+      for (const std::string& op : stage.ops) {
+        // A skip needs its projection whenever a narrower input or a stride
+        // changes the shape, so the bank always holds one; the stride does
+        // not change weight shapes, and 2 forces the projection to exist.
+        const int build_stride = op == "skip" ? 2 : stride;
+        nn::AnyModule layer = MakeChainLayer(op, in, width, build_stride);
+        AddToBank("body.stage" + std::to_string(s + 1) + ".layer" +
+                      std::to_string(j) + "." + op + ".",
+                  *layer.ptr(), &net->bank);
+      }
+    }
+  }
+}
+
+SupernetPtr NewSupernet(const SupernetSpace& def, std::string* error) {
+  SupernetPtr net(new Supernet);
+  net->definition = def;
+  std::string message;
+  if (const auto* cfg = std::get_if<space::Nb201Config>(&def.config)) {
+    net->space = space::MakeNb201Space(*cfg, &message);
+  } else {
+    net->space = space::MakeChainSpace(std::get<space::ChainConfig>(def.config),
+                                       &message);
+  }
+  if (!net->space) {
+    *error = "supernet space: " + message;
+    return nullptr;
+  }
+  return net;
+}
+
+tensor::Tensor ToPlain(const torch::Tensor& t) {
+  const torch::Tensor cpu = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  tensor::Tensor out;
+  out.shape.assign(cpu.sizes().begin(), cpu.sizes().end());
+  out.values.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+  return out;
+}
+
+torch::Tensor FromPlain(const tensor::Tensor& t) {
+  return torch::from_blob(const_cast<float*>(t.values.data()), t.shape,
+                          torch::kFloat32)
+      .clone();
+}
+
+std::string ShapeMismatch(const std::string& name, const torch::Tensor& want,
+                          const std::vector<int64_t>& got) {
+  return "tensor " + name + ": shape " + tensor::ShapeText(got) +
+         ", expected " +
+         tensor::ShapeText(std::vector<int64_t>(want.sizes().begin(),
+                                                want.sizes().end()));
+}
+
+bool CheckData(const Supernet& net, const Dataset& data, std::string* error) {
+  const space::InputShape& a = net.definition.input;
+  const space::InputShape& b = data.shape();
+  if (a.channels != b.channels || a.height != b.height || a.width != b.width ||
+      a.num_classes != b.num_classes) {
+    *error = "supernet input does not match data set " + data.name();
+    return false;
+  }
+  return true;
+}
+
+void MoveBank(Supernet* net, const torch::Device& device) {
+  for (auto& [name, t] : net->bank) t = t.to(device);
+}
+
+// Runs `body`, turning Torch and standard exceptions into *error.
+template <typename Body>
+bool Guarded(std::string* error, Body body) {
+  std::string message;
+  try {
+    if (body(&message)) return true;
+  } catch (const c10::Error& e) {
+    message = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  if (error) *error = message.empty() ? "supernet failure" : message;
+  return false;
+}
+
+std::vector<int> SampleChoices(const space::SearchSpace& space,
+                               std::mt19937_64& rng) {
+  std::vector<int> choices;
+  for (const space::Decision& d : space.decisions()) {
+    choices.push_back(static_cast<int>(rng() % d.options.size()));
+  }
+  return choices;
+}
+
+std::string CheckShardOptions(const ShardOptions& o) {
+  if (o.steps < 0) return "steps must be >= 0";
+  if (o.batch_size < 2 || o.batch_size > 65536) {
+    return "batch_size must be in [2, 65536]";
+  }
+  if (!(o.learning_rate > 0 && std::isfinite(o.learning_rate))) {
+    return "learning_rate must be > 0";
+  }
+  if (!(o.momentum >= 0 && o.momentum < 1)) return "momentum must be in [0, 1)";
+  if (!(o.weight_decay >= 0 && std::isfinite(o.weight_decay))) {
+    return "weight_decay must be >= 0";
+  }
+  if (o.num_shards < 1 || o.shard_index < 0 || o.shard_index >= o.num_shards) {
+    return "shard_index must be in [0, num_shards)";
+  }
+  if (!(o.validation_fraction > 0 && o.validation_fraction < 1)) {
+    return "validation_fraction must be in (0, 1)";
+  }
+  return "";
+}
+
+bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
+                const ShardProgress& progress, ShardResult* result,
+                std::string* error) {
+  if (std::string bad = CheckShardOptions(o); !bad.empty()) {
+    *error = "bad shard options: " + bad;
+    return false;
+  }
+  if (!CheckData(*net, data, error)) return false;
+  const std::string device_name = ResolveDevice(o.device, error);
+  if (device_name.empty()) return false;
+  const torch::Device device(device_name);
+  if (o.num_threads > 0) torch::set_num_threads(o.num_threads);
+  result->device = device_name;
+
+  DataSplit split;
+  if (!SplitTrainValidation(data.train_images().size(0), o.validation_fraction,
+                            &split, error)) {
+    return false;
+  }
+  // This shard's part of the training pool.
+  const std::vector<int64_t> order =
+      Permutation(static_cast<int64_t>(split.train_pool.size()), kShardPartSeed);
+  const int64_t part_size =
+      static_cast<int64_t>(order.size()) / o.num_shards;
+  if (part_size < 2) {
+    *error = "fewer than 2 training images per shard";
+    return false;
+  }
+  std::vector<int64_t> part;
+  for (int64_t i = o.shard_index * part_size;
+       i < (o.shard_index + 1) * part_size; ++i) {
+    part.push_back(split.train_pool[order[i]]);
+  }
+
+  MoveBank(net, device);
+  std::map<std::string, torch::Tensor> momentum;
+  const torch::Tensor images = data.train_images().to(device);
+  const torch::Tensor labels = data.train_labels().to(device);
+  std::mt19937_64 rng(o.seed);
+  torch::manual_seed(o.seed);
+  const auto start = Clock::now();
+  auto loss_sum = torch::zeros(
+      {}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+  const int64_t batch = std::min<int64_t>(o.batch_size, part.size());
+  int64_t cursor = static_cast<int64_t>(part.size());  // reshuffle first
+  torch::Tensor part_order;
+  for (int step = 0; step < o.steps; ++step) {
+    if (cursor + batch > static_cast<int64_t>(part.size())) {
+      for (int64_t i = static_cast<int64_t>(part.size()) - 1; i > 0; --i) {
+        std::swap(part[i], part[static_cast<int64_t>(rng() % (i + 1))]);
+      }
+      part_order = IndexTensor(part, device);
+      cursor = 0;
+    }
+    const torch::Tensor idx = part_order.slice(0, cursor, cursor + batch);
+    cursor += batch;
+    Subnet sub = BuildSubnet(*net, SampleChoices(*net->space, rng));
+    sub.network->train();
+    const torch::Tensor x = data.Normalize(images.index_select(0, idx));
+    const torch::Tensor y = labels.index_select(0, idx);
+    const torch::Tensor loss =
+        torch::nn::functional::cross_entropy(sub.network->forward(x), y);
+    loss.backward();
+    {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < sub.tensors.size(); ++i) {
+        const auto& [name, t] = sub.tensors[i];
+        const std::string& bank_name = sub.bank_names[i];
+        torch::Tensor weights = LeadingSlice(net->bank.at(bank_name),
+                                             t.sizes(), bank_name);
+        if (!t.requires_grad()) {
+          weights.copy_(t);  // batch-norm statistics of this step
+          continue;
+        }
+        if (!t.grad().defined()) continue;
+        torch::Tensor& buffer = momentum[bank_name];
+        if (!buffer.defined()) buffer = torch::zeros_like(net->bank.at(bank_name));
+        torch::Tensor velocity = LeadingSlice(buffer, t.sizes(), bank_name);
+        const torch::Tensor grad = t.grad() + o.weight_decay * weights;
+        velocity.mul_(o.momentum).add_(grad);
+        weights.sub_(o.learning_rate * (grad + o.momentum * velocity));
+      }
+    }
+    loss_sum += loss.detach().to(torch::kFloat64);
+    result->steps = step + 1;
+    result->images += batch;
+    if ((step + 1) % kFiniteCheckSteps == 0 &&
+        !std::isfinite(loss_sum.item<double>())) {
+      *error = "supernet training diverged: non-finite loss by step " +
+               std::to_string(step + 1);
+      return false;
+    }
+    if (progress && (step + 1) % kProgressSteps == 0 && !progress(step + 1)) {
+      break;
+    }
+  }
+  result->train_loss = result->steps == 0
+                           ? 0
+                           : loss_sum.item<double>() / result->steps;
+  if (!std::isfinite(result->train_loss)) {
+    *error = "supernet training diverged: non-finite loss";
+    return false;
+  }
+  result->seconds = SecondsSince(start);
+  return true;
+}
+
+bool Score(const Supernet& const_net, const std::vector<int>& choices,
+           const Dataset& data, const ScoreOptions& o, ScoreResult* result,
+           std::string* error) {
+  if (o.bn_recalibration_batches < 0 || o.batch_size < 2 ||
+      o.max_validation_images < 0 ||
+      !(o.validation_fraction > 0 && o.validation_fraction < 1)) {
+    *error =
+        "bad score options: bn_recalibration_batches and "
+        "max_validation_images must be >= 0, batch_size >= 2, "
+        "validation_fraction in (0, 1)";
+    return false;
+  }
+  if (!CheckData(const_net, data, error)) return false;
+  const std::string device_name = ResolveDevice(o.device, error);
+  if (device_name.empty()) return false;
+  const torch::Device device(device_name);
+  if (o.num_threads > 0) torch::set_num_threads(o.num_threads);
+  result->device = device_name;
+  // Moving the bank is not a change of its values; scoring many candidates
+  // in a row then copies it to the device once.
+  Supernet& net = const_cast<Supernet&>(const_net);
+  MoveBank(&net, device);
+
+  DataSplit split;
+  if (!SplitTrainValidation(data.train_images().size(0), o.validation_fraction,
+                            &split, error)) {
+    return false;
+  }
+  const auto start = Clock::now();
+  torch::manual_seed(o.seed);
+  Subnet sub = BuildSubnet(net, choices);
+  result->params = CountParameters(sub.spec);
+  result->flops = CountFlops(sub.spec);
+  const torch::Tensor images = data.train_images().to(device);
+  const torch::Tensor labels = data.train_labels().to(device);
+  torch::NoGradGuard no_grad;
+  if (o.bn_recalibration_batches > 0) {
+    for (const auto& module : sub.network->modules(/*include_self=*/false)) {
+      if (auto* bn = dynamic_cast<nn::BatchNorm2dImpl*>(module.get())) {
+        bn->options.momentum(c10::nullopt);  // a plain average over batches
+        bn->reset_running_stats();
+      }
+    }
+    sub.network->train();
+    std::mt19937_64 rng(o.seed);
+    const int64_t pool = static_cast<int64_t>(split.train_pool.size());
+    for (int b = 0; b < o.bn_recalibration_batches; ++b) {
+      std::vector<int64_t> batch;
+      for (int i = 0; i < o.batch_size; ++i) {
+        batch.push_back(split.train_pool[static_cast<int64_t>(rng() % pool)]);
+      }
+      const torch::Tensor idx = IndexTensor(batch, device);
+      sub.network->forward(data.Normalize(images.index_select(0, idx)));
+    }
+  }
+  std::vector<int64_t> val = split.validation;
+  if (o.max_validation_images > 0 &&
+      static_cast<int64_t>(val.size()) > o.max_validation_images) {
+    val.resize(static_cast<size_t>(o.max_validation_images));
+  }
+  const Evaluation v = Evaluate(sub.network, data, images, labels,
+                                IndexTensor(val, device));
+  result->val_accuracy = v.accuracy;
+  result->val_loss = v.loss;
+  result->seconds = SecondsSince(start);
+  return true;
+}
+
+}  // namespace
+
+SupernetPtr CreateSupernet(const SupernetSpace& space, uint64_t seed,
+                           std::string* error) {
+  SupernetPtr net = NewSupernet(space, error);
+  if (!net) return nullptr;
+  const bool ok = Guarded(error, [&](std::string*) {
+    torch::manual_seed(seed);
+    InitBank(net.get());
+    return true;
+  });
+  return ok ? std::move(net) : nullptr;
+}
+
+SupernetPtr SupernetFromTensors(const SupernetSpace& space,
+                                const tensor::TensorMap& tensors,
+                                std::string* error) {
+  SupernetPtr net = CreateSupernet(space, 0, error);
+  if (!net) return nullptr;
+  const bool ok = Guarded(error, [&](std::string* message) {
+    for (const auto& [name, t] : tensors) {
+      if (net->bank.count(name) == 0) {
+        *message = "tensor " + name + " is not part of this space's supernet";
+        return false;
+      }
+    }
+    for (auto& [name, t] : net->bank) {
+      auto it = tensors.find(name);
+      if (it == tensors.end()) {
+        *message = "tensor " + name + " missing from the archive";
+        return false;
+      }
+      if (std::vector<int64_t>(t.sizes().begin(), t.sizes().end()) !=
+          it->second.shape) {
+        *message = ShapeMismatch(name, t, it->second.shape);
+        return false;
+      }
+      if (static_cast<int64_t>(it->second.values.size()) != t.numel()) {
+        *message = "tensor " + name + ": wrong number of values";
+        return false;
+      }
+      t = FromPlain(it->second);
+    }
+    return true;
+  });
+  return ok ? std::move(net) : nullptr;
+}
+
+tensor::TensorMap SupernetTensors(const Supernet& supernet) {
+  tensor::TensorMap out;
+  for (const auto& [name, t] : supernet.bank) out[name] = ToPlain(t);
+  return out;
+}
+
+const space::SearchSpace& SupernetSearchSpace(const Supernet& supernet) {
+  return *supernet.space;
+}
+
+bool TrainSupernetShard(Supernet* supernet, const Dataset& data,
+                        const ShardOptions& options,
+                        const ShardProgress& progress, ShardResult* result,
+                        std::string* error) {
+  *result = ShardResult();
+  return Guarded(error, [&](std::string* message) {
+    return TrainShard(supernet, data, options, progress, result, message);
+  });
+}
+
+bool ScoreSubnet(const Supernet& supernet, const std::vector<int>& choices,
+                 const Dataset& data, const ScoreOptions& options,
+                 ScoreResult* result, std::string* error) {
+  *result = ScoreResult();
+  return Guarded(error, [&](std::string* message) {
+    return Score(supernet, choices, data, options, result, message);
+  });
+}
+
+bool ExtractSubnet(const Supernet& supernet, const std::vector<int>& choices,
+                   tensor::TensorMap* out, std::string* error) {
+  out->clear();
+  return Guarded(error, [&](std::string*) {
+    Subnet sub = BuildSubnet(supernet, choices);
+    for (const auto& [name, t] : sub.tensors) (*out)[name] = ToPlain(t);
+    return true;
+  });
+}
+
+namespace {
+
+std::vector<float> Forward(Network& network, const space::InputShape& in,
+                           const std::vector<float>& images, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  network->eval();
+  const torch::Device device = network->parameters().front().device();
+  const torch::Tensor x =
+      torch::from_blob(const_cast<float*>(images.data()),
+                       {batch, in.channels, in.height, in.width},
+                       torch::kFloat32)
+          .to(device);
+  const torch::Tensor y = network->forward(x).to(torch::kCPU).contiguous();
+  return std::vector<float>(y.data_ptr<float>(),
+                            y.data_ptr<float>() + y.numel());
+}
+
+}  // namespace
+
+bool SubnetLogits(const Supernet& supernet, const std::vector<int>& choices,
+                  const std::vector<float>& images, int64_t batch,
+                  std::vector<float>* logits, std::string* error) {
+  return Guarded(error, [&](std::string*) {
+    Subnet sub = BuildSubnet(supernet, choices);
+    *logits = Forward(sub.network, sub.spec.input, images, batch);
+    return true;
+  });
+}
+
+bool StandaloneLogits(const space::NetworkSpec& spec,
+                      const tensor::TensorMap& tensors,
+                      const std::vector<float>& images, int64_t batch,
+                      std::vector<float>* logits, std::string* error) {
+  return Guarded(error, [&](std::string* message) {
+    Network network = BuildNetwork(spec);
+    torch::NoGradGuard no_grad;
+    size_t used = 0;
+    for (auto& [name, t] : NamedTensors(*network)) {
+      auto it = tensors.find(name);
+      if (it == tensors.end()) {
+        *message = "tensor " + name + " missing";
+        return false;
+      }
+      if (std::vector<int64_t>(t.sizes().begin(), t.sizes().end()) !=
+          it->second.shape) {
+        *message = ShapeMismatch(name, t, it->second.shape);
+        return false;
+      }
+      t.copy_(FromPlain(it->second));
+      ++used;
+    }
+    if (used != tensors.size()) {
+      *message = "archive holds tensors the network does not have";
+      return false;
+    }
+    *logits = Forward(network, spec.input, images, batch);
+    return true;
+  });
+}
+
+}  // namespace nas::train
