@@ -1,10 +1,29 @@
 #include "common/env_defaults.h"
 
 #include <cstdlib>
+#include <mutex>
+#include <set>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 
 namespace nas {
+namespace {
+
+// Names EnvBoolOr has read, for CheckEnvBools. Flag defaults are computed
+// during static initialization, so this lives in a function-local static.
+struct BoolNames {
+  std::mutex mu;
+  std::set<std::string> names;
+};
+
+BoolNames& ReadBoolNames() {
+  static auto* names = new BoolNames;
+  return *names;
+}
+
+}  // namespace
 
 std::string EnvOr(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
@@ -21,9 +40,39 @@ double EnvDoubleOr(const char* name, double fallback) {
   return absl::SimpleAtod(EnvOr(name, ""), &value) ? value : fallback;
 }
 
+absl::StatusOr<bool> ParseBool(absl::string_view name, absl::string_view text) {
+  const std::string word = absl::AsciiStrToLower(text);
+  if (word == "true" || word == "yes" || word == "1") return true;
+  if (word == "false" || word == "no" || word == "0") return false;
+  return absl::InvalidArgumentError(
+      absl::StrCat(name, ": expected true, false, yes, no, 1 or 0, got \"",
+                   text, "\""));
+}
+
+absl::StatusOr<bool> EnvBool(const char* name, bool fallback) {
+  const std::string text = EnvOr(name, "");
+  if (text.empty()) return fallback;
+  return ParseBool(name, text);
+}
+
 bool EnvBoolOr(const char* name, bool fallback) {
-  bool value;
-  return absl::SimpleAtob(EnvOr(name, ""), &value) ? value : fallback;
+  BoolNames& read = ReadBoolNames();
+  {
+    std::lock_guard<std::mutex> lock(read.mu);
+    read.names.insert(name);
+  }
+  return EnvBool(name, fallback).value_or(fallback);
+}
+
+absl::Status CheckEnvBools() {
+  BoolNames& read = ReadBoolNames();
+  std::lock_guard<std::mutex> lock(read.mu);
+  for (const std::string& name : read.names) {
+    if (absl::Status s = EnvBool(name.c_str(), false).status(); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace nas

@@ -60,6 +60,12 @@ int main(int argc, char** argv) {
       "--auth_tokens_file=F | --plaintext)\n"
       "See docs/security.md.");
   absl::ParseCommandLine(argc, argv);
+  // A boolean NAS_* variable that does not parse would otherwise leave its
+  // flag at the default without a word.
+  if (absl::Status env = nas::CheckEnvBools(); !env.ok()) {
+    spdlog::error("{}", std::string(env.message()));
+    return 2;
+  }
 
   nas::controller::ControllerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
