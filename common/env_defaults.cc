@@ -44,9 +44,8 @@ absl::StatusOr<bool> ParseBool(absl::string_view name, absl::string_view text) {
   const std::string word = absl::AsciiStrToLower(text);
   if (word == "true" || word == "yes" || word == "1") return true;
   if (word == "false" || word == "no" || word == "0") return false;
-  return absl::InvalidArgumentError(
-      absl::StrCat(name, ": expected true, false, yes, no, 1 or 0, got \"",
-                   text, "\""));
+  return absl::InvalidArgumentError(absl::StrCat(
+      name, ": expected true, false, yes, no, 1 or 0, got \"", text, "\""));
 }
 
 absl::StatusOr<bool> EnvBool(const char* name, bool fallback) {

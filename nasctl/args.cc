@@ -22,15 +22,15 @@ std::optional<std::string> Args::Get(const std::string& name) const {
   return it->second;
 }
 
-absl::StatusOr<int> Args::GetInt(const std::string& name, int fallback,
-                                 int min, int max) const {
+absl::StatusOr<int> Args::GetInt(const std::string& name, int fallback, int min,
+                                 int max) const {
   std::optional<std::string> text = Get(name);
   if (!text) return fallback;
   int value;
   if (!absl::SimpleAtoi(*text, &value) || value < min || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, ": expected an integer in [", min, ", ", max, "], got \"",
-        *text, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": expected an integer in [", min, ", ", max,
+                     "], got \"", *text, "\""));
   }
   return value;
 }

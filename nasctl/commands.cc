@@ -144,10 +144,9 @@ int Watch(Context& ctx, const Args& args) {
         if (event.snapshot().has_best_trial()) {
           describe_best(event.snapshot().best_trial());
         }
-        line = absl::StrFormat("search %d (%s): %s%s", id,
-                               event.search().spec().name(),
-                               StateName(event.search().state()),
-                               ReasonSuffix(event.search()));
+        line = absl::StrFormat(
+            "search %d (%s): %s%s", id, event.search().spec().name(),
+            StateName(event.search().state()), ReasonSuffix(event.search()));
         break;
       case nas::v1::SearchEvent::kTrialStarted:
         line = absl::StrFormat("trial #%d started: %s",
@@ -164,12 +163,13 @@ int Watch(Context& ctx, const Args& args) {
       }
       case nas::v1::SearchEvent::kTrialFinished: {
         const nas::v1::Trial& t = event.trial_finished();
-        line = absl::StrFormat(
-            "trial #%d %s: val %s test %s params %s", t.number(),
-            StateName(t.state()), Percent(t.metrics().val_accuracy()),
-            Percent(t.metrics().test_accuracy()),
-            HumanCount(t.metrics().params()));
-        if (t.state() != nas::v1::TRIAL_STATE_COMPLETED && !t.reason().empty()) {
+        line = absl::StrFormat("trial #%d %s: val %s test %s params %s",
+                               t.number(), StateName(t.state()),
+                               Percent(t.metrics().val_accuracy()),
+                               Percent(t.metrics().test_accuracy()),
+                               HumanCount(t.metrics().params()));
+        if (t.state() != nas::v1::TRIAL_STATE_COMPLETED &&
+            !t.reason().empty()) {
           line += " (" + ReasonSummary(t.reason(), 120) + ")";
         }
         break;

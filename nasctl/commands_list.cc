@@ -30,9 +30,9 @@ absl::StatusOr<std::vector<State>> ParseStates(
     State state;
     const std::string name = absl::AsciiStrToUpper(word);
     if (!parse(prefix + name, &state) || static_cast<int>(state) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--state: expected ", absl::StrJoin(names, ", "),
-          " (several separated by commas), got \"", word, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--state: expected ", absl::StrJoin(names, ", "),
+                       " (several separated by commas), got \"", word, "\""));
     }
     states.push_back(state);
   }
@@ -50,8 +50,9 @@ void PrintNextPageHint(Context& ctx, const std::string& token) {
 
 int Searches(Context& ctx, const Args& args) {
   if (!args.positional.empty()) {
-    return Usage(ctx, "usage: nasctl searches [--state S[,S...]] [--name "
-                      "TEXT] [--limit N] [--page_token T]");
+    return Usage(ctx,
+                 "usage: nasctl searches [--state S[,S...]] [--name "
+                 "TEXT] [--limit N] [--page_token T]");
   }
   absl::StatusOr<int> limit = args.GetInt("limit", 50, 1, kMaxPageSize);
   if (!limit.ok()) return Usage(ctx, limit.status().message());

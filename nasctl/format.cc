@@ -5,9 +5,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/spec/constraint_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -88,8 +88,7 @@ std::string ReasonSummary(absl::string_view reason, size_t max_chars) {
   }
   if (last.empty()) return "-";
   if (last.size() <= max_chars) return std::string(last);
-  return absl::StrCat(last.substr(0, max_chars > 3 ? max_chars - 3 : 0),
-                      "...");
+  return absl::StrCat(last.substr(0, max_chars > 3 ? max_chars - 3 : 0), "...");
 }
 
 std::string StateName(nas::v1::SearchState state) {
@@ -148,16 +147,13 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
       const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
       const nas::v1::TrialMetrics& m = t.metrics();
       auto number = [done](double v) { return done ? PlainNumber(v) : ""; };
-      auto count = [done](int64_t v) {
-        return done ? std::to_string(v) : "";
-      };
+      auto count = [done](int64_t v) { return done ? std::to_string(v) : ""; };
       table.AddRow({std::to_string(t.id()), std::to_string(t.number()),
                     StateName(t.state()), number(m.val_accuracy()),
                     number(m.val_loss()), number(m.test_accuracy()),
-                    number(m.test_loss()), count(m.params()),
-                    count(m.flops()), number(m.latency_ms()),
-                    number(m.train_seconds()), t.reason(),
-                    t.architecture().text()});
+                    number(m.test_loss()), count(m.params()), count(m.flops()),
+                    number(m.latency_ms()), number(m.train_seconds()),
+                    t.reason(), t.architecture().text()});
     }
     table.PrintCsv(out);
     return;
@@ -167,14 +163,14 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
   for (const nas::v1::Trial& t : trials) {
     const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
     const nas::v1::TrialMetrics& m = t.metrics();
-    table.AddRow(
-        {std::to_string(t.id()), std::to_string(t.number()),
-         StateName(t.state()), done ? Percent(m.val_accuracy()) : "-",
-         done ? Percent(m.test_accuracy()) : "-",
-         done ? HumanCount(m.params()) : "-", done ? HumanCount(m.flops()) : "-",
-         done ? absl::StrFormat("%.2fms", m.latency_ms()) : "-",
-         done ? absl::StrFormat("%.1f", m.train_seconds()) : "-",
-         ReasonSummary(t.reason()), t.architecture().text()});
+    table.AddRow({std::to_string(t.id()), std::to_string(t.number()),
+                  StateName(t.state()), done ? Percent(m.val_accuracy()) : "-",
+                  done ? Percent(m.test_accuracy()) : "-",
+                  done ? HumanCount(m.params()) : "-",
+                  done ? HumanCount(m.flops()) : "-",
+                  done ? absl::StrFormat("%.2fms", m.latency_ms()) : "-",
+                  done ? absl::StrFormat("%.1f", m.train_seconds()) : "-",
+                  ReasonSummary(t.reason()), t.architecture().text()});
   }
   table.Print(out);
 }

@@ -149,8 +149,7 @@ TEST(FormatTest, DetailsShowTheReasonAndTheSpecWithZeros) {
   EXPECT_NE(out.str().find("reason:  space exhausted after 5 architectures\n"),
             std::string::npos)
       << out.str();
-  EXPECT_NE(out.str().find("\"seed\": \"0\""), std::string::npos)
-      << out.str();
+  EXPECT_NE(out.str().find("\"seed\": \"0\""), std::string::npos) << out.str();
 }
 
 }  // namespace

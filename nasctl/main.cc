@@ -32,22 +32,26 @@ struct Command {
 const std::map<std::string, Command>& Commands() {
   static const auto* commands = new std::map<std::string, Command>{
       {"submit",
-       {nas::cli::Submit, "submit SPEC.yaml|- [--watch]",
+       {nas::cli::Submit,
+        "submit SPEC.yaml|- [--watch]",
         "Validate a search spec (YAML; - reads standard input) and start the "
         "search; --watch follows it.",
         {"watch"}}},
       {"validate",
-       {nas::cli::Validate, "validate SPEC.yaml|-",
+       {nas::cli::Validate,
+        "validate SPEC.yaml|-",
         "Dry run: check a spec as submit would, on the controller too, and "
         "store nothing. Exit 0 when valid, 1 when not.",
         {}}},
       {"describe",
-       {nas::cli::Describe, "describe SEARCH_ID",
+       {nas::cli::Describe,
+        "describe SEARCH_ID",
         "Show a search: state and reason, trial counts, times, and its spec "
         "with every default filled in.",
         {}}},
       {"watch",
-       {nas::cli::Watch, "watch SEARCH_ID",
+       {nas::cli::Watch,
+        "watch SEARCH_ID",
         "Follow a search live: trials, epochs, a progress bar, best so far. "
         "Into a pipe or file: one line per event, as it happens.",
         {}}},
@@ -74,13 +78,15 @@ const std::map<std::string, Command>& Commands() {
         {"state", "sort", "limit", "page_token"},
         true}},
       {"best",
-       {nas::cli::Best, "best SEARCH_ID [-k N]",
+       {nas::cli::Best,
+        "best SEARCH_ID [-k N]",
         "Show the best feasible trials: by the objective, or the Pareto front "
         "when the search has several.",
         {"k"},
         true}},
       {"cancel",
-       {nas::cli::Cancel, "cancel SEARCH_ID",
+       {nas::cli::Cancel,
+        "cancel SEARCH_ID",
         "Cancel a running search; its unfinished trials are stopped.",
         {}}},
   };
@@ -128,7 +134,8 @@ void PrintHelp(std::ostream& out) {
 
 void PrintCommandHelp(const std::string& name, const Command& command,
                       std::ostream& out) {
-  out << "usage: nasctl " << command.usage << "\n\n" << command.help
+  out << "usage: nasctl " << command.usage << "\n\n"
+      << command.help
       << "\n\nGlobal options (--controller, -o, TLS, tokens): nasctl "
          "--help\n";
 }
@@ -138,10 +145,9 @@ void PrintCommandHelp(const std::string& name, const Command& command,
 int main(int argc, char** argv) {
   // Every option any command takes, so that values are consumed right;
   // CheckOptions below refuses those the command does not take.
-  std::set<std::string> value_options = {"controller", "output",  "state",
-                                         "k",          "limit",   "tls_ca",
-                                         "tls_cert",   "tls_key", "token_file",
-                                         "name",       "sort",    "page_token"};
+  std::set<std::string> value_options = {
+      "controller", "output",  "state",      "k",    "limit", "tls_ca",
+      "tls_cert",   "tls_key", "token_file", "name", "sort",  "page_token"};
   auto args = nas::cli::ParseArgs(argc, argv, value_options,
                                   {"watch", "plaintext", "version"});
   if (!args.ok()) {

@@ -51,9 +51,8 @@ absl::StatusOr<TrialOrder> ParseTrialOrder(absl::string_view text) {
     } else if (direction == "desc") {
       descending = true;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--sort: expected KEY, KEY:asc or KEY:desc, got \"",
-                       text, "\""));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--sort: expected KEY, KEY:asc or KEY:desc, got \"", text, "\""));
     }
   }
   order.key = std::string(key);
@@ -65,10 +64,11 @@ absl::StatusOr<TrialOrder> ParseTrialOrder(absl::string_view text) {
   if (it == Metrics().end()) {
     std::vector<std::string> keys = {"number"};
     for (const auto& [name, unused] : Metrics()) keys.push_back(name);
-    return absl::InvalidArgumentError(
-        absl::StrCat("--sort: unknown key \"", key, "\"; expected one of ",
-                     absl::StrJoin(keys, ", "), ", optionally with :asc or "
-                     ":desc"));
+    return absl::InvalidArgumentError(absl::StrCat("--sort: unknown key \"",
+                                                   key, "\"; expected one of ",
+                                                   absl::StrJoin(keys, ", "),
+                                                   ", optionally with :asc or "
+                                                   ":desc"));
   }
   order.descending = descending.value_or(it->second.higher_is_better);
   return order;

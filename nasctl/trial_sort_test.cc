@@ -5,8 +5,8 @@
 namespace nas::cli {
 namespace {
 
-nas::v1::Trial MakeTrial(int number, nas::v1::TrialState state,
-                         double accuracy, int64_t params) {
+nas::v1::Trial MakeTrial(int number, nas::v1::TrialState state, double accuracy,
+                         int64_t params) {
   nas::v1::Trial t;
   t.set_number(number);
   t.set_state(state);

@@ -54,13 +54,13 @@ class NasctlTest : public ::testing::Test {
   // Runs `[env] nasctl ... shell_args [| ...]` to the end (generous timeout).
   Result Run(const std::string& shell_args, const std::string& env = "",
              bool plaintext = true) {
-    const std::string log = absl::StrCat(cluster_->log_dir(), "/nasctl-",
-                                         ++runs_, ".log");
+    const std::string log =
+        absl::StrCat(cluster_->log_dir(), "/nasctl-", ++runs_, ".log");
     Subprocess process(
         {"/bin/sh", "-c",
-         absl::StrCat(env, " ",
-                      CommandLine((plaintext ? "--plaintext " : "") +
-                                  shell_args))},
+         absl::StrCat(
+             env, " ",
+             CommandLine((plaintext ? "--plaintext " : "") + shell_args))},
         log);
     Result result;
     result.exit_code = process.Wait(std::chrono::seconds(60));
@@ -101,13 +101,13 @@ TEST_F(NasctlTest, ValidateChecksLocallyAndOnTheControllerAndStoresNothing) {
 
   // Only the strategy's factory, on the controller, knows this range.
   std::string bad_strategy = kSpec;
-  absl::StrReplaceAll({{"strategy: random",
-                        "strategy: {evolution: {population_size: 1}}"}},
-                      &bad_strategy);
+  absl::StrReplaceAll(
+      {{"strategy: random", "strategy: {evolution: {population_size: 1}}"}},
+      &bad_strategy);
   Result refused = Run("validate " + WriteFile("bad.yaml", bad_strategy));
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
-  EXPECT_TRUE(absl::StartsWith(refused.output,
-                               "INVALID_ARGUMENT: spec.strategy"))
+  EXPECT_TRUE(
+      absl::StartsWith(refused.output, "INVALID_ARGUMENT: spec.strategy"))
       << refused.output;
   EXPECT_TRUE(absl::StrContains(refused.output, "population_size"))
       << refused.output;
@@ -130,8 +130,8 @@ TEST_F(NasctlTest, SubmitFromStdinThenDescribeShowsDefaults) {
   ASSERT_TRUE(ListSearches(cluster_->search(), &listed).ok());
   ASSERT_GT(listed.searches_size(), 0);
   const int64_t id = listed.searches(0).id();
-  EXPECT_TRUE(absl::StrContains(submitted.output,
-                                absl::StrCat("\"id\":\"", id, "\"")))
+  EXPECT_TRUE(
+      absl::StrContains(submitted.output, absl::StrCat("\"id\":\"", id, "\"")))
       << submitted.output;
 
   Result described = Run(absl::StrCat("describe ", id));
@@ -140,12 +140,13 @@ TEST_F(NasctlTest, SubmitFromStdinThenDescribeShowsDefaults) {
        {"state:    RUNNING", "name:     cli-nb201", "\"max_attempts\": 3",
         "\"parallelism\": 1", "\"batch_size\": 128"}) {
     EXPECT_TRUE(absl::StrContains(described.output, expected))
-        << expected << "\n" << described.output;
+        << expected << "\n"
+        << described.output;
   }
   Result missing = Run("describe 999999");
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
-  EXPECT_TRUE(absl::StartsWith(missing.output,
-                               "NOT_FOUND: search 999999 not found"))
+  EXPECT_TRUE(
+      absl::StartsWith(missing.output, "NOT_FOUND: search 999999 not found"))
       << missing.output;
   nas::v1::Search cancelled;
   EXPECT_TRUE(CancelSearch(cluster_->search(), id, &cancelled).ok());
@@ -154,8 +155,8 @@ TEST_F(NasctlTest, SubmitFromStdinThenDescribeShowsDefaults) {
 TEST_F(NasctlTest, AnOptionTheCommandDoesNotTakeIsAUsageError) {
   Result limit = Run("cancel 1 --limit 5");
   EXPECT_EQ(limit.exit_code, 2) << limit.output;
-  EXPECT_TRUE(absl::StartsWith(
-      limit.output, "unknown option --limit for \"nasctl cancel\""))
+  EXPECT_TRUE(absl::StartsWith(limit.output,
+                               "unknown option --limit for \"nasctl cancel\""))
       << limit.output;
   Result k = Run("trials 1 -k 3");
   EXPECT_EQ(k.exit_code, 2) << k.output;
@@ -169,18 +170,18 @@ TEST_F(NasctlTest, AnOptionTheCommandDoesNotTakeIsAUsageError) {
 }
 
 TEST_F(NasctlTest, WatchIntoAPipePrintsEachEventBeforeTheSearchEnds) {
-  const int64_t id =
-      CreateSearchOrFail(cluster_->search(), ParseSpec(kSpec));
+  const int64_t id = CreateSearchOrFail(cluster_->search(), ParseSpec(kSpec));
   const std::string log = absl::StrCat(cluster_->log_dir(), "/watch.log");
-  Subprocess watch({"/bin/sh", "-c",
-                    CommandLine(absl::StrCat("--plaintext watch ", id,
-                                             " | cat"))},
-                   log);
+  Subprocess watch(
+      {"/bin/sh", "-c",
+       CommandLine(absl::StrCat("--plaintext watch ", id, " | cat"))},
+      log);
   // The snapshot line must arrive while the search still runs: before the
   // fix it sat in nasctl's stdout buffer until nasctl exited.
   const std::string snapshot =
       absl::StrCat("search ", id, " (cli-nb201): RUNNING");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::minutes(1);
   while (!absl::StrContains(watch.ReadLog(), snapshot) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -224,8 +225,8 @@ TEST_F(NasctlTest, SearchesFilterPageAndPrintCsv) {
   EXPECT_EQ(first_page.exit_code, 0) << first_page.output;
   EXPECT_TRUE(absl::StrContains(first_page.output, "beta, csv"))
       << first_page.output;
-  EXPECT_TRUE(absl::StrContains(first_page.output,
-                                absl::StrCat("--page_token ", beta)))
+  EXPECT_TRUE(
+      absl::StrContains(first_page.output, absl::StrCat("--page_token ", beta)))
       << first_page.output;
   Result second_page =
       Run(absl::StrCat("searches --limit 1 --name csv --page_token ", beta));

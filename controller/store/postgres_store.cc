@@ -156,8 +156,7 @@ absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
                            "     OR s.state = ANY($4::text[])) "
                            "AND strpos(s.name, $5::text) > 0 "
                            "ORDER BY s.id DESC LIMIT $2"),
-            before_id, limit,
-            filter.owner ? filter.owner->c_str() : nullptr,
+            before_id, limit, filter.owner ? filter.owner->c_str() : nullptr,
             TextArrayLiteral(states), filter.name);
         std::vector<nas::v1::Search> searches;
         for (const pqxx::row& row : rows) {
