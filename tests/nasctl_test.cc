@@ -82,10 +82,12 @@ class NasctlTest : public ::testing::Test {
   }
 
   static Cluster* cluster_;
-  int runs_ = 0;
+  // Across tests: every run gets a log of its own.
+  static int runs_;
 };
 
 Cluster* NasctlTest::cluster_ = nullptr;
+int NasctlTest::runs_ = 0;
 
 TEST_F(NasctlTest, ValidateChecksLocallyAndOnTheControllerAndStoresNothing) {
   const int before = SearchCount();
