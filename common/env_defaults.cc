@@ -1,29 +1,12 @@
 #include "common/env_defaults.h"
 
 #include <cstdlib>
-#include <mutex>
-#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace nas {
-namespace {
-
-// Names EnvBoolOr has read, for CheckEnvBools. Flag defaults are computed
-// during static initialization, so this lives in a function-local static.
-struct BoolNames {
-  std::mutex mu;
-  std::set<std::string> names;
-};
-
-BoolNames& ReadBoolNames() {
-  static auto* names = new BoolNames;
-  return *names;
-}
-
-}  // namespace
 
 std::string EnvOr(const char* name, const std::string& fallback) {
   const char* value = std::getenv(name);
@@ -55,21 +38,12 @@ absl::StatusOr<bool> EnvBool(const char* name, bool fallback) {
 }
 
 bool EnvBoolOr(const char* name, bool fallback) {
-  BoolNames& read = ReadBoolNames();
-  {
-    std::lock_guard<std::mutex> lock(read.mu);
-    read.names.insert(name);
-  }
   return EnvBool(name, fallback).value_or(fallback);
 }
 
-absl::Status CheckEnvBools() {
-  BoolNames& read = ReadBoolNames();
-  std::lock_guard<std::mutex> lock(read.mu);
-  for (const std::string& name : read.names) {
-    if (absl::Status s = EnvBool(name.c_str(), false).status(); !s.ok()) {
-      return s;
-    }
+absl::Status CheckEnvBools(std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    if (absl::Status s = EnvBool(name, false).status(); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 #ifndef NAS_COMMON_ENV_DEFAULTS_H_
 #define NAS_COMMON_ENV_DEFAULTS_H_
 
+#include <initializer_list>
 #include <string>
 
 #include "absl/status/status.h"
@@ -32,16 +33,17 @@ absl::StatusOr<bool> ParseBool(absl::string_view name, absl::string_view text);
 // The variable parsed by ParseBool; `fallback` when unset or empty.
 absl::StatusOr<bool> EnvBool(const char* name, bool fallback);
 
-// For ABSL_FLAG defaults, which are computed before main can report an
-// error: like EnvBool, but a bad value gives `fallback`, and the name is
-// remembered so that main's CheckEnvBools() refuses it. Thread-safe.
+// For ABSL_FLAG defaults, which cannot report an error: like EnvBool, but a
+// bad value gives `fallback`. A binary using it must also call CheckEnvBools
+// with the same names.
 bool EnvBoolOr(const char* name, bool fallback);
 
-// OK, or the InvalidArgument of the first variable read by EnvBoolOr whose
-// value ParseBool refuses. Binaries call it right after parsing flags and
-// exit with its message, so that NAS_PLAINTEXT=maybe is an error rather
-// than a silent false.
-absl::Status CheckEnvBools();
+// OK, or the InvalidArgument of the first of `names` whose value ParseBool
+// refuses (unset and empty are fine). Binaries call it right after parsing
+// flags and exit with its message, so that NAS_PLAINTEXT=maybe is an error
+// rather than a silent false. (absl computes flag defaults lazily, so
+// EnvBoolOr cannot collect the names itself in time.)
+absl::Status CheckEnvBools(std::initializer_list<const char*> names);
 
 }  // namespace nas
 

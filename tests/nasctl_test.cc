@@ -255,6 +255,30 @@ TEST_F(NasctlTest, PlaintextFromTheEnvironmentUsesTheSharedBoolParser) {
       << maybe.output;
 }
 
+// Before one parser the controller and worker took "y" (absl::SimpleAtob)
+// and ignored "maybe", leaving the flag false without a word.
+TEST_F(NasctlTest, ControllerAndWorkerRefuseABadBooleanVariable) {
+  for (const char* binary : {NAS_CONTROLLER_BINARY, NAS_WORKER_BINARY}) {
+    for (const char* value : {"maybe", "y"}) {
+      const std::string log =
+          absl::StrCat(cluster_->log_dir(), "/bool-", ++runs_, ".log");
+      Subprocess process(
+          {"/bin/sh", "-c",
+           absl::StrCat("NAS_PLAINTEXT=", value, " exec ", binary)},
+          log);
+      EXPECT_EQ(process.Wait(std::chrono::seconds(60)), 2) << binary << "\n"
+                                                           << process.ReadLog();
+      EXPECT_TRUE(absl::StrContains(
+          process.ReadLog(),
+          absl::StrCat("NAS_PLAINTEXT: expected true, false, yes, no, 1 or 0, "
+                       "got \"",
+                       value, "\"")))
+          << binary << "\n"
+          << process.ReadLog();
+    }
+  }
+}
+
 TEST_F(NasctlTest, VersionAndCommandHelp) {
   Result version = Run("--version");
   EXPECT_EQ(version.exit_code, 0) << version.output;
