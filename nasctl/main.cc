@@ -132,8 +132,7 @@ void PrintHelp(std::ostream& out) {
          "2 usage error\n";
 }
 
-void PrintCommandHelp(const std::string& name, const Command& command,
-                      std::ostream& out) {
+void PrintCommandHelp(const Command& command, std::ostream& out) {
   out << "usage: nasctl " << command.usage << "\n\n"
       << command.help
       << "\n\nGlobal options (--controller, -o, TLS, tokens): nasctl "
@@ -161,11 +160,12 @@ int main(int argc, char** argv) {
   if (args->command == "help" && !args->positional.empty()) {
     auto it = Commands().find(args->positional[0]);
     if (it == Commands().end() || args->positional.size() > 1) {
-      std::cerr << "usage: nasctl help COMMAND; commands: submit, validate, "
-                   "describe, watch, searches, trials, best, cancel\n";
+      std::cerr << "usage: nasctl help COMMAND; commands:";
+      for (const auto& [name, unused] : Commands()) std::cerr << " " << name;
+      std::cerr << "\n";
       return 2;
     }
-    PrintCommandHelp(it->first, it->second, std::cout);
+    PrintCommandHelp(it->second, std::cout);
     return 0;
   }
   if (args->command.empty() || args->command == "help") {
@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   }
   const Command& command = it->second;
   if (args->help) {
-    PrintCommandHelp(it->first, command, std::cout);
+    PrintCommandHelp(command, std::cout);
     return 0;
   }
   std::set<std::string> allowed = GlobalOptions();
