@@ -60,6 +60,14 @@ int main(int argc, char** argv) {
       "--auth_tokens_file=F | --plaintext)\n"
       "See docs/security.md.");
   absl::ParseCommandLine(argc, argv);
+  // A boolean NAS_* variable that does not parse would otherwise leave its
+  // flag at the default without a word: every EnvBoolOr name above.
+  if (absl::Status env =
+          nas::CheckEnvBools({"NAS_PLAINTEXT", "NAS_ALLOW_REMOTE_PLAINTEXT"});
+      !env.ok()) {
+    spdlog::error("{}", std::string(env.message()));
+    return 2;
+  }
 
   nas::controller::ControllerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);

@@ -32,6 +32,18 @@ absl::Status CheckSpec(const nas::v1::SearchSpec& spec) {
   return MakeSearchStrategy(spec.strategy()).status();
 }
 
+// The spec CreateSearch stores and ValidateSearch returns: defaults filled
+// in, then every check, so that the two RPCs cannot drift apart.
+absl::StatusOr<nas::v1::SearchSpec> CheckedSpec(
+    const nas::v1::SearchSpec& requested) {
+  nas::v1::SearchSpec spec = requested;
+  spec::ApplySpecDefaults(&spec);
+  if (absl::Status s = CheckSpec(spec); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("spec.", s.message()));
+  }
+  return spec;
+}
+
 }  // namespace
 
 SearchServiceImpl::SearchServiceImpl(TrialStore* store, Scheduler* scheduler,
@@ -53,17 +65,26 @@ grpc::Status SearchServiceImpl::CreateSearch(
     nas::v1::Search* response) {
   absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  nas::v1::SearchSpec spec = request->spec();
-  spec::ApplySpecDefaults(&spec);
-  if (absl::Status s = CheckSpec(spec); !s.ok()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("spec.", s.message())));
-  }
+  absl::StatusOr<nas::v1::SearchSpec> spec = CheckedSpec(request->spec());
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
   absl::StatusOr<nas::v1::Search> search =
-      store_->CreateSearch(spec, caller->name);
+      store_->CreateSearch(*spec, caller->name);
   if (!search.ok()) return ToGrpcStatus(search.status());
   *response = *std::move(search);
   scheduler_->Notify();
+  return grpc::Status::OK;
+}
+
+grpc::Status SearchServiceImpl::ValidateSearch(
+    grpc::ServerContext* context, const nas::v1::ValidateSearchRequest* request,
+    nas::v1::ValidateSearchResponse* response) {
+  // The same role as CreateSearch: a dry run answers what the real call
+  // would.
+  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<nas::v1::SearchSpec> spec = CheckedSpec(request->spec());
+  if (!spec.ok()) return ToGrpcStatus(spec.status());
+  *response->mutable_spec() = *std::move(spec);
   return grpc::Status::OK;
 }
 
@@ -92,12 +113,20 @@ grpc::Status SearchServiceImpl::ListSearches(
   if (!page_size.ok()) return ToGrpcStatus(page_size.status());
   absl::StatusOr<int64_t> before = ParsePageToken(request->page_token(), 0);
   if (!before.ok()) return ToGrpcStatus(before.status());
+  SearchFilter filter;
+  if (caller->role != Role::kAdmin) filter.owner = caller->name;
+  for (int state : request->states()) {
+    if (!nas::v1::SearchState_IsValid(state) ||
+        state == nas::v1::SEARCH_STATE_UNSPECIFIED) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("states: ", state, " is not a search state")));
+    }
+    filter.states.push_back(static_cast<nas::v1::SearchState>(state));
+  }
+  filter.name = request->name();
   // One extra row tells whether another page follows.
   absl::StatusOr<std::vector<nas::v1::Search>> searches =
-      store_->ListSearches(*before, *page_size + 1,
-                           caller->role == Role::kAdmin
-                               ? std::nullopt
-                               : std::optional<std::string>(caller->name));
+      store_->ListSearches(*before, *page_size + 1, filter);
   if (!searches.ok()) return ToGrpcStatus(searches.status());
   for (int i = 0; i < static_cast<int>(searches->size()) && i < *page_size;
        ++i) {

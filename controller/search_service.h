@@ -25,6 +25,10 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
   grpc::Status GetSearch(grpc::ServerContext* context,
                          const nas::v1::GetSearchRequest* request,
                          nas::v1::Search* response) override;
+  grpc::Status ValidateSearch(
+      grpc::ServerContext* context,
+      const nas::v1::ValidateSearchRequest* request,
+      nas::v1::ValidateSearchResponse* response) override;
   grpc::Status ListSearches(grpc::ServerContext* context,
                             const nas::v1::ListSearchesRequest* request,
                             nas::v1::ListSearchesResponse* response) override;

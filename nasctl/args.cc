@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace nas::cli {
 namespace {
@@ -21,17 +22,40 @@ std::optional<std::string> Args::Get(const std::string& name) const {
   return it->second;
 }
 
-absl::StatusOr<int> Args::GetInt(const std::string& name, int fallback,
-                                 int min, int max) const {
+absl::StatusOr<int> Args::GetInt(const std::string& name, int fallback, int min,
+                                 int max) const {
   std::optional<std::string> text = Get(name);
   if (!text) return fallback;
   int value;
   if (!absl::SimpleAtoi(*text, &value) || value < min || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--", name, ": expected an integer in [", min, ", ", max, "], got \"",
-        *text, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, ": expected an integer in [", min, ", ", max,
+                     "], got \"", *text, "\""));
   }
   return value;
+}
+
+namespace {
+
+// How people type it: "-k" for one-letter names, "--limit" otherwise.
+std::string Spelled(const std::string& name) {
+  return (name.size() == 1 ? "-" : "--") + name;
+}
+
+}  // namespace
+
+absl::Status CheckOptions(const Args& args,
+                          const std::set<std::string>& allowed) {
+  for (const auto& [name, value] : args.options) {
+    if (allowed.count(name)) continue;
+    std::vector<std::string> takes;
+    for (const std::string& ok : allowed) takes.push_back(Spelled(ok));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown option ", Spelled(name), " for \"nasctl ", args.command,
+        "\"; it takes ", takes.empty() ? "none" : absl::StrJoin(takes, ", "),
+        " (see nasctl help ", args.command, ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Args> ParseArgs(int argc, const char* const* argv,

@@ -31,6 +31,14 @@ absl::StatusOr<Args> ParseArgs(int argc, const char* const* argv,
                                const std::set<std::string>& value_options,
                                const std::set<std::string>& flag_options);
 
+// OK when every option in `args` is in `allowed`; otherwise InvalidArgument
+// naming the first other one and the command, e.g.
+//   unknown option --limit for "nasctl cancel"; it takes none (see nasctl
+//   help cancel)
+// so that an option a command would ignore is refused rather than dropped.
+absl::Status CheckOptions(const Args& args,
+                          const std::set<std::string>& allowed);
+
 }  // namespace nas::cli
 
 #endif  // NAS_NASCTL_ARGS_H_

@@ -2,65 +2,17 @@
 
 #include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <iostream>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
-#include "common/spec/spec_yaml.h"
+#include "common/spec/spec_validation.h"
 #include "grpcpp/client_context.h"
+#include "nasctl/command_util.h"
 #include "nasctl/format.h"
 
 namespace nas::cli {
 namespace {
-
-constexpr auto kCallTimeout = std::chrono::seconds(30);
-
-void SetDeadline(grpc::ClientContext* context) {
-  context->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
-}
-
-int Fail(Context& ctx, const grpc::Status& status) {
-  *ctx.err << "error (" << status.error_code() << "): "
-           << status.error_message() << "\n";
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    *ctx.err << "is nas-controller running? set --controller or "
-                "NAS_CONTROLLER; TLS or --plaintext as the controller "
-                "serves?\n";
-  } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-    *ctx.err << "set --token_file or NAS_TOKEN to a client token\n";
-  }
-  return 1;
-}
-
-int Usage(Context& ctx, const std::string& message) {
-  *ctx.err << message << "\n";
-  return 2;
-}
-
-// The single positional search id of commands like `best 3`.
-bool SearchIdArg(Context& ctx, const Args& args, int64_t* id) {
-  if (args.positional.size() != 1 ||
-      !absl::SimpleAtoi(args.positional[0], id) || *id <= 0) {
-    *ctx.err << "usage: nasctl " << args.command
-             << " SEARCH_ID  (a positive integer; see nasctl searches)\n";
-    return false;
-  }
-  return true;
-}
-
-absl::StatusOr<nas::v1::TrialState> ParseTrialState(std::string name) {
-  name = absl::AsciiStrToUpper(name);
-  nas::v1::TrialState state;
-  if (!nas::v1::TrialState_Parse("TRIAL_STATE_" + name, &state) ||
-      state == nas::v1::TRIAL_STATE_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        "--state: expected pending, running, completed, failed, stopped or "
-        "cancelled, got \"" + name + "\"");
-  }
-  return state;
-}
 
 std::string ProgressBar(const nas::v1::Search& search, int width) {
   const nas::v1::TrialCounts& c = search.counts();
@@ -71,18 +23,23 @@ std::string ProgressBar(const nas::v1::Search& search, int width) {
          "] " + absl::StrFormat("%d/%d", done, total);
 }
 
+// " (why)" when the search has a state_reason, else "".
+std::string ReasonSuffix(const nas::v1::Search& search) {
+  return search.state_reason().empty() ? ""
+                                       : " (" + search.state_reason() + ")";
+}
+
 }  // namespace
 
 int Submit(Context& ctx, const Args& args) {
   if (args.positional.size() != 1) {
-    return Usage(ctx, "usage: nasctl submit SPEC.yaml [--watch]");
+    return Usage(ctx, "usage: nasctl submit SPEC.yaml|- [--watch]");
   }
   absl::StatusOr<nas::v1::SearchSpec> spec =
-      spec::ParseSearchSpecFile(args.positional[0]);
+      ReadSpec(args.positional[0], *ctx.in);
   if (!spec.ok()) {
     // The message already starts with the file's path.
-    *ctx.err << spec.status().message() << "\n";
-    return 2;
+    return Usage(ctx, spec.status().message());
   }
   nas::v1::CreateSearchRequest request;
   *request.mutable_spec() = *spec;
@@ -95,13 +52,64 @@ int Submit(Context& ctx, const Args& args) {
     PrintJson(search, *ctx.out);
   } else {
     *ctx.out << "created search " << search.id() << " (" << search.spec().name()
-             << ")\n";
+             << ")" << std::endl;
   }
   if (args.Get("watch")) {
     Args watch = args;
     watch.command = "watch";
     watch.positional = {std::to_string(search.id())};
     return Watch(ctx, watch);
+  }
+  return 0;
+}
+
+int Validate(Context& ctx, const Args& args) {
+  if (args.positional.size() != 1) {
+    return Usage(ctx, "usage: nasctl validate SPEC.yaml|-");
+  }
+  const std::string& path = args.positional[0];
+  // The local parse knows the YAML's line numbers; the controller then runs
+  // the checks only it can (search space, strategy options).
+  absl::StatusOr<nas::v1::SearchSpec> spec = ReadSpec(path, *ctx.in);
+  if (!spec.ok()) {
+    *ctx.err << spec.status().message() << "\n";
+    return 1;
+  }
+  nas::v1::ValidateSearchRequest request;
+  *request.mutable_spec() = *spec;
+  nas::v1::ValidateSearchResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::Status status = ctx.stub->ValidateSearch(&context, request, &response);
+  if (!status.ok()) return Fail(ctx, status);
+  if (ctx.json) {
+    PrintJson(response, *ctx.out, /*with_defaults=*/true);
+  } else {
+    *ctx.out << (path == "-" ? "<stdin>" : path) << ": valid: search \""
+             << response.spec().name() << "\", up to "
+             << response.spec().budget().max_trials()
+             << " trials; nothing was stored\n";
+  }
+  return 0;
+}
+
+int Describe(Context& ctx, const Args& args) {
+  int64_t id;
+  if (!SearchIdArg(ctx, args, &id)) return 2;
+  nas::v1::GetSearchRequest request;
+  request.set_search_id(id);
+  nas::v1::Search search;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  grpc::Status status = ctx.stub->GetSearch(&context, request, &search);
+  if (!status.ok()) return Fail(ctx, status);
+  // The controller stores specs with defaults applied; applying them again
+  // (idempotent) also fills in defaults added after the search was made.
+  spec::ApplySpecDefaults(search.mutable_spec());
+  if (ctx.json) {
+    PrintJson(search, *ctx.out, /*with_defaults=*/true);
+  } else {
+    PrintSearchDetails(search, *ctx.out);
   }
   return 0;
 }
@@ -113,17 +121,19 @@ int Watch(Context& ctx, const Args& args) {
   request.set_search_id(id);
   grpc::ClientContext context;
   auto reader = ctx.stub->WatchSearch(&context, request);
-  const bool live = !ctx.json && isatty(STDOUT_FILENO);
+  // On a terminal the progress bar is redrawn in place; into a pipe or a
+  // file each event is one line, flushed at once, so `watch | grep` and log
+  // files follow the search as it runs.
+  const bool live = !ctx.json && ctx.out == &std::cout && isatty(STDOUT_FILENO);
   nas::v1::SearchEvent event;
   std::string best_line = "best: -";
+  std::string last_reason;
   auto describe_best = [&](const nas::v1::Trial& t) {
     best_line = absl::StrFormat("best: #%d val %s test %s", t.number(),
                                 Percent(t.metrics().val_accuracy()),
                                 Percent(t.metrics().test_accuracy()));
   };
-  nas::v1::Search last;
   while (reader->Read(&event)) {
-    last = event.search();
     if (ctx.json) {
       PrintJson(event, *ctx.out);
       continue;
@@ -134,9 +144,9 @@ int Watch(Context& ctx, const Args& args) {
         if (event.snapshot().has_best_trial()) {
           describe_best(event.snapshot().best_trial());
         }
-        line = absl::StrFormat("search %d (%s): %s", id,
-                               event.search().spec().name(),
-                               StateName(event.search().state()));
+        line = absl::StrFormat(
+            "search %d (%s): %s%s", id, event.search().spec().name(),
+            StateName(event.search().state()), ReasonSuffix(event.search()));
         break;
       case nas::v1::SearchEvent::kTrialStarted:
         line = absl::StrFormat("trial #%d started: %s",
@@ -153,23 +163,36 @@ int Watch(Context& ctx, const Args& args) {
       }
       case nas::v1::SearchEvent::kTrialFinished: {
         const nas::v1::Trial& t = event.trial_finished();
-        line = absl::StrFormat(
-            "trial #%d %s: val %s test %s params %s", t.number(),
-            StateName(t.state()), Percent(t.metrics().val_accuracy()),
-            Percent(t.metrics().test_accuracy()),
-            HumanCount(t.metrics().params()));
+        line = absl::StrFormat("trial #%d %s: val %s test %s params %s",
+                               t.number(), StateName(t.state()),
+                               Percent(t.metrics().val_accuracy()),
+                               Percent(t.metrics().test_accuracy()),
+                               HumanCount(t.metrics().params()));
+        if (t.state() != nas::v1::TRIAL_STATE_COMPLETED &&
+            !t.reason().empty()) {
+          line += " (" + ReasonSummary(t.reason(), 120) + ")";
+        }
         break;
       }
       case nas::v1::SearchEvent::kSearchDone:
         if (event.search_done().has_best_trial()) {
           describe_best(event.search_done().best_trial());
         }
-        line = absl::StrFormat("search %d %s", id,
-                               StateName(event.search().state()));
+        line = absl::StrFormat("search %d %s%s", id,
+                               StateName(event.search().state()),
+                               ReasonSuffix(event.search()));
         break;
       default:
         break;
     }
+    // A reason that appears while the search runs ("no progress: ...")
+    // gets a line of its own; snapshot and done lines carry it already.
+    const std::string& reason = event.search().state_reason();
+    if (reason != last_reason && !event.has_snapshot() &&
+        !event.has_search_done() && !reason.empty()) {
+      line += absl::StrFormat("\nsearch %d: %s", id, reason);
+    }
+    last_reason = reason;
     if (event.has_trial_finished() &&
         event.trial_finished().state() == nas::v1::TRIAL_STATE_COMPLETED) {
       // The finished trial may be the new best; the controller's ranking is
@@ -191,97 +214,13 @@ int Watch(Context& ctx, const Args& args) {
     if (live) {
       *ctx.out << "\r\033[K" << line << "\n" << bar << std::flush;
     } else {
-      *ctx.out << line << "  |  " << bar << "\n";
+      // std::endl flushes: stdout is block-buffered when not a terminal.
+      *ctx.out << line << "  |  " << bar << std::endl;
     }
   }
   if (live) *ctx.out << "\n";
   grpc::Status status = reader->Finish();
   if (!status.ok()) return Fail(ctx, status);
-  return 0;
-}
-
-int Searches(Context& ctx, const Args& args) {
-  absl::StatusOr<int> limit = args.GetInt("limit", 50, 1, 1000);
-  if (!limit.ok()) return Usage(ctx, std::string(limit.status().message()));
-  nas::v1::ListSearchesRequest request;
-  request.set_page_size(*limit);
-  nas::v1::ListSearchesResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  grpc::Status status = ctx.stub->ListSearches(&context, request, &response);
-  if (!status.ok()) return Fail(ctx, status);
-  if (ctx.json) {
-    PrintJson(response, *ctx.out);
-  } else {
-    PrintSearches({response.searches().begin(), response.searches().end()},
-                  *ctx.out);
-  }
-  return 0;
-}
-
-int Trials(Context& ctx, const Args& args) {
-  int64_t id;
-  if (!SearchIdArg(ctx, args, &id)) return 2;
-  nas::v1::ListTrialsRequest request;
-  request.set_search_id(id);
-  if (auto state_name = args.Get("state")) {
-    absl::StatusOr<nas::v1::TrialState> state = ParseTrialState(*state_name);
-    if (!state.ok()) return Usage(ctx, std::string(state.status().message()));
-    request.add_states(*state);
-  }
-  request.set_page_size(1000);
-  std::vector<nas::v1::Trial> trials;
-  nas::v1::ListTrialsResponse response;
-  do {
-    request.set_page_token(response.next_page_token());
-    response.Clear();
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    grpc::Status status = ctx.stub->ListTrials(&context, request, &response);
-    if (!status.ok()) return Fail(ctx, status);
-    trials.insert(trials.end(), response.trials().begin(),
-                  response.trials().end());
-  } while (!response.next_page_token().empty());
-  if (ctx.json) {
-    nas::v1::ListTrialsResponse all;
-    for (auto& t : trials) *all.add_trials() = t;
-    PrintJson(all, *ctx.out);
-  } else {
-    PrintTrials(trials, *ctx.out);
-  }
-  return 0;
-}
-
-int Best(Context& ctx, const Args& args) {
-  int64_t id;
-  if (!SearchIdArg(ctx, args, &id)) return 2;
-  absl::StatusOr<int> k = args.GetInt("k", 5, 1, 1000);
-  if (!k.ok()) return Usage(ctx, std::string(k.status().message()));
-  nas::v1::GetBestTrialsRequest request;
-  request.set_search_id(id);
-  request.set_k(*k);
-  nas::v1::GetBestTrialsResponse response;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  grpc::Status status = ctx.stub->GetBestTrials(&context, request, &response);
-  if (!status.ok()) return Fail(ctx, status);
-  if (ctx.json) {
-    PrintJson(response, *ctx.out);
-    return 0;
-  }
-  // The columns of a front name the search's objectives.
-  nas::v1::SearchSpec spec;
-  if (response.pareto_front()) {
-    nas::v1::GetSearchRequest get;
-    get.set_search_id(id);
-    nas::v1::Search search;
-    grpc::ClientContext get_context;
-    SetDeadline(&get_context);
-    grpc::Status got = ctx.stub->GetSearch(&get_context, get, &search);
-    if (!got.ok()) return Fail(ctx, got);
-    spec = search.spec();
-  }
-  PrintBestTrials(spec, response, *ctx.out);
   return 0;
 }
 

@@ -1,10 +1,16 @@
 #include "nasctl/format.h"
 
+#include <charconv>
+
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/spec/constraint_text.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "nasctl/table.h"
 
 namespace nas::cli {
@@ -35,11 +41,55 @@ std::string MetricText(const nas::v1::TrialMetrics& m,
   return "?";
 }
 
+// The shortest text that reads back as the same double (CSV cells).
+std::string PlainNumber(double value) {
+  char buffer[64];
+  auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  return error == std::errc() ? std::string(buffer, end) : "nan";
+}
+
+void PrintRows(const Table& table, OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kCsv) {
+    table.PrintCsv(out);
+  } else {
+    table.Print(out);
+  }
+}
+
+std::string TimeText(const google::protobuf::Timestamp& time) {
+  return google::protobuf::util::TimeUtil::ToString(time);
+}
+
 std::string DirectionWord(nas::v1::Direction direction) {
   return direction == nas::v1::DIRECTION_MINIMIZE ? "min" : "max";
 }
 
 }  // namespace
+
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text) {
+  if (text == "table") return OutputFormat::kTable;
+  if (text == "json") return OutputFormat::kJson;
+  if (text == "csv") return OutputFormat::kCsv;
+  return absl::InvalidArgumentError(
+      absl::StrCat("-o: expected table, json or csv, got \"", text, "\""));
+}
+
+std::string ErrorLine(int code, absl::string_view message) {
+  return absl::StrCat(
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), ": ",
+      message);
+}
+
+std::string ReasonSummary(absl::string_view reason, size_t max_chars) {
+  absl::string_view last;
+  for (absl::string_view line : absl::StrSplit(reason, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) last = line;
+  }
+  if (last.empty()) return "-";
+  if (last.size() <= max_chars) return std::string(last);
+  return absl::StrCat(last.substr(0, max_chars > 3 ? max_chars - 3 : 0), "...");
+}
 
 std::string StateName(nas::v1::SearchState state) {
   return StripPrefix(nas::v1::SearchState_Name(state), "SEARCH_STATE_");
@@ -61,45 +111,78 @@ std::string Percent(double fraction) {
 }
 
 void PrintSearches(const std::vector<nas::v1::Search>& searches,
-                   std::ostream& out) {
-  Table table({"ID", "NAME", "STATE", "TRIALS", "DONE", "RUNNING", "FAILED"});
+                   std::ostream& out, OutputFormat format) {
+  const bool csv = format == OutputFormat::kCsv;
+  Table table = csv ? Table({"id", "name", "state", "trials", "max_trials",
+                             "completed", "running", "failed", "state_reason"})
+                    : Table({"ID", "NAME", "STATE", "TRIALS", "DONE", "RUNNING",
+                             "FAILED", "REASON"});
   for (const nas::v1::Search& s : searches) {
     const nas::v1::TrialCounts& c = s.counts();
-    table.AddRow({std::to_string(s.id()), s.spec().name(),
-                  StateName(s.state()),
-                  absl::StrFormat("%d/%d", TotalTrials(c),
-                                  s.spec().budget().max_trials()),
-                  std::to_string(c.completed()), std::to_string(c.running()),
-                  std::to_string(c.failed())});
+    std::vector<std::string> row = {std::to_string(s.id()), s.spec().name(),
+                                    StateName(s.state())};
+    if (csv) {
+      row.push_back(std::to_string(TotalTrials(c)));
+      row.push_back(std::to_string(s.spec().budget().max_trials()));
+    } else {
+      row.push_back(absl::StrFormat("%d/%d", TotalTrials(c),
+                                    s.spec().budget().max_trials()));
+    }
+    row.push_back(std::to_string(c.completed()));
+    row.push_back(std::to_string(c.running()));
+    row.push_back(std::to_string(c.failed()));
+    row.push_back(csv ? s.state_reason() : ReasonSummary(s.state_reason()));
+    table.AddRow(std::move(row));
   }
-  table.Print(out);
+  PrintRows(table, format, out);
 }
 
-void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out) {
+void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
+                 OutputFormat format) {
+  if (format == OutputFormat::kCsv) {
+    Table table({"trial_id", "number", "state", "val_accuracy", "val_loss",
+                 "test_accuracy", "test_loss", "params", "flops", "latency_ms",
+                 "train_seconds", "reason", "architecture"});
+    for (const nas::v1::Trial& t : trials) {
+      const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
+      const nas::v1::TrialMetrics& m = t.metrics();
+      auto number = [done](double v) { return done ? PlainNumber(v) : ""; };
+      auto count = [done](int64_t v) { return done ? std::to_string(v) : ""; };
+      table.AddRow({std::to_string(t.id()), std::to_string(t.number()),
+                    StateName(t.state()), number(m.val_accuracy()),
+                    number(m.val_loss()), number(m.test_accuracy()),
+                    number(m.test_loss()), count(m.params()), count(m.flops()),
+                    number(m.latency_ms()), number(m.train_seconds()),
+                    t.reason(), t.architecture().text()});
+    }
+    table.PrintCsv(out);
+    return;
+  }
   Table table({"TRIAL", "#", "STATE", "VAL_ACC", "TEST_ACC", "PARAMS", "FLOPS",
-               "LATENCY", "TRAIN_S", "ARCHITECTURE"});
+               "LATENCY", "TRAIN_S", "REASON", "ARCHITECTURE"});
   for (const nas::v1::Trial& t : trials) {
     const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
     const nas::v1::TrialMetrics& m = t.metrics();
-    table.AddRow(
-        {std::to_string(t.id()), std::to_string(t.number()),
-         StateName(t.state()), done ? Percent(m.val_accuracy()) : "-",
-         done ? Percent(m.test_accuracy()) : "-",
-         done ? HumanCount(m.params()) : "-", done ? HumanCount(m.flops()) : "-",
-         done ? absl::StrFormat("%.2fms", m.latency_ms()) : "-",
-         done ? absl::StrFormat("%.1f", m.train_seconds()) : "-",
-         t.architecture().text()});
+    table.AddRow({std::to_string(t.id()), std::to_string(t.number()),
+                  StateName(t.state()), done ? Percent(m.val_accuracy()) : "-",
+                  done ? Percent(m.test_accuracy()) : "-",
+                  done ? HumanCount(m.params()) : "-",
+                  done ? HumanCount(m.flops()) : "-",
+                  done ? absl::StrFormat("%.2fms", m.latency_ms()) : "-",
+                  done ? absl::StrFormat("%.1f", m.train_seconds()) : "-",
+                  ReasonSummary(t.reason()), t.architecture().text()});
   }
   table.Print(out);
 }
 
 void PrintBestTrials(const nas::v1::SearchSpec& spec,
                      const nas::v1::GetBestTrialsResponse& best,
-                     std::ostream& out) {
+                     std::ostream& out, OutputFormat format) {
   std::vector<nas::v1::Trial> trials(best.trials().begin(),
                                      best.trials().end());
-  if (!best.pareto_front()) {
-    PrintTrials(trials, out);
+  // CSV keeps every metric column, front or not, so scripts see one shape.
+  if (!best.pareto_front() || format == OutputFormat::kCsv) {
+    PrintTrials(trials, out, format);
     return;
   }
   std::vector<std::string> objectives, constraints;
@@ -135,12 +218,50 @@ void PrintBestTrials(const nas::v1::SearchSpec& spec,
   table.Print(out);
 }
 
-void PrintJson(const google::protobuf::Message& message, std::ostream& out) {
+void PrintSearchDetails(const nas::v1::Search& search, std::ostream& out) {
+  const nas::v1::TrialCounts& c = search.counts();
+  Table fields({"id:", std::to_string(search.id())});
+  fields.AddRow({"name:", search.spec().name()});
+  fields.AddRow({"state:", StateName(search.state())});
+  if (!search.state_reason().empty()) {
+    fields.AddRow({"reason:", search.state_reason()});
+  }
+  if (!search.owner().empty()) fields.AddRow({"owner:", search.owner()});
+  fields.AddRow(
+      {"trials:",
+       absl::StrFormat("%d/%d (%d pending, %d running, %d completed, "
+                       "%d failed, %d stopped, %d cancelled)",
+                       TotalTrials(c), search.spec().budget().max_trials(),
+                       c.pending(), c.running(), c.completed(), c.failed(),
+                       c.stopped(), c.cancelled())});
+  if (search.has_created_at()) {
+    fields.AddRow({"created:", TimeText(search.created_at())});
+  }
+  if (search.has_finished_at()) {
+    fields.AddRow({"finished:", TimeText(search.finished_at())});
+  }
+  fields.Print(out);
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  options.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(search.spec(), &json,
+                                                    options);
+  out << "spec (defaults filled in):\n";
+  for (absl::string_view line : absl::StrSplit(json, '\n', absl::SkipEmpty())) {
+    out << "  " << line << "\n";
+  }
+}
+
+void PrintJson(const google::protobuf::Message& message, std::ostream& out,
+               bool with_defaults) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = with_defaults;
   (void)google::protobuf::util::MessageToJsonString(message, &json, options);
-  out << json << "\n";
+  out << json << std::endl;
 }
 
 }  // namespace nas::cli

@@ -6,11 +6,27 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "nas/v1/search.pb.h"
 #include "nas/v1/search_service.pb.h"
 
 namespace nas::cli {
+
+// -o: tables for people, JSON (one object a line) and CSV for scripts.
+enum class OutputFormat { kTable, kJson, kCsv };
+// "table", "json" or "csv"; InvalidArgument naming -o otherwise.
+absl::StatusOr<OutputFormat> ParseOutputFormat(absl::string_view text);
+
+// An error line that names the status code, not its number:
+// "NOT_FOUND: search 999 not found". `code` is a grpc::StatusCode (the same
+// numbers as absl::StatusCode).
+std::string ErrorLine(int code, absl::string_view message);
+
+// The last non-empty line of a (multi-line) reason, cut to max_chars with
+// "..." at the end when longer; "-" when there is none. For table cells.
+std::string ReasonSummary(absl::string_view reason, size_t max_chars = 48);
 
 std::string StateName(nas::v1::SearchState state);
 std::string StateName(nas::v1::TrialState state);
@@ -18,17 +34,30 @@ std::string StateName(nas::v1::TrialState state);
 std::string HumanCount(int64_t n);
 std::string Percent(double fraction);
 
+// Tables (kTable) or CSV (kCsv: a header line, RFC 4180 quoting, plain
+// numbers: fractions, not percents; full counts, not 1.5M; the whole
+// reason). kJson is the caller's (PrintJson of the response).
 void PrintSearches(const std::vector<nas::v1::Search>& searches,
-                   std::ostream& out);
-void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out);
+                   std::ostream& out,
+                   OutputFormat format = OutputFormat::kTable);
+void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
+                 OutputFormat format = OutputFormat::kTable);
 // `nasctl best`: with one objective the trials table; with several (the
 // response is a Pareto front) a line naming the objectives and
 // constraints, then one column per objective, in spec order.
 void PrintBestTrials(const nas::v1::SearchSpec& spec,
                      const nas::v1::GetBestTrialsResponse& best,
-                     std::ostream& out);
-// One line of JSON per message (protobuf's JSON mapping).
-void PrintJson(const google::protobuf::Message& message, std::ostream& out);
+                     std::ostream& out,
+                     OutputFormat format = OutputFormat::kTable);
+// `nasctl describe`: the search's state (with state_reason when set),
+// counts and times, then its spec as indented JSON with every field shown,
+// defaults and zeros included.
+void PrintSearchDetails(const nas::v1::Search& search, std::ostream& out);
+// One line of JSON per message (protobuf's JSON mapping), flushed so that a
+// reader at the end of a pipe sees it at once. With
+// `with_defaults`, fields at their zero value are printed too.
+void PrintJson(const google::protobuf::Message& message, std::ostream& out,
+               bool with_defaults = false);
 
 }  // namespace nas::cli
 

@@ -59,5 +59,98 @@ TEST(PrintBestTrialsTest, OneObjectiveKeepsTheTrialsTable) {
   EXPECT_NE(best_out.str().find("VAL_ACC"), std::string::npos);
 }
 
+TEST(FormatTest, ErrorLinesNameTheStatusCode) {
+  EXPECT_EQ(ErrorLine(5, "search 999 not found"),
+            "NOT_FOUND: search 999 not found");
+  EXPECT_EQ(ErrorLine(3, "spec.budget.max_trials: required"),
+            "INVALID_ARGUMENT: spec.budget.max_trials: required");
+}
+
+TEST(FormatTest, OutputFormats) {
+  EXPECT_EQ(ParseOutputFormat("csv").value_or(OutputFormat::kTable),
+            OutputFormat::kCsv);
+  EXPECT_EQ(ParseOutputFormat("json").value_or(OutputFormat::kTable),
+            OutputFormat::kJson);
+  EXPECT_EQ(ParseOutputFormat("yaml").status().message(),
+            "-o: expected table, json or csv, got \"yaml\"");
+}
+
+TEST(FormatTest, ReasonSummaryKeepsTheLastLineCut) {
+  EXPECT_EQ(ReasonSummary(""), "-");
+  EXPECT_EQ(ReasonSummary("attempt 1: lease expired\nattempt 2: OOM\n"),
+            "attempt 2: OOM");
+  EXPECT_EQ(ReasonSummary("0123456789", 8), "01234...");
+  EXPECT_EQ(ReasonSummary("01234567", 8), "01234567");
+}
+
+TEST(FormatTest, TrialsTableShowsTheReason) {
+  nas::v1::Trial failed;
+  failed.set_id(7);
+  failed.set_number(2);
+  failed.set_state(nas::v1::TRIAL_STATE_FAILED);
+  failed.set_reason("attempt 1: lease expired\nattempt 2: CUDA out of memory");
+  failed.mutable_architecture()->set_text("|c|");
+  std::ostringstream out;
+  PrintTrials({failed}, out);
+  EXPECT_EQ(out.str(),
+            "TRIAL  #  STATE   VAL_ACC  TEST_ACC  PARAMS  FLOPS  LATENCY  "
+            "TRAIN_S  REASON                         ARCHITECTURE\n"
+            "7      2  FAILED  -        -         -       -      -        "
+            "-        attempt 2: CUDA out of memory  |c|\n");
+}
+
+TEST(FormatTest, TrialsCsvHasPlainNumbersAndQuotesCells) {
+  nas::v1::Trial done = Completed(11, 0, 0.9, 1500000, "|a, b|");
+  nas::v1::Trial failed;
+  failed.set_id(12);
+  failed.set_number(1);
+  failed.set_state(nas::v1::TRIAL_STATE_FAILED);
+  failed.set_reason("line 1\nsaid \"no\"");
+  std::ostringstream out;
+  PrintTrials({done, failed}, out, OutputFormat::kCsv);
+  EXPECT_EQ(out.str(),
+            "trial_id,number,state,val_accuracy,val_loss,test_accuracy,"
+            "test_loss,params,flops,latency_ms,train_seconds,reason,"
+            "architecture\n"
+            "11,0,COMPLETED,0.9,0,0,0,1500000,0,0,0,,\"|a, b|\"\n"
+            "12,1,FAILED,,,,,,,,,\"line 1\nsaid \"\"no\"\"\",\n");
+}
+
+TEST(FormatTest, SearchesShowStateReasonAndFailedState) {
+  nas::v1::Search search;
+  search.set_id(3);
+  search.mutable_spec()->set_name("tiny");
+  search.mutable_spec()->mutable_budget()->set_max_trials(200);
+  search.set_state(nas::v1::SEARCH_STATE_FAILED);
+  search.set_state_reason("every trial failed: worker out of memory");
+  search.mutable_counts()->set_failed(5);
+  std::ostringstream table, csv;
+  PrintSearches({search}, table);
+  EXPECT_EQ(table.str(),
+            "ID  NAME  STATE   TRIALS  DONE  RUNNING  FAILED  REASON\n"
+            "3   tiny  FAILED  5/200   0     0        5       every trial "
+            "failed: worker out of memory\n");
+  PrintSearches({search}, csv, OutputFormat::kCsv);
+  EXPECT_EQ(csv.str(),
+            "id,name,state,trials,max_trials,completed,running,failed,"
+            "state_reason\n"
+            "3,tiny,FAILED,5,200,0,0,5,every trial failed: worker out of "
+            "memory\n");
+}
+
+TEST(FormatTest, DetailsShowTheReasonAndTheSpecWithZeros) {
+  nas::v1::Search search;
+  search.set_id(3);
+  search.mutable_spec()->set_name("tiny");
+  search.set_state(nas::v1::SEARCH_STATE_COMPLETED);
+  search.set_state_reason("space exhausted after 5 architectures");
+  std::ostringstream out;
+  PrintSearchDetails(search, out);
+  EXPECT_NE(out.str().find("reason:  space exhausted after 5 architectures\n"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("\"seed\": \"0\""), std::string::npos) << out.str();
+}
+
 }  // namespace
 }  // namespace nas::cli

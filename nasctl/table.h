@@ -14,6 +14,9 @@ class Table {
   void AddRow(std::vector<std::string> row);
   // Columns padded to their widest cell, two spaces apart.
   void Print(std::ostream& out) const;
+  // The same rows as CSV (RFC 4180): cells with a comma, quote, CR or LF
+  // are quoted, quotes doubled; lines end in "\n".
+  void PrintCsv(std::ostream& out) const;
 
  private:
   std::vector<std::vector<std::string>> rows_;

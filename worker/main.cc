@@ -126,6 +126,12 @@ int main(int argc, char** argv) {
       "Security: --tls_ca=F [--tls_cert=F --tls_key=F] --token_file=F, or "
       "--plaintext; see docs/security.md.");
   absl::ParseCommandLine(argc, argv);
+  // A boolean NAS_* variable that does not parse would otherwise leave its
+  // flag at the default without a word: every EnvBoolOr name above.
+  if (absl::Status env = nas::CheckEnvBools({"NAS_PLAINTEXT"}); !env.ok()) {
+    spdlog::error("{}", std::string(env.message()));
+    return 2;
+  }
 
   std::string error;
   const std::string device =

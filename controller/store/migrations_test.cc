@@ -78,7 +78,7 @@ TEST_F(MigrationsTest, ReopeningChangesNothing) {
              "ORDER BY version) FROM schema_migrations")[0][0]
           .as<std::string>();
   EXPECT_EQ(before, after);
-  auto searches = (*store)->ListSearches(0, 10, std::nullopt);
+  auto searches = (*store)->ListSearches(0, 10, SearchFilter());
   ASSERT_TRUE(searches.ok()) << searches.status();
   ASSERT_EQ(searches->size(), 1u);
   EXPECT_EQ((*searches)[0].spec().name(), "kept");

@@ -13,6 +13,12 @@
 namespace nas::controller::testing {
 namespace {
 
+SearchFilter OwnedBy(const std::string& owner) {
+  SearchFilter filter;
+  filter.owner = owner;
+  return filter;
+}
+
 using google::protobuf::util::MessageDifferencer;
 
 using SearchStoreTest = StoreTest;
@@ -66,7 +72,7 @@ TEST_F(SearchStoreTest, ListSearchesPagesNewestFirst) {
   std::vector<int64_t> seen;
   int64_t before = 0;
   for (int page = 0; page < 10; ++page) {
-    auto searches = store().ListSearches(before, 2, std::nullopt);
+    auto searches = store().ListSearches(before, 2, SearchFilter());
     ASSERT_TRUE(searches.ok()) << searches.status();
     if (searches->empty()) break;
     EXPECT_LE(searches->size(), 2u);
@@ -76,7 +82,7 @@ TEST_F(SearchStoreTest, ListSearchesPagesNewestFirst) {
     before = searches->back().id();
   }
   EXPECT_EQ(seen, std::vector<int64_t>(ids.rbegin(), ids.rend()));
-  auto none = store().ListSearches(0, 0, std::nullopt);
+  auto none = store().ListSearches(0, 0, SearchFilter());
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
 }
@@ -91,16 +97,70 @@ TEST_F(SearchStoreTest, OwnerIsStoredAndFiltersTheList) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->owner(), "bob");
 
-  auto alices = store().ListSearches(0, 10, std::string("alice"));
+  auto alices = store().ListSearches(0, 10, OwnedBy("alice"));
   ASSERT_TRUE(alices.ok()) << alices.status();
   ASSERT_EQ(alices->size(), 1u);
   EXPECT_EQ((*alices)[0].id(), alice->id());
-  auto all = store().ListSearches(0, 10, std::nullopt);
+  auto all = store().ListSearches(0, 10, SearchFilter());
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 3u);
-  auto carols = store().ListSearches(0, 10, std::string("carol"));
+  auto carols = store().ListSearches(0, 10, OwnedBy("carol"));
   ASSERT_TRUE(carols.ok());
   EXPECT_TRUE(carols->empty());
+}
+
+std::vector<int64_t> Ids(
+    const absl::StatusOr<std::vector<nas::v1::Search>>& searches) {
+  std::vector<int64_t> ids;
+  if (!searches.ok()) {
+    ADD_FAILURE() << searches.status();
+    return ids;
+  }
+  for (const nas::v1::Search& search : *searches) ids.push_back(search.id());
+  return ids;
+}
+
+TEST_F(SearchStoreTest, ListSearchesFiltersByStateAndNameSubstring) {
+  auto mnist = store().CreateSearch(Spec("mnist-a", 1), "alice");
+  auto cifar = store().CreateSearch(Spec("cifar", 1), "alice");
+  auto e2e = store().CreateSearch(Spec("e2e-mnist", 1), "bob");
+  auto odd = store().CreateSearch(Spec("50%_off", 1), "alice");
+  ASSERT_TRUE(mnist.ok() && cifar.ok() && e2e.ok() && odd.ok());
+  ASSERT_TRUE(store().CancelSearch(cifar->id()).ok());
+  ASSERT_TRUE(store()
+                  .EndSearch(e2e->id(), nas::v1::SEARCH_STATE_FAILED,
+                             "every trial failed")
+                  .ok());
+
+  SearchFilter by_name;
+  by_name.name = "mnist";
+  EXPECT_EQ(Ids(store().ListSearches(0, 10, by_name)),
+            (std::vector<int64_t>{e2e->id(), mnist->id()}));
+  by_name.name = "MNIST";  // case-sensitive
+  EXPECT_TRUE(Ids(store().ListSearches(0, 10, by_name)).empty());
+  by_name.name = "%";  // literal, not a LIKE wildcard
+  EXPECT_EQ(Ids(store().ListSearches(0, 10, by_name)),
+            (std::vector<int64_t>{odd->id()}));
+
+  SearchFilter ended;
+  ended.states = {nas::v1::SEARCH_STATE_CANCELLED,
+                  nas::v1::SEARCH_STATE_FAILED};
+  EXPECT_EQ(Ids(store().ListSearches(0, 10, ended)),
+            (std::vector<int64_t>{e2e->id(), cifar->id()}));
+  SearchFilter running;
+  running.states = {nas::v1::SEARCH_STATE_RUNNING};
+  EXPECT_EQ(Ids(store().ListSearches(0, 10, running)),
+            (std::vector<int64_t>{odd->id(), mnist->id()}));
+  // Filters combine with each other, the owner and paging.
+  running.name = "mnist";
+  EXPECT_EQ(Ids(store().ListSearches(0, 10, running)),
+            (std::vector<int64_t>{mnist->id()}));
+  running.name.clear();
+  running.owner = "alice";
+  EXPECT_EQ(Ids(store().ListSearches(odd->id(), 10, running)),
+            (std::vector<int64_t>{mnist->id()}));
+  running.owner = "bob";
+  EXPECT_TRUE(Ids(store().ListSearches(0, 10, running)).empty());
 }
 
 TEST_F(SearchStoreTest, RunningSearchIdsAreOldestFirst) {
@@ -150,7 +210,7 @@ TEST_F(SearchStoreTest, CountsFollowTrialStates) {
   EXPECT_EQ(search->counts().running(), 1);
   EXPECT_EQ(search->counts().completed(), 1);
   EXPECT_EQ(search->counts().failed(), 1);
-  auto listed = store().ListSearches(0, 10, std::nullopt);
+  auto listed = store().ListSearches(0, 10, SearchFilter());
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_TRUE(

@@ -139,15 +139,25 @@ absl::StatusOr<nas::v1::Search> PostgresStore::GetSearch(int64_t search_id) {
 }
 
 absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
-    int64_t before_id, int limit, const std::optional<std::string>& owner) {
+    int64_t before_id, int limit, const SearchFilter& filter) {
   if (limit <= 0) return std::vector<nas::v1::Search>();
+  std::vector<std::string> states;
+  for (nas::v1::SearchState state : filter.states) {
+    states.push_back(SearchStateName(state));
+  }
   return pool_.Transact(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Search>> {
+        // strpos, not LIKE: the name is matched literally, '%' and '_'
+        // included.
         const pqxx::result rows = tx.exec_params(
             SelectSearches("WHERE ($1::bigint = 0 OR s.id < $1::bigint) "
                            "AND ($3::text IS NULL OR s.owner = $3::text) "
+                           "AND (cardinality($4::text[]) = 0 "
+                           "     OR s.state = ANY($4::text[])) "
+                           "AND strpos(s.name, $5::text) > 0 "
                            "ORDER BY s.id DESC LIMIT $2"),
-            before_id, limit, owner ? owner->c_str() : nullptr);
+            before_id, limit, filter.owner ? filter.owner->c_str() : nullptr,
+            TextArrayLiteral(states), filter.name);
         std::vector<nas::v1::Search> searches;
         for (const pqxx::row& row : rows) {
           absl::StatusOr<nas::v1::Search> search = SearchFromRow(row);

@@ -32,8 +32,7 @@ class PostgresStore final : public TrialStore {
       const nas::v1::SearchSpec& spec, const std::string& owner) override;
   absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) override;
   absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(
-      int64_t before_id, int limit,
-      const std::optional<std::string>& owner) override;
+      int64_t before_id, int limit, const SearchFilter& filter) override;
   absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() override;
   absl::StatusOr<nas::v1::Search> CancelSearch(int64_t search_id) override;
   absl::StatusOr<bool> CompleteSearchIfDone(int64_t search_id) override;

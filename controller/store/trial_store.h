@@ -43,6 +43,17 @@ struct LeaseRef {
   int32_t attempt = 0;  // the fencing token
 };
 
+// Which searches ListSearches returns; the default selects all.
+struct SearchFilter {
+  // Only this owner's searches; all owners' when nullopt.
+  std::optional<std::string> owner;
+  // Only searches in one of these states; all when empty.
+  std::vector<nas::v1::SearchState> states;
+  // Only searches whose spec.name contains this text (case-sensitive
+  // substring); all when empty.
+  std::string name;
+};
+
 // What RecordEpoch tells the caller.
 struct EpochAck {
   bool stop = false;  // the trial was ended meanwhile (e.g. search cancelled)
@@ -59,11 +70,10 @@ class TrialStore {
       const nas::v1::SearchSpec& spec, const std::string& owner) = 0;
   // With current trial counts.
   virtual absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) = 0;
-  // Newest first: searches with id < before_id (0: no bound), at most limit,
-  // only those of `owner` unless it is nullopt.
+  // Newest first: searches with id < before_id (0: no bound) that pass
+  // `filter`, at most limit.
   virtual absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(
-      int64_t before_id, int limit,
-      const std::optional<std::string>& owner) = 0;
+      int64_t before_id, int limit, const SearchFilter& filter) = 0;
   // Ids of RUNNING searches, oldest first.
   virtual absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() = 0;
   // RUNNING -> CANCELLED; its PENDING and RUNNING trials become CANCELLED.

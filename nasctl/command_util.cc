@@ -1,0 +1,68 @@
+#include "nasctl/command_util.h"
+
+#include <chrono>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/spec/spec_yaml.h"
+#include "nasctl/format.h"
+
+namespace nas::cli {
+
+void SetDeadline(grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+}
+
+int Fail(Context& ctx, const grpc::Status& status) {
+  *ctx.err << ErrorLine(status.error_code(), status.error_message()) << "\n";
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    *ctx.err << "is nas-controller running? set --controller or "
+                "NAS_CONTROLLER; TLS or --plaintext as the controller "
+                "serves?\n";
+  } else if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    *ctx.err << "set --token_file or NAS_TOKEN to a client token\n";
+  }
+  return 1;
+}
+
+int Usage(Context& ctx, absl::string_view message) {
+  *ctx.err << message << "\n";
+  return 2;
+}
+
+bool SearchIdArg(Context& ctx, const Args& args, int64_t* id) {
+  if (args.positional.size() != 1 ||
+      !absl::SimpleAtoi(args.positional[0], id) || *id <= 0) {
+    *ctx.err << "usage: nasctl " << args.command
+             << " SEARCH_ID  (a positive integer; see nasctl searches)\n";
+    return false;
+  }
+  return true;
+}
+
+absl::StatusOr<nas::v1::SearchSpec> ReadSpec(const std::string& path,
+                                             std::istream& in) {
+  if (path != "-") return spec::ParseSearchSpecFile(path);
+  // Read one byte past the limit, so that a larger input is refused without
+  // being held whole.
+  std::string text;
+  char buffer[65536];
+  while (text.size() <= spec::kMaxSpecBytes &&
+         in.read(buffer, sizeof(buffer)).gcount() > 0) {
+    text.append(buffer, in.gcount());
+  }
+  if (text.size() > spec::kMaxSpecBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("<stdin>: larger than ", spec::kMaxSpecBytes,
+                     " bytes; is it a search spec?"));
+  }
+  absl::StatusOr<nas::v1::SearchSpec> spec = spec::ParseSearchSpecYaml(text);
+  if (!spec.ok()) {
+    return absl::Status(spec.status().code(),
+                        absl::StrCat("<stdin>: ", spec.status().message()));
+  }
+  return spec;
+}
+
+}  // namespace nas::cli
