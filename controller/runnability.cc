@@ -45,8 +45,7 @@ std::string UnrunnableReason(const nas::v1::SearchSpec& spec,
         group.second.empty() ? "nothing" : absl::StrJoin(group.second, ", "),
         ")"));
   }
-  std::string dataset(
-      nas::v1::DatasetName_Name(spec.dataset().name()));
+  std::string dataset(nas::v1::DatasetName_Name(spec.dataset().name()));
   absl::string_view short_dataset = dataset;
   absl::ConsumePrefix(&short_dataset, "DATASET_NAME_");
   return absl::StrCat(

@@ -33,8 +33,7 @@ LiveWorker Torch(const std::string& id, nas::v1::DatasetName dataset) {
 
 TEST(CapabilityTokens, NeedAndTokensMatchBySpaceAndDataset) {
   EXPECT_EQ(NeedToken(ChainOnMnist()), "chain:DATASET_NAME_MNIST");
-  EXPECT_EQ(*Tabular("w").capabilities,
-            std::vector<std::string>{"nb201:*"});
+  EXPECT_EQ(*Tabular("w").capabilities, std::vector<std::string>{"nb201:*"});
   EXPECT_TRUE(CanRun({"chain:DATASET_NAME_MNIST"}, "chain:DATASET_NAME_MNIST"));
   EXPECT_TRUE(CanRun({"chain:*"}, "chain:DATASET_NAME_MNIST"));
   EXPECT_FALSE(CanRun({"nb201:*"}, "chain:DATASET_NAME_MNIST"));
@@ -52,13 +51,14 @@ TEST(UnrunnableReason, TabularFleetCannotRunAChainSearch) {
 }
 
 TEST(UnrunnableReason, EmptyWhenOneWorkerCanRunIt) {
-  EXPECT_EQ(UnrunnableReason(ChainOnMnist(),
-                             {Tabular("w-1"),
-                              Torch("w-2", nas::v1::DATASET_NAME_MNIST)}),
+  EXPECT_EQ(UnrunnableReason(
+                ChainOnMnist(),
+                {Tabular("w-1"), Torch("w-2", nas::v1::DATASET_NAME_MNIST)}),
             "");
   // An older worker declared nothing: it is offered everything.
   EXPECT_EQ(UnrunnableReason(ChainOnMnist(),
-                             {LiveWorker{"w-3", "w-3", "", std::nullopt}}), "");
+                             {LiveWorker{"w-3", "w-3", "", std::nullopt}}),
+            "");
 }
 
 TEST(UnrunnableReason, NamesWhatConnectedWorkersHave) {

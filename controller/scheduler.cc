@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/spec/space_from_proto.h"
-#include "absl/strings/match.h"
 #include "controller/objective.h"
 #include "controller/runnability.h"
 #include "spdlog/spdlog.h"
@@ -197,12 +197,11 @@ absl::StatusOr<bool> Scheduler::FailIfEveryAttemptFailed(int64_t search_id) {
   if (!search.ok()) return search.status();
   if (search->state() != nas::v1::SEARCH_STATE_RUNNING) return false;
   const int window = FailureWindow(search->spec().budget());
-  if (search->counts().completed() > 0 ||
-      search->counts().failed() < window) {
+  if (search->counts().completed() > 0 || search->counts().failed() < window) {
     return false;
   }
-  absl::StatusOr<std::vector<nas::v1::Trial>> failed = store_->ListTrials(
-      search_id, {nas::v1::TRIAL_STATE_FAILED}, -1, window);
+  absl::StatusOr<std::vector<nas::v1::Trial>> failed =
+      store_->ListTrials(search_id, {nas::v1::TRIAL_STATE_FAILED}, -1, window);
   if (!failed.ok()) return failed.status();
   std::string last;
   if (!failed->empty()) {
@@ -211,9 +210,10 @@ absl::StatusOr<bool> Scheduler::FailIfEveryAttemptFailed(int64_t search_id) {
     last = absl::StrCat("; trial ", trial.number(), ": ",
                         reason.substr(reason.rfind('\n') + 1));
   }
-  const std::string why = absl::StrCat(
-      "every attempt failed: the first ", window, window == 1 ? " trial" :
-      " trials", " ended FAILED and none COMPLETED", last);
+  const std::string why =
+      absl::StrCat("every attempt failed: the first ", window,
+                   window == 1 ? " trial" : " trials",
+                   " ended FAILED and none COMPLETED", last);
   absl::StatusOr<bool> ended =
       store_->EndSearch(search_id, nas::v1::SEARCH_STATE_FAILED, why);
   if (ended.ok() && *ended) {
@@ -280,8 +280,10 @@ absl::StatusOr<std::vector<int64_t>> Scheduler::Maintain() {
   if (!expired.ok()) return expired.status();
   if (*expired > 0) {
     // Each trial's reason names the attempt and worker (trial_history).
-    spdlog::warn("{} lease(s) expired: their trials went back to PENDING, "
-                 "or FAILED after max_attempts", *expired);
+    spdlog::warn(
+        "{} lease(s) expired: their trials went back to PENDING, "
+        "or FAILED after max_attempts",
+        *expired);
     Notify();
   }
   absl::StatusOr<std::vector<int64_t>> running = store_->ListRunningSearchIds();

@@ -1,11 +1,12 @@
 // The scheduler's lifecycle decisions on a real PostgreSQL: worker faults
 // requeue, trial faults fail, a search whose every attempt failed ends
 // FAILED with the reason, and searches no connected worker can run say so.
+#include "controller/scheduler.h"
+
 #include <string>
 
 #include "absl/strings/match.h"
 #include "controller/runnability.h"
-#include "controller/scheduler.h"
 #include "controller/store/store_test_util.h"
 #include "gtest/gtest.h"
 
@@ -105,8 +106,7 @@ TEST_F(SchedulerTest, UnrunnableSearchIsMarkedAndClearedWhenAWorkerCanRunIt) {
 
   nas::v1::RegisterWorkerRequest trainer = tabular;
   trainer.mutable_capabilities()->set_estimator("torch");
-  nas::v1::Capability* chain =
-      trainer.mutable_capabilities()->add_can_run();
+  nas::v1::Capability* chain = trainer.mutable_capabilities()->add_can_run();
   chain->set_space(nas::v1::SPACE_KIND_CHAIN);
   chain->add_datasets(nas::v1::DATASET_NAME_FASHION_MNIST);
   ASSERT_TRUE(store().RegisterWorker(trainer).ok());

@@ -88,10 +88,10 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
       request->device_name().size() > kMaxLabelBytes ||
       request->name().size() > kMaxLabelBytes ||
       request->capabilities().estimator().size() > kMaxLabelBytes) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "host: required, and host, name, device_name and "
-        "capabilities.estimator at most ",
-        kMaxLabelBytes, " bytes")));
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("host: required, and host, name, device_name and "
+                     "capabilities.estimator at most ",
+                     kMaxLabelBytes, " bytes")));
   }
   if (request->device_memory_bytes() < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError(
@@ -104,10 +104,10 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
       request->name().empty() ? request->host() : request->name(),
       request->host(), request->device_name(),
       request->has_capabilities()
-          ? absl::StrCat(request->capabilities().estimator(), " [",
-                         absl::StrJoin(CapabilityTokens(request->capabilities()),
-                                       " "),
-                         "]")
+          ? absl::StrCat(
+                request->capabilities().estimator(), " [",
+                absl::StrJoin(CapabilityTokens(request->capabilities()), " "),
+                "]")
           : std::string("every trial (no capabilities declared)"));
   response->set_worker_id(*id);
   response->set_lease_seconds(
@@ -241,9 +241,9 @@ grpc::Status WorkerServiceImpl::FailTrial(
         absl::InvalidArgumentError("reason: required; say what went wrong"));
   }
   if (!nas::v1::FaultKind_IsValid(request->fault())) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "fault: unknown FaultKind ", request->fault(),
-        "; use FAULT_KIND_TRIAL or FAULT_KIND_WORKER")));
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("fault: unknown FaultKind ", request->fault(),
+                     "; use FAULT_KIND_TRIAL or FAULT_KIND_WORKER")));
   }
   std::string reason = request->reason().substr(0, kMaxReasonBytes);
   absl::StatusOr<nas::v1::TrialState> state =

@@ -77,10 +77,13 @@ TEST(Faults, TrialFailsAfterMaxAttemptsWithEveryReason) {
   // Its only trial failed and none completed: every attempt failed, so the
   // search ends FAILED and says why.
   nas::v1::Search search;
-  ASSERT_TRUE(WaitFor([&] {
-    search = GetSearchOrEmpty(cluster.search(), id);
-    return search.state() == nas::v1::SEARCH_STATE_FAILED;
-  }, seconds(30))) << search.DebugString() << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        search = GetSearchOrEmpty(cluster.search(), id);
+        return search.state() == nas::v1::SEARCH_STATE_FAILED;
+      },
+      seconds(30)))
+      << search.DebugString() << cluster.Logs();
   EXPECT_NE(search.state_reason().find(
                 "every attempt failed: the first 1 trial ended FAILED and "
                 "none COMPLETED; trial 0: attempt 2 on worker "),

@@ -210,15 +210,19 @@ TEST(TabularEndToEnd, ChainSearchOnATabularFleetIsNotLeasedAndSaysWhy) {
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
 
-  const int64_t id = CreateSearchOrFail(cluster.search(), ParseSpec(kChainSearch));
+  const int64_t id =
+      CreateSearchOrFail(cluster.search(), ParseSpec(kChainSearch));
   const std::string expected =
       "no connected worker can run this search: it needs a worker for the "
       "chain space on MNIST; connected: 2 tabular (nb201)";
   nas::v1::Search search;
-  ASSERT_TRUE(WaitFor([&] {
-    search = GetSearchOrEmpty(cluster.search(), id);
-    return search.state_reason() == expected;
-  }, std::chrono::seconds(60))) << search.DebugString() << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        search = GetSearchOrEmpty(cluster.search(), id);
+        return search.state_reason() == expected;
+      },
+      std::chrono::seconds(60)))
+      << search.DebugString() << cluster.Logs();
   EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_RUNNING);
   // The workers keep asking for work meanwhile; none is handed out.
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -245,11 +249,14 @@ TEST(TabularEndToEnd, ChainSearchOnATabularFleetIsNotLeasedAndSaysWhy) {
   context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
   ASSERT_TRUE(
       cluster.worker_api().RegisterWorker(&context, trainer, &registered).ok());
-  ASSERT_TRUE(WaitFor([&] {
-    search = GetSearchOrEmpty(cluster.search(), id);
-    return search.state_reason().empty() &&
-           search.state() == nas::v1::SEARCH_STATE_RUNNING;
-  }, std::chrono::seconds(60))) << search.DebugString() << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        search = GetSearchOrEmpty(cluster.search(), id);
+        return search.state_reason().empty() &&
+               search.state() == nas::v1::SEARCH_STATE_RUNNING;
+      },
+      std::chrono::seconds(60)))
+      << search.DebugString() << cluster.Logs();
   nas::v1::AcquireTrialResponse acquired;
   ASSERT_TRUE(AcquireTrial(cluster.worker_api(), registered.worker_id(), 5000,
                            &acquired)

@@ -77,8 +77,7 @@ class SlowEstimator : public nas::worker::Estimator {
 
 nas::v1::SearchSpec OneTrialSpec(const char* name, int max_attempts) {
   return TinyMnistChainSpec(name, /*seed=*/11,
-                            {/*max_trials=*/1, /*parallelism=*/1,
-                             max_attempts},
+                            {/*max_trials=*/1, /*parallelism=*/1, max_attempts},
                             {/*epochs=*/1, /*data_fraction=*/0.1});
 }
 
@@ -120,12 +119,14 @@ TEST(Leases, EpochsManyLeasesLongCompleteOnTheFirstAttempt) {
   const std::string sid = std::to_string(id);
   EXPECT_EQ(cluster.db().QueryScalar(
                 "SELECT attempt || ' ' || state || ' [' || reason || ']' "
-                "FROM trials WHERE search_id = " + sid),
+                "FROM trials WHERE search_id = " +
+                sid),
             "1 COMPLETED []")
       << cluster.Logs();
   EXPECT_EQ(cluster.db().QueryScalar(
                 "SELECT count(*) FROM trial_epochs e JOIN trials t ON "
-                "t.id = e.trial_id WHERE t.search_id = " + sid),
+                "t.id = e.trial_id WHERE t.search_id = " +
+                sid),
             "2");
   EXPECT_EQ(cluster.db().QueryScalar("SELECT name FROM workers"),
             "slow-worker");
@@ -134,8 +135,8 @@ TEST(Leases, EpochsManyLeasesLongCompleteOnTheFirstAttempt) {
 TEST(WorkerFaults, MissingDataRequeuesTheTrialForAHealthyWorker) {
   // A data folder whose mnist/ is there but empty: the worker declares
   // MNIST (the folder exists), then cannot load it.
-  const std::string bad_data = ::testing::TempDir() + "/bad-data-" +
-                               std::to_string(getpid());
+  const std::string bad_data =
+      ::testing::TempDir() + "/bad-data-" + std::to_string(getpid());
   std::filesystem::create_directories(bad_data + "/mnist");
   Cluster cluster;
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
@@ -146,18 +147,20 @@ TEST(WorkerFaults, MissingDataRequeuesTheTrialForAHealthyWorker) {
   const std::string sid = std::to_string(id);
   const std::string trial = "FROM trials WHERE search_id = " + sid;
 
-  ASSERT_TRUE(WaitFor([&] {
-    return cluster.db().QueryScalar("SELECT count(*) " + trial +
-                                    " AND reason LIKE '%worker fault%'") ==
-           "1";
-  }, seconds(120))) << cluster.Logs();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return cluster.db().QueryScalar("SELECT count(*) " + trial +
+                                        " AND reason LIKE '%worker fault%'") ==
+               "1";
+      },
+      seconds(120)))
+      << cluster.Logs();
   // Back to PENDING after one attempt, not FAILED; the search goes on.
   EXPECT_EQ(cluster.db().QueryScalar("SELECT state || ' ' || attempt " + trial),
             "PENDING 1");
   EXPECT_EQ(GetSearchOrEmpty(cluster.search(), id).state(),
             nas::v1::SEARCH_STATE_RUNNING);
-  EXPECT_EQ(cluster.db().QueryScalar("SELECT name FROM workers"),
-            "broken-box");
+  EXPECT_EQ(cluster.db().QueryScalar("SELECT name FROM workers"), "broken-box");
 
   cluster.StartWorkers(1);  // healthy: the default data folder
   ASSERT_TRUE(WaitUntilCompleted(cluster.search(), id, seconds(300)))
@@ -174,9 +177,9 @@ TEST(WorkerFaults, MissingDataRequeuesTheTrialForAHealthyWorker) {
       << broken_log;
   EXPECT_NE(broken_log.find("backing off 60s"), std::string::npos)
       << broken_log;
-  EXPECT_NE(ReadFile(cluster.log_dir() + "/controller-0.log")
-                .find("worker fault: "),
-            std::string::npos)
+  EXPECT_NE(
+      ReadFile(cluster.log_dir() + "/controller-0.log").find("worker fault: "),
+      std::string::npos)
       << "the controller logs each failed attempt with its reason";
   std::filesystem::remove_all(bad_data);
 }

@@ -49,7 +49,8 @@ void LeaseKeeper::Loop() {
     const grpc::Status status =
         stub_->RenewLease(&context, request_, &response);
     if (status.ok()) {
-      if (warned) spdlog::info("trial {}: lease renewed again", request_.trial_id());
+      if (warned)
+        spdlog::info("trial {}: lease renewed again", request_.trial_id());
       warned = false;
       if (response.stop()) stop_.store(true);
       continue;

@@ -213,9 +213,8 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   spdlog::info("nas-worker {} on {} ({}), controller {} ({}{})",
-               options.identity.name(), device,
-               options.identity.device_name(), target,
-               security.plaintext ? "plaintext" : "TLS",
+               options.identity.name(), device, options.identity.device_name(),
+               target, security.plaintext ? "plaintext" : "TLS",
                security.token.empty() ? "" : ", with a token");
   nas::worker::WorkerLoop loop(*std::move(channel), estimator.get(), options);
   const int trials = loop.Run(g_stop);

@@ -52,9 +52,9 @@ nas::v1::Capabilities TorchEstimator::Capabilities() const {
         nas::v1::DATASET_NAME_CIFAR10}) {
     absl::StatusOr<std::string> folder = DatasetFolderName(name);
     std::error_code error;
-    if (folder.ok() && std::filesystem::is_directory(
-                           absl::StrCat(options_.data_dir, "/", *folder),
-                           error)) {
+    if (folder.ok() &&
+        std::filesystem::is_directory(
+            absl::StrCat(options_.data_dir, "/", *folder), error)) {
       present.push_back(name);
     }
   }

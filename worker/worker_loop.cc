@@ -58,8 +58,9 @@ bool WorkerLoop::Register(const std::atomic<bool>& stop) {
   nas::v1::RegisterWorkerRequest request = options_.identity;
   *request.mutable_capabilities() = estimator_->Capabilities();
   if (request.capabilities().can_run().empty()) {
-    spdlog::warn("this worker can run no trial (its estimator declares no "
-                 "capabilities: is --data_dir right?); it will get no work");
+    spdlog::warn(
+        "this worker can run no trial (its estimator declares no "
+        "capabilities: is --data_dir right?); it will get no work");
   }
   grpc::Status status = Retry(
       [&] {

@@ -275,8 +275,7 @@ absl::StatusOr<std::string> PostgresStore::RegisterWorker(
         worker.host(), DeviceTypeName(worker.device_type()),
         worker.device_name(), worker.device_memory_bytes(),
         worker.name().empty() ? worker.host() : worker.name(),
-        worker.capabilities().estimator(),
-        caps ? caps->c_str() : nullptr);
+        worker.capabilities().estimator(), caps ? caps->c_str() : nullptr);
     std::string id = row[0].c_str();
     tx.commit();
     return id;

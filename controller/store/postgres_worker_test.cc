@@ -58,10 +58,10 @@ TEST_F(WorkerTest, RegisterStoresNameAndCapabilities) {
   EXPECT_EQ(*t.capabilities, std::vector<std::string>{"nb201:*"});
   EXPECT_EQ(o.name, "old-host") << "the name defaults to the host";
   EXPECT_FALSE(o.capabilities.has_value());
-  EXPECT_EQ(db().Query("SELECT name FROM workers WHERE id = '" + tabular + "'")
-                [0][0]
-                .c_str(),
-            std::string("bench-1"));
+  EXPECT_EQ(
+      db().Query("SELECT name FROM workers WHERE id = '" + tabular + "'")[0][0]
+          .c_str(),
+      std::string("bench-1"));
 
   absl::SleepFor(absl::Milliseconds(300));
   ASSERT_TRUE(store().TouchWorker(tabular).ok());
@@ -76,14 +76,14 @@ TEST_F(WorkerTest, TrialsAreLeasedOnlyToWorkersThatCanRunThem) {
   const int64_t id = NewSearch(2, 2);
   const std::string tabular = RegisterOrFail(
       store(), Worker("tab", nas::v1::SPACE_KIND_NB201, {}, "tabular"));
-  const std::string cifar = RegisterOrFail(
-      store(), Worker("cifar", nas::v1::SPACE_KIND_CHAIN,
-                      {nas::v1::DATASET_NAME_CIFAR10}, "torch"));
+  const std::string cifar =
+      RegisterOrFail(store(), Worker("cifar", nas::v1::SPACE_KIND_CHAIN,
+                                     {nas::v1::DATASET_NAME_CIFAR10}, "torch"));
   const std::string fashion = RegisterOrFail(
-      store(), Worker("fashion", nas::v1::SPACE_KIND_CHAIN,
-                      {nas::v1::DATASET_NAME_MNIST,
-                       nas::v1::DATASET_NAME_FASHION_MNIST},
-                      "torch"));
+      store(),
+      Worker("fashion", nas::v1::SPACE_KIND_CHAIN,
+             {nas::v1::DATASET_NAME_MNIST, nas::v1::DATASET_NAME_FASHION_MNIST},
+             "torch"));
   nas::v1::RegisterWorkerRequest nothing;
   nothing.set_host("h");
   nothing.mutable_capabilities()->set_estimator("torch");  // no data at all
@@ -113,10 +113,9 @@ TEST_F(WorkerTest, RenewLeaseKeepsTheLeaseAndTellsAboutCancellation) {
     ASSERT_TRUE(expired.ok());
     EXPECT_EQ(*expired, 0) << "renewed at " << i;
   }
-  EXPECT_EQ(store().RenewLease(Ref(a, "other"), absl::Seconds(1))
-                .status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      store().RenewLease(Ref(a, "other"), absl::Seconds(1)).status().code(),
+      absl::StatusCode::kFailedPrecondition);
   ASSERT_TRUE(store().CancelSearch(id).ok());
   auto ack = store().RenewLease(Ref(a, "w"), absl::Seconds(1));
   ASSERT_TRUE(ack.ok()) << ack.status();
@@ -128,9 +127,7 @@ TEST_F(WorkerTest, RenewLeaseCannotRenewAnExpiredLease) {
   const nas::v1::TrialAssignment a = Lease("w", absl::Seconds(1));
   SleepPastShortLease();
   ASSERT_TRUE(store().ExpireLeases().ok());
-  EXPECT_EQ(store().RenewLease(Ref(a, "w"), absl::Seconds(1))
-                .status()
-                .code(),
+  EXPECT_EQ(store().RenewLease(Ref(a, "w"), absl::Seconds(1)).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
