@@ -29,10 +29,10 @@ LeaseKeeper::~LeaseKeeper() {
 }
 
 void LeaseKeeper::Loop() {
-  // A renewal that takes longer than the interval is as good as lost; the
-  // next one is due anyway.
+  // A renewal that takes much longer than the interval is as good as lost;
+  // the next one is due anyway.
   const absl::Duration call_timeout =
-      std::clamp(interval_, absl::Milliseconds(500), absl::Seconds(10));
+      std::clamp(interval_, absl::Seconds(1), absl::Seconds(10));
   bool warned = false;
   while (true) {
     {
