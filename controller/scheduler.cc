@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/spec/space_from_proto.h"
 #include "controller/objective.h"
 #include "controller/runnability.h"
@@ -237,10 +238,18 @@ absl::StatusOr<nas::v1::TrialState> Scheduler::FailAttempt(
     }
   }
   if (!state.ok()) return state;
-  spdlog::warn("trial {} attempt {} on worker {}: {} fault: {} -> {}",
-               ref.trial_id, ref.attempt, ref.worker_id,
-               worker_fault ? "worker" : "trial", reason,
-               nas::v1::TrialState_Name(*state));
+  // People look trials up by search and number; the id is for the API.
+  absl::StatusOr<nas::v1::Trial> trial = store_->GetTrial(ref.trial_id);
+  spdlog::warn(
+      "search {} trial #{} (id {}) attempt {} on worker {}: {} fault, now "
+      "{}: {}",
+      trial.ok() ? absl::StrCat(trial->search_id()) : std::string("?"),
+      trial.ok() ? absl::StrCat(trial->number()) : std::string("?"),
+      ref.trial_id, ref.attempt, ref.worker_id,
+      worker_fault ? "worker" : "trial",
+      std::string(absl::StripPrefix(nas::v1::TrialState_Name(*state),
+                                    "TRIAL_STATE_")),
+      reason);
   if (*state == nas::v1::TRIAL_STATE_PENDING) Notify();
   return state;
 }

@@ -179,10 +179,14 @@ TEST(WorkerFaults, MissingDataRequeuesTheTrialForAHealthyWorker) {
       << broken_log;
   EXPECT_NE(broken_log.find("backing off 60s"), std::string::npos)
       << broken_log;
-  EXPECT_NE(
-      ReadFile(cluster.log_dir() + "/controller-0.log").find("worker fault: "),
-      std::string::npos)
-      << "the controller logs each failed attempt with its reason";
+  const std::string controller_log =
+      ReadFile(cluster.log_dir() + "/controller-0.log");
+  EXPECT_NE(controller_log.find(" trial #0 (id "), std::string::npos)
+      << controller_log;
+  EXPECT_NE(controller_log.find("worker fault, now PENDING: cannot open"),
+            std::string::npos)
+      << "the controller logs each failed attempt with its reason\n"
+      << controller_log;
   std::filesystem::remove_all(bad_data);
 }
 
