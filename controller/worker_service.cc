@@ -15,6 +15,8 @@ namespace {
 constexpr int kMaxWaitMs = 30000;
 constexpr size_t kMaxReasonBytes = 4096;
 constexpr size_t kMaxLabelBytes = 256;
+// Far more than the spaces and data sets there are; bounds the worker row.
+constexpr int kMaxCapabilities = 64;
 
 absl::Status CheckLease(const std::string& worker_id, int64_t trial_id,
                         int32_t attempt) {
@@ -92,6 +94,14 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
         absl::StrCat("host: required, and host, name, device_name and "
                      "capabilities.estimator at most ",
                      kMaxLabelBytes, " bytes")));
+  }
+  for (const nas::v1::Capability& c : request->capabilities().can_run()) {
+    if (request->capabilities().can_run_size() > kMaxCapabilities ||
+        c.datasets_size() > kMaxCapabilities) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("capabilities: at most ", kMaxCapabilities,
+                       " entries in can_run and in each one's datasets")));
+    }
   }
   if (request->device_memory_bytes() < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError(

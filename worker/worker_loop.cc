@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "grpcpp/client_context.h"
 #include "spdlog/spdlog.h"
@@ -157,10 +158,14 @@ nas::v1::FaultKind WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
   renew.set_worker_id(worker_id_);
   renew.set_trial_id(a.trial_id());
   renew.set_attempt(a.attempt());
-  // Held until the result is reported: a slow final report must not lose
-  // the lease either.
-  LeaseKeeper keeper(stub_.get(), renew,
-                     LeaseKeeper::IntervalFor(a.lease_seconds()));
+  // The heartbeat runs while the estimator works. It stops before the final
+  // report: a renewal racing a successful CompleteTrial would be refused and
+  // look like a lost lease, and while the controller is unreachable (the
+  // only time the report is retried) renewals fail anyway.
+  std::optional<LeaseKeeper> heartbeat;
+  heartbeat.emplace(stub_.get(), renew,
+                    LeaseKeeper::IntervalFor(a.lease_seconds()));
+  const LeaseKeeper& keeper = *heartbeat;
   auto on_epoch = [&](const nas::v1::EpochMetrics& metrics) {
     if (stop.load()) return false;
     if (keeper.lost()) {
@@ -207,7 +212,9 @@ nas::v1::FaultKind WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
     spdlog::warn("trial {}: lease lost; abandoning", a.trial_id());
     lease_lost = true;
   }
-  if (lease_lost || stop.load() || keeper.stop_requested()) {
+  const bool stop_requested = keeper.stop_requested();
+  heartbeat.reset();
+  if (lease_lost || stop.load() || stop_requested) {
     return nas::v1::FAULT_KIND_UNSPECIFIED;
   }
   if (evaluation.ok() && evaluation->stopped) {
