@@ -22,8 +22,9 @@ ABSL_FLAG(std::string, database_url, EnvOr("NAS_DATABASE_URL", ""),
           "PostgreSQL URL, e.g. postgresql://nas:nas@127.0.0.1:55432/nas "
           "(env NAS_DATABASE_URL)");
 ABSL_FLAG(int, lease_seconds, EnvIntOr("NAS_LEASE_SECONDS", 60),
-          "how long a trial lease lasts without progress reports "
-          "(env NAS_LEASE_SECONDS)");
+          "how long a trial lease lasts without a worker heartbeat: the time "
+          "to notice a dead worker, not a bound on an epoch (workers renew "
+          "every third of it while they train) (env NAS_LEASE_SECONDS)");
 ABSL_FLAG(int, db_pool_size, EnvIntOr("NAS_DB_POOL_SIZE", 8),
           "database connections (env NAS_DB_POOL_SIZE)");
 ABSL_FLAG(int, max_message_bytes, EnvIntOr("NAS_MAX_MESSAGE_BYTES", 4 << 20),

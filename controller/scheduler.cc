@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <chrono>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/spec/space_from_proto.h"
 #include "controller/objective.h"
+#include "controller/runnability.h"
+#include "spdlog/spdlog.h"
 
 namespace nas::controller {
 namespace {
@@ -180,7 +184,8 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
 }
 
 absl::StatusOr<bool> Scheduler::CompleteIfDone(int64_t search_id) {
-  absl::StatusOr<bool> done = store_->CompleteSearchIfDone(search_id);
+  absl::StatusOr<bool> done = FailIfEveryAttemptFailed(search_id);
+  if (done.ok() && !*done) done = store_->CompleteSearchIfDone(search_id);
   if (done.ok() && *done) {
     std::lock_guard<std::mutex> lock(replenish_mu_);
     contexts_.erase(search_id);
@@ -188,10 +193,108 @@ absl::StatusOr<bool> Scheduler::CompleteIfDone(int64_t search_id) {
   return done;
 }
 
+absl::StatusOr<bool> Scheduler::FailIfEveryAttemptFailed(int64_t search_id) {
+  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
+  if (!search.ok()) return search.status();
+  if (search->state() != nas::v1::SEARCH_STATE_RUNNING) return false;
+  const int window = FailureWindow(search->spec().budget());
+  if (search->counts().completed() > 0 || search->counts().failed() < window) {
+    return false;
+  }
+  absl::StatusOr<std::vector<nas::v1::Trial>> failed =
+      store_->ListTrials(search_id, {nas::v1::TRIAL_STATE_FAILED}, -1, window);
+  if (!failed.ok()) return failed.status();
+  std::string last;
+  if (!failed->empty()) {
+    const nas::v1::Trial& trial = failed->back();
+    const std::string& reason = trial.reason();
+    last = absl::StrCat("; trial ", trial.number(), ": ",
+                        reason.substr(reason.rfind('\n') + 1));
+  }
+  const std::string why =
+      absl::StrCat("every attempt failed: the first ", window,
+                   window == 1 ? " trial" : " trials",
+                   " ended FAILED and none COMPLETED", last);
+  absl::StatusOr<bool> ended =
+      store_->EndSearch(search_id, nas::v1::SEARCH_STATE_FAILED, why);
+  if (ended.ok() && *ended) {
+    spdlog::warn("search {} FAILED: {}", search_id, why);
+  }
+  return ended;
+}
+
+absl::StatusOr<nas::v1::TrialState> Scheduler::FailAttempt(
+    const LeaseRef& ref, const std::string& reason, nas::v1::FaultKind fault) {
+  const bool worker_fault = fault == nas::v1::FAULT_KIND_WORKER;
+  absl::StatusOr<nas::v1::TrialState> state;
+  if (worker_fault) {
+    state = store_->ReleaseTrial(ref, reason);
+  } else {
+    absl::Status failed = store_->FailTrial(ref, reason);
+    if (failed.ok()) {
+      state = nas::v1::TRIAL_STATE_FAILED;
+    } else {
+      state = failed;
+    }
+  }
+  if (!state.ok()) return state;
+  // People look trials up by search and number; the id is for the API.
+  absl::StatusOr<nas::v1::Trial> trial = store_->GetTrial(ref.trial_id);
+  spdlog::warn(
+      "search {} trial #{} (id {}) attempt {} on worker {}: {} fault, now "
+      "{}: {}",
+      trial.ok() ? absl::StrCat(trial->search_id()) : std::string("?"),
+      trial.ok() ? absl::StrCat(trial->number()) : std::string("?"),
+      ref.trial_id, ref.attempt, ref.worker_id,
+      worker_fault ? "worker" : "trial",
+      std::string(absl::StripPrefix(nas::v1::TrialState_Name(*state),
+                                    "TRIAL_STATE_")),
+      reason);
+  if (*state == nas::v1::TRIAL_STATE_PENDING) Notify();
+  return state;
+}
+
+absl::StatusOr<int> Scheduler::MarkUnrunnableSearches() {
+  absl::StatusOr<std::vector<LiveWorker>> workers =
+      store_->ListLiveWorkers(connected_window());
+  if (!workers.ok()) return workers.status();
+  absl::StatusOr<std::vector<int64_t>> running = store_->ListRunningSearchIds();
+  if (!running.ok()) return running.status();
+  int changed = 0;
+  for (int64_t id : *running) {
+    absl::StatusOr<nas::v1::Search> search = store_->GetSearch(id);
+    if (!search.ok()) continue;  // ended or deleted meanwhile
+    const std::string& current = search->state_reason();
+    // A reason someone else set stays; ours is replaced or cleared.
+    if (!current.empty() && !absl::StartsWith(current, kUnrunnablePrefix)) {
+      continue;
+    }
+    const std::string reason = UnrunnableReason(search->spec(), *workers);
+    if (reason == current) continue;
+    absl::StatusOr<bool> set = store_->SetRunningSearchReason(id, reason);
+    if (!set.ok()) return set.status();
+    if (!*set) continue;
+    ++changed;
+    if (reason.empty()) {
+      spdlog::info("search {}: a connected worker can run it now", id);
+    } else {
+      spdlog::warn("search {}: {}", id, reason);
+    }
+  }
+  return changed;
+}
+
 absl::StatusOr<std::vector<int64_t>> Scheduler::Maintain() {
   absl::StatusOr<int> expired = store_->ExpireLeases();
   if (!expired.ok()) return expired.status();
-  if (*expired > 0) Notify();
+  if (*expired > 0) {
+    // Each trial's reason names the attempt and worker (trial_history).
+    spdlog::warn(
+        "{} lease(s) expired: their trials went back to PENDING, "
+        "or FAILED after max_attempts",
+        *expired);
+    Notify();
+  }
   absl::StatusOr<std::vector<int64_t>> running = store_->ListRunningSearchIds();
   if (!running.ok()) return running.status();
   std::vector<int64_t> completed;
@@ -200,6 +303,8 @@ absl::StatusOr<std::vector<int64_t>> Scheduler::Maintain() {
     if (!done.ok()) return done.status();
     if (*done) completed.push_back(id);
   }
+  absl::StatusOr<int> marked = MarkUnrunnableSearches();
+  if (!marked.ok()) return marked.status();
   return completed;
 }
 

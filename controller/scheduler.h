@@ -6,6 +6,7 @@
 #ifndef NAS_CONTROLLER_SCHEDULER_H_
 #define NAS_CONTROLLER_SCHEDULER_H_
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -45,14 +46,36 @@ class Scheduler {
   // was requeued, so new work may be ready.
   void Notify();
 
-  // One maintenance pass: expires overdue leases and completes searches whose
-  // trials are all finished. Returns the ids of searches it completed.
+  // One maintenance pass: expires overdue leases, ends searches whose
+  // trials are all finished (or all failed), and marks searches no connected
+  // worker can run (state_reason, see runnability.h). Returns the ids of
+  // searches it ended.
   absl::StatusOr<std::vector<int64_t>> Maintain();
 
-  // Completes `search_id` if all its trials are finished; true if it did.
+  // Ends `search_id` if all its trials are finished (COMPLETED), or FAILED
+  // with the reason when every attempt failed (runnability.h,
+  // FailureWindow); true if it did.
   absl::StatusOr<bool> CompleteIfDone(int64_t search_id);
 
+  // A worker reports that an attempt failed. A trial fault (or UNSPECIFIED,
+  // from older workers) ends the trial FAILED; a worker fault returns it to
+  // PENDING while it has attempts left. Logs the failure with its reason.
+  // Returns the trial's new state.
+  absl::StatusOr<nas::v1::TrialState> FailAttempt(const LeaseRef& ref,
+                                                  const std::string& reason,
+                                                  nas::v1::FaultKind fault);
+
+  // Sets or clears the "no connected worker can run this search" reason of
+  // every RUNNING search. Returns how many reasons it changed.
+  absl::StatusOr<int> MarkUnrunnableSearches();
+
   absl::Duration lease() const { return options_.lease; }
+  // A worker counts as connected when seen within this long: it calls
+  // AcquireTrial at least every 30 s while idle and RenewLease every third
+  // of a lease while busy.
+  absl::Duration connected_window() const {
+    return std::max(options_.lease, absl::Seconds(45));
+  }
 
  private:
   struct SearchContext {
@@ -66,6 +89,8 @@ class Scheduler {
   absl::StatusOr<int> Replenish();
   absl::StatusOr<int> ReplenishSearch(int64_t search_id);
   absl::StatusOr<SearchContext*> Context(const nas::v1::Search& search);
+  // The "every attempt failed" rule of CompleteIfDone.
+  absl::StatusOr<bool> FailIfEveryAttemptFailed(int64_t search_id);
 
   TrialStore* const store_;
   const Options options_;

@@ -3,8 +3,11 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_util.h"
 #include "controller/request_checks.h"
+#include "controller/store/capability_tokens.h"
+#include "spdlog/spdlog.h"
 
 namespace nas::controller {
 namespace {
@@ -12,6 +15,8 @@ namespace {
 constexpr int kMaxWaitMs = 30000;
 constexpr size_t kMaxReasonBytes = 4096;
 constexpr size_t kMaxLabelBytes = 256;
+// Far more than the spaces and data sets there are; bounds the worker row.
+constexpr int kMaxCapabilities = 64;
 
 absl::Status CheckLease(const std::string& worker_id, int64_t trial_id,
                         int32_t attempt) {
@@ -82,10 +87,21 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
     return ToGrpcStatus(s);
   }
   if (request->host().empty() || request->host().size() > kMaxLabelBytes ||
-      request->device_name().size() > kMaxLabelBytes) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "host: required, and host and device_name at most ", kMaxLabelBytes,
-        " bytes")));
+      request->device_name().size() > kMaxLabelBytes ||
+      request->name().size() > kMaxLabelBytes ||
+      request->capabilities().estimator().size() > kMaxLabelBytes) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("host: required, and host, name, device_name and "
+                     "capabilities.estimator at most ",
+                     kMaxLabelBytes, " bytes")));
+  }
+  for (const nas::v1::Capability& c : request->capabilities().can_run()) {
+    if (request->capabilities().can_run_size() > kMaxCapabilities ||
+        c.datasets_size() > kMaxCapabilities) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("capabilities: at most ", kMaxCapabilities,
+                       " entries in can_run and in each one's datasets")));
+    }
   }
   if (request->device_memory_bytes() < 0) {
     return ToGrpcStatus(absl::InvalidArgumentError(
@@ -93,6 +109,16 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
   }
   absl::StatusOr<std::string> id = store_->RegisterWorker(*request);
   if (!id.ok()) return ToGrpcStatus(id.status());
+  spdlog::info(
+      "worker {} registered: {} on {} ({}), runs {}", *id,
+      request->name().empty() ? request->host() : request->name(),
+      request->host(), request->device_name(),
+      request->has_capabilities()
+          ? absl::StrCat(
+                request->capabilities().estimator(), " [",
+                absl::StrJoin(CapabilityTokens(request->capabilities()), " "),
+                "]")
+          : std::string("every trial (no capabilities declared)"));
   response->set_worker_id(*id);
   response->set_lease_seconds(
       static_cast<int32_t>(absl::ToInt64Seconds(scheduler_->lease())));
@@ -173,6 +199,19 @@ grpc::Status WorkerServiceImpl::ReportProgress(
   return grpc::Status::OK;
 }
 
+grpc::Status WorkerServiceImpl::RenewLease(
+    grpc::ServerContext* context, const nas::v1::RenewLeaseRequest* request,
+    nas::v1::RenewLeaseResponse* response) {
+  if (absl::Status s = CheckLeaseCall(*auth_, *context, *request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<EpochAck> ack =
+      store_->RenewLease(ToLeaseRef(*request), scheduler_->lease());
+  if (!ack.ok()) return ToGrpcStatus(ack.status());
+  response->set_stop(ack->stop);
+  return grpc::Status::OK;
+}
+
 grpc::Status WorkerServiceImpl::CompleteTrial(
     grpc::ServerContext* context, const nas::v1::CompleteTrialRequest* request,
     nas::v1::CompleteTrialResponse*) {
@@ -211,11 +250,17 @@ grpc::Status WorkerServiceImpl::FailTrial(
     return ToGrpcStatus(
         absl::InvalidArgumentError("reason: required; say what went wrong"));
   }
-  std::string reason = request->reason().substr(0, kMaxReasonBytes);
-  const LeaseRef ref = ToLeaseRef(*request);
-  if (absl::Status s = store_->FailTrial(ref, reason); !s.ok()) {
-    return ToGrpcStatus(s);
+  if (!nas::v1::FaultKind_IsValid(request->fault())) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("fault: unknown FaultKind ", request->fault(),
+                     "; use FAULT_KIND_TRIAL or FAULT_KIND_WORKER")));
   }
+  std::string reason = request->reason().substr(0, kMaxReasonBytes);
+  absl::StatusOr<nas::v1::TrialState> state =
+      scheduler_->FailAttempt(ToLeaseRef(*request), reason, request->fault());
+  if (!state.ok()) return ToGrpcStatus(state.status());
+  // A requeued trial has not ended; the scheduler already woke the workers.
+  if (*state != nas::v1::TRIAL_STATE_FAILED) return grpc::Status::OK;
   absl::StatusOr<nas::v1::Trial> stored = store_->GetTrial(request->trial_id());
   if (stored.ok()) OnTrialEnded(stored->search_id(), *stored);
   return grpc::Status::OK;

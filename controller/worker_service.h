@@ -27,6 +27,9 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   grpc::Status ReportProgress(grpc::ServerContext* context,
                               const nas::v1::ReportProgressRequest* request,
                               nas::v1::ReportProgressResponse* response) override;
+  grpc::Status RenewLease(grpc::ServerContext* context,
+                          const nas::v1::RenewLeaseRequest* request,
+                          nas::v1::RenewLeaseResponse* response) override;
   grpc::Status CompleteTrial(grpc::ServerContext* context,
                              const nas::v1::CompleteTrialRequest* request,
                              nas::v1::CompleteTrialResponse* response) override;

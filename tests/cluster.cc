@@ -106,7 +106,13 @@ std::string Cluster::StartControllerReplica() {
 
 void Cluster::StartWorkers(int count) { StartWorkersAt(count, address()); }
 
-void Cluster::StartWorkersAt(int count, const std::string& controller_address) {
+void Cluster::StartWorkersWith(int count,
+                               const std::vector<std::string>& extra_flags) {
+  StartWorkersAt(count, address(), extra_flags);
+}
+
+void Cluster::StartWorkersAt(int count, const std::string& controller_address,
+                             const std::vector<std::string>& extra_flags) {
   for (int i = 0; i < count; ++i) {
     std::vector<std::string> argv = {
         NAS_WORKER_BINARY, "--controller=" + controller_address, "--device=cpu",
@@ -114,6 +120,7 @@ void Cluster::StartWorkersAt(int count, const std::string& controller_address) {
     if (!options_.client_security) argv.push_back("--plaintext");
     argv.insert(argv.end(), options_.worker_flags.begin(),
                 options_.worker_flags.end());
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     workers_.push_back(std::make_unique<Subprocess>(
         argv, log_dir_ + "/worker-" + std::to_string(workers_.size()) + ".log"));
   }

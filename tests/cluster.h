@@ -41,9 +41,13 @@ class Cluster {
   // "" when it did not come up in time.
   std::string StartControllerReplica();
   void StartWorkers(int count);
+  // Like StartWorkers, with `extra_flags` after the options' worker_flags
+  // (a repeated flag's last value wins, e.g. --data_dir).
+  void StartWorkersWith(int count, const std::vector<std::string>& extra_flags);
   // Like StartWorkers, but connected to `controller_address` (e.g. a
   // replica's) instead of address().
-  void StartWorkersAt(int count, const std::string& controller_address);
+  void StartWorkersAt(int count, const std::string& controller_address,
+                      const std::vector<std::string>& extra_flags = {});
   // Stops (SIGTERM, then SIGKILL) every worker, replica and the controller.
   void StopAll();
 

@@ -74,8 +74,21 @@ TEST(Faults, TrialFailsAfterMaxAttemptsWithEveryReason) {
     ASSERT_EQ(a.attempt(), i + 1);
     std::this_thread::sleep_for(seconds(3));  // past the lease
   }
-  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), id, seconds(30)))
-      << cluster.Logs();
+  // Its only trial failed and none completed: every attempt failed, so the
+  // search ends FAILED and says why.
+  nas::v1::Search search;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        search = GetSearchOrEmpty(cluster.search(), id);
+        return search.state() == nas::v1::SEARCH_STATE_FAILED;
+      },
+      seconds(30)))
+      << search.DebugString() << cluster.Logs();
+  EXPECT_NE(search.state_reason().find(
+                "every attempt failed: the first 1 trial ended FAILED and "
+                "none COMPLETED; trial 0: attempt 2 on worker "),
+            std::string::npos)
+      << search.state_reason();
   const std::string sid = std::to_string(id);
   EXPECT_EQ(cluster.db().QueryScalar(
                 "SELECT state FROM trials WHERE search_id = " + sid), "FAILED");

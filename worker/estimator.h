@@ -25,13 +25,31 @@ struct Evaluation {
 class Estimator {
  public:
   virtual ~Estimator() = default;
-  // Estimates the assignment's architecture. Errors are the trial's fault
-  // (bad architecture, data missing, diverged training): the worker reports
-  // them with FailTrial. Must not throw.
+  // Estimates the assignment's architecture. Must not throw. The worker
+  // reports errors with FailTrial, with the fault FaultOf gives: the
+  // estimator returns faults of this worker's environment (data missing,
+  // out of memory, no CUDA, a space it cannot run) as FAILED_PRECONDITION,
+  // RESOURCE_EXHAUSTED or UNAVAILABLE, and faults of the trial (an invalid
+  // architecture, diverged training) with any other code.
   virtual absl::StatusOr<Evaluation> Evaluate(
       const nas::v1::TrialAssignment& assignment,
       const ProgressFn& on_epoch) = 0;
+  // What this worker can run, sent at registration: the controller leases
+  // it only matching trials. Called once, before the first Evaluate.
+  virtual nas::v1::Capabilities Capabilities() const = 0;
 };
+
+// Whose fault an Evaluate error is (see Estimator::Evaluate).
+inline nas::v1::FaultKind FaultOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kUnavailable:
+      return nas::v1::FAULT_KIND_WORKER;
+    default:
+      return nas::v1::FAULT_KIND_TRIAL;
+  }
+}
 
 }  // namespace nas::worker
 

@@ -113,6 +113,14 @@ ABSL_FLAG(std::string, tls_key, EnvOr("NAS_CLIENT_TLS_KEY", ""),
 ABSL_FLAG(std::string, token_file, EnvOr("NAS_TOKEN_FILE", ""),
           "file holding this worker's token (env NAS_TOKEN_FILE; without "
           "it the token comes from env NAS_TOKEN)");
+ABSL_FLAG(std::string, name, EnvOr("NAS_WORKER_NAME", ""),
+          "a stable name for this worker in logs and the workers table, at "
+          "most 256 bytes; default HOST/DEVICE, e.g. gpu-box-3/cuda:0 (env "
+          "NAS_WORKER_NAME)");
+ABSL_FLAG(int, fault_backoff_seconds, EnvIntOr("NAS_FAULT_BACKOFF_SECONDS", 5),
+          "after a worker fault (data missing, out of memory, no CUDA), wait "
+          "this long before asking for work, doubled for each further fault "
+          "in a row up to 5 minutes (env NAS_FAULT_BACKOFF_SECONDS)");
 ABSL_FLAG(int, max_trials, 0, "exit after this many trials (0: never)");
 ABSL_FLAG(int, acquire_wait_ms, 10000,
           "how long one request for work waits on the controller");
@@ -142,15 +150,22 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_threads) < 0 || absl::GetFlag(FLAGS_max_trials) < 0 ||
       absl::GetFlag(FLAGS_acquire_wait_ms) < 0 ||
-      absl::GetFlag(FLAGS_acquire_wait_ms) > 30000) {
+      absl::GetFlag(FLAGS_acquire_wait_ms) > 30000 ||
+      absl::GetFlag(FLAGS_fault_backoff_seconds) < 0 ||
+      absl::GetFlag(FLAGS_name).size() > 256) {
     spdlog::error(
-        "--threads and --max_trials must be >= 0, --acquire_wait_ms in "
-        "[0, 30000]");
+        "--threads, --max_trials and --fault_backoff_seconds must be >= 0, "
+        "--acquire_wait_ms in [0, 30000], --name at most 256 bytes");
     return 2;
   }
 
   nas::worker::WorkerOptions options;
   options.identity.set_host(HostName());
+  // Stable across restarts, and distinct for each device of a host.
+  const std::string name = absl::GetFlag(FLAGS_name);
+  options.identity.set_name(name.empty() ? HostName() + "/" + device : name);
+  options.fault_backoff =
+      absl::Seconds(absl::GetFlag(FLAGS_fault_backoff_seconds));
   const bool cuda = device.rfind("cuda", 0) == 0;
   options.identity.set_device_type(cuda ? nas::v1::DEVICE_TYPE_CUDA
                                         : nas::v1::DEVICE_TYPE_CPU);
@@ -203,9 +218,9 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  spdlog::info("nas-worker on {} ({}), controller {} ({}{})", device,
-               options.identity.device_name(), target,
-               security.plaintext ? "plaintext" : "TLS",
+  spdlog::info("nas-worker {} on {} ({}), controller {} ({}{})",
+               options.identity.name(), device, options.identity.device_name(),
+               target, security.plaintext ? "plaintext" : "TLS",
                security.token.empty() ? "" : ", with a token");
   nas::worker::WorkerLoop loop(*std::move(channel), estimator.get(), options);
   const int trials = loop.Run(g_stop);

@@ -150,6 +150,13 @@ double TabularEstimator::NoisyAccuracy(double accuracy, uint64_t seed) const {
   return std::clamp(accuracy + noise_sigma_ * StandardNormal(seed), 0.0, 100.0);
 }
 
+nas::v1::Capabilities TabularEstimator::Capabilities() const {
+  nas::v1::Capabilities caps;
+  caps.set_estimator("tabular");
+  caps.add_can_run()->set_space(nas::v1::SPACE_KIND_NB201);
+  return caps;
+}
+
 absl::StatusOr<Evaluation> TabularEstimator::Evaluate(
     const nas::v1::TrialAssignment& a, const ProgressFn& on_epoch) {
   const auto start = std::chrono::steady_clock::now();

@@ -51,6 +51,9 @@ class TabularEstimator : public Estimator {
   absl::StatusOr<Evaluation> Evaluate(
       const nas::v1::TrialAssignment& assignment,
       const ProgressFn& on_epoch) override;
+  // The nb201 space on any data set (the table stands in for training),
+  // estimator "tabular".
+  nas::v1::Capabilities Capabilities() const override;
 
   // The table's accuracy (percent) for a NAS-Bench-201 string, if present.
   std::optional<double> Lookup(const std::string& arch) const;

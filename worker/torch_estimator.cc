@@ -1,7 +1,11 @@
 #include "worker/torch_estimator.h"
 
+#include <filesystem>
+#include <system_error>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/spec/space_from_proto.h"
 
@@ -22,7 +26,48 @@ absl::StatusOr<std::string> DatasetFolderName(nas::v1::DatasetName name) {
   }
 }
 
+// The training error of TrainAndEvaluate, with the fault made explicit: a
+// device that ran out of memory or lost CUDA is the worker's problem.
+absl::Status TrainingError(const std::string& error) {
+  const std::string message = absl::StrCat("training failed: ", error);
+  const std::string lower = absl::AsciiStrToLower(error);
+  if (absl::StrContains(lower, "out of memory") ||
+      absl::StrContains(lower, "bad_alloc")) {
+    return absl::ResourceExhaustedError(message);
+  }
+  if (absl::StrContains(lower, "cuda") || absl::StrContains(lower, "cudnn")) {
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
 }  // namespace
+
+nas::v1::Capabilities TorchEstimator::Capabilities() const {
+  nas::v1::Capabilities caps;
+  caps.set_estimator("torch");
+  std::vector<nas::v1::DatasetName> present;
+  for (nas::v1::DatasetName name :
+       {nas::v1::DATASET_NAME_FASHION_MNIST, nas::v1::DATASET_NAME_MNIST,
+        nas::v1::DATASET_NAME_CIFAR10}) {
+    absl::StatusOr<std::string> folder = DatasetFolderName(name);
+    std::error_code error;
+    if (folder.ok() &&
+        std::filesystem::is_directory(
+            absl::StrCat(options_.data_dir, "/", *folder), error)) {
+      present.push_back(name);
+    }
+  }
+  // No data at all: declare nothing rather than "any data set".
+  if (present.empty()) return caps;
+  for (nas::v1::SpaceKind space :
+       {nas::v1::SPACE_KIND_NB201, nas::v1::SPACE_KIND_CHAIN}) {
+    nas::v1::Capability* c = caps.add_can_run();
+    c->set_space(space);
+    for (nas::v1::DatasetName name : present) c->add_datasets(name);
+  }
+  return caps;
+}
 
 TorchEstimator::TorchEstimator(TorchEstimatorOptions options)
     : options_(std::move(options)) {}
@@ -81,7 +126,7 @@ absl::StatusOr<Evaluation> TorchEstimator::Evaluate(
   std::string error;
   if (!train::TrainAndEvaluate(network, **data, train_options, forward_epoch,
                                &result, &error)) {
-    return absl::InternalError(absl::StrCat("training failed: ", error));
+    return TrainingError(error);
   }
   Evaluation evaluation;
   evaluation.stopped = result.stopped;

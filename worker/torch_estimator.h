@@ -25,6 +25,10 @@ class TorchEstimator : public Estimator {
   explicit TorchEstimator(TorchEstimatorOptions options);
   absl::StatusOr<Evaluation> Evaluate(const nas::v1::TrialAssignment& assignment,
                                       const ProgressFn& on_epoch) override;
+  // Both spaces (nb201, chain) on each data set whose folder is in
+  // data_dir, estimator "torch". A folder that is present but unreadable
+  // shows up later, as a worker fault of the trial that needs it.
+  nas::v1::Capabilities Capabilities() const override;
 
  private:
   // Data sets are loaded once per worker and kept in memory.

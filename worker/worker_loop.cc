@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "grpcpp/client_context.h"
 #include "spdlog/spdlog.h"
+#include "worker/lease_keeper.h"
 
 namespace nas::worker {
 namespace {
@@ -54,11 +56,18 @@ grpc::Status WorkerLoop::Retry(const std::function<grpc::Status()>& rpc,
 
 bool WorkerLoop::Register(const std::atomic<bool>& stop) {
   nas::v1::RegisterWorkerResponse response;
+  nas::v1::RegisterWorkerRequest request = options_.identity;
+  *request.mutable_capabilities() = estimator_->Capabilities();
+  if (request.capabilities().can_run().empty()) {
+    spdlog::warn(
+        "this worker can run no trial (its estimator declares no "
+        "capabilities: is --data_dir right?); it will get no work");
+  }
   grpc::Status status = Retry(
       [&] {
         grpc::ClientContext context;
         SetDeadline(&context, kCallTimeout);
-        return stub_->RegisterWorker(&context, options_.identity, &response);
+        return stub_->RegisterWorker(&context, request, &response);
       },
       absl::InfiniteDuration(), stop, "RegisterWorker");
   if (!status.ok()) {
@@ -68,13 +77,32 @@ bool WorkerLoop::Register(const std::atomic<bool>& stop) {
     return false;
   }
   worker_id_ = response.worker_id();
-  spdlog::info("registered as {} (lease {}s)", worker_id_,
+  spdlog::info("registered as {} ({}, lease {}s)", worker_id_,
+               request.name().empty() ? request.host() : request.name(),
                response.lease_seconds());
   return true;
 }
 
+void WorkerLoop::BackOff(int faults_in_a_row, const std::atomic<bool>& stop) {
+  absl::Duration wait = options_.fault_backoff;
+  for (int i = 1; i < faults_in_a_row && wait < options_.max_fault_backoff;
+       ++i) {
+    wait *= 2;
+  }
+  wait = std::min(wait, options_.max_fault_backoff);
+  spdlog::warn(
+      "worker fault {} in a row ({}); backing off {}s before asking for "
+      "work: fix this worker (data, memory, device) or stop it",
+      faults_in_a_row, last_fault_, absl::ToInt64Seconds(wait));
+  const absl::Time until = absl::Now() + wait;
+  while (!stop.load() && absl::Now() < until) {
+    absl::SleepFor(std::min(absl::Milliseconds(200), until - absl::Now()));
+  }
+}
+
 int WorkerLoop::Run(const std::atomic<bool>& stop) {
   int trials = 0;
+  int faults_in_a_row = 0;
   if (!Register(stop)) return trials;
   while (!stop.load() &&
          (options_.max_trials == 0 || trials < options_.max_trials)) {
@@ -104,14 +132,19 @@ int WorkerLoop::Run(const std::atomic<bool>& stop) {
       continue;
     }
     if (!response.has_assignment()) continue;
-    RunTrial(response.assignment(), stop);
+    const nas::v1::FaultKind fault = RunTrial(response.assignment(), stop);
     ++trials;
+    if (fault == nas::v1::FAULT_KIND_WORKER) {
+      BackOff(++faults_in_a_row, stop);
+    } else {
+      faults_in_a_row = 0;
+    }
   }
   return trials;
 }
 
-void WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
-                          const std::atomic<bool>& stop) {
+nas::v1::FaultKind WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
+                                        const std::atomic<bool>& stop) {
   spdlog::info("trial {} (search {}, #{}, attempt {}): {}", a.trial_id(),
                a.search_id(), a.trial_number(), a.attempt(),
                a.architecture().text());
@@ -121,8 +154,29 @@ void WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
   const absl::Duration progress_window =
       absl::Seconds(std::max(1, a.lease_seconds() / 2));
   bool lease_lost = false;
+  nas::v1::RenewLeaseRequest renew;
+  renew.set_worker_id(worker_id_);
+  renew.set_trial_id(a.trial_id());
+  renew.set_attempt(a.attempt());
+  // The heartbeat runs while the estimator works. It stops before the final
+  // report: a renewal racing a successful CompleteTrial would be refused and
+  // look like a lost lease, and while the controller is unreachable (the
+  // only time the report is retried) renewals fail anyway.
+  std::optional<LeaseKeeper> heartbeat;
+  heartbeat.emplace(stub_.get(), renew,
+                    LeaseKeeper::IntervalFor(a.lease_seconds()));
+  const LeaseKeeper& keeper = *heartbeat;
   auto on_epoch = [&](const nas::v1::EpochMetrics& metrics) {
     if (stop.load()) return false;
+    if (keeper.lost()) {
+      spdlog::warn("trial {}: lease lost; abandoning", a.trial_id());
+      lease_lost = true;
+      return false;
+    }
+    if (keeper.stop_requested()) {
+      spdlog::info("trial {}: controller asked to stop", a.trial_id());
+      return false;
+    }
     nas::v1::ReportProgressRequest request;
     request.set_worker_id(worker_id_);
     request.set_trial_id(a.trial_id());
@@ -154,10 +208,21 @@ void WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
   };
 
   absl::StatusOr<Evaluation> evaluation = estimator_->Evaluate(a, on_epoch);
-  if (lease_lost || stop.load()) return;
-  if (evaluation.ok() && evaluation->stopped) return;
+  if (keeper.lost() && !lease_lost) {
+    spdlog::warn("trial {}: lease lost; abandoning", a.trial_id());
+    lease_lost = true;
+  }
+  const bool stop_requested = keeper.stop_requested();
+  heartbeat.reset();
+  if (lease_lost || stop.load() || stop_requested) {
+    return nas::v1::FAULT_KIND_UNSPECIFIED;
+  }
+  if (evaluation.ok() && evaluation->stopped) {
+    return nas::v1::FAULT_KIND_UNSPECIFIED;
+  }
 
   grpc::Status status;
+  nas::v1::FaultKind fault = nas::v1::FAULT_KIND_UNSPECIFIED;
   if (evaluation.ok()) {
     nas::v1::CompleteTrialRequest request;
     request.set_worker_id(worker_id_);
@@ -180,13 +245,18 @@ void WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
                  evaluation->metrics.latency_ms(),
                  evaluation->metrics.train_seconds());
   } else {
-    spdlog::warn("trial {} failed: {}", a.trial_id(),
+    fault = FaultOf(evaluation.status());
+    const bool worker_fault = fault == nas::v1::FAULT_KIND_WORKER;
+    spdlog::warn("trial {} failed ({} fault): {}", a.trial_id(),
+                 worker_fault ? "worker" : "trial",
                  evaluation.status().ToString());
+    if (worker_fault) last_fault_ = std::string(evaluation.status().message());
     nas::v1::FailTrialRequest request;
     request.set_worker_id(worker_id_);
     request.set_trial_id(a.trial_id());
     request.set_attempt(a.attempt());
     request.set_reason(std::string(evaluation.status().message()));
+    request.set_fault(fault);
     status = Retry(
         [&] {
           grpc::ClientContext context;
@@ -200,6 +270,7 @@ void WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
     spdlog::warn("trial {}: result not recorded: {}", a.trial_id(),
                  status.error_message());
   }
+  return fault;
 }
 
 }  // namespace nas::worker

@@ -1,5 +1,10 @@
-// A worker's life: register, then repeatedly acquire a trial, estimate it
-// (reporting each epoch, which renews the lease) and report the result.
+// A worker's life: register (with the estimator's capabilities), then
+// repeatedly acquire a trial, estimate it and report the result. While it
+// holds a lease a heartbeat thread renews it every third of the lease, so an
+// epoch may take far longer than the lease; the lease only bounds how long
+// a dead worker goes unnoticed. A worker fault (FaultOf) returns the trial to
+// the controller, and a worker that faults again and again backs off longer
+// each time and says why.
 // Survives a controller that is briefly unreachable: every call is retried
 // with exponential backoff, and a finished result is held and re-sent until
 // the controller takes it or refuses it (stale lease).
@@ -20,7 +25,8 @@
 namespace nas::worker {
 
 struct WorkerOptions {
-  nas::v1::RegisterWorkerRequest identity;  // host, device, memory
+  // host, name, device, memory; the capabilities come from the estimator.
+  nas::v1::RegisterWorkerRequest identity;
   // How long one AcquireTrial waits on the controller for work.
   absl::Duration acquire_wait = absl::Seconds(10);
   absl::Duration initial_backoff = absl::Milliseconds(200);
@@ -29,6 +35,10 @@ struct WorkerOptions {
   absl::Duration report_retry_window = absl::Minutes(10);
   // Exit after this many trials (0: never); for tests and batch jobs.
   int max_trials = 0;
+  // After a worker fault, wait this long before asking for work, doubled
+  // for each further fault in a row up to max_fault_backoff.
+  absl::Duration fault_backoff = absl::Seconds(5);
+  absl::Duration max_fault_backoff = absl::Minutes(5);
 };
 
 class WorkerLoop {
@@ -51,13 +61,18 @@ class WorkerLoop {
                      absl::Duration window, const std::atomic<bool>& stop,
                      const char* what);
   bool Register(const std::atomic<bool>& stop);
-  void RunTrial(const nas::v1::TrialAssignment& assignment,
-                const std::atomic<bool>& stop);
+  // Returns the fault when the trial failed with one, else UNSPECIFIED.
+  nas::v1::FaultKind RunTrial(const nas::v1::TrialAssignment& assignment,
+                              const std::atomic<bool>& stop);
+  // After a worker fault: sleeps (interruptibly) for the backoff of the
+  // `faults_in_a_row`-th fault and logs why.
+  void BackOff(int faults_in_a_row, const std::atomic<bool>& stop);
 
   std::unique_ptr<nas::v1::WorkerService::Stub> stub_;
   Estimator* const estimator_;
   const WorkerOptions options_;
   std::string worker_id_;
+  std::string last_fault_;  // the reason of the last worker fault
 };
 
 }  // namespace nas::worker

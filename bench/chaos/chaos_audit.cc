@@ -24,9 +24,11 @@ AuditResult Audit(const testing::TestDatabase& db, int64_t search_id,
   const std::string sid = std::to_string(search_id);
   const std::string of_search = " FROM trials t WHERE t.search_id = " + sid;
   // Lines in a trial's reason: one per attempt that ended without a result
-  // (lease expired, or the worker reported a failure).
+  // (lease expired, or the worker reported a failure), joined by newlines
+  // with none after the last.
   const std::string reason_lines =
-      "(length(t.reason) - length(replace(t.reason, E'\\n', '')))";
+      "(CASE WHEN t.reason = '' THEN 0 ELSE length(t.reason) - "
+      "length(replace(t.reason, E'\\n', '')) + 1 END)";
   auto scalar = [&](const std::string& sql) { return db.QueryScalar(sql); };
   auto count = [&](const std::string& where) {
     return ToInt(scalar("SELECT count(*)" + of_search + " AND (" + where + ")"));

@@ -199,6 +199,18 @@ ALTER TABLE searches ADD CONSTRAINT searches_state_check
   CHECK (state IN ('RUNNING', 'COMPLETED', 'CANCELLED', 'FAILED'));
 )sql";
 
+// Version 5: workers have a name people chose and say what they can run
+// (NULL capabilities: an older worker that declared nothing and is offered
+// every trial); trial reasons join lines with a newline between them, so
+// the trailing newline older versions appended goes.
+constexpr char kAddWorkerCapabilities[] = R"sql(
+ALTER TABLE workers ADD COLUMN name text NOT NULL DEFAULT '';
+ALTER TABLE workers ADD COLUMN estimator text NOT NULL DEFAULT '';
+ALTER TABLE workers ADD COLUMN capabilities text[];
+CREATE INDEX workers_last_seen_idx ON workers (last_seen_at);
+UPDATE trials SET reason = rtrim(reason, E'\n') WHERE reason LIKE E'%\n';
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -219,6 +231,7 @@ const std::vector<Migration>& AllMigrations() {
       {2, "create_views", kCreateViews},
       {3, "add_search_owner", kAddSearchOwner},
       {4, "add_search_state_reason", kAddSearchStateReason},
+      {5, "add_worker_capabilities", kAddWorkerCapabilities},
   };
   return *migrations;
 }

@@ -134,5 +134,43 @@ TEST(WithDatabaseTest, ReplacesTheDatabaseName) {
             "host=h dbname=nas dbname=x");
 }
 
+// Version 5: reasons written by older controllers ended in a newline; the
+// migration strips it, so old and new reasons read alike.
+TEST_F(MigrationsTest, Version5StripsTheTrailingNewlineOfOlderReasons) {
+  // The schema as version 4 left it, with reasons written the old way.
+  db_->Query(
+      "CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
+      "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+  for (const Migration& migration : AllMigrations()) {
+    if (migration.version > 4) break;
+    db_->Query(migration.sql);
+    db_->Query("INSERT INTO schema_migrations (version, name) VALUES (" +
+               std::to_string(migration.version) + ", '" + migration.name +
+               "')");
+  }
+  db_->Query(
+      "INSERT INTO searches (id, spec, max_trials, parallelism, max_attempts, "
+      "objective_metric, objective_direction) VALUES (1, '{}', 2, 1, 1, "
+      "'val_accuracy', 'MAXIMIZE')");
+  db_->Query(
+      "INSERT INTO trials (search_id, number, reason) VALUES "
+      "(1, 0, E'attempt 1 on worker w-1: lease expired\\nattempt 2 on "
+      "worker w-2: lease expired\\n'), (1, 1, '')");
+
+  ASSERT_TRUE(Open().ok());
+  EXPECT_EQ(db_->Query("SELECT reason FROM trials WHERE number = 0")[0][0]
+                .as<std::string>(),
+            "attempt 1 on worker w-1: lease expired\n"
+            "attempt 2 on worker w-2: lease expired");
+  EXPECT_EQ(db_->Query("SELECT reason FROM trials WHERE number = 1")[0][0]
+                .as<std::string>(),
+            "");
+  // The new columns exist (the query throws otherwise).
+  EXPECT_EQ(db_->Query("SELECT count(capabilities) + count(name) FROM workers")
+                [0][0]
+                .as<int>(),
+            0);
+}
+
 }  // namespace
 }  // namespace nas::controller::testing

@@ -129,7 +129,7 @@ TEST_F(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
   EXPECT_EQ(trial.state(), nas::v1::TRIAL_STATE_FAILED);
   EXPECT_EQ(trial.reason(),
             "attempt 1 on worker w-a: lease expired\n"
-            "attempt 2 on worker w-b: lease expired\n");
+            "attempt 2 on worker w-b: lease expired");
   EXPECT_TRUE(trial.has_finished_at());
   expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok());
@@ -261,9 +261,9 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
   EXPECT_EQ(store().CompleteTrial(Ref(stopped, "w"), {}).code(),
             absl::StatusCode::kFailedPrecondition);
 
-  EXPECT_EQ(GetTrial(id, 0).reason(), "attempt 1 on worker w: cuda error\n");
+  EXPECT_EQ(GetTrial(id, 0).reason(), "attempt 1 on worker w: cuda error");
   EXPECT_EQ(GetTrial(id, 1).state(), nas::v1::TRIAL_STATE_COMPLETED);
-  EXPECT_EQ(GetTrial(id, 2).reason(), "attempt 1 on worker w: median rule\n");
+  EXPECT_EQ(GetTrial(id, 2).reason(), "attempt 1 on worker w: median rule");
   EXPECT_EQ(GetTrial(id, 3).state(), nas::v1::TRIAL_STATE_PENDING);
 }
 

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "controller/store/capability_tokens.h"
 #include "controller/store/migrations.h"
 #include "controller/store/postgres_store_impl.h"
 #include "controller/store/proto_rows.h"
@@ -199,7 +201,8 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CancelSearch(int64_t search_id) {
     tx.exec_params0(
         "UPDATE trials SET state = 'CANCELLED', finished_at = now(), "
         "lease_expires_at = NULL, "
-        "reason = reason || 'cancelled with its search' || E'\\n' "
+        "reason = CASE WHEN reason = '' THEN 'cancelled with its search' "
+        "ELSE reason || E'\\n' || 'cancelled with its search' END "
         "WHERE search_id = $1 AND state IN ('PENDING', 'RUNNING')",
         search_id);
     search = LoadSearch(tx, search_id, /*lock=*/false);
@@ -269,11 +272,20 @@ absl::StatusOr<bool> PostgresStore::EndSearch(int64_t search_id,
 absl::StatusOr<std::string> PostgresStore::RegisterWorker(
     const nas::v1::RegisterWorkerRequest& worker) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+    // NULL capabilities: the worker declared none and is offered
+    // everything.
+    std::optional<std::string> caps;
+    if (worker.has_capabilities()) {
+      caps = TextArrayLiteral(CapabilityTokens(worker.capabilities()));
+    }
     const pqxx::row row = tx.exec_params1(
         "INSERT INTO workers (host, device_type, device_name, "
-        "device_memory_bytes) VALUES ($1, $2, $3, $4) RETURNING id",
+        "device_memory_bytes, name, estimator, capabilities) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7::text[]) RETURNING id",
         worker.host(), DeviceTypeName(worker.device_type()),
-        worker.device_name(), worker.device_memory_bytes());
+        worker.device_name(), worker.device_memory_bytes(),
+        worker.name().empty() ? worker.host() : worker.name(),
+        worker.capabilities().estimator(), caps ? caps->c_str() : nullptr);
     std::string id = row[0].c_str();
     tx.commit();
     return id;
@@ -290,6 +302,51 @@ absl::Status PostgresStore::TouchWorker(const std::string& worker_id) {
     }
     tx.commit();
     return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<LiveWorker>> PostgresStore::ListLiveWorkers(
+    absl::Duration within) {
+  return pool_.Transact(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<LiveWorker>> {
+        const pqxx::result rows = tx.exec_params(
+            "SELECT id, name, estimator, capabilities IS NULL AS undeclared, "
+            "coalesce(array_to_string(capabilities, ' '), '') AS caps "
+            "FROM workers "
+            "WHERE last_seen_at > now() - $1 * interval '1 microsecond' "
+            "ORDER BY id",
+            absl::ToInt64Microseconds(within));
+        std::vector<LiveWorker> workers;
+        for (const pqxx::row& row : rows) {
+          LiveWorker w;
+          w.id = row["id"].c_str();
+          w.name = row["name"].c_str();
+          w.estimator = row["estimator"].c_str();
+          if (!row["undeclared"].as<bool>()) {
+            // Tokens never contain spaces: "<space>:<DATASET_ENUM>".
+            w.capabilities = std::vector<std::string>(
+                absl::StrSplit(row["caps"].c_str(), ' ', absl::SkipEmpty()));
+          }
+          workers.push_back(std::move(w));
+        }
+        return workers;
+      });
+}
+
+absl::StatusOr<bool> PostgresStore::SetRunningSearchReason(
+    int64_t search_id, const std::string& reason) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    const pqxx::result rows = tx.exec_params(
+        "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
+    if (rows.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("search ", search_id, " not found"));
+    }
+    if (std::string(rows[0]["state"].c_str()) != "RUNNING") return false;
+    tx.exec_params0("UPDATE searches SET state_reason = $2 WHERE id = $1",
+                    search_id, reason);
+    tx.commit();
+    return true;
   });
 }
 

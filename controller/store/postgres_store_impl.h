@@ -39,6 +39,8 @@ class PostgresStore final : public TrialStore {
   absl::StatusOr<bool> EndSearch(int64_t search_id, nas::v1::SearchState state,
                                  const std::string& reason) override;
 
+  absl::StatusOr<bool> SetRunningSearchReason(
+      int64_t search_id, const std::string& reason) override;
   absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
       int64_t search_id, const std::vector<nas::v1::TrialState>& states,
       int32_t after_number, int limit) override;
@@ -53,6 +55,10 @@ class PostgresStore final : public TrialStore {
   absl::StatusOr<EpochAck> RecordEpoch(const LeaseRef& ref,
                                        const nas::v1::EpochMetrics& metrics,
                                        absl::Duration lease) override;
+  absl::StatusOr<EpochAck> RenewLease(const LeaseRef& ref,
+                                      absl::Duration lease) override;
+  absl::StatusOr<nas::v1::TrialState> ReleaseTrial(
+      const LeaseRef& ref, const std::string& reason) override;
   absl::Status CompleteTrial(const LeaseRef& ref,
                              const nas::v1::TrialMetrics& metrics) override;
   absl::Status FailTrial(const LeaseRef& ref,
@@ -64,6 +70,8 @@ class PostgresStore final : public TrialStore {
   absl::StatusOr<std::string> RegisterWorker(
       const nas::v1::RegisterWorkerRequest& worker) override;
   absl::Status TouchWorker(const std::string& worker_id) override;
+  absl::StatusOr<std::vector<LiveWorker>> ListLiveWorkers(
+      absl::Duration within) override;
 
  private:
   // How FinishTrial moves a RUNNING trial.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "controller/store/capability_tokens.h"
 #include "controller/store/postgres_store_impl.h"
 #include "controller/store/proto_rows.h"
 
@@ -31,14 +32,22 @@ int32_t LeaseSeconds(absl::Duration lease) {
              : static_cast<int32_t>(seconds);
 }
 
-// One line of a trial's reason: "attempt 2 on worker w-1: <why>\n".
+// One line of a trial's reason: "attempt 2 on worker w-1: <why>", without a
+// newline (AppendReason puts newlines between lines).
 std::string ReasonLine(const LeaseRef& ref, const std::string& why,
                        const char* fallback) {
   std::string text(absl::StripAsciiWhitespace(why));
   text = absl::StrReplaceAll(text, {{"\r\n", " | "}, {"\n", " | "}});
   if (text.empty()) text = fallback;
   return absl::StrCat("attempt ", ref.attempt, " on worker ", ref.worker_id,
-                      ": ", text, "\n");
+                      ": ", text);
+}
+
+// SQL that appends `line` (an SQL expression) to trials.reason as a new
+// line: lines are joined by newlines, with none at the end.
+std::string AppendReason(const std::string& line) {
+  return absl::StrCat("reason = CASE WHEN reason = '' THEN ", line,
+                      " ELSE reason || E'\\n' || ", line, " END");
 }
 
 // A trial row locked for a lease check.
@@ -215,13 +224,24 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
     return absl::InvalidArgumentError("worker_id is empty");
   }
   return pool_.Transact([&](pqxx::work& tx) -> Result {
-    const pqxx::result rows = tx.exec(
-        "SELECT t.id, t.search_id, t.number, t.kind, t.arch_text, "
-        "t.arch_choices, t.budget::text AS budget, t.seed, "
-        "s.spec::text AS spec "
-        "FROM trials t JOIN searches s ON s.id = t.search_id "
-        "WHERE t.state = 'PENDING' AND s.state = 'RUNNING' "
-        "ORDER BY s.id, t.number LIMIT 1 FOR UPDATE OF t SKIP LOCKED");
+    // caps is NULL for a worker that declared no capabilities (or an
+    // unknown id): it is offered everything, as before capabilities.
+    const pqxx::result rows = tx.exec_params(
+        absl::StrCat(
+            "WITH need AS (SELECT s.id AS search_id, ", kNeedTokenSql,
+            " AS token FROM searches s WHERE s.state = 'RUNNING'), "
+            "me AS (SELECT (SELECT capabilities FROM workers WHERE id = $1) "
+            "AS caps) "
+            "SELECT t.id, t.search_id, t.number, t.kind, t.arch_text, "
+            "t.arch_choices, t.budget::text AS budget, t.seed, "
+            "s.spec::text AS spec "
+            "FROM trials t JOIN searches s ON s.id = t.search_id "
+            "JOIN need n ON n.search_id = s.id CROSS JOIN me "
+            "WHERE t.state = 'PENDING' AND s.state = 'RUNNING' "
+            "AND (me.caps IS NULL OR n.token = ANY(me.caps) "
+            "OR split_part(n.token, ':', 1) || ':*' = ANY(me.caps)) "
+            "ORDER BY s.id, t.number LIMIT 1 FOR UPDATE OF t SKIP LOCKED"),
+        worker_id);
     if (rows.empty()) return std::optional<nas::v1::TrialAssignment>();
     const pqxx::row& row = rows[0];
     const int64_t trial_id = row["id"].as<int64_t>();
@@ -292,6 +312,81 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
   });
 }
 
+absl::StatusOr<EpochAck> PostgresStore::RenewLease(const LeaseRef& ref,
+                                                   absl::Duration lease) {
+  absl::StatusOr<int64_t> micros = LeaseMicros(lease);
+  if (!micros.ok()) return micros.status();
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<EpochAck> {
+    absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+    if (!trial.ok()) return trial.status();
+    if (trial->state == "CANCELLED" || trial->state == "STOPPED") {
+      return EpochAck{/*stop=*/true};
+    }
+    if (trial->state != "RUNNING") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("trial ", ref.trial_id, " is already ", trial->state,
+                       "; its lease cannot be renewed"));
+    }
+    tx.exec_params0(
+        "UPDATE trials SET lease_expires_at = now() + $2 * interval "
+        "'1 microsecond' WHERE id = $1",
+        ref.trial_id, *micros);
+    tx.exec_params0("UPDATE workers SET last_seen_at = now() WHERE id = $1",
+                    ref.worker_id);
+    tx.commit();
+    return EpochAck{/*stop=*/false};
+  });
+}
+
+absl::StatusOr<nas::v1::TrialState> PostgresStore::ReleaseTrial(
+    const LeaseRef& ref, const std::string& reason) {
+  using Result = absl::StatusOr<nas::v1::TrialState>;
+  return pool_.Transact([&](pqxx::work& tx) -> Result {
+    const pqxx::result rows = tx.exec_params(
+        "SELECT t.state, t.attempt, coalesce(t.worker_id, '') AS worker_id, "
+        "s.max_attempts FROM trials t JOIN searches s ON s.id = t.search_id "
+        "WHERE t.id = $1 FOR UPDATE OF t",
+        ref.trial_id);
+    if (rows.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("trial ", ref.trial_id, " not found"));
+    }
+    const std::string state = rows[0]["state"].c_str();
+    const int32_t attempt = rows[0]["attempt"].as<int32_t>();
+    // A retried release: nobody has leased the trial since, so its attempt
+    // is still ours and the release already happened.
+    if (attempt == ref.attempt && state == "PENDING") {
+      return nas::v1::TRIAL_STATE_PENDING;
+    }
+    if (attempt == ref.attempt && state == "FAILED" &&
+        ref.worker_id == rows[0]["worker_id"].c_str()) {
+      return nas::v1::TRIAL_STATE_FAILED;
+    }
+    absl::StatusOr<LockedTrial> locked = LockLease(tx, ref);
+    if (!locked.ok()) return locked.status();
+    if (locked->state != "RUNNING") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("trial ", ref.trial_id, " is ", locked->state,
+                       "; only a RUNNING trial can be released"));
+    }
+    const bool retry = attempt < rows[0]["max_attempts"].as<int32_t>();
+    // Like an expired lease: PENDING has no worker, FAILED keeps the last.
+    tx.exec_params0(
+        absl::StrCat(
+            "UPDATE trials SET state = $2, ", AppendReason("$3"),
+            ", lease_expires_at = NULL, "
+            "worker_id = CASE WHEN $2::text = 'PENDING' THEN NULL ELSE "
+            "worker_id END, finished_at = CASE WHEN $2::text = 'PENDING' "
+            "THEN NULL ELSE now() "
+            "END WHERE id = $1"),
+        ref.trial_id, retry ? "PENDING" : "FAILED",
+        ReasonLine(ref, absl::StrCat("worker fault: ", reason),
+                   "worker fault"));
+    tx.commit();
+    return retry ? nas::v1::TRIAL_STATE_PENDING : nas::v1::TRIAL_STATE_FAILED;
+  });
+}
+
 absl::Status PostgresStore::CompleteTrial(
     const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
   return FinishTrial(ref, Ending::kComplete, &metrics, "");
@@ -335,8 +430,9 @@ absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
           Float8(metrics->latency_ms()), Float8(metrics->train_seconds()));
     } else {
       tx.exec_params0(
-          "UPDATE trials SET state = $2, reason = reason || $3, "
-          "lease_expires_at = NULL, finished_at = now() WHERE id = $1",
+          absl::StrCat("UPDATE trials SET state = $2, ", AppendReason("$3"),
+                       ", lease_expires_at = NULL, finished_at = now() "
+                       "WHERE id = $1"),
           ref.trial_id, target,
           ReasonLine(ref, reason,
                      ending == Ending::kFail ? "failed" : "stopped"));
@@ -358,10 +454,10 @@ absl::StatusOr<int> PostgresStore::ExpireLeases() {
         "                   THEN NULL ELSE t.worker_id END, "
         "  finished_at = CASE WHEN t.attempt < s.max_attempts "
         "                     THEN NULL ELSE now() END, "
-        "  lease_expires_at = NULL, "
-        "  reason = t.reason || format('attempt %s on worker %s: lease "
-        "expired', t.attempt, t.worker_id) || E'\\n' "
-        "FROM searches s "
+        "  lease_expires_at = NULL, " +
+        AppendReason("format('attempt %s on worker %s: lease expired', "
+                     "t.attempt, t.worker_id)") +
+        " FROM searches s "
         "WHERE s.id = t.search_id AND t.state = 'RUNNING' "
         "  AND t.lease_expires_at < now()");
     tx.commit();

@@ -59,6 +59,16 @@ struct EpochAck {
   bool stop = false;  // the trial was ended meanwhile (e.g. search cancelled)
 };
 
+// A worker registered recently, as the scheduler sees it.
+struct LiveWorker {
+  std::string id;
+  std::string name;       // what people call it (nas-worker --name)
+  std::string estimator;  // "torch", "tabular"; "" when not declared
+  // Capability tokens (capability_tokens.h); nullopt: the worker declared
+  // nothing (an older worker) and is offered every trial.
+  std::optional<std::vector<std::string>> capabilities;
+};
+
 class TrialStore {
  public:
   virtual ~TrialStore() = default;
@@ -91,6 +101,12 @@ class TrialStore {
                                          nas::v1::SearchState state,
                                          const std::string& reason) = 0;
 
+  // Sets the state_reason of a RUNNING search (why it makes no progress);
+  // "" clears it. Returns false and changes nothing when the search is not
+  // RUNNING, so the reason a search ended with is never overwritten.
+  virtual absl::StatusOr<bool> SetRunningSearchReason(
+      int64_t search_id, const std::string& reason) = 0;
+
   // ---- trials ----
   // Trials in number order with number > after_number (-1: from the start),
   // at most limit, only those in `states` (all when empty), each with the
@@ -113,9 +129,12 @@ class TrialStore {
                                  const std::vector<NewTrial>& trials) = 0;
 
   // ---- leases ----
-  // Leases the oldest PENDING trial of any RUNNING search (rows locked with
-  // SKIP LOCKED, so replicas never hand out one trial twice): RUNNING,
-  // attempt + 1, worker_id set, lease until now + lease. nullopt if none.
+  // Leases the oldest PENDING trial of any RUNNING search that the worker
+  // can run (rows locked with SKIP LOCKED, so replicas never hand out one
+  // trial twice): RUNNING, attempt + 1, worker_id set, lease until now +
+  // lease. A worker can run a trial when it declared no capabilities (or is
+  // not registered) or one of its capability tokens matches the search's
+  // NeedToken (capability_tokens.h). nullopt if none.
   virtual absl::StatusOr<std::optional<nas::v1::TrialAssignment>> LeaseTrial(
       const std::string& worker_id, absl::Duration lease) = 0;
   // Stores one epoch's metrics (idempotent per (trial, attempt, epoch)) and
@@ -125,14 +144,27 @@ class TrialStore {
   virtual absl::StatusOr<EpochAck> RecordEpoch(
       const LeaseRef& ref, const nas::v1::EpochMetrics& metrics,
       absl::Duration lease) = 0;
+  // The heartbeat: extends the lease of `ref` and marks its worker seen.
+  // stop = true (and nothing changes) when the trial was cancelled or
+  // stopped meanwhile. FailedPrecondition when `ref` is not the current
+  // lease or the trial has finished.
+  virtual absl::StatusOr<EpochAck> RenewLease(const LeaseRef& ref,
+                                              absl::Duration lease) = 0;
   // RUNNING -> COMPLETED with final metrics. Repeating it for the same
   // attempt after it succeeded returns OK and changes nothing.
   virtual absl::Status CompleteTrial(const LeaseRef& ref,
                                      const nas::v1::TrialMetrics& metrics) = 0;
-  // RUNNING -> FAILED with the reason appended. Idempotent like
-  // CompleteTrial.
+  // RUNNING -> FAILED with the reason appended (the trial's fault).
+  // Idempotent like CompleteTrial.
   virtual absl::Status FailTrial(const LeaseRef& ref,
                                  const std::string& reason) = 0;
+  // The worker's fault (its environment, not the trial): RUNNING -> PENDING
+  // while the trial has had fewer than max_attempts leases, else FAILED; a
+  // line "attempt N on worker W: worker fault: <reason>" is appended.
+  // Returns the trial's new state. Repeating it for the same attempt before
+  // the trial is leased again returns that state and changes nothing.
+  virtual absl::StatusOr<nas::v1::TrialState> ReleaseTrial(
+      const LeaseRef& ref, const std::string& reason) = 0;
   // RUNNING -> STOPPED (early stopping), with the reason.
   virtual absl::Status StopTrial(const LeaseRef& ref,
                                  const std::string& reason) = 0;
@@ -147,6 +179,10 @@ class TrialStore {
       const nas::v1::RegisterWorkerRequest& worker) = 0;
   // NotFound when the id was never registered.
   virtual absl::Status TouchWorker(const std::string& worker_id) = 0;
+  // Workers seen (registered, asked for work or renewed a lease) within
+  // `within` of now, by id.
+  virtual absl::StatusOr<std::vector<LiveWorker>> ListLiveWorkers(
+      absl::Duration within) = 0;
 };
 
 }  // namespace nas::controller
