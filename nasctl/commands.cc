@@ -91,6 +91,10 @@ int Submit(Context& ctx, const Args& args) {
   SetDeadline(&context);
   grpc::Status status = ctx.stub->CreateSearch(&context, request, &search);
   if (!status.ok()) return Fail(ctx, status);
+  // On stderr, so that -o json stays parseable (the JSON has them too).
+  for (const std::string& warning : search.warnings()) {
+    *ctx.err << "warning: " << warning << "\n";
+  }
   if (ctx.json) {
     PrintJson(search, *ctx.out);
   } else {
@@ -295,6 +299,10 @@ int Cancel(Context& ctx, const Args& args) {
   SetDeadline(&context);
   grpc::Status status = ctx.stub->CancelSearch(&context, request, &search);
   if (!status.ok()) return Fail(ctx, status);
+  // On stderr, so that -o json stays parseable (the JSON has them too).
+  for (const std::string& warning : search.warnings()) {
+    *ctx.err << "warning: " << warning << "\n";
+  }
   if (ctx.json) {
     PrintJson(search, *ctx.out);
   } else {

@@ -23,6 +23,10 @@ int TotalTrials(const nas::v1::TrialCounts& c) {
 // A metric's value as the trials table shows it.
 std::string MetricText(const nas::v1::TrialMetrics& m,
                        const std::string& metric) {
+  const google::protobuf::FieldDescriptor* field =
+      m.GetDescriptor()->FindFieldByName(metric);
+  // Not measured by the trial's estimator.
+  if (field != nullptr && !m.GetReflection()->HasField(m, field)) return "-";
   if (metric == "val_accuracy") return Percent(m.val_accuracy());
   if (metric == "test_accuracy") return Percent(m.test_accuracy());
   if (metric == "val_loss") return absl::StrFormat("%.4f", m.val_loss());
@@ -83,11 +87,16 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out) {
     const nas::v1::TrialMetrics& m = t.metrics();
     table.AddRow(
         {std::to_string(t.id()), std::to_string(t.number()),
-         StateName(t.state()), done ? Percent(m.val_accuracy()) : "-",
-         done ? Percent(m.test_accuracy()) : "-",
-         done ? HumanCount(m.params()) : "-", done ? HumanCount(m.flops()) : "-",
-         done ? absl::StrFormat("%.2fms", m.latency_ms()) : "-",
-         done ? absl::StrFormat("%.1f", m.train_seconds()) : "-",
+         StateName(t.state()),
+         done && m.has_val_accuracy() ? Percent(m.val_accuracy()) : "-",
+         done && m.has_test_accuracy() ? Percent(m.test_accuracy()) : "-",
+         done && m.has_params() ? HumanCount(m.params()) : "-",
+         done && m.has_flops() ? HumanCount(m.flops()) : "-",
+         done && m.has_latency_ms() ? absl::StrFormat("%.2fms", m.latency_ms())
+                                    : "-",
+         done && m.has_train_seconds()
+             ? absl::StrFormat("%.1f", m.train_seconds())
+             : "-",
          t.architecture().text()});
   }
   table.Print(out);
