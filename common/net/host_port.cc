@@ -70,24 +70,21 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view address, PortUse use,
 
 absl::Status ValidateClientTarget(absl::string_view target,
                                   absl::string_view flag) {
-  // "dns:///host:port", "unix:/path", "ipv4:1.2.3.4:5": a scheme is a
-  // leading word of letters, digits, '+', '-' or '.' before ':' that is not
-  // followed by a port number.
+  // gRPC's own target syntax: a known scheme ("ipv4:1.2.3.4:5",
+  // "unix:/path"), or any scheme followed by "/" ("dns:///host:port",
+  // "xds:///name"). A plain "name:123" is HOST:PORT, checked below.
   const size_t colon = target.find(':');
   if (colon != absl::string_view::npos && colon > 0) {
-    absl::string_view scheme = target.substr(0, colon);
-    absl::string_view rest = target.substr(colon + 1);
+    const absl::string_view scheme = target.substr(0, colon);
+    const absl::string_view rest = target.substr(colon + 1);
+    for (absl::string_view known :
+         {"dns", "ipv4", "ipv6", "unix", "unix-abstract", "vsock"}) {
+      if (scheme == known) return absl::OkStatus();
+    }
     const bool word = std::all_of(scheme.begin(), scheme.end(), [](char c) {
       return absl::ascii_isalpha(static_cast<unsigned char>(c));
     });
-    const bool port_follows =
-        !rest.empty() &&
-        absl::ascii_isdigit(static_cast<unsigned char>(rest[0]));
-    if (word && !port_follows &&
-        (absl::StartsWith(rest, "/") || scheme == "unix" || scheme == "ipv4" ||
-         scheme == "ipv6" || scheme == "dns" || scheme == "unix-abstract")) {
-      return absl::OkStatus();
-    }
+    if (word && absl::StartsWith(rest, "/")) return absl::OkStatus();
   }
   return ParseHostPort(target, PortUse::kConnect, flag).status();
 }

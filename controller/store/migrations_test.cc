@@ -37,7 +37,9 @@ TEST(MigrationListTest, VersionsIncreaseFromOne) {
   int previous = 0;
   for (const Migration& migration : AllMigrations()) {
     EXPECT_GT(migration.version, previous);
-    if (previous == 0) EXPECT_EQ(migration.version, 1);
+    if (previous == 0) {
+      EXPECT_EQ(migration.version, 1);
+    }
     previous = migration.version;
     EXPECT_FALSE(migration.name.empty());
     EXPECT_FALSE(migration.sql.empty());

@@ -11,7 +11,7 @@ namespace {
 
 // Proposals of `spec`'s strategy over a short simulated search, so that
 // two specs can be compared by what they do.
-std::vector<std::vector<int>> Run(const nas::v1::StrategySpec& spec) {
+std::vector<std::vector<int>> Simulate(const nas::v1::StrategySpec& spec) {
   auto strategy = MakeSearchStrategy(spec);
   EXPECT_TRUE(strategy.ok()) << strategy.status();
   if (!strategy.ok()) return {};
@@ -82,7 +82,7 @@ TEST(WithStrategyDefaults, TheFilledSpecRunsTheSameStrategy) {
   specs[3].mutable_gp_bayes_opt()->set_thompson_every(-1);
   for (const nas::v1::StrategySpec& spec : specs) {
     const nas::v1::StrategySpec filled = WithStrategyDefaults(spec);
-    EXPECT_EQ(Run(spec), Run(filled)) << spec.ShortDebugString();
+    EXPECT_EQ(Simulate(spec), Simulate(filled)) << spec.ShortDebugString();
     // Filling twice is filling once.
     EXPECT_EQ(WithStrategyDefaults(filled).SerializeAsString(),
               filled.SerializeAsString());
