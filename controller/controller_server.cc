@@ -1,9 +1,11 @@
 #include "controller/controller_server.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/net/host_port.h"
 #include "controller/event_hub.h"
 #include "controller/scheduler.h"
 #include "controller/search_service.h"
@@ -14,20 +16,58 @@
 #include "spdlog/spdlog.h"
 
 namespace nas::controller {
+namespace {
+
+// Opens the store, retrying while the database cannot be reached (it may
+// still be starting, e.g. beside the controller in docker compose), for up
+// to options.database_wait. Other errors end the wait at once: waiting
+// does not fix a typo or a wrong password.
+absl::StatusOr<std::unique_ptr<TrialStore>> OpenStoreWaiting(
+    const ControllerOptions& options) {
+  PostgresStoreOptions store_options;
+  store_options.database_url = options.database_url;
+  store_options.pool_size = options.db_pool_size;
+  const absl::Time give_up = absl::Now() + options.database_wait;
+  absl::Duration pause = absl::Milliseconds(500);
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<std::unique_ptr<TrialStore>> store =
+        OpenPostgresStore(store_options);
+    if (store.ok() || !absl::IsUnavailable(store.status())) return store;
+    const absl::Duration left = give_up - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      if (attempt == 1) return store;
+      return absl::UnavailableError(
+          absl::StrCat(store.status().message(), " (gave up after waiting ",
+                       absl::FormatDuration(options.database_wait),
+                       "; see --database_wait_seconds)"));
+    }
+    if (attempt == 1) {
+      spdlog::warn("{}; waiting up to {} for the database",
+                   std::string(store.status().message()),
+                   absl::FormatDuration(left));
+    }
+    absl::SleepFor(std::min(pause, left));
+    pause = std::min(pause * 2, absl::Seconds(5));
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
     const ControllerOptions& options) {
   // Security first: a misconfiguration should not wait on the database.
+  if (absl::Status s = net::ParseHostPort(options.listen_address,
+                                          net::PortUse::kListen, "--listen")
+                           .status();
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<ServerSecurity> security =
       MakeServerSecurity(options.security, options.listen_address);
   if (!security.ok()) return security.status();
   std::unique_ptr<ControllerServer> server(new ControllerServer());
   server->authorizer_ = std::move(security->authorizer);
-  PostgresStoreOptions store_options;
-  store_options.database_url = options.database_url;
-  store_options.pool_size = options.db_pool_size;
-  absl::StatusOr<std::unique_ptr<TrialStore>> store =
-      OpenPostgresStore(store_options);
+  absl::StatusOr<std::unique_ptr<TrialStore>> store = OpenStoreWaiting(options);
   if (!store.ok()) return store.status();
   server->store_ = std::move(*store);
 
@@ -45,6 +85,10 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, so a second controller on a busy
+  // port would come up beside the first and silently take half of its
+  // clients; without it, binding a busy port fails.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.listen_address, security->credentials,
                            &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
@@ -54,7 +98,8 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   if (!server->server_ || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen_address,
-                     " (address in use or malformed?)"));
+                     ": the port is in use (another controller?) or the "
+                     "address is not one of this host's"));
   }
   spdlog::info("security: {}", security->summary);
   server->maintenance_ = std::thread(
@@ -96,25 +141,39 @@ void ControllerServer::MaintenanceLoop(absl::Duration interval) {
         expire_from = absl::Now() + scheduler_->lease();
       }
       healthy = true;
-      for (int64_t id : completed) {
-        spdlog::info("search {} completed", id);
-        nas::v1::SearchEvent done;
-        absl::StatusOr<nas::v1::Search> search = store_->GetSearch(id);
-        if (search.ok()) *done.mutable_search() = *search;
-        done.mutable_search_done();
-        hub_->Publish(id, done);
-      }
+      for (int64_t id : completed) PublishSearchDone(id);
+    }
+    // Searches the scheduler ended (space exhausted) are told at once, even
+    // in the grace period.
+    for (int64_t id : scheduler_->TakeExhaustedSearches()) {
+      PublishSearchDone(id);
     }
     absl::SleepFor(interval);
   }
 }
 
-void ControllerServer::Wait() { server_->Wait(); }
+void ControllerServer::PublishSearchDone(int64_t search_id) {
+  nas::v1::SearchEvent done;
+  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
+  if (search.ok()) *done.mutable_search() = *search;
+  done.mutable_search_done();
+  hub_->Publish(search_id, done);
+}
+
+void ControllerServer::Wait() {
+  if (server_) server_->Wait();
+}
 
 void ControllerServer::Shutdown() {
   if (stopping_.exchange(true)) return;
-  // Let in-flight calls (long AcquireTrial waits included) finish briefly.
-  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // server_ is null when Start failed before it began serving; the
+  // destructor still comes here.
+  if (server_) {
+    // Let in-flight calls (long AcquireTrial waits included) finish
+    // briefly.
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(2));
+  }
   if (maintenance_.joinable()) maintenance_.join();
 }
 

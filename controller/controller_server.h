@@ -25,6 +25,10 @@ class WorkerServiceImpl;
 struct ControllerOptions {
   std::string listen_address = "127.0.0.1:50051";
   std::string database_url;
+  // How long Start keeps retrying a database that cannot be reached (it
+  // may be starting up beside the controller); zero tries once. A refused
+  // login, a missing database or a malformed URL fail at once.
+  absl::Duration database_wait = absl::Seconds(60);
   absl::Duration lease = absl::Seconds(60);
   absl::Duration maintenance_interval = absl::Seconds(1);
   int db_pool_size = 8;
@@ -37,7 +41,11 @@ struct ControllerOptions {
 class ControllerServer {
  public:
   // Opens the database (applying migrations) and starts serving. Unavailable
-  // when the database or the address cannot be reached; InvalidArgument when
+  // when the database cannot be reached within options.database_wait, or
+  // the address cannot be bound (e.g. another process serves on it: ports
+  // are never shared); FailedPrecondition when the database refuses the
+  // login or its schema is newer; InvalidArgument when the listen address
+  // is not HOST:PORT (port 0..65535), the database URL is malformed, or
   // the security options break a rule (see MakeServerSecurity).
   static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(
       const ControllerOptions& options);
@@ -52,6 +60,8 @@ class ControllerServer {
  private:
   ControllerServer() = default;
   void MaintenanceLoop(absl::Duration interval);
+  // Sends the search's watchers its final event.
+  void PublishSearchDone(int64_t search_id);
 
   Authorizer authorizer_;
   std::unique_ptr<TrialStore> store_;

@@ -21,6 +21,10 @@ ABSL_FLAG(std::string, listen, EnvOr("NAS_LISTEN", "127.0.0.1:50051"),
 ABSL_FLAG(std::string, database_url, EnvOr("NAS_DATABASE_URL", ""),
           "PostgreSQL URL, e.g. postgresql://nas:nas@127.0.0.1:55432/nas "
           "(env NAS_DATABASE_URL)");
+ABSL_FLAG(int, database_wait_seconds, EnvIntOr("NAS_DATABASE_WAIT_SECONDS", 60),
+          "at startup, how long to keep retrying a database that cannot be "
+          "reached (it may still be starting); 0 tries once. A refused login "
+          "or a malformed URL fails at once (env NAS_DATABASE_WAIT_SECONDS)");
 ABSL_FLAG(int, lease_seconds, EnvIntOr("NAS_LEASE_SECONDS", 60),
           "how long a trial lease lasts without a worker heartbeat: the time "
           "to notice a dead worker, not a bound on an epoch (workers renew "
@@ -73,6 +77,8 @@ int main(int argc, char** argv) {
   nas::controller::ControllerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.database_url = absl::GetFlag(FLAGS_database_url);
+  options.database_wait =
+      absl::Seconds(absl::GetFlag(FLAGS_database_wait_seconds));
   options.lease = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
   options.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -88,16 +94,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (options.lease < absl::Seconds(1) || options.db_pool_size < 1 ||
-      options.max_message_bytes < 1024) {
+      options.max_message_bytes < 1024 ||
+      options.database_wait < absl::ZeroDuration()) {
     spdlog::error(
         "--lease_seconds and --db_pool_size must be >= 1, "
-        "--max_message_bytes >= 1024");
+        "--max_message_bytes >= 1024, --database_wait_seconds >= 0");
     return 2;
   }
 
   auto server = nas::controller::ControllerServer::Start(options);
   if (!server.ok()) {
-    spdlog::error("cannot start: {}", server.status().ToString());
+    spdlog::error("cannot start: {}", std::string(server.status().message()));
     return absl::IsInvalidArgument(server.status()) ? 2 : 1;
   }
   spdlog::info("nas-controller serving on port {} (lease {}s)",

@@ -4,14 +4,22 @@ namespace nas::controller {
 
 std::optional<double> MetricValue(const nas::v1::TrialMetrics& m,
                                   absl::string_view metric) {
-  if (metric == "val_accuracy") return m.val_accuracy();
-  if (metric == "val_loss") return m.val_loss();
-  if (metric == "test_accuracy") return m.test_accuracy();
-  if (metric == "test_loss") return m.test_loss();
-  if (metric == "params") return static_cast<double>(m.params());
-  if (metric == "flops") return static_cast<double>(m.flops());
-  if (metric == "latency_ms") return m.latency_ms();
-  if (metric == "train_seconds") return m.train_seconds();
+  // An unmeasured metric has no value: a trial is not scored by, nor
+  // meets a constraint on, something nobody measured.
+  if (metric == "val_accuracy" && m.has_val_accuracy()) return m.val_accuracy();
+  if (metric == "val_loss" && m.has_val_loss()) return m.val_loss();
+  if (metric == "test_accuracy" && m.has_test_accuracy()) {
+    return m.test_accuracy();
+  }
+  if (metric == "test_loss" && m.has_test_loss()) return m.test_loss();
+  if (metric == "params" && m.has_params()) {
+    return static_cast<double>(m.params());
+  }
+  if (metric == "flops" && m.has_flops()) return static_cast<double>(m.flops());
+  if (metric == "latency_ms" && m.has_latency_ms()) return m.latency_ms();
+  if (metric == "train_seconds" && m.has_train_seconds()) {
+    return m.train_seconds();
+  }
   return std::nullopt;
 }
 

@@ -11,7 +11,8 @@
 
 namespace nas::controller {
 
-// The metric's value, or nullopt for an unknown metric name.
+// The metric's value; nullopt for an unknown metric name or one the
+// estimator did not measure (unset in `metrics`).
 std::optional<double> MetricValue(const nas::v1::TrialMetrics& metrics,
                                   absl::string_view metric);
 

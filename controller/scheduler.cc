@@ -2,13 +2,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/space/space_size.h"
 #include "common/spec/space_from_proto.h"
 #include "controller/objective.h"
 #include "controller/runnability.h"
+#include "controller/strategy/strategy_util.h"
 #include "spdlog/spdlog.h"
 
 namespace nas::controller {
@@ -176,17 +179,53 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
                        expected + static_cast<int>(new_trials.size()));
     new_trials.push_back(std::move(t));
   }
-  if (new_trials.empty()) return 0;
+  if (new_trials.empty()) {
+    if (in_flight > 0) return 0;  // their results may be all that is left
+    const std::string reason =
+        SpaceExhaustedReason(space, static_cast<int>(SeenKeys(snapshot).size()),
+                             budget.max_trials());
+    absl::StatusOr<bool> ended =
+        store_->EndSearch(search_id, nas::v1::SEARCH_STATE_COMPLETED, reason);
+    if (!ended.ok()) return ended.status();
+    if (*ended) {
+      spdlog::info("search {} completed: {}", search_id, reason);
+      exhausted_.push_back(search_id);
+      contexts_.erase(search_id);
+    }
+    return 0;
+  }
   absl::Status added = store_->AddTrials(search_id, expected, new_trials);
   if (absl::IsAborted(added)) return 0;
   if (!added.ok()) return added;
   return static_cast<int>(new_trials.size());
 }
 
+std::vector<int64_t> Scheduler::TakeExhaustedSearches() {
+  std::lock_guard<std::mutex> lock(replenish_mu_);
+  return std::exchange(exhausted_, {});
+}
+
+std::string SpaceExhaustedReason(const space::SearchSpace& space,
+                                 int distinct_tried, int max_trials) {
+  const space::SpaceSize size = space::MeasureSpace(space);
+  if (size.exact &&
+      size.computations == static_cast<uint64_t>(distinct_tried)) {
+    return absl::StrCat("space exhausted: all ", distinct_tried,
+                        " distinct computations of the space were tried, "
+                        "fewer than max_trials (",
+                        max_trials, ")");
+  }
+  // A large space whose strategy gave up looking for an untried one.
+  return absl::StrCat(
+      "space exhausted: the strategy found no untried computation after ",
+      distinct_tried, " trials (max_trials ", max_trials, ")");
+}
+
 absl::StatusOr<bool> Scheduler::CompleteIfDone(int64_t search_id) {
   absl::StatusOr<bool> done = FailIfEveryAttemptFailed(search_id);
   if (done.ok() && !*done) done = store_->CompleteSearchIfDone(search_id);
   if (done.ok() && *done) {
+    spdlog::info("search {} completed: all its trials finished", search_id);
     std::lock_guard<std::mutex> lock(replenish_mu_);
     contexts_.erase(search_id);
   }

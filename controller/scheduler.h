@@ -52,6 +52,15 @@ class Scheduler {
   // searches it ended.
   absl::StatusOr<std::vector<int64_t>> Maintain();
 
+  // The ids of searches this scheduler ended COMPLETED because their
+  // strategy found no untried computation ("space exhausted: ..." in
+  // state_reason) since the last call; each is returned once, so that the
+  // caller logs it and tells its watchers. A search ends so when its
+  // strategy proposes nothing for free slots and none of its trials is in
+  // flight: strategies never propose a computation twice, so nothing could
+  // ever be added again.
+  std::vector<int64_t> TakeExhaustedSearches();
+
   // Ends `search_id` if all its trials are finished (COMPLETED), or FAILED
   // with the reason when every attempt failed (runnability.h,
   // FailureWindow); true if it did.
@@ -103,7 +112,16 @@ class Scheduler {
   // across replicas (AddTrials' expected count).
   std::mutex replenish_mu_;
   std::map<int64_t, std::unique_ptr<SearchContext>> contexts_;
+  // Guarded by replenish_mu_; see TakeExhaustedSearches.
+  std::vector<int64_t> exhausted_;
 };
+
+// The state_reason of a search ended because its space is exhausted after
+// `distinct_tried` distinct computations, e.g. "space exhausted: all 5
+// distinct computations of the space were tried, fewer than max_trials
+// (200)".
+std::string SpaceExhaustedReason(const space::SearchSpace& space,
+                                 int distinct_tried, int max_trials);
 
 // Derives a trial's training seed from its search's seed and its number.
 uint64_t TrialSeed(uint64_t search_seed, int trial_number);

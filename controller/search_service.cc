@@ -4,12 +4,15 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/space/space_size.h"
 #include "common/spec/space_from_proto.h"
 #include "common/spec/spec_validation.h"
 #include "common/status_util.h"
 #include "controller/best_trials.h"
 #include "controller/request_checks.h"
 #include "controller/strategy/search_strategy.h"
+#include "spdlog/spdlog.h"
 
 namespace nas::controller {
 namespace {
@@ -41,7 +44,29 @@ absl::StatusOr<nas::v1::SearchSpec> CheckedSpec(
   if (absl::Status s = CheckSpec(spec); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("spec.", s.message()));
   }
+  // Stored with the strategy's defaults spelled out: the spec column then
+  // says what ran, even if a later release changes a default.
+  *spec.mutable_strategy() = WithStrategyDefaults(spec.strategy());
   return spec;
+}
+
+// What CreateSearch tells the client about a valid spec: today, a budget
+// the space cannot use up. REQUIRES: CheckSpec(spec) is OK.
+std::vector<std::string> SpecWarnings(const nas::v1::SearchSpec& spec) {
+  std::vector<std::string> warnings;
+  absl::StatusOr<std::unique_ptr<space::SearchSpace>> space =
+      spec::MakeSearchSpace(spec.space());
+  if (!space.ok()) return warnings;
+  const space::SpaceSize size = space::MeasureSpace(**space);
+  const uint64_t max_trials = spec.budget().max_trials();
+  if (max_trials <= size.computations) return warnings;
+  warnings.push_back(absl::StrCat(
+      "budget.max_trials: ", max_trials, " is more than the ",
+      size.exact ? "" : "at most ", size.computations,
+      " distinct computations this space has; the search will complete "
+      "early, \"space exhausted\", after ",
+      size.exact ? "" : "at most ", size.computations, " trials"));
+  return warnings;
 }
 
 }  // namespace
@@ -71,6 +96,16 @@ grpc::Status SearchServiceImpl::CreateSearch(
       store_->CreateSearch(*spec, caller->name);
   if (!search.ok()) return ToGrpcStatus(search.status());
   *response = *std::move(search);
+  for (std::string& warning : SpecWarnings(*spec)) {
+    response->add_warnings(std::move(warning));
+  }
+  spdlog::info("search {} created by {}: \"{}\", {} trials{}", response->id(),
+               caller->name.empty() ? "(no token)" : caller->name, spec->name(),
+               spec->budget().max_trials(),
+               response->warnings().empty()
+                   ? ""
+                   : absl::StrCat("; warning: ",
+                                  absl::StrJoin(response->warnings(), "; ")));
   scheduler_->Notify();
   return grpc::Status::OK;
 }
@@ -84,6 +119,9 @@ grpc::Status SearchServiceImpl::ValidateSearch(
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<nas::v1::SearchSpec> spec = CheckedSpec(request->spec());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
+  for (std::string& warning : SpecWarnings(*spec)) {
+    response->add_warnings(std::move(warning));
+  }
   *response->mutable_spec() = *std::move(spec);
   return grpc::Status::OK;
 }
@@ -154,6 +192,8 @@ grpc::Status SearchServiceImpl::CancelSearch(
   absl::StatusOr<nas::v1::Search> search =
       store_->CancelSearch(request->search_id());
   if (!search.ok()) return ToGrpcStatus(search.status());
+  spdlog::info("search {} cancelled by {}", search->id(),
+               caller->name.empty() ? "(no token)" : caller->name);
   *response = *search;
   nas::v1::SearchEvent event;
   *event.mutable_search() = *search;

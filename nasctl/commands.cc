@@ -48,6 +48,10 @@ int Submit(Context& ctx, const Args& args) {
   SetDeadline(&context);
   grpc::Status status = ctx.stub->CreateSearch(&context, request, &search);
   if (!status.ok()) return Fail(ctx, status);
+  // On stderr, so that -o json stays parseable (the JSON has them too).
+  for (const std::string& warning : search.warnings()) {
+    *ctx.err << "warning: " << warning << "\n";
+  }
   if (ctx.json) {
     PrintJson(search, *ctx.out);
   } else {
@@ -89,6 +93,9 @@ int Validate(Context& ctx, const Args& args) {
              << response.spec().name() << "\", up to "
              << response.spec().budget().max_trials()
              << " trials; nothing was stored\n";
+  }
+  for (const std::string& warning : response.warnings()) {
+    *ctx.err << "warning: " << warning << "\n";
   }
   return 0;
 }
@@ -234,6 +241,10 @@ int Cancel(Context& ctx, const Args& args) {
   SetDeadline(&context);
   grpc::Status status = ctx.stub->CancelSearch(&context, request, &search);
   if (!status.ok()) return Fail(ctx, status);
+  // On stderr, so that -o json stays parseable (the JSON has them too).
+  for (const std::string& warning : search.warnings()) {
+    *ctx.err << "warning: " << warning << "\n";
+  }
   if (ctx.json) {
     PrintJson(search, *ctx.out);
   } else {

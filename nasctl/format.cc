@@ -29,6 +29,10 @@ int TotalTrials(const nas::v1::TrialCounts& c) {
 // A metric's value as the trials table shows it.
 std::string MetricText(const nas::v1::TrialMetrics& m,
                        const std::string& metric) {
+  const google::protobuf::FieldDescriptor* field =
+      m.GetDescriptor()->FindFieldByName(metric);
+  // Not measured by the trial's estimator.
+  if (field != nullptr && !m.GetReflection()->HasField(m, field)) return "-";
   if (metric == "val_accuracy") return Percent(m.val_accuracy());
   if (metric == "test_accuracy") return Percent(m.test_accuracy());
   if (metric == "val_loss") return absl::StrFormat("%.4f", m.val_loss());
@@ -146,14 +150,23 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
     for (const nas::v1::Trial& t : trials) {
       const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
       const nas::v1::TrialMetrics& m = t.metrics();
-      auto number = [done](double v) { return done ? PlainNumber(v) : ""; };
-      auto count = [done](int64_t v) { return done ? std::to_string(v) : ""; };
-      table.AddRow({std::to_string(t.id()), std::to_string(t.number()),
-                    StateName(t.state()), number(m.val_accuracy()),
-                    number(m.val_loss()), number(m.test_accuracy()),
-                    number(m.test_loss()), count(m.params()), count(m.flops()),
-                    number(m.latency_ms()), number(m.train_seconds()),
-                    t.reason(), t.architecture().text()});
+      // Empty for a metric the trial's estimator did not measure.
+      auto number = [done](bool has, double v) {
+        return done && has ? PlainNumber(v) : "";
+      };
+      auto count = [done](bool has, int64_t v) {
+        return done && has ? std::to_string(v) : "";
+      };
+      table.AddRow(
+          {std::to_string(t.id()), std::to_string(t.number()),
+           StateName(t.state()), number(m.has_val_accuracy(), m.val_accuracy()),
+           number(m.has_val_loss(), m.val_loss()),
+           number(m.has_test_accuracy(), m.test_accuracy()),
+           number(m.has_test_loss(), m.test_loss()),
+           count(m.has_params(), m.params()), count(m.has_flops(), m.flops()),
+           number(m.has_latency_ms(), m.latency_ms()),
+           number(m.has_train_seconds(), m.train_seconds()), t.reason(),
+           t.architecture().text()});
     }
     table.PrintCsv(out);
     return;
@@ -163,14 +176,19 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
   for (const nas::v1::Trial& t : trials) {
     const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
     const nas::v1::TrialMetrics& m = t.metrics();
-    table.AddRow({std::to_string(t.id()), std::to_string(t.number()),
-                  StateName(t.state()), done ? Percent(m.val_accuracy()) : "-",
-                  done ? Percent(m.test_accuracy()) : "-",
-                  done ? HumanCount(m.params()) : "-",
-                  done ? HumanCount(m.flops()) : "-",
-                  done ? absl::StrFormat("%.2fms", m.latency_ms()) : "-",
-                  done ? absl::StrFormat("%.1f", m.train_seconds()) : "-",
-                  ReasonSummary(t.reason()), t.architecture().text()});
+    table.AddRow(
+        {std::to_string(t.id()), std::to_string(t.number()),
+         StateName(t.state()),
+         done && m.has_val_accuracy() ? Percent(m.val_accuracy()) : "-",
+         done && m.has_test_accuracy() ? Percent(m.test_accuracy()) : "-",
+         done && m.has_params() ? HumanCount(m.params()) : "-",
+         done && m.has_flops() ? HumanCount(m.flops()) : "-",
+         done && m.has_latency_ms() ? absl::StrFormat("%.2fms", m.latency_ms())
+                                    : "-",
+         done && m.has_train_seconds()
+             ? absl::StrFormat("%.1f", m.train_seconds())
+             : "-",
+         ReasonSummary(t.reason()), t.architecture().text()});
   }
   table.Print(out);
 }

@@ -43,7 +43,8 @@ class TabularEstimator : public Estimator {
   //  * test_accuracy: table accuracy / 100, without noise;
   //  * params and flops of the network the space describes, for the input
   //    shape of the assignment's data set (CIFAR-10's when unspecified);
-  //  * latency_ms 0 (nothing runs), train_seconds the look-up's wall time;
+  //  * train_seconds the look-up's wall time; val_loss, test_loss and
+  //    latency_ms unset (nothing runs or is measured);
   // and calls on_epoch once, with epoch 1 (stopped when it returns false).
   // Errors: FAILED_PRECONDITION when the space is not nb201; the errors of
   // spec::MakeSearchSpace; INVALID_ARGUMENT for choices outside the space;

@@ -79,7 +79,11 @@ TEST(TabularEstimator, LooksUpExactAccuracies) {
   EXPECT_DOUBLE_EQ(m.test_accuracy(), 0.943733);
   EXPECT_GT(m.params(), 0);
   EXPECT_GT(m.flops(), m.params());
-  EXPECT_EQ(m.latency_ms(), 0);
+  // Not measured: unset (NULL in the store), not 0.
+  EXPECT_FALSE(m.has_latency_ms());
+  EXPECT_FALSE(m.has_val_loss());
+  EXPECT_FALSE(m.has_test_loss());
+  EXPECT_TRUE(m.has_train_seconds());
   EXPECT_GE(m.train_seconds(), 0);
   EXPECT_LT(m.train_seconds(), 1);
   ASSERT_EQ(epochs.size(), 1u);

@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/net/host_port.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/client_interceptor.h"
@@ -99,6 +100,11 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     const std::string& target, const ChannelSecurity& security,
     const grpc::ChannelArguments& args) {
+  // gRPC would try port 0 for "HOST" and wrap "HOST:99999"; refuse both.
+  if (absl::Status s = net::ValidateClientTarget(target, "--controller");
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       Credentials(security);
   if (!credentials.ok()) return credentials.status();

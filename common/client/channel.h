@@ -27,7 +27,9 @@ struct ChannelSecurity {
   std::string token;
 };
 
-// InvalidArgument naming the option when a file cannot be read, only one
+// InvalidArgument when `target` is not HOST:PORT with a port in 1..65535
+// (see net::ValidateClientTarget; URI targets such as dns:/// pass), and
+// naming the option when a file cannot be read, only one
 // of tls_cert/tls_key is given, or plaintext is combined with TLS files.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(
     const std::string& target, const ChannelSecurity& security,

@@ -209,6 +209,165 @@ ALTER TABLE workers ADD COLUMN estimator text NOT NULL DEFAULT '';
 ALTER TABLE workers ADD COLUMN capabilities text[];
 CREATE INDEX workers_last_seen_idx ON workers (last_seen_at);
 UPDATE trials SET reason = rtrim(reason, E'\n') WHERE reason LIKE E'%\n';
+// Version 7: every table, view and column documents itself (\d+ in psql,
+// or obj_description / col_description), in the words of docs/schema.md.
+// A migration that adds a column adds its comment too;
+// migrations_test.cc checks that none is missing.
+constexpr char kCommentSchema[] = R"sql(
+COMMENT ON TABLE schema_migrations IS
+  'Schema migrations applied to this database (controller/store/migrations.cc), one row each.';
+COMMENT ON COLUMN schema_migrations.version IS 'Migration number.';
+COMMENT ON COLUMN schema_migrations.name IS 'Migration name.';
+COMMENT ON COLUMN schema_migrations.applied_at IS 'When it was applied.';
+
+COMMENT ON TABLE searches IS 'One row per submitted search.';
+COMMENT ON COLUMN searches.id IS 'The search id of the API.';
+COMMENT ON COLUMN searches.name IS 'spec.name, stored verbatim: a label for people.';
+COMMENT ON COLUMN searches.spec IS
+  'The whole nas.v1.SearchSpec as protobuf JSON with proto field names, every default filled in (strategy options included); enums as names, seed as a string.';
+COMMENT ON COLUMN searches.state IS
+  'RUNNING, COMPLETED, CANCELLED or FAILED; state_reason says why it ended so.';
+COMMENT ON COLUMN searches.max_trials IS 'spec.budget.max_trials.';
+COMMENT ON COLUMN searches.parallelism IS 'spec.budget.parallelism: trials in flight at once.';
+COMMENT ON COLUMN searches.max_attempts IS
+  'spec.budget.max_attempts: leases a trial may get before it ends FAILED.';
+COMMENT ON COLUMN searches.objective_metric IS
+  'Metric of the first objective (val_accuracy, test_accuracy, val_loss, params, flops, latency_ms or train_seconds).';
+COMMENT ON COLUMN searches.objective_direction IS 'MAXIMIZE or MINIMIZE.';
+COMMENT ON COLUMN searches.created_at IS 'When it was submitted.';
+COMMENT ON COLUMN searches.finished_at IS
+  'When it completed, failed or was cancelled; NULL exactly while RUNNING.';
+COMMENT ON COLUMN searches.owner IS
+  'Name of the token that created it (tokens file); empty when authentication was off.';
+COMMENT ON COLUMN searches.state_reason IS
+  'Why it ended as it did (e.g. space exhausted), or why a RUNNING search makes no progress; empty when there is nothing to say.';
+
+COMMENT ON TABLE trials IS
+  'One row per candidate architecture: PENDING -> RUNNING -> COMPLETED | FAILED | STOPPED | CANCELLED; finished trials never change.';
+COMMENT ON COLUMN trials.id IS 'The trial id of the API.';
+COMMENT ON COLUMN trials.search_id IS 'Its search.';
+COMMENT ON COLUMN trials.number IS '0-based position in its search, assigned when proposed.';
+COMMENT ON COLUMN trials.state IS
+  'PENDING, RUNNING, COMPLETED, FAILED, STOPPED (ended early by the controller) or CANCELLED (its search was cancelled).';
+COMMENT ON COLUMN trials.kind IS 'How it is estimated: TRAIN (train from scratch).';
+COMMENT ON COLUMN trials.arch_text IS
+  'Canonical text of the architecture (the NAS-Bench-201 string, or name=option pairs).';
+COMMENT ON COLUMN trials.arch_choices IS 'One option index per decision point of the space.';
+COMMENT ON COLUMN trials.canonical_key IS 'Equal for architectures that compute the same function.';
+COMMENT ON COLUMN trials.budget IS 'The nas.v1.TrainingBudget as protobuf JSON.';
+COMMENT ON COLUMN trials.seed IS
+  'Training seed: a uint64 stored as its int64 bit pattern (values above 2^63 read as negative).';
+COMMENT ON COLUMN trials.attempt IS
+  'Leases given so far; also the fencing token every worker report must carry.';
+COMMENT ON COLUMN trials.worker_id IS
+  'The worker holding (or that last held) the lease; NULL while never leased.';
+COMMENT ON COLUMN trials.lease_expires_at IS 'End of the current lease; set only while RUNNING.';
+COMMENT ON COLUMN trials.val_accuracy IS
+  'Final validation accuracy, a fraction in [0, 1]; NULL until COMPLETED or when not measured.';
+COMMENT ON COLUMN trials.val_loss IS
+  'Final validation loss; NULL until COMPLETED or when its estimator does not measure it (tabular).';
+COMMENT ON COLUMN trials.test_accuracy IS
+  'Final test accuracy, a fraction in [0, 1]; NULL until COMPLETED or when not measured.';
+COMMENT ON COLUMN trials.test_loss IS
+  'Final test loss; NULL until COMPLETED or when its estimator does not measure it (tabular).';
+COMMENT ON COLUMN trials.params IS 'Trainable parameters; NULL until COMPLETED.';
+COMMENT ON COLUMN trials.flops IS
+  'Multiply-accumulates of one forward pass of one image; NULL until COMPLETED.';
+COMMENT ON COLUMN trials.latency_ms IS
+  'Median forward latency of one image (batch 1) on the worker''s device; NULL until COMPLETED or when not measured (tabular).';
+COMMENT ON COLUMN trials.train_seconds IS 'Wall time of training; NULL until COMPLETED.';
+COMMENT ON COLUMN trials.reason IS
+  'One line per attempt that ended badly (attempt 2 on worker w-3: lease expired), or cancelled with its search.';
+COMMENT ON COLUMN trials.created_at IS 'When the controller proposed it.';
+COMMENT ON COLUMN trials.started_at IS 'Start of the latest lease.';
+COMMENT ON COLUMN trials.finished_at IS 'When it reached a final state.';
+
+COMMENT ON TABLE trial_epochs IS
+  'Per-epoch metrics as workers report them; the epochs of earlier (expired) attempts stay as history.';
+COMMENT ON COLUMN trial_epochs.trial_id IS 'The trial.';
+COMMENT ON COLUMN trial_epochs.attempt IS 'The lease attempt that reported it.';
+COMMENT ON COLUMN trial_epochs.epoch IS '1-based epoch number.';
+COMMENT ON COLUMN trial_epochs.train_loss IS 'Mean training loss of the epoch.';
+COMMENT ON COLUMN trial_epochs.val_loss IS 'Validation loss after the epoch.';
+COMMENT ON COLUMN trial_epochs.val_accuracy IS 'Validation accuracy after the epoch, a fraction in [0, 1].';
+COMMENT ON COLUMN trial_epochs.seconds IS 'Wall seconds of the epoch.';
+COMMENT ON COLUMN trial_epochs.recorded_at IS 'When the controller stored it.';
+
+COMMENT ON TABLE workers IS 'One row per worker registration.';
+COMMENT ON COLUMN workers.id IS 'w- and a number, e.g. w-12: the worker id of the API.';
+COMMENT ON COLUMN workers.host IS 'Host name the worker reported.';
+COMMENT ON COLUMN workers.device_type IS 'CPU, CUDA or UNSPECIFIED.';
+COMMENT ON COLUMN workers.device_name IS 'The GPU or CPU model.';
+COMMENT ON COLUMN workers.device_memory_bytes IS 'Device memory (host memory for CPU workers).';
+COMMENT ON COLUMN workers.registered_at IS 'Registration time.';
+COMMENT ON COLUMN workers.last_seen_at IS 'Last call from the worker.';
+COMMENT ON COLUMN workers.name IS
+  'Name the worker was started with (nas-worker --name; default HOST/DEVICE).';
+COMMENT ON COLUMN workers.estimator IS 'How it estimates trials: torch or tabular.';
+COMMENT ON COLUMN workers.capabilities IS
+  'What it can run, as space:dataset tokens; NULL: an older worker that declared nothing and is offered every trial.';
+
+COMMENT ON VIEW trial_history IS
+  'Every trial with its search''s name, final metrics and timestamps, for reading.';
+COMMENT ON COLUMN trial_history.trial_id IS 'trials.id.';
+COMMENT ON COLUMN trial_history.search_id IS 'Its search.';
+COMMENT ON COLUMN trial_history.search_name IS 'searches.name of its search.';
+COMMENT ON COLUMN trial_history.number IS '0-based position in its search.';
+COMMENT ON COLUMN trial_history.state IS 'trials.state.';
+COMMENT ON COLUMN trial_history.kind IS 'trials.kind.';
+COMMENT ON COLUMN trial_history.architecture IS 'trials.arch_text: canonical text of the architecture.';
+COMMENT ON COLUMN trial_history.arch_choices IS 'One option index per decision point.';
+COMMENT ON COLUMN trial_history.attempt IS 'Leases given so far.';
+COMMENT ON COLUMN trial_history.worker_id IS 'The worker that holds or last held the lease.';
+COMMENT ON COLUMN trial_history.val_accuracy IS 'trials.val_accuracy (NULL: not measured).';
+COMMENT ON COLUMN trial_history.val_loss IS 'trials.val_loss (NULL: not measured).';
+COMMENT ON COLUMN trial_history.test_accuracy IS 'trials.test_accuracy (NULL: not measured).';
+COMMENT ON COLUMN trial_history.test_loss IS 'trials.test_loss (NULL: not measured).';
+COMMENT ON COLUMN trial_history.params IS 'trials.params.';
+COMMENT ON COLUMN trial_history.flops IS 'trials.flops.';
+COMMENT ON COLUMN trial_history.latency_ms IS 'trials.latency_ms (NULL: not measured).';
+COMMENT ON COLUMN trial_history.train_seconds IS 'trials.train_seconds.';
+COMMENT ON COLUMN trial_history.reason IS 'trials.reason: one line per attempt that ended badly.';
+COMMENT ON COLUMN trial_history.created_at IS 'When the controller proposed it.';
+COMMENT ON COLUMN trial_history.started_at IS 'Start of the latest lease.';
+COMMENT ON COLUMN trial_history.finished_at IS 'When it reached a final state.';
+COMMENT ON COLUMN trial_history.last_attempt_duration IS 'finished_at - started_at: how long the last attempt ran.';
+
+COMMENT ON VIEW best_trials IS
+  'COMPLETED trials ranked within their search by its first objective (ties share a rank); constraints are not applied here.';
+COMMENT ON COLUMN best_trials.rank IS '1 for the best trial of its search.';
+COMMENT ON COLUMN best_trials.trial_id IS 'trials.id.';
+COMMENT ON COLUMN best_trials.search_id IS 'Its search.';
+COMMENT ON COLUMN best_trials.search_name IS 'searches.name of its search.';
+COMMENT ON COLUMN best_trials.number IS '0-based position in its search.';
+COMMENT ON COLUMN best_trials.architecture IS 'trials.arch_text.';
+COMMENT ON COLUMN best_trials.objective_metric IS 'searches.objective_metric.';
+COMMENT ON COLUMN best_trials.objective_direction IS 'searches.objective_direction.';
+COMMENT ON COLUMN best_trials.objective_value IS
+  'The trial''s value of objective_metric; NULL (ranked last) when not measured.';
+COMMENT ON COLUMN best_trials.val_accuracy IS 'trials.val_accuracy.';
+COMMENT ON COLUMN best_trials.val_loss IS 'trials.val_loss.';
+COMMENT ON COLUMN best_trials.test_accuracy IS 'trials.test_accuracy.';
+COMMENT ON COLUMN best_trials.test_loss IS 'trials.test_loss.';
+COMMENT ON COLUMN best_trials.params IS 'trials.params.';
+COMMENT ON COLUMN best_trials.flops IS 'trials.flops.';
+COMMENT ON COLUMN best_trials.latency_ms IS 'trials.latency_ms.';
+COMMENT ON COLUMN best_trials.train_seconds IS 'trials.train_seconds.';
+COMMENT ON COLUMN best_trials.finished_at IS 'When the trial completed.';
+
+COMMENT ON VIEW epoch_metrics IS 'One row per reported epoch, with its trial''s search and number.';
+COMMENT ON COLUMN epoch_metrics.search_id IS 'The trial''s search.';
+COMMENT ON COLUMN epoch_metrics.trial_number IS 'The trial''s position in its search.';
+COMMENT ON COLUMN epoch_metrics.trial_id IS 'trials.id.';
+COMMENT ON COLUMN epoch_metrics.attempt IS 'The lease attempt that reported it.';
+COMMENT ON COLUMN epoch_metrics.current_attempt IS
+  'True for the epochs of the trial''s latest attempt (the ones the API shows).';
+COMMENT ON COLUMN epoch_metrics.epoch IS '1-based epoch number.';
+COMMENT ON COLUMN epoch_metrics.train_loss IS 'Mean training loss of the epoch.';
+COMMENT ON COLUMN epoch_metrics.val_loss IS 'Validation loss after the epoch.';
+COMMENT ON COLUMN epoch_metrics.val_accuracy IS 'Validation accuracy after the epoch.';
+COMMENT ON COLUMN epoch_metrics.seconds IS 'Wall seconds of the epoch.';
+COMMENT ON COLUMN epoch_metrics.recorded_at IS 'When the controller stored it.';
 )sql";
 
 constexpr char kCreateMigrationsTable[] = R"sql(
@@ -232,6 +391,7 @@ const std::vector<Migration>& AllMigrations() {
       {3, "add_search_owner", kAddSearchOwner},
       {4, "add_search_state_reason", kAddSearchStateReason},
       {5, "add_worker_capabilities", kAddWorkerCapabilities},
+      {7, "comment_schema", kCommentSchema},
   };
   return *migrations;
 }

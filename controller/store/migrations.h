@@ -12,7 +12,7 @@
 namespace nas::controller {
 
 struct Migration {
-  int version = 0;   // 1, 2, 3, ... without gaps
+  int version = 0;   // 1, 2, 3, ... increasing
   std::string name;  // snake_case, e.g. "create_tables"
   std::string sql;   // one or more statements
 };

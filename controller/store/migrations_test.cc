@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "controller/store/pg_pool.h"
 #include "controller/store/postgres_store.h"
 #include "controller/store/store_test_util.h"
 #include "gtest/gtest.h"
@@ -30,10 +31,16 @@ class MigrationsTest : public ::testing::Test {
   std::unique_ptr<ScratchDatabase> db_;
 };
 
-TEST(MigrationListTest, VersionsAreConsecutiveFromOne) {
-  int expected = 1;
+// Increasing rather than consecutive: parallel branches each append their
+// own version number (5, 6, 7), and one may land before another.
+TEST(MigrationListTest, VersionsIncreaseFromOne) {
+  int previous = 0;
   for (const Migration& migration : AllMigrations()) {
-    EXPECT_EQ(migration.version, expected++);
+    EXPECT_GT(migration.version, previous);
+    if (previous == 0) {
+      EXPECT_EQ(migration.version, 1);
+    }
+    previous = migration.version;
     EXPECT_FALSE(migration.name.empty());
     EXPECT_FALSE(migration.sql.empty());
   }
@@ -57,6 +64,37 @@ TEST_F(MigrationsTest, AppliesEveryMigrationToAnEmptyDatabase) {
                      .as<bool>())
         << relation;
   }
+}
+
+// \d+ documents the schema: a migration that adds a table, view or column
+// must add its COMMENT too (see version 7 in migrations.cc).
+TEST_F(MigrationsTest, EveryTableViewAndColumnHasAComment) {
+  ASSERT_TRUE(Open().ok());
+  const pqxx::result relations = db_->Query(
+      "SELECT c.relname FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm') "
+      "AND coalesce(obj_description(c.oid, 'pg_class'), '') = '' "
+      "ORDER BY 1");
+  for (const pqxx::row& row : relations) {
+    ADD_FAILURE() << "no COMMENT ON TABLE/VIEW " << row[0].as<std::string>();
+  }
+  const pqxx::result columns = db_->Query(
+      "SELECT c.relname || '.' || a.attname FROM pg_class c "
+      "JOIN pg_namespace n ON n.oid = c.relnamespace "
+      "JOIN pg_attribute a ON a.attrelid = c.oid "
+      "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm') "
+      "AND a.attnum > 0 AND NOT a.attisdropped "
+      "AND coalesce(col_description(c.oid, a.attnum), '') = '' ORDER BY 1");
+  for (const pqxx::row& row : columns) {
+    ADD_FAILURE() << "no COMMENT ON COLUMN " << row[0].as<std::string>();
+  }
+  // The check looks at something: every relation of migrations 1 and 2.
+  EXPECT_GE(db_->Query("SELECT count(*) FROM pg_class c JOIN pg_namespace n "
+                       "ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+                       "AND c.relkind IN ('r', 'v')")[0][0]
+                .as<int>(),
+            8);
 }
 
 TEST_F(MigrationsTest, ReopeningChangesNothing) {
@@ -116,6 +154,43 @@ TEST(OpenPostgresStoreTest, UnreachableDatabaseIsUnavailable) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kUnavailable)
       << store.status();
+}
+
+TEST(OpenPostgresStoreTest, UnreachableDatabaseIsNamedWithoutItsPassword) {
+  auto store = OpenPostgresStore(
+      {"postgresql://nas:hunter22@127.0.0.1:1/nas?connect_timeout=2", 1});
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find(
+                "cannot open the database "
+                "postgresql://nas:***@127.0.0.1:1/nas?connect_timeout=2: "),
+            std::string::npos)
+      << store.status();
+  EXPECT_EQ(store.status().message().find("hunter22"), std::string::npos)
+      << store.status();
+}
+
+TEST(OpenPostgresStoreTest, MalformedUrlIsInvalid) {
+  for (const char* url :
+       {"not-a-url", "postgresql://nas:nas@127.0.0.1:5432/nas?bogus=1"}) {
+    auto store = OpenPostgresStore({url, 1});
+    ASSERT_FALSE(store.ok()) << url;
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument)
+        << store.status();
+    EXPECT_NE(store.status().message().find("is malformed"), std::string::npos)
+        << store.status();
+  }
+}
+
+TEST(RedactedDatabaseUrlTest, MasksPasswords) {
+  EXPECT_EQ(RedactedDatabaseUrl("postgresql://u:secret@h:1/db"),
+            "postgresql://u:***@h:1/db");
+  EXPECT_EQ(RedactedDatabaseUrl("postgres://u:p%40ss@h/db?sslmode=require"),
+            "postgres://u:***@h/db?sslmode=require");
+  EXPECT_EQ(RedactedDatabaseUrl("postgresql://u@h/db"), "postgresql://u@h/db");
+  EXPECT_EQ(RedactedDatabaseUrl("postgresql://h/db?user=u&password=pw&x=1"),
+            "postgresql://h/db?user=u&password=***&x=1");
+  EXPECT_EQ(RedactedDatabaseUrl("host=h user=u password=pw dbname=d"),
+            "host=h user=u password=*** dbname=d");
 }
 
 TEST(OpenPostgresStoreTest, EmptyUrlIsInvalid) {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "libpq-fe.h"
 
 namespace nas::controller {
 namespace {
@@ -79,6 +80,77 @@ absl::Status StatusFromCurrentException(bool* connection_lost) {
   } catch (...) {
     return absl::InternalError("store error: unknown exception");
   }
+}
+
+namespace {
+
+// The password libpq would use from `url`, or "" (none, or unparsable).
+std::string PasswordOf(const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (error != nullptr) PQfreemem(error);
+  if (options == nullptr) return "";
+  std::string password;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (std::string(o->keyword) == "password" && o->val != nullptr) {
+      password = o->val;
+    }
+  }
+  PQconninfoFree(options);
+  return password;
+}
+
+}  // namespace
+
+absl::Status CheckDatabaseUrl(const std::string& url) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(url.c_str(), &error);
+  if (options != nullptr) {
+    PQconninfoFree(options);
+    return absl::OkStatus();
+  }
+  std::string reason = error != nullptr ? Trimmed(error) : "out of memory";
+  if (error != nullptr) PQfreemem(error);
+  return absl::InvalidArgumentError(
+      absl::StrCat("database URL \"", RedactedDatabaseUrl(url),
+                   "\" is malformed: ", WithoutPassword(url, reason),
+                   "; expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"));
+}
+
+std::string RedactedDatabaseUrl(const std::string& url) {
+  std::string redacted = url;
+  const size_t scheme_end = redacted.find("://");
+  if (scheme_end != std::string::npos) {
+    // postgresql://user:password@host...: the user info ends at the last
+    // '@' before the path.
+    const size_t authority = scheme_end + 3;
+    const size_t path = redacted.find_first_of("/?", authority);
+    const size_t at = redacted.rfind(
+        '@', path == std::string::npos ? std::string::npos : path);
+    if (at != std::string::npos && at >= authority) {
+      const size_t colon = redacted.find(':', authority);
+      if (colon != std::string::npos && colon < at) {
+        redacted.replace(colon + 1, at - colon - 1, "***");
+      }
+    }
+  }
+  // password=... as a URI query parameter or a key=value pair.
+  for (size_t pos = redacted.find("password="); pos != std::string::npos;
+       pos = redacted.find("password=", pos + 1)) {
+    const size_t value = pos + 9;
+    size_t end = redacted.find_first_of("& ", value);
+    if (end == std::string::npos) end = redacted.size();
+    redacted.replace(value, end - value, "***");
+  }
+  return redacted;
+}
+
+std::string WithoutPassword(const std::string& url, std::string message) {
+  const std::string password = PasswordOf(url);
+  if (password.size() >= 4) {
+    absl::StrReplaceAll({{password, "***"}}, &message);
+  }
+  return message;
 }
 
 std::string WithConnectTimeout(const std::string& url, int seconds) {

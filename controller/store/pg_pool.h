@@ -29,6 +29,20 @@ absl::Status StatusFromCurrentException(bool* connection_lost);
 // unreachable server fails a call within seconds instead of hanging.
 std::string WithConnectTimeout(const std::string& url, int seconds);
 
+// OK when libpq accepts `url` as a connection URI (postgresql://...) or a
+// key=value string; otherwise InvalidArgument with libpq's reason, so that
+// a typo is reported at once instead of retried like an outage.
+absl::Status CheckDatabaseUrl(const std::string& url);
+
+// `url` for logs and error messages: the password of a URI's user info
+// ("postgresql://nas:***@host/db") or a password parameter
+// ("password=***") masked. Best effort on malformed input.
+std::string RedactedDatabaseUrl(const std::string& url);
+
+// `message` with every occurrence of `url`'s password (when it has one of
+// at least 4 characters) masked; for messages that quote the URL.
+std::string WithoutPassword(const std::string& url, std::string message);
+
 // `size` connections, each used by one thread at a time; a caller waits when
 // all are busy. Connections are opened lazily and reopened on the next use
 // after one was lost (e.g. the server restarted). Thread-safe.

@@ -223,6 +223,46 @@ TEST_F(LeaseTest, CompleteTrialIsIdempotentAndKeepsTheFirstMetrics) {
   EXPECT_TRUE(trial.has_finished_at());
 }
 
+// An estimator that measures no latency or losses (the tabular one) leaves
+// them unset: NULL in SQL, unset again when read back, never 0.
+TEST_F(LeaseTest, UnmeasuredMetricsAreNullNotZero) {
+  const int64_t id = NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w");
+  nas::v1::TrialMetrics metrics;
+  metrics.set_val_accuracy(0.75);
+  metrics.set_test_accuracy(0.5);
+  metrics.set_params(1000);
+  metrics.set_flops(0);  // measured, and zero: stays 0, not NULL
+  metrics.set_train_seconds(0.01);
+  ASSERT_TRUE(store().CompleteTrial(Ref(a, "w"), metrics).ok());
+  const std::string where =
+      " FROM trials WHERE search_id = " + std::to_string(id);
+  EXPECT_EQ(db().Query("SELECT (val_loss IS NULL)::text || (test_loss IS "
+                       "NULL)::text || (latency_ms IS NULL)::text || "
+                       "coalesce(flops::text, 'null') || "
+                       "coalesce(val_accuracy::text, 'null')" +
+                       where)[0][0]
+                .as<std::string>(),
+            "truetruetrue00.75");
+  const nas::v1::Trial trial = GetTrial(id, 0);
+  EXPECT_FALSE(trial.metrics().has_val_loss());
+  EXPECT_FALSE(trial.metrics().has_test_loss());
+  EXPECT_FALSE(trial.metrics().has_latency_ms());
+  EXPECT_TRUE(trial.metrics().has_flops());
+  EXPECT_TRUE(MessageDifferencer::Equals(trial.metrics(), metrics))
+      << trial.metrics().DebugString();
+  // The views show NULL as well, and BestTrials reads them back unset.
+  EXPECT_EQ(db().Query("SELECT count(*) FROM best_trials WHERE latency_ms IS "
+                       "NULL AND search_id = " +
+                       std::to_string(id))[0][0]
+                .as<int>(),
+            1);
+  absl::StatusOr<std::vector<nas::v1::Trial>> best = store().BestTrials(id, 1);
+  ASSERT_TRUE(best.ok()) << best.status();
+  ASSERT_EQ(best->size(), 1u);
+  EXPECT_FALSE((*best)[0].metrics().has_latency_ms());
+}
+
 TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
   const int64_t id = NewSearch(4, 4);
   // Trial 0 was never leased: attempt 0 names no lease.

@@ -9,10 +9,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "controller/store/capability_tokens.h"
 #include "controller/store/migrations.h"
+#include "controller/store/pg_pool.h"
 #include "controller/store/postgres_store_impl.h"
 #include "controller/store/proto_rows.h"
 
@@ -22,6 +25,18 @@ namespace {
 constexpr int kConnectTimeoutSeconds = 10;
 constexpr int kDefaultParallelism = 1;
 constexpr int kDefaultMaxAttempts = 3;
+
+// libpq reports a refused login or a missing role or database like a lost
+// connection (no SQLSTATE reaches the client before it is connected), so
+// the message is all there is to go by.
+bool IsPermanentConnectFailure(absl::string_view message) {
+  for (absl::string_view pattern :
+       {"password authentication failed", "no password supplied",
+        "authentication failed", "no pg_hba.conf entry", "does not exist"}) {
+    if (absl::StrContains(message, pattern)) return true;
+  }
+  return false;
+}
 
 std::string SelectSearches(const char* where_and_order) {
   return absl::StrCat("SELECT ", kSearchColumns, " FROM searches s ",
@@ -35,11 +50,29 @@ absl::StatusOr<std::unique_ptr<TrialStore>> OpenPostgresStore(
   if (options.database_url.empty()) {
     return absl::InvalidArgumentError("database_url is empty");
   }
+  if (absl::Status s = CheckDatabaseUrl(options.database_url); !s.ok()) {
+    return s;
+  }
   auto store = std::make_unique<PostgresStore>(
       WithConnectTimeout(options.database_url, kConnectTimeoutSeconds),
       std::max(1, options.pool_size));
   absl::Status migrated = store->Migrate();
-  if (!migrated.ok()) return migrated;
+  if (!migrated.ok()) {
+    // Say which database (never the password), and tell a refused login
+    // or a missing database, which waiting does not fix, from an outage.
+    // "connection lost" reads wrong for a connection never made.
+    const std::string reason =
+        WithoutPassword(options.database_url,
+                        std::string(absl::StripPrefix(
+                            migrated.message(), "database connection lost: ")));
+    const std::string message =
+        absl::StrCat("cannot open the database ",
+                     RedactedDatabaseUrl(options.database_url), ": ", reason);
+    if (absl::IsUnavailable(migrated) && IsPermanentConnectFailure(reason)) {
+      return absl::FailedPreconditionError(message);
+    }
+    return absl::Status(migrated.code(), message);
+  }
   return std::unique_ptr<TrialStore>(std::move(store));
 }
 

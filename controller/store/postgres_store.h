@@ -22,8 +22,10 @@ struct PostgresStoreOptions {
 
 // Connects, applies every missing schema migration (serialized across
 // processes by an advisory lock) and returns the store. Unavailable when the
-// database cannot be reached, FailedPrecondition when its schema is newer
-// than this binary, InvalidArgument for an empty URL.
+// database cannot be reached (worth retrying); FailedPrecondition when its
+// schema is newer than this binary, or the login is refused or the role or
+// database does not exist; InvalidArgument for an empty or malformed URL.
+// Messages name the database by its URL with the password masked.
 //
 // The store survives database restarts: a pooled connection found dead when
 // a call begins is replaced before anything is sent; a call whose

@@ -424,10 +424,27 @@ absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
           "val_loss = $3, test_accuracy = $4, test_loss = $5, params = $6, "
           "flops = $7, latency_ms = $8, train_seconds = $9, "
           "lease_expires_at = NULL, finished_at = now() WHERE id = $1",
-          ref.trial_id, Float8(metrics->val_accuracy()),
-          Float8(metrics->val_loss()), Float8(metrics->test_accuracy()),
-          Float8(metrics->test_loss()), metrics->params(), metrics->flops(),
-          Float8(metrics->latency_ms()), Float8(metrics->train_seconds()));
+          ref.trial_id,
+          // A metric the estimator did not measure is NULL, not 0.
+          metrics->has_val_accuracy()
+              ? std::optional(Float8(metrics->val_accuracy()))
+              : std::nullopt,
+          metrics->has_val_loss() ? std::optional(Float8(metrics->val_loss()))
+                                  : std::nullopt,
+          metrics->has_test_accuracy()
+              ? std::optional(Float8(metrics->test_accuracy()))
+              : std::nullopt,
+          metrics->has_test_loss() ? std::optional(Float8(metrics->test_loss()))
+                                   : std::nullopt,
+          metrics->has_params() ? std::optional(metrics->params())
+                                : std::nullopt,
+          metrics->has_flops() ? std::optional(metrics->flops()) : std::nullopt,
+          metrics->has_latency_ms()
+              ? std::optional(Float8(metrics->latency_ms()))
+              : std::nullopt,
+          metrics->has_train_seconds()
+              ? std::optional(Float8(metrics->train_seconds()))
+              : std::nullopt);
     } else {
       tx.exec_params0(
           absl::StrCat("UPDATE trials SET state = $2, ", AppendReason("$3"),

@@ -256,7 +256,8 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
   if (!parsed.ok()) return parsed;
   trial.set_attempt(row["attempt"].as<int32_t>());
   trial.set_worker_id(row["worker_id"].c_str());
-  // Final metrics exist once a trial completed; partial NULLs stay 0.
+  // Final metrics exist once a trial completed; a NULL column is a metric
+  // its estimator did not measure, and stays unset.
   const char* metric_columns[] = {
       "val_accuracy", "val_loss", "test_accuracy", "test_loss",
       "params",       "flops",    "latency_ms",    "train_seconds"};
@@ -266,14 +267,26 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
   }
   if (has_metrics) {
     nas::v1::TrialMetrics* m = trial.mutable_metrics();
-    m->set_val_accuracy(row["val_accuracy"].as<double>(0.0));
-    m->set_val_loss(row["val_loss"].as<double>(0.0));
-    m->set_test_accuracy(row["test_accuracy"].as<double>(0.0));
-    m->set_test_loss(row["test_loss"].as<double>(0.0));
-    m->set_params(row["params"].as<int64_t>(0));
-    m->set_flops(row["flops"].as<int64_t>(0));
-    m->set_latency_ms(row["latency_ms"].as<double>(0.0));
-    m->set_train_seconds(row["train_seconds"].as<double>(0.0));
+    if (!row["val_accuracy"].is_null()) {
+      m->set_val_accuracy(row["val_accuracy"].as<double>());
+    }
+    if (!row["val_loss"].is_null()) {
+      m->set_val_loss(row["val_loss"].as<double>());
+    }
+    if (!row["test_accuracy"].is_null()) {
+      m->set_test_accuracy(row["test_accuracy"].as<double>());
+    }
+    if (!row["test_loss"].is_null()) {
+      m->set_test_loss(row["test_loss"].as<double>());
+    }
+    if (!row["params"].is_null()) m->set_params(row["params"].as<int64_t>());
+    if (!row["flops"].is_null()) m->set_flops(row["flops"].as<int64_t>());
+    if (!row["latency_ms"].is_null()) {
+      m->set_latency_ms(row["latency_ms"].as<double>());
+    }
+    if (!row["train_seconds"].is_null()) {
+      m->set_train_seconds(row["train_seconds"].as<double>());
+    }
   }
   trial.set_reason(row["reason"].c_str());
   SetTimestamp(row["created_us"], trial.mutable_created_at());

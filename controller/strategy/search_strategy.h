@@ -67,6 +67,11 @@ class SearchStrategy {
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(
     const nas::v1::StrategySpec& spec);
 
+// `spec` with every option left 0 ("the default") set to the value
+// MakeSearchStrategy uses for it, so that the stored spec says what runs;
+// MakeSearchStrategy builds the same strategy from either.
+nas::v1::StrategySpec WithStrategyDefaults(nas::v1::StrategySpec spec);
+
 }  // namespace nas::controller
 
 #endif  // NAS_CONTROLLER_STRATEGY_SEARCH_STRATEGY_H_

@@ -105,6 +105,60 @@ absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeGpBayesOpt(
 
 }  // namespace
 
+nas::v1::StrategySpec WithStrategyDefaults(nas::v1::StrategySpec spec) {
+  // Only fields left 0 ("the default") change, to the very values the
+  // factory above would use, so MakeSearchStrategy builds the same strategy
+  // from either spec. Negative "off" values stay as they are.
+  switch (spec.kind_case()) {
+    case nas::v1::StrategySpec::kEvolution: {
+      nas::v1::EvolutionConfig* c = spec.mutable_evolution();
+      const EvolutionOptions defaults;
+      if (c->population_size() == 0) {
+        c->set_population_size(defaults.population_size);
+      }
+      if (c->sample_size() == 0) {
+        c->set_sample_size(
+            std::min(defaults.sample_size, c->population_size()));
+      }
+      break;
+    }
+    case nas::v1::StrategySpec::kReinforce: {
+      nas::v1::ReinforceConfig* c = spec.mutable_reinforce();
+      const ReinforceOptions defaults;
+      if (c->learning_rate() == 0) c->set_learning_rate(defaults.learning_rate);
+      if (c->entropy_weight() == 0) {
+        c->set_entropy_weight(defaults.entropy_weight);
+      }
+      if (c->baseline_decay() == 0) {
+        c->set_baseline_decay(defaults.baseline_decay);
+      }
+      break;
+    }
+    case nas::v1::StrategySpec::kGpBayesOpt: {
+      nas::v1::GpBayesOptConfig* c = spec.mutable_gp_bayes_opt();
+      const GpBayesOptOptions defaults;
+      if (c->initial_random_trials() == 0) {
+        c->set_initial_random_trials(defaults.initial_random_trials);
+      }
+      if (c->local_starts() == 0) c->set_local_starts(defaults.local_starts);
+      if (c->random_candidates() == 0) {
+        c->set_random_candidates(defaults.random_candidates);
+      }
+      if (c->max_train() == 0) c->set_max_train(defaults.max_train);
+      if (c->thompson_every() == 0) {
+        c->set_thompson_every(defaults.thompson_every);
+      }
+      if (c->thompson_candidates() == 0) {
+        c->set_thompson_candidates(defaults.thompson_candidates);
+      }
+      break;
+    }
+    default:  // random and local search have nothing to default
+      break;
+  }
+  return spec;
+}
+
 absl::StatusOr<std::unique_ptr<SearchStrategy>> MakeSearchStrategy(
     const nas::v1::StrategySpec& spec) {
   switch (spec.kind_case()) {
