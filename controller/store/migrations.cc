@@ -303,9 +303,9 @@ COMMENT ON COLUMN workers.registered_at IS 'Registration time.';
 COMMENT ON COLUMN workers.last_seen_at IS 'Last call from the worker.';
 COMMENT ON COLUMN workers.name IS
   'Name the worker was started with (nas-worker --name; default HOST/DEVICE).';
-COMMENT ON COLUMN workers.estimator IS 'How it estimates trials: torch or tabular.';
+COMMENT ON COLUMN workers.estimator IS 'The estimator the worker runs, as it reported it (e.g. torch, tabular).';
 COMMENT ON COLUMN workers.capabilities IS
-  'What it can run, as space:dataset tokens; NULL: an older worker that declared nothing and is offered every trial.';
+  'What it can run, as space:dataset tokens (e.g. chain:DATASET_NAME_MNIST, nb201:* for any data set); NULL: an older worker that declared nothing and is offered every trial.';
 
 COMMENT ON VIEW trial_history IS
   'Every trial with its search''s name, final metrics and timestamps, for reading.';
