@@ -97,7 +97,8 @@ grpc::Status SearchServiceImpl::ListSearches(
       store_->ListSearches(*before, *page_size + 1,
                            caller->role == Role::kAdmin
                                ? std::nullopt
-                               : std::optional<std::string>(caller->name));
+                               : std::optional<std::string>(caller->name),
+                           request->include_archived());
   if (!searches.ok()) return ToGrpcStatus(searches.status());
   for (int i = 0; i < static_cast<int>(searches->size()) && i < *page_size;
        ++i) {
@@ -254,6 +255,8 @@ grpc::Status SearchServiceImpl::WatchSearch(
       next_poll = absl::Now() + absl::Seconds(2);
       absl::StatusOr<nas::v1::Search> now = store_->GetSearch(id);
       if (now.ok() && IsFinished(now->state())) return send_done(*now);
+      // Deleted (DeleteSearch with force) by another replica.
+      if (absl::IsNotFound(now.status())) return ToGrpcStatus(now.status());
     }
   }
   return grpc::Status::OK;

@@ -205,6 +205,7 @@ int Searches(Context& ctx, const Args& args) {
   if (!limit.ok()) return Usage(ctx, std::string(limit.status().message()));
   nas::v1::ListSearchesRequest request;
   request.set_page_size(*limit);
+  request.set_include_archived(args.Get("all").has_value());
   nas::v1::ListSearchesResponse response;
   grpc::ClientContext context;
   SetDeadline(&context);

@@ -28,7 +28,8 @@ const std::map<std::string, Command>& Commands() {
        {nas::cli::Watch, "watch SEARCH_ID",
         "Follow a search live: trials, epochs, a progress bar, best so far."}},
       {"searches",
-       {nas::cli::Searches, "searches [--limit N]", "List searches, newest first."}},
+       {nas::cli::Searches, "searches [--limit N] [--all]",
+        "List searches, newest first; --all includes archived ones."}},
       {"trials",
        {nas::cli::Trials, "trials SEARCH_ID [--state STATE]",
         "List a search's trials with their metrics."}},
@@ -39,6 +40,31 @@ const std::map<std::string, Command>& Commands() {
       {"cancel",
        {nas::cli::Cancel, "cancel SEARCH_ID",
         "Cancel a running search; its unfinished trials are stopped."}},
+      {"extend",
+       {nas::cli::Extend, "extend SEARCH --max_trials N",
+        "Raise a search's max_trials; a completed (or failed) search runs "
+        "again\n      and its strategy builds on every earlier trial. SEARCH "
+        "is an id or a\n      unique name."}},
+      {"delete",
+       {nas::cli::Delete, "delete SEARCH [--force]",
+        "Delete a search with its trials and metrics, for good. A running "
+        "search\n      needs --force, which cancels it first."}},
+      {"archive",
+       {nas::cli::Archive, "archive SEARCH",
+        "Hide a finished search from `nasctl searches` (--all shows it); "
+        "its\n      trials stay."}},
+      {"unarchive",
+       {nas::cli::Unarchive, "unarchive SEARCH",
+        "Show an archived search in `nasctl searches` again."}},
+      {"enqueue",
+       {nas::cli::Enqueue,
+        "enqueue SEARCH ARCH... | enqueue SEARCH --file FILE",
+        "Add architectures to a running search as pending trials, run "
+        "before its\n      strategy's next proposals (warm starts). ARCH is "
+        "the space's text, quoted\n      (nb201: '|nor_conv_3x3~0|+|...|'; "
+        "chain: 'stage1.depth=2 stage1.width=32\n      stage1.layer1.op=conv3x3 "
+        "...'), or option indexes like 3,0,1,2,0,4.\n      --file: one per "
+        "line, # comments; - reads standard input."}},
   };
   return *commands;
 }
@@ -74,8 +100,8 @@ int main(int argc, char** argv) {
   auto args = nas::cli::ParseArgs(
       argc, argv,
       {"controller", "output", "state", "k", "limit", "tls_ca", "tls_cert",
-       "tls_key", "token_file"},
-      {"watch", "plaintext"});
+       "tls_key", "token_file", "max_trials", "file"},
+      {"watch", "plaintext", "force", "all"});
   if (!args.ok()) {
     std::cerr << args.status().message() << "\n";
     return 2;

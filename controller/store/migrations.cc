@@ -199,6 +199,16 @@ ALTER TABLE searches ADD CONSTRAINT searches_state_check
   CHECK (state IN ('RUNNING', 'COMPLETED', 'CANCELLED', 'FAILED'));
 )sql";
 
+// Version 6: archived searches are hidden from ListSearches unless asked
+// for. Only a finished search can be archived (ExtendSearch unarchives).
+constexpr char kAddSearchArchivedAt[] = R"sql(
+ALTER TABLE searches ADD COLUMN archived_at timestamptz;
+ALTER TABLE searches ADD CONSTRAINT searches_archived_check
+  CHECK (archived_at IS NULL OR state <> 'RUNNING');
+COMMENT ON COLUMN searches.archived_at IS
+  'when ArchiveSearch hid the search from ListSearches; NULL when not archived';
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -219,6 +229,7 @@ const std::vector<Migration>& AllMigrations() {
       {2, "create_views", kCreateViews},
       {3, "add_search_owner", kAddSearchOwner},
       {4, "add_search_state_reason", kAddSearchStateReason},
+      {6, "add_search_archived_at", kAddSearchArchivedAt},
   };
   return *migrations;
 }

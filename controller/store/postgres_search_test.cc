@@ -66,7 +66,7 @@ TEST_F(SearchStoreTest, ListSearchesPagesNewestFirst) {
   std::vector<int64_t> seen;
   int64_t before = 0;
   for (int page = 0; page < 10; ++page) {
-    auto searches = store().ListSearches(before, 2, std::nullopt);
+    auto searches = store().ListSearches(before, 2, std::nullopt, false);
     ASSERT_TRUE(searches.ok()) << searches.status();
     if (searches->empty()) break;
     EXPECT_LE(searches->size(), 2u);
@@ -76,7 +76,7 @@ TEST_F(SearchStoreTest, ListSearchesPagesNewestFirst) {
     before = searches->back().id();
   }
   EXPECT_EQ(seen, std::vector<int64_t>(ids.rbegin(), ids.rend()));
-  auto none = store().ListSearches(0, 0, std::nullopt);
+  auto none = store().ListSearches(0, 0, std::nullopt, false);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());
 }
@@ -91,14 +91,14 @@ TEST_F(SearchStoreTest, OwnerIsStoredAndFiltersTheList) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->owner(), "bob");
 
-  auto alices = store().ListSearches(0, 10, std::string("alice"));
+  auto alices = store().ListSearches(0, 10, std::string("alice"), false);
   ASSERT_TRUE(alices.ok()) << alices.status();
   ASSERT_EQ(alices->size(), 1u);
   EXPECT_EQ((*alices)[0].id(), alice->id());
-  auto all = store().ListSearches(0, 10, std::nullopt);
+  auto all = store().ListSearches(0, 10, std::nullopt, false);
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 3u);
-  auto carols = store().ListSearches(0, 10, std::string("carol"));
+  auto carols = store().ListSearches(0, 10, std::string("carol"), false);
   ASSERT_TRUE(carols.ok());
   EXPECT_TRUE(carols->empty());
 }
@@ -150,7 +150,7 @@ TEST_F(SearchStoreTest, CountsFollowTrialStates) {
   EXPECT_EQ(search->counts().running(), 1);
   EXPECT_EQ(search->counts().completed(), 1);
   EXPECT_EQ(search->counts().failed(), 1);
-  auto listed = store().ListSearches(0, 10, std::nullopt);
+  auto listed = store().ListSearches(0, 10, std::nullopt, false);
   ASSERT_TRUE(listed.ok());
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_TRUE(

@@ -139,15 +139,18 @@ absl::StatusOr<nas::v1::Search> PostgresStore::GetSearch(int64_t search_id) {
 }
 
 absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
-    int64_t before_id, int limit, const std::optional<std::string>& owner) {
+    int64_t before_id, int limit, const std::optional<std::string>& owner,
+    bool include_archived) {
   if (limit <= 0) return std::vector<nas::v1::Search>();
   return pool_.Transact(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Search>> {
         const pqxx::result rows = tx.exec_params(
             SelectSearches("WHERE ($1::bigint = 0 OR s.id < $1::bigint) "
                            "AND ($3::text IS NULL OR s.owner = $3::text) "
+                           "AND ($4::boolean OR s.archived_at IS NULL) "
                            "ORDER BY s.id DESC LIMIT $2"),
-            before_id, limit, owner ? owner->c_str() : nullptr);
+            before_id, limit, owner ? owner->c_str() : nullptr,
+            include_archived);
         std::vector<nas::v1::Search> searches;
         for (const pqxx::row& row : rows) {
           absl::StatusOr<nas::v1::Search> search = SearchFromRow(row);

@@ -60,10 +60,11 @@ class TrialStore {
   // With current trial counts.
   virtual absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) = 0;
   // Newest first: searches with id < before_id (0: no bound), at most limit,
-  // only those of `owner` unless it is nullopt.
+  // only those of `owner` unless it is nullopt, archived ones only when
+  // include_archived.
   virtual absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(
-      int64_t before_id, int limit,
-      const std::optional<std::string>& owner) = 0;
+      int64_t before_id, int limit, const std::optional<std::string>& owner,
+      bool include_archived) = 0;
   // Ids of RUNNING searches, oldest first.
   virtual absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() = 0;
   // RUNNING -> CANCELLED; its PENDING and RUNNING trials become CANCELLED.
@@ -80,6 +81,26 @@ class TrialStore {
   virtual absl::StatusOr<bool> EndSearch(int64_t search_id,
                                          nas::v1::SearchState state,
                                          const std::string& reason) = 0;
+  // Raises max_trials (also budget.max_trials of the stored spec). A
+  // COMPLETED or FAILED search goes back to RUNNING with state_reason,
+  // finished_at and archived_at cleared. InvalidArgument unless max_trials
+  // is larger than the current value; FailedPrecondition for a CANCELLED
+  // search.
+  virtual absl::StatusOr<nas::v1::Search> ExtendSearch(int64_t search_id,
+                                                       int32_t max_trials) = 0;
+  // Deletes the search with its trials and their epochs. Returns the search
+  // as it was (CANCELLED when `force` cancelled it) and the number of trials
+  // deleted. FailedPrecondition for a RUNNING search unless `force`.
+  struct DeletedSearch {
+    nas::v1::Search search;
+    int deleted_trials = 0;
+  };
+  virtual absl::StatusOr<DeletedSearch> DeleteSearch(int64_t search_id,
+                                                     bool force) = 0;
+  // Sets archived_at to now (when not yet archived) or clears it.
+  // FailedPrecondition when archiving a RUNNING search.
+  virtual absl::StatusOr<nas::v1::Search> SetSearchArchived(int64_t search_id,
+                                                            bool archived) = 0;
 
   // ---- trials ----
   // Trials in number order with number > after_number (-1: from the start),
