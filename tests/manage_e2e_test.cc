@@ -10,6 +10,8 @@
 
 #include "absl/strings/match.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/cluster.h"
 #include "tests/cluster_calls.h"
@@ -348,6 +350,50 @@ TEST(ManageSearches, DeleteRemovesRowsAndArchiveHidesFromTheList) {
   ASSERT_TRUE(Delete(cluster.search(), running, true, &deleted).ok());
   EXPECT_EQ(deleted.search().state(), nas::v1::SEARCH_STATE_CANCELLED);
   EXPECT_EQ(cluster.db().QueryScalar("SELECT count(*) FROM searches"), "0");
+}
+
+// Watchers of a search deleted while running end: on the controller that
+// deleted it through search_done, on another replica with NOT_FOUND (its
+// poll finds the search gone) rather than waiting forever.
+TEST(ManageSearches, WatchersOfADeletedSearchEnd) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  const std::string replica = cluster.StartControllerReplica();
+  ASSERT_FALSE(replica.empty()) << cluster.Logs();
+  auto replica_search = nas::v1::SearchService::NewStub(
+      grpc::CreateChannel(replica, grpc::InsecureChannelCredentials()));
+  nas::v1::SearchSpec spec = ParseSpec(kRandomSearch);
+  const int64_t id = CreateSearchOrFail(cluster.search(), spec);
+  ASSERT_NE(id, 0);
+
+  nas::v1::WatchSearchRequest watch;
+  watch.set_search_id(id);
+  auto start_watch = [&](nas::v1::SearchService::Stub& stub,
+                         grpc::ClientContext& context) {
+    context.set_deadline(std::chrono::system_clock::now() + seconds(60));
+    auto reader = stub.WatchSearch(&context, watch);
+    nas::v1::SearchEvent snapshot;
+    EXPECT_TRUE(reader->Read(&snapshot) && snapshot.has_snapshot());
+    return reader;
+  };
+  grpc::ClientContext here_context, there_context;
+  auto here = start_watch(cluster.search(), here_context);
+  auto there = start_watch(*replica_search, there_context);
+
+  nas::v1::DeleteSearchResponse deleted;
+  ASSERT_TRUE(Delete(cluster.search(), id, /*force=*/true, &deleted).ok());
+
+  nas::v1::SearchEvent event;
+  ASSERT_TRUE(here->Read(&event)) << cluster.Logs();
+  EXPECT_TRUE(event.has_search_done());
+  EXPECT_EQ(event.search().state(), nas::v1::SEARCH_STATE_CANCELLED);
+  while (there->Read(&event)) {
+  }
+  const grpc::Status ended = there->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::NOT_FOUND)
+      << ended.error_message();
+  here_context.TryCancel();
+  here->Finish();
 }
 
 // nasctl extend, enqueue, archive, unarchive, delete, with the search given
