@@ -43,28 +43,31 @@ const std::map<std::string, Command>& Commands() {
       {"extend",
        {nas::cli::Extend, "extend SEARCH --max_trials N",
         "Raise a search's max_trials; a completed (or failed) search runs "
-        "again\n      and its strategy builds on every earlier trial. SEARCH "
-        "is an id or a\n      unique name."}},
+        "again and its strategy builds on every earlier trial. SEARCH is "
+        "an id or a unique name."}},
       {"delete",
        {nas::cli::Delete, "delete SEARCH [--force]",
         "Delete a search with its trials and metrics, for good. A running "
-        "search\n      needs --force, which cancels it first."}},
+        "search needs --force, which cancels it first. SEARCH is an id or a "
+        "unique name."}},
       {"archive",
        {nas::cli::Archive, "archive SEARCH",
         "Hide a finished search from `nasctl searches` (--all shows it); "
-        "its\n      trials stay."}},
+        "its trials stay. SEARCH is an id or a unique name."}},
       {"unarchive",
        {nas::cli::Unarchive, "unarchive SEARCH",
-        "Show an archived search in `nasctl searches` again."}},
+        "Show an archived search in `nasctl searches` again. SEARCH is an "
+        "id or a unique name."}},
       {"enqueue",
        {nas::cli::Enqueue,
         "enqueue SEARCH ARCH... | enqueue SEARCH --file FILE",
         "Add architectures to a running search as pending trials, run "
-        "before its\n      strategy's next proposals (warm starts). ARCH is "
-        "the space's text, quoted\n      (nb201: '|nor_conv_3x3~0|+|...|'; "
-        "chain: 'stage1.depth=2 stage1.width=32\n      stage1.layer1.op=conv3x3 "
-        "...'), or option indexes like 3,0,1,2,0,4.\n      --file: one per "
-        "line, # comments; - reads standard input."}},
+        "before its strategy's next proposals (warm starts). ARCH is "
+        "the space's text, quoted (nb201: '|nor_conv_3x3~0|+|...|'; "
+        "chain: 'stage1.depth=2 stage1.width=32 stage1.layer1.op=conv3x3 "
+        "...'), or option indexes like 3,0,1,2,0,4. --file: one per "
+        "line, # comments; - reads standard input. SEARCH is an id or a "
+        "unique name."}},
   };
   return *commands;
 }
