@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "common/spec/architecture_text.h"
 #include "common/spec/space_from_proto.h"
+#include "common/spec/spec_validation.h"
 #include "controller/scheduler.h"
 
 namespace nas::controller {
@@ -108,6 +109,12 @@ absl::StatusOr<std::vector<nas::v1::Trial>> Scheduler::EnqueueTrials(
 
 absl::StatusOr<nas::v1::Search> Scheduler::ExtendSearch(int64_t search_id,
                                                         int32_t max_trials) {
+  // The bound CreateSearch enforces through the spec.
+  if (max_trials > spec::kMaxTrials) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_trials: must be at most ", spec::kMaxTrials, ", got ",
+                     max_trials));
+  }
   absl::StatusOr<nas::v1::Search> search =
       store_->ExtendSearch(search_id, max_trials);
   if (!search.ok()) return search;

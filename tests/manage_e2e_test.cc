@@ -256,6 +256,12 @@ TEST(ManageSearches, ExtendedCompletedSearchRunsMoreAndCompletesAgain) {
   EXPECT_TRUE(absl::StrContains(status.error_message(), "max_trials"))
       << status.error_message();
 
+  // The limit a spec has holds here too.
+  status = Extend(cluster.search(), id, 100001, &search);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "100000"))
+      << status.error_message();
+
   status = Extend(cluster.search(), id, 15, &search);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(search.state(), nas::v1::SEARCH_STATE_RUNNING);
