@@ -10,7 +10,8 @@
 //   Aborted when a concurrent writer won a race and the caller should retry;
 //   Unavailable when the database cannot be reached.
 // - Finished trials are immutable: no method changes a COMPLETED, FAILED,
-//   STOPPED or CANCELLED trial.
+//   STOPPED or CANCELLED trial (DeleteSearch removes them with their
+//   search).
 #ifndef NAS_CONTROLLER_STORE_TRIAL_STORE_H_
 #define NAS_CONTROLLER_STORE_TRIAL_STORE_H_
 
