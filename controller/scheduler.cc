@@ -339,6 +339,8 @@ absl::StatusOr<std::vector<int64_t>> Scheduler::Maintain() {
   std::vector<int64_t> completed;
   for (int64_t id : *running) {
     absl::StatusOr<bool> done = CompleteIfDone(id);
+    // Deleted since it was listed (DeleteSearch): nothing to complete.
+    if (absl::IsNotFound(done.status())) continue;
     if (!done.ok()) return done.status();
     if (*done) completed.push_back(id);
   }

@@ -86,6 +86,27 @@ class Scheduler {
     return std::max(options_.lease, absl::Seconds(45));
   }
 
+  // ---- managing searches (scheduler_manage.cc) ----
+  // Each keeps this replica's cached strategy state in step with the store;
+  // other replicas rebuild theirs from the trials they read.
+
+  // Adds `architectures` (choices or canonical text, see
+  // SearchService.EnqueueTrials) to a RUNNING search as PENDING trials
+  // numbered next, after every trial already there; returns them.
+  // InvalidArgument naming architectures[i] when one is not in the search's
+  // space; FailedPrecondition when the search is not RUNNING or its
+  // budget.max_trials has no room for all of them. All or nothing.
+  absl::StatusOr<std::vector<nas::v1::Trial>> EnqueueTrials(
+      int64_t search_id,
+      const std::vector<nas::v1::Architecture>& architectures);
+  // TrialStore::ExtendSearch, then wakes waiting workers: a search back to
+  // RUNNING gets a strategy rebuilt from its trials, as after a restart.
+  absl::StatusOr<nas::v1::Search> ExtendSearch(int64_t search_id,
+                                               int32_t max_trials);
+  // TrialStore::DeleteSearch, dropping the search's strategy state.
+  absl::StatusOr<TrialStore::DeletedSearch> DeleteSearch(int64_t search_id,
+                                                         bool force);
+
  private:
   struct SearchContext {
     nas::v1::SearchSpec spec;

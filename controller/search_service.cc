@@ -162,6 +162,7 @@ grpc::Status SearchServiceImpl::ListSearches(
     filter.states.push_back(static_cast<nas::v1::SearchState>(state));
   }
   filter.name = request->name();
+  filter.include_archived = request->include_archived();
   // One extra row tells whether another page follows.
   absl::StatusOr<std::vector<nas::v1::Search>> searches =
       store_->ListSearches(*before, *page_size + 1, filter);
@@ -323,6 +324,8 @@ grpc::Status SearchServiceImpl::WatchSearch(
       next_poll = absl::Now() + absl::Seconds(2);
       absl::StatusOr<nas::v1::Search> now = store_->GetSearch(id);
       if (now.ok() && IsFinished(now->state())) return send_done(*now);
+      // Deleted (DeleteSearch with force) by another replica.
+      if (absl::IsNotFound(now.status())) return ToGrpcStatus(now.status());
     }
   }
   return grpc::Status::OK;

@@ -44,12 +44,29 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
   grpc::Status WatchSearch(
       grpc::ServerContext* context, const nas::v1::WatchSearchRequest* request,
       grpc::ServerWriter<nas::v1::SearchEvent>* writer) override;
+  // Managing searches: search_service_manage.cc.
+  grpc::Status ExtendSearch(grpc::ServerContext* context,
+                            const nas::v1::ExtendSearchRequest* request,
+                            nas::v1::Search* response) override;
+  grpc::Status DeleteSearch(grpc::ServerContext* context,
+                            const nas::v1::DeleteSearchRequest* request,
+                            nas::v1::DeleteSearchResponse* response) override;
+  grpc::Status ArchiveSearch(grpc::ServerContext* context,
+                             const nas::v1::ArchiveSearchRequest* request,
+                             nas::v1::Search* response) override;
+  grpc::Status EnqueueTrials(grpc::ServerContext* context,
+                             const nas::v1::EnqueueTrialsRequest* request,
+                             nas::v1::EnqueueTrialsResponse* response) override;
 
  private:
   // The search if `caller` may see it. Another client's search is NotFound,
   // the same answer as an id that does not exist.
   absl::StatusOr<nas::v1::Search> VisibleSearch(const Caller& caller,
                                                 int64_t search_id);
+  // The caller, when it may act on search `search_id` (a valid id it may
+  // see): the common start of the calls that change a search.
+  absl::StatusOr<Caller> AuthorizeOn(grpc::ServerContext& context,
+                                     int64_t search_id);
 
   TrialStore* const store_;
   Scheduler* const scheduler_;

@@ -7,6 +7,7 @@
 #include <istream>
 #include <memory>
 #include <ostream>
+#include <string>
 
 #include "nas/v1/search_service.grpc.pb.h"
 #include "nasctl/args.h"
@@ -34,6 +35,16 @@ int Cancel(Context& ctx, const Args& args);
 int Searches(Context& ctx, const Args& args);
 int Trials(Context& ctx, const Args& args);
 int Best(Context& ctx, const Args& args);
+
+// Managing searches (commands_manage.cc). SEARCH is an id or a unique name.
+int Extend(Context& ctx, const Args& args);
+int Delete(Context& ctx, const Args& args);
+int Archive(Context& ctx, const Args& args);
+int Unarchive(Context& ctx, const Args& args);
+int Enqueue(Context& ctx, const Args& args);
+// Sets *id from `arg`: a positive id, or the name of exactly one search the
+// caller can see. Returns 0, or the exit code after printing why not.
+int ResolveSearchId(Context& ctx, const std::string& arg, int64_t* id);
 
 }  // namespace nas::cli
 

@@ -52,12 +52,13 @@ int Searches(Context& ctx, const Args& args) {
   if (!args.positional.empty()) {
     return Usage(ctx,
                  "usage: nasctl searches [--state S[,S...]] [--name "
-                 "TEXT] [--limit N] [--page_token T]");
+                 "TEXT] [--limit N] [--page_token T] [--all]");
   }
   absl::StatusOr<int> limit = args.GetInt("limit", 50, 1, kMaxPageSize);
   if (!limit.ok()) return Usage(ctx, limit.status().message());
   nas::v1::ListSearchesRequest request;
   request.set_page_size(*limit);
+  request.set_include_archived(args.Get("all").has_value());
   request.set_page_token(args.Get("page_token").value_or(""));
   request.set_name(args.Get("name").value_or(""));
   if (auto text = args.Get("state")) {

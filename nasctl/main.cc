@@ -58,12 +58,12 @@ const std::map<std::string, Command>& Commands() {
       {"searches",
        {nas::cli::Searches,
         "searches [--state S[,S...]] [--name TEXT] [--limit N] "
-        "[--page_token T]",
+        "[--page_token T] [--all]",
         "List searches, newest first: --state running, completed, cancelled "
         "or failed; --name keeps names containing TEXT (case-sensitive); "
         "--limit per page (default 50, at most 1000); --page_token continues "
-        "where the last page ended.",
-        {"state", "name", "limit", "page_token"},
+        "where the last page ended; --all includes archived searches.",
+        {"state", "name", "limit", "page_token", "all"},
         true}},
       {"trials",
        {nas::cli::Trials,
@@ -89,6 +89,43 @@ const std::map<std::string, Command>& Commands() {
         "cancel SEARCH_ID",
         "Cancel a running search; its unfinished trials are stopped.",
         {}}},
+      {"extend",
+       {nas::cli::Extend,
+        "extend SEARCH --max_trials N",
+        "Raise a search's max_trials; a completed (or failed) search runs "
+        "again and its strategy builds on every earlier trial. SEARCH is "
+        "an id or a unique name.",
+        {"max_trials"}}},
+      {"delete",
+       {nas::cli::Delete,
+        "delete SEARCH [--force]",
+        "Delete a search with its trials and metrics, for good. A running "
+        "search needs --force, which cancels it first. SEARCH is an id or a "
+        "unique name.",
+        {"force"}}},
+      {"archive",
+       {nas::cli::Archive,
+        "archive SEARCH",
+        "Hide a finished search from `nasctl searches` (--all shows it); "
+        "its trials stay. SEARCH is an id or a unique name.",
+        {}}},
+      {"unarchive",
+       {nas::cli::Unarchive,
+        "unarchive SEARCH",
+        "Show an archived search in `nasctl searches` again. SEARCH is an "
+        "id or a unique name.",
+        {}}},
+      {"enqueue",
+       {nas::cli::Enqueue,
+        "enqueue SEARCH ARCH... | enqueue SEARCH --file FILE",
+        "Add architectures to a running search as pending trials, run "
+        "before its strategy's next proposals (warm starts). ARCH is "
+        "the space's text, quoted (nb201: '|nor_conv_3x3~0|+|...|'; "
+        "chain: 'stage1.depth=2 stage1.width=32 stage1.layer1.op=conv3x3 "
+        "...'), or option indexes like 3,0,1,2,0,4. --file: one per "
+        "line, # comments; - reads standard input. SEARCH is an id or a "
+        "unique name.",
+        {"file"}}},
   };
   return *commands;
 }
@@ -146,9 +183,11 @@ int main(int argc, char** argv) {
   // CheckOptions below refuses those the command does not take.
   std::set<std::string> value_options = {
       "controller", "output",  "state",      "k",    "limit", "tls_ca",
-      "tls_cert",   "tls_key", "token_file", "name", "sort",  "page_token"};
+      "tls_cert",   "tls_key", "token_file", "name", "sort",  "page_token",
+      "max_trials", "file"};
   auto args = nas::cli::ParseArgs(argc, argv, value_options,
-                                  {"watch", "plaintext", "version"});
+                                  {"watch", "plaintext", "version", "force",
+                                   "all"});
   if (!args.ok()) {
     std::cerr << args.status().message() << "\n";
     return 2;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -77,6 +78,53 @@ struct Client {
     nas::v1::ListTrialsResponse response;
     return search_api->ListTrials(WithDeadline(&context), request, &response)
         .error_code();
+  }
+  // ExtendSearch, EnqueueTrials, ArchiveSearch and DeleteSearch (forced) on
+  // search `id`: each call's code, in that order.
+  std::vector<grpc::StatusCode> Manage(int64_t id) {
+    std::vector<grpc::StatusCode> codes;
+    {
+      grpc::ClientContext context;
+      nas::v1::ExtendSearchRequest request;
+      request.set_search_id(id);
+      request.set_max_trials(1000);
+      nas::v1::Search response;
+      codes.push_back(
+          search_api->ExtendSearch(WithDeadline(&context), request, &response)
+              .error_code());
+    }
+    {
+      grpc::ClientContext context;
+      nas::v1::EnqueueTrialsRequest request;
+      request.set_search_id(id);
+      request.add_architectures()->set_text(
+          "stage1.depth=1 stage1.width=8 stage1.layer1.op=conv3x3");
+      nas::v1::EnqueueTrialsResponse response;
+      codes.push_back(
+          search_api->EnqueueTrials(WithDeadline(&context), request, &response)
+              .error_code());
+    }
+    {
+      grpc::ClientContext context;
+      nas::v1::ArchiveSearchRequest request;
+      request.set_search_id(id);
+      request.set_archived(true);
+      nas::v1::Search response;
+      codes.push_back(
+          search_api->ArchiveSearch(WithDeadline(&context), request, &response)
+              .error_code());
+    }
+    {
+      grpc::ClientContext context;
+      nas::v1::DeleteSearchRequest request;
+      request.set_search_id(id);
+      request.set_force(true);
+      nas::v1::DeleteSearchResponse response;
+      codes.push_back(
+          search_api->DeleteSearch(WithDeadline(&context), request, &response)
+              .error_code());
+    }
+    return codes;
   }
   grpc::StatusCode Register() {
     std::string worker_id;
@@ -196,6 +244,11 @@ TEST_F(SecurityTest, TokensAndRolesOverTls) {
   EXPECT_EQ(bob.Get(mine.id()), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(bob.Trials(mine.id()), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(bob.Cancel(mine.id()), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(bob.Manage(mine.id()),
+            std::vector<grpc::StatusCode>(4, grpc::StatusCode::NOT_FOUND));
+  EXPECT_EQ(worker.Manage(mine.id()),
+            std::vector<grpc::StatusCode>(
+                4, grpc::StatusCode::PERMISSION_DENIED));
   nas::v1::ListSearchesResponse listed;
   ASSERT_EQ(bob.List(&listed), grpc::StatusCode::OK);
   EXPECT_EQ(listed.searches_size(), 0);

@@ -368,6 +368,14 @@ COMMENT ON COLUMN epoch_metrics.val_loss IS 'Validation loss after the epoch.';
 COMMENT ON COLUMN epoch_metrics.val_accuracy IS 'Validation accuracy after the epoch.';
 COMMENT ON COLUMN epoch_metrics.seconds IS 'Wall seconds of the epoch.';
 COMMENT ON COLUMN epoch_metrics.recorded_at IS 'When the controller stored it.';
+// Version 6: archived searches are hidden from ListSearches unless asked
+// for. Only a finished search can be archived (ExtendSearch unarchives).
+constexpr char kAddSearchArchivedAt[] = R"sql(
+ALTER TABLE searches ADD COLUMN archived_at timestamptz;
+ALTER TABLE searches ADD CONSTRAINT searches_archived_check
+  CHECK (archived_at IS NULL OR state <> 'RUNNING');
+COMMENT ON COLUMN searches.archived_at IS
+  'When ArchiveSearch hid the search from ListSearches; NULL when not archived.';
 )sql";
 
 constexpr char kCreateMigrationsTable[] = R"sql(
@@ -391,6 +399,7 @@ const std::vector<Migration>& AllMigrations() {
       {3, "add_search_owner", kAddSearchOwner},
       {4, "add_search_state_reason", kAddSearchStateReason},
       {5, "add_worker_capabilities", kAddWorkerCapabilities},
+      {6, "add_search_archived_at", kAddSearchArchivedAt},
       {7, "comment_schema", kCommentSchema},
   };
   return *migrations;

@@ -190,9 +190,10 @@ absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
                            "AND (cardinality($4::text[]) = 0 "
                            "     OR s.state = ANY($4::text[])) "
                            "AND strpos(s.name, $5::text) > 0 "
+                           "AND ($6::boolean OR s.archived_at IS NULL) "
                            "ORDER BY s.id DESC LIMIT $2"),
             before_id, limit, filter.owner ? filter.owner->c_str() : nullptr,
-            TextArrayLiteral(states), filter.name);
+            TextArrayLiteral(states), filter.name, filter.include_archived);
         std::vector<nas::v1::Search> searches;
         for (const pqxx::row& row : rows) {
           absl::StatusOr<nas::v1::Search> search = SearchFromRow(row);

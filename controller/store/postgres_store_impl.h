@@ -1,12 +1,15 @@
 // The PostgreSQL TrialStore's class. Internal to nas_store: users include
 // postgres_store.h. Methods on searches and workers are in
-// postgres_store.cc, those on trials and leases in postgres_trials.cc.
+// postgres_store.cc, those that manage submitted searches (extend, delete,
+// archive) in postgres_manage.cc, those on trials and leases in
+// postgres_trials.cc.
 //
 // Every method runs one transaction (READ COMMITTED) on a pooled
 // connection, through PgPool::Transact. Writers lock what they read: a
 // search row (FOR UPDATE) for per-search decisions (AddTrials, CancelSearch,
-// CompleteSearchIfDone), a trial row for lease checks, SKIP LOCKED for
-// leasing. Nothing throws: PgPool maps libpqxx exceptions to statuses.
+// CompleteSearchIfDone, ExtendSearch, DeleteSearch), a trial row for lease
+// checks, SKIP LOCKED for leasing. Nothing throws: PgPool maps libpqxx
+// exceptions to statuses.
 #ifndef NAS_CONTROLLER_STORE_POSTGRES_STORE_IMPL_H_
 #define NAS_CONTROLLER_STORE_POSTGRES_STORE_IMPL_H_
 
@@ -38,6 +41,12 @@ class PostgresStore final : public TrialStore {
   absl::StatusOr<bool> CompleteSearchIfDone(int64_t search_id) override;
   absl::StatusOr<bool> EndSearch(int64_t search_id, nas::v1::SearchState state,
                                  const std::string& reason) override;
+  absl::StatusOr<nas::v1::Search> ExtendSearch(int64_t search_id,
+                                               int32_t max_trials) override;
+  absl::StatusOr<DeletedSearch> DeleteSearch(int64_t search_id,
+                                             bool force) override;
+  absl::StatusOr<nas::v1::Search> SetSearchArchived(int64_t search_id,
+                                                    bool archived) override;
 
   absl::StatusOr<bool> SetRunningSearchReason(
       int64_t search_id, const std::string& reason) override;

@@ -63,7 +63,8 @@ void SetTimestamp(const pqxx::field& micros, google::protobuf::Timestamp* ts) {
 const char kSearchColumns[] =
     "s.id, s.spec::text AS spec, s.state, s.state_reason, s.owner, "
     NAS_MICROS("s.created_at") " AS created_us, "
-    NAS_MICROS("s.finished_at") " AS finished_us";
+    NAS_MICROS("s.finished_at") " AS finished_us, "
+    NAS_MICROS("s.archived_at") " AS archived_us";
 
 const char kTrialColumns[] =
     "t.id, t.search_id, t.number, t.state, t.kind, t.arch_text, "
@@ -236,6 +237,9 @@ absl::StatusOr<nas::v1::Search> SearchFromRow(const pqxx::row& row) {
   SetTimestamp(row["created_us"], search.mutable_created_at());
   if (!row["finished_us"].is_null()) {
     SetTimestamp(row["finished_us"], search.mutable_finished_at());
+  }
+  if (!row["archived_us"].is_null()) {
+    SetTimestamp(row["archived_us"], search.mutable_archived_at());
   }
   return search;
 }

@@ -10,7 +10,8 @@
 //   Aborted when a concurrent writer won a race and the caller should retry;
 //   Unavailable when the database cannot be reached.
 // - Finished trials are immutable: no method changes a COMPLETED, FAILED,
-//   STOPPED or CANCELLED trial.
+//   STOPPED or CANCELLED trial (DeleteSearch removes them with their
+//   search).
 #ifndef NAS_CONTROLLER_STORE_TRIAL_STORE_H_
 #define NAS_CONTROLLER_STORE_TRIAL_STORE_H_
 
@@ -52,6 +53,8 @@ struct SearchFilter {
   // Only searches whose spec.name contains this text (case-sensitive
   // substring); all when empty.
   std::string name;
+  // Also archived searches (ArchiveSearch); left out by default.
+  bool include_archived = false;
 };
 
 // What RecordEpoch tells the caller.
@@ -100,6 +103,26 @@ class TrialStore {
   virtual absl::StatusOr<bool> EndSearch(int64_t search_id,
                                          nas::v1::SearchState state,
                                          const std::string& reason) = 0;
+  // Raises max_trials (also budget.max_trials of the stored spec). A
+  // COMPLETED or FAILED search goes back to RUNNING with state_reason,
+  // finished_at and archived_at cleared. InvalidArgument unless max_trials
+  // is larger than the current value; FailedPrecondition for a CANCELLED
+  // search.
+  virtual absl::StatusOr<nas::v1::Search> ExtendSearch(int64_t search_id,
+                                                       int32_t max_trials) = 0;
+  // Deletes the search with its trials and their epochs. Returns the search
+  // as it was (CANCELLED when `force` cancelled it) and the number of trials
+  // deleted. FailedPrecondition for a RUNNING search unless `force`.
+  struct DeletedSearch {
+    nas::v1::Search search;
+    int deleted_trials = 0;
+  };
+  virtual absl::StatusOr<DeletedSearch> DeleteSearch(int64_t search_id,
+                                                     bool force) = 0;
+  // Sets archived_at to now (when not yet archived) or clears it.
+  // FailedPrecondition when archiving a RUNNING search.
+  virtual absl::StatusOr<nas::v1::Search> SetSearchArchived(int64_t search_id,
+                                                            bool archived) = 0;
 
   // Sets the state_reason of a RUNNING search (why it makes no progress);
   // "" clears it. Returns false and changes nothing when the search is not
