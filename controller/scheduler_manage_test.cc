@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "controller/scheduler.h"
+#include "controller/store/forwarding_store.h"
 #include "controller/store/store_test_util.h"
 #include "gtest/gtest.h"
 
@@ -16,97 +17,16 @@ namespace {
 
 // Forwards to a real store; `after_list_running` runs right after
 // ListRunningSearchIds answers, as a concurrent client would.
-class InterleavingStore final : public TrialStore {
+class InterleavingStore final : public ForwardingStore {
  public:
-  explicit InterleavingStore(TrialStore* inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
   std::function<void()> after_list_running;
 
-  absl::StatusOr<nas::v1::Search> CreateSearch(
-      const nas::v1::SearchSpec& spec, const std::string& owner) override {
-    return inner_->CreateSearch(spec, owner);
-  }
-  absl::StatusOr<nas::v1::Search> GetSearch(int64_t id) override {
-    return inner_->GetSearch(id);
-  }
-  absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(
-      int64_t before_id, int limit, const std::optional<std::string>& owner,
-      bool include_archived) override {
-    return inner_->ListSearches(before_id, limit, owner, include_archived);
-  }
   absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() override {
-    auto ids = inner_->ListRunningSearchIds();
+    auto ids = ForwardingStore::ListRunningSearchIds();
     if (after_list_running) std::exchange(after_list_running, nullptr)();
     return ids;
   }
-  absl::StatusOr<nas::v1::Search> CancelSearch(int64_t id) override {
-    return inner_->CancelSearch(id);
-  }
-  absl::StatusOr<bool> CompleteSearchIfDone(int64_t id) override {
-    return inner_->CompleteSearchIfDone(id);
-  }
-  absl::StatusOr<bool> EndSearch(int64_t id, nas::v1::SearchState state,
-                                 const std::string& reason) override {
-    return inner_->EndSearch(id, state, reason);
-  }
-  absl::StatusOr<nas::v1::Search> ExtendSearch(int64_t id,
-                                               int32_t max_trials) override {
-    return inner_->ExtendSearch(id, max_trials);
-  }
-  absl::StatusOr<DeletedSearch> DeleteSearch(int64_t id, bool force) override {
-    return inner_->DeleteSearch(id, force);
-  }
-  absl::StatusOr<nas::v1::Search> SetSearchArchived(int64_t id,
-                                                    bool archived) override {
-    return inner_->SetSearchArchived(id, archived);
-  }
-  absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
-      int64_t id, const std::vector<nas::v1::TrialState>& states,
-      int32_t after_number, int limit) override {
-    return inner_->ListTrials(id, states, after_number, limit);
-  }
-  absl::StatusOr<nas::v1::Trial> GetTrial(int64_t id) override {
-    return inner_->GetTrial(id);
-  }
-  absl::StatusOr<std::vector<nas::v1::Trial>> BestTrials(int64_t id,
-                                                         int k) override {
-    return inner_->BestTrials(id, k);
-  }
-  absl::Status AddTrials(int64_t id, int expected_count,
-                         const std::vector<NewTrial>& trials) override {
-    return inner_->AddTrials(id, expected_count, trials);
-  }
-  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> LeaseTrial(
-      const std::string& worker_id, absl::Duration lease) override {
-    return inner_->LeaseTrial(worker_id, lease);
-  }
-  absl::StatusOr<EpochAck> RecordEpoch(const LeaseRef& ref,
-                                       const nas::v1::EpochMetrics& metrics,
-                                       absl::Duration lease) override {
-    return inner_->RecordEpoch(ref, metrics, lease);
-  }
-  absl::Status CompleteTrial(const LeaseRef& ref,
-                             const nas::v1::TrialMetrics& metrics) override {
-    return inner_->CompleteTrial(ref, metrics);
-  }
-  absl::Status FailTrial(const LeaseRef& ref,
-                         const std::string& reason) override {
-    return inner_->FailTrial(ref, reason);
-  }
-  absl::Status StopTrial(const LeaseRef& ref,
-                         const std::string& reason) override {
-    return inner_->StopTrial(ref, reason);
-  }
-  absl::StatusOr<int> ExpireLeases() override { return inner_->ExpireLeases(); }
-  absl::StatusOr<std::string> RegisterWorker(
-      const nas::v1::RegisterWorkerRequest& worker) override {
-    return inner_->RegisterWorker(worker);
-  }
-  absl::Status TouchWorker(const std::string& worker_id) override {
-    return inner_->TouchWorker(worker_id);
-  }
-
- private:
-  TrialStore* const inner_;
 };
 
 using SchedulerManageTest = StoreTest;

@@ -209,6 +209,8 @@ ALTER TABLE workers ADD COLUMN estimator text NOT NULL DEFAULT '';
 ALTER TABLE workers ADD COLUMN capabilities text[];
 CREATE INDEX workers_last_seen_idx ON workers (last_seen_at);
 UPDATE trials SET reason = rtrim(reason, E'\n') WHERE reason LIKE E'%\n';
+)sql";
+
 // Version 7: every table, view and column documents itself (\d+ in psql,
 // or obj_description / col_description), in the words of docs/schema.md.
 // A migration that adds a column adds its comment too;
@@ -368,6 +370,8 @@ COMMENT ON COLUMN epoch_metrics.val_loss IS 'Validation loss after the epoch.';
 COMMENT ON COLUMN epoch_metrics.val_accuracy IS 'Validation accuracy after the epoch.';
 COMMENT ON COLUMN epoch_metrics.seconds IS 'Wall seconds of the epoch.';
 COMMENT ON COLUMN epoch_metrics.recorded_at IS 'When the controller stored it.';
+)sql";
+
 // Version 6: archived searches are hidden from ListSearches unless asked
 // for. Only a finished search can be archived (ExtendSearch unarchives).
 constexpr char kAddSearchArchivedAt[] = R"sql(
