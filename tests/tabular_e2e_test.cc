@@ -123,8 +123,8 @@ double TableQuantile(const std::map<std::string, double>& table, double q) {
 // `percent`.
 int TrialsAtOrAbove(const std::vector<nas::v1::Trial>& trials, double percent,
                     int from = 0) {
-  return static_cast<int>(std::count_if(
-      trials.begin(), trials.end(), [&](const nas::v1::Trial& t) {
+  return static_cast<int>(
+      std::count_if(trials.begin(), trials.end(), [&](const nas::v1::Trial& t) {
         return t.number() >= from &&
                t.metrics().test_accuracy() >= percent / 100 - 1e-12;
       }));

@@ -138,8 +138,7 @@ TEST(GpBayesOptTest, MaxTrainFitsTheBestHalfAndTheMostRecent) {
             GpBayesOpt(capped).Propose(changed, 3));
   EXPECT_EQ(GpBayesOpt(capped).Recommend(snapshot),
             GpBayesOpt(capped).Recommend(changed));
-  EXPECT_NE(GpBayesOpt().Propose(snapshot, 3),
-            GpBayesOpt().Propose(changed, 3))
+  EXPECT_NE(GpBayesOpt().Propose(snapshot, 3), GpBayesOpt().Propose(changed, 3))
       << "the uncapped model ignored a changed score";
 }
 

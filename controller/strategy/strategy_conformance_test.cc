@@ -57,8 +57,7 @@ std::unique_ptr<SearchStrategy> Make(const std::string& text) {
   return strategy.ok() ? std::move(*strategy) : nullptr;
 }
 
-class StrategyConformance
-    : public ::testing::TestWithParam<StrategyConfig> {
+class StrategyConformance : public ::testing::TestWithParam<StrategyConfig> {
  protected:
   std::unique_ptr<SearchStrategy> NewStrategy() {
     return Make(GetParam().text);
@@ -281,9 +280,9 @@ TEST(StrategyFactoryTest, EveryGpBayesOptSwitchChangesTheProposals) {
   const std::string base = "gp_bayes_opt {random_candidates: 50 ";
   const auto reference = Make(base + "}")->Propose(snapshot, 4);
   ASSERT_EQ(reference.size(), 4u);
-  for (const char* option : {"thompson_every: -1", "max_train: 10",
-                             "disable_option_counts: true",
-                             "disable_relevance: true"}) {
+  for (const char* option :
+       {"thompson_every: -1", "max_train: 10", "disable_option_counts: true",
+        "disable_relevance: true"}) {
     EXPECT_NE(Make(base + option + "}")->Propose(snapshot, 4), reference)
         << option;
   }
