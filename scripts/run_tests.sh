@@ -17,4 +17,6 @@ trap 'scripts/pg_local.sh stop "$PG_DIR" >/dev/null 2>&1 || true' EXIT
 
 export NAS_TEST_DATABASE_URL="$URL"
 export NAS_DATA_DIR="$ROOT/data"
-ctest --test-dir build --output-on-failure -j2 "$@"
+# --no-tests=error: a build without tests (or a filter that matches none)
+# fails instead of passing having run nothing.
+ctest --test-dir build --output-on-failure --no-tests=error -j2 "$@"

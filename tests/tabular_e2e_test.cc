@@ -1,7 +1,8 @@
 // End to end with the tabular estimator: nas-controller and two nas-worker
 // processes started with --table, over loopback gRPC and a real PostgreSQL.
 // Nothing is trained, so whole NAS-Bench-201 searches run in seconds through
-// the real scheduler, strategies, store and worker loop.
+// the real scheduler, strategies, store and worker loop, and each strategy
+// has to show that it searches better than random through the service.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,9 +21,10 @@
 namespace nas::testing {
 namespace {
 
-// CI checks the benchmark tables out beside the repository
-// (../shared/benchmarks); this test is about the table, so it fails rather
-// than skips without it.
+// The table is not part of the repository: it sits beside the checkout in
+// ../shared/benchmarks (see its README), where scripts/run_tests.sh and CI
+// (.ci/run) find it. This test is about the table, so it fails rather than
+// skips without it.
 constexpr char kTablePath[] = NAS_NB201_TABLE;
 constexpr double kTableMedian = 90.75;  // ../shared/benchmarks/README.md
 
@@ -92,7 +94,7 @@ SearchRun RunSearch(Cluster& cluster, const nas::v1::SearchSpec& spec) {
   watch.set_search_id(run.id);
   grpc::ClientContext watch_context;
   watch_context.set_deadline(std::chrono::system_clock::now() +
-                             std::chrono::minutes(3));
+                             std::chrono::minutes(10));
   auto reader = cluster.search().WatchSearch(&watch_context, watch);
   nas::v1::SearchEvent event;
   while (!run.done && reader->Read(&event)) {
@@ -109,14 +111,36 @@ SearchRun RunSearch(Cluster& cluster, const nas::v1::SearchSpec& spec) {
   return run;
 }
 
-// Runs `spec` (an nb201 search of 60 trials) on two tabular workers with the
-// given noise and checks what every such search must show.
-void ExpectFastCompleteSearch(const nas::v1::SearchSpec& spec, double noise) {
+// The accuracy (percent) that a fraction `q` of the table's strings are
+// below (nearest rank).
+double TableQuantile(const std::map<std::string, double>& table, double q) {
+  std::vector<double> values;
+  for (const auto& [arch, accuracy] : table) values.push_back(accuracy);
+  std::sort(values.begin(), values.end());
+  return values[static_cast<size_t>(q * static_cast<double>(values.size()))];
+}
+
+// Trials numbered `from` or later whose true (table) accuracy is at least
+// `percent`.
+int TrialsAtOrAbove(const std::vector<nas::v1::Trial>& trials, double percent,
+                    int from = 0) {
+  return static_cast<int>(
+      std::count_if(trials.begin(), trials.end(), [&](const nas::v1::Trial& t) {
+        return t.number() >= from &&
+               t.metrics().test_accuracy() >= percent / 100 - 1e-12;
+      }));
+}
+
+// Runs `spec` (an nb201 search) on two tabular workers with the given noise,
+// checks what every such search must show, and returns its trials in
+// `trials`.
+void RunCompleteSearch(const nas::v1::SearchSpec& spec, double noise,
+                       std::vector<nas::v1::Trial>* trials) {
   const std::map<std::string, double> table = ReadTable();
   ASSERT_EQ(table.size(), 15625u)
       << "the NAS-Bench-201 table is missing or incomplete at " << kTablePath
-      << "; CI expects it at ../shared/benchmarks/nb201_cifar10.csv relative "
-         "to the repository";
+      << "; it belongs at ../shared/benchmarks/nb201_cifar10.csv beside the "
+         "repository";
   ClusterOptions options;
   options.worker_flags = TabularWorkerFlags(noise);
   Cluster cluster(options);
@@ -126,21 +150,23 @@ void ExpectFastCompleteSearch(const nas::v1::SearchSpec& spec, double noise) {
   const SearchRun run = RunSearch(cluster, spec);
   ASSERT_FALSE(::testing::Test::HasFatalFailure());
   ASSERT_TRUE(run.done);
+  // For the record only: a loaded machine may take any time, and a worker
+  // that trained instead of looking up would be caught by the metrics below.
   ::testing::Test::RecordProperty("search_seconds",
                                   std::to_string(run.seconds));
   std::printf("search of %d trials took %.2f s\n", spec.budget().max_trials(),
               run.seconds);
-  // Look-ups take microseconds; the rest is gRPC and PostgreSQL. A worker
-  // that trained instead would need minutes.
-  EXPECT_LT(run.seconds, 30) << cluster.Logs();
 
-  ASSERT_EQ(run.trials.size(), 60u) << cluster.Logs();
-  EXPECT_EQ(run.epoch_events, 60);  // one progress report per look-up
+  const int max_trials = spec.budget().max_trials();
+  const std::string count = std::to_string(max_trials);
+  ASSERT_EQ(run.trials.size(), static_cast<size_t>(max_trials))
+      << cluster.Logs();
+  EXPECT_EQ(run.epoch_events, max_trials);  // one progress report per look-up
   const std::string id = std::to_string(run.id);
   EXPECT_EQ(cluster.db().QueryScalar(
                 "SELECT count(*) FROM trials WHERE search_id = " + id +
                 " AND state = 'COMPLETED'"),
-            "60")
+            count)
       << cluster.Logs();
   // De-duplication by computation, across concurrent proposals.
   EXPECT_EQ(cluster.db().QueryScalar(
@@ -152,7 +178,6 @@ void ExpectFastCompleteSearch(const nas::v1::SearchSpec& spec, double noise) {
       cluster.db().QueryScalar("SELECT state FROM searches WHERE id = " + id),
       "COMPLETED");
 
-  double best_val = 0, best_test = 0;
   for (const nas::v1::Trial& t : run.trials) {
     EXPECT_EQ(t.state(), nas::v1::TRIAL_STATE_COMPLETED) << t.reason();
     auto row = table.find(t.architecture().text());
@@ -167,9 +192,23 @@ void ExpectFastCompleteSearch(const nas::v1::SearchSpec& spec, double noise) {
     }
     EXPECT_GT(t.metrics().params(), 0);
     EXPECT_GT(t.metrics().flops(), 0);
-    best_val = std::max(best_val, t.metrics().val_accuracy());
-    best_test = std::max(best_test, t.metrics().test_accuracy());
   }
+  *trials = run.trials;
+}
+
+// The bars below were measured in process (the strategies of this commit,
+// the table's per-string accuracies, 4 trials in flight as here, the same
+// noise) over 400 to 1,000 seeds each; "random" is random search with the
+// same budget. The statistic is how many trials reach the table's 75th
+// percentile (92.19): a uniform draw does with probability 1/4, so random
+// search's count is close to binomial and its tail is given as such.
+
+// Random search is the control: it must finish and find something, but
+// nothing more is expected of it.
+TEST(TabularEndToEnd, RandomSearchOverNb201Completes) {
+  std::vector<nas::v1::Trial> trials;
+  RunCompleteSearch(ParseSpec(kNb201Search), /*noise=*/0, &trials);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
   // 7,818 of the 15,625 strings are at or below the median. Random search
   // draws uniformly over strings and rejects computations already tried: for
   // independent draws, all 60 would be at or below the median with
@@ -177,25 +216,76 @@ void ExpectFastCompleteSearch(const nas::v1::SearchSpec& spec, double noise) {
   // tried classes; even if it removed the 59 classes holding the most
   // above-median strings (3,279 strings in all), each draw would be at or
   // below the median with probability at most 7818/12346 = 0.633, so all 60
-  // with at most 0.633^60 = 1.2e-12. Evolution's first 30 trials are such
-  // draws: (7818/15625)^30 = 9.5e-10 (at most 0.633^30 = 1.1e-6). With noise
-  // sigma 0.5 a uniform draw's noisy value is at or below the median with
-  // probability 0.512 (averaged over the table), so 30 independent draws
-  // all are with probability 0.512^30 = 1.9e-9.
-  EXPECT_GT(best_val, kTableMedian / 100);
-  EXPECT_GT(best_test, kTableMedian / 100);
+  // with at most 0.633^60 = 1.2e-12.
+  double best = 0;
+  for (const nas::v1::Trial& t : trials) {
+    best = std::max(best, t.metrics().test_accuracy());
+  }
+  EXPECT_GT(best, kTableMedian / 100);
 }
 
-TEST(TabularEndToEnd, RandomSearchOverNb201CompletesInSeconds) {
-  ExpectFastCompleteSearch(ParseSpec(kNb201Search), /*noise=*/0);
-}
-
+// Evolution with noisy look-ups: after its 30 random trials it breeds from
+// the best, so at least half of trials 50-99 reach the 75th percentile.
+// Measured over 1,000 seeds: at least 25 in every one (the median of those
+// trials was 92.36 or better); random search: at most 26, and 25 or more
+// with binomial probability 1.2e-4.
 TEST(TabularEndToEnd, EvolutionOverNb201WithNoisyLookups) {
   nas::v1::SearchSpec spec = ParseSpec(kNb201Search);
   spec.set_name("tabular-nb201-evolution");
+  spec.mutable_budget()->set_max_trials(100);
   spec.mutable_strategy()->mutable_evolution()->set_population_size(30);
   spec.mutable_strategy()->mutable_evolution()->set_sample_size(10);
-  ExpectFastCompleteSearch(spec, /*noise=*/0.5);
+  std::vector<nas::v1::Trial> trials;
+  RunCompleteSearch(spec, /*noise=*/0.5, &trials);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const double p75 = TableQuantile(ReadTable(), 0.75);
+  EXPECT_GE(TrialsAtOrAbove(trials, p75, /*from=*/50), 25);
+}
+
+// gp_bayes_opt needs few trials: of 40, at least 20 reach the 75th
+// percentile. Measured over 80 seeds: 23 to 37; random search over 1,000
+// seeds: at most 20, and 20 or more with binomial probability 5.7e-4.
+TEST(TabularEndToEnd, GpBayesOptOverNb201) {
+  nas::v1::SearchSpec spec = ParseSpec(kNb201Search);
+  spec.set_name("tabular-nb201-gp");
+  spec.mutable_budget()->set_max_trials(40);
+  spec.mutable_strategy()->mutable_gp_bayes_opt();
+  std::vector<nas::v1::Trial> trials;
+  RunCompleteSearch(spec, /*noise=*/0, &trials);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const double p75 = TableQuantile(ReadTable(), 0.75);
+  EXPECT_GE(TrialsAtOrAbove(trials, p75), 20);
+}
+
+// REINFORCE learns its policy from the completed trials; with a learning
+// rate of 0.5 at least half of trials 50-99 reach the 75th percentile.
+// Measured over 1,000 seeds: 27 to 50; random search: as for evolution.
+TEST(TabularEndToEnd, ReinforceOverNb201) {
+  nas::v1::SearchSpec spec = ParseSpec(kNb201Search);
+  spec.set_name("tabular-nb201-reinforce");
+  spec.mutable_budget()->set_max_trials(100);
+  spec.mutable_strategy()->mutable_reinforce()->set_learning_rate(0.5);
+  std::vector<nas::v1::Trial> trials;
+  RunCompleteSearch(spec, /*noise=*/0, &trials);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const double p75 = TableQuantile(ReadTable(), 0.75);
+  EXPECT_GE(TrialsAtOrAbove(trials, p75, /*from=*/50), 25);
+}
+
+// First-improvement local search climbs from a random start and restarts at
+// local optima: at least 44 of 100 trials reach the 75th percentile.
+// Measured over 1,000 seeds: 47 to 96; random search: at most 42, and 44 or
+// more with binomial probability 2.7e-5.
+TEST(TabularEndToEnd, LocalSearchOverNb201) {
+  nas::v1::SearchSpec spec = ParseSpec(kNb201Search);
+  spec.set_name("tabular-nb201-local-search");
+  spec.mutable_budget()->set_max_trials(100);
+  spec.mutable_strategy()->mutable_local_search()->set_first_improvement(true);
+  std::vector<nas::v1::Trial> trials;
+  RunCompleteSearch(spec, /*noise=*/0, &trials);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  const double p75 = TableQuantile(ReadTable(), 0.75);
+  EXPECT_GE(TrialsAtOrAbove(trials, p75), 44);
 }
 
 // A fleet of tabular workers cannot train a chain-space search: its trials

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "controller/store/store_test_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -29,8 +29,21 @@ nas::v1::EpochMetrics Epoch(int epoch, double accuracy) {
   return metrics;
 }
 
-// Past a 1 s lease, by the database's clock as well.
-void SleepPastShortLease() { absl::SleepFor(absl::Milliseconds(1300)); }
+// Time is controlled from the test, not waited for, so a loaded machine
+// cannot expire a lease early or late: leases that must not expire are
+// long, and one that must expire is moved into the past by the database's
+// own clock (what ExpireLeases compares with).
+constexpr absl::Duration kLongLease = absl::Minutes(30);
+
+// Makes the running trial `trial_id`'s lease end a second ago.
+void ExpireLeaseNow(ScratchDatabase& db, int64_t trial_id) {
+  EXPECT_EQ(db.Query("UPDATE trials SET lease_expires_at = now() - "
+                     "interval '1 second' WHERE state = 'RUNNING' AND id = " +
+                     std::to_string(trial_id))
+                .affected_rows(),
+            1u)
+      << "trial " << trial_id << " holds no lease";
+}
 
 TEST_F(LeaseTest, AssignmentCarriesEverythingAWorkerNeeds) {
   const nas::v1::SearchSpec spec = Spec("assign", 1);
@@ -104,12 +117,12 @@ TEST_F(LeaseTest, ConcurrentLeasesNeverShareATrial) {
 
 TEST_F(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
   const int64_t id = NewSearch(1, 1, /*max_attempts=*/2);
-  const nas::v1::TrialAssignment first = Lease("w-a", absl::Seconds(1));
+  const nas::v1::TrialAssignment first = Lease("w-a", kLongLease);
   auto expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(*expired, 0) << "the lease has not expired yet";
 
-  SleepPastShortLease();
+  ExpireLeaseNow(db(), first.trial_id());
   expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok()) << expired.status();
   EXPECT_EQ(*expired, 1);
@@ -118,10 +131,10 @@ TEST_F(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
   EXPECT_EQ(trial.attempt(), 1);
   EXPECT_EQ(trial.worker_id(), "");
 
-  const nas::v1::TrialAssignment second = Lease("w-b", absl::Seconds(1));
+  const nas::v1::TrialAssignment second = Lease("w-b", kLongLease);
   EXPECT_EQ(second.trial_id(), first.trial_id());
   EXPECT_EQ(second.attempt(), 2);
-  SleepPastShortLease();
+  ExpireLeaseNow(db(), second.trial_id());
   expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(*expired, 1);
@@ -141,11 +154,18 @@ TEST_F(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
 
 TEST_F(LeaseTest, RecordEpochExtendsTheLease) {
   NewSearch(1, 1);
-  const nas::v1::TrialAssignment a = Lease("w", absl::Seconds(1));
-  auto ack = store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.5), absl::Seconds(30));
+  // Both leases are long enough that only a renewal can explain an end
+  // past the first one.
+  const nas::v1::TrialAssignment a = Lease("w", absl::Minutes(2));
+  auto ack = store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.5), kLongLease);
   ASSERT_TRUE(ack.ok()) << ack.status();
   EXPECT_FALSE(ack->stop);
-  SleepPastShortLease();
+  EXPECT_EQ(db().Query("SELECT lease_expires_at > now() + interval "
+                       "'10 minutes' FROM trials WHERE id = " +
+                       std::to_string(a.trial_id()))[0][0]
+                .as<bool>(),
+            true)
+      << "the lease was not extended";
   auto expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(*expired, 0);
@@ -153,9 +173,9 @@ TEST_F(LeaseTest, RecordEpochExtendsTheLease) {
 
 TEST_F(LeaseTest, StaleAttemptsAreRefused) {
   const int64_t id = NewSearch(1, 1);
-  const nas::v1::TrialAssignment old = Lease("w-old", absl::Seconds(1));
-  SleepPastShortLease();
-  ASSERT_TRUE(store().ExpireLeases().ok());
+  const nas::v1::TrialAssignment old = Lease("w-old", kLongLease);
+  ExpireLeaseNow(db(), old.trial_id());
+  ASSERT_EQ(store().ExpireLeases().value_or(-1), 1);
   // While PENDING, and after someone else leased it.
   EXPECT_EQ(store().CompleteTrial(Ref(old, "w-old"), {}).code(),
             absl::StatusCode::kFailedPrecondition);
@@ -309,13 +329,13 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
 
 TEST_F(LeaseTest, ListTrialsFiltersPagesAndShowsCurrentAttemptEpochs) {
   const int64_t id = NewSearch(5, 5);
-  const nas::v1::TrialAssignment a = Lease("w-a", absl::Seconds(1));
+  const nas::v1::TrialAssignment a = Lease("w-a", kLongLease);
   ASSERT_TRUE(
-      store().RecordEpoch(Ref(a, "w-a"), Epoch(1, 0.1), absl::Seconds(1)).ok());
+      store().RecordEpoch(Ref(a, "w-a"), Epoch(1, 0.1), kLongLease).ok());
   ASSERT_TRUE(
-      store().RecordEpoch(Ref(a, "w-a"), Epoch(2, 0.2), absl::Seconds(1)).ok());
-  SleepPastShortLease();
-  ASSERT_TRUE(store().ExpireLeases().ok());
+      store().RecordEpoch(Ref(a, "w-a"), Epoch(2, 0.2), kLongLease).ok());
+  ExpireLeaseNow(db(), a.trial_id());
+  ASSERT_EQ(store().ExpireLeases().value_or(-1), 1);
   const nas::v1::TrialAssignment b = Lease("w-b");
   ASSERT_EQ(b.trial_id(), a.trial_id());
   ASSERT_TRUE(

@@ -3,6 +3,7 @@
 // duplicates (also within batches and against pending trials), determinism
 // and restarts, graceful exhaustion, and better than random on a hidden
 // objective.
+#include <ostream>
 #include <set>
 
 #include "controller/strategy/search_strategy.h"
@@ -16,17 +17,36 @@ namespace {
 using testing::AddCompleted;
 using testing::AddPending;
 
+struct StrategyConfig {
+  const char* name;  // the test name's suffix
+  const char* text;  // a StrategySpec in text format
+};
+
+void PrintTo(const StrategyConfig& config, std::ostream* os) {
+  *os << config.text;
+}
+
 // Small configurations keep the suite fast; defaults are covered by the
-// benchmark.
-const char* const kStrategies[] = {
-    "random {}",
-    "evolution {population_size: 10 sample_size: 3}",
-    "reinforce {}",
-    "local_search {}",
-    "local_search {first_improvement: true}",
-    "gp_bayes_opt {initial_random_trials: 5 random_candidates: 50}",
-    "gp_bayes_opt {initial_random_trials: 5 random_candidates: 50 "
-    "thompson_every: 1}",
+// benchmark. gp_bayes_opt runs once per branch of its options: Thompson
+// sampling on every proposal (the default), expected improvement only, and
+// a mix of the two with the training cap reached (max_train 10) and the
+// plain kernel (no option counts, one relevance for all features).
+const StrategyConfig kStrategies[] = {
+    {"random", "random {}"},
+    {"evolution", "evolution {population_size: 10 sample_size: 3}"},
+    {"reinforce", "reinforce {}"},
+    {"local_search", "local_search {}"},
+    {"local_search_first_improvement",
+     "local_search {first_improvement: true}"},
+    {"gp_bayes_opt_thompson",
+     "gp_bayes_opt {initial_random_trials: 5 random_candidates: 50}"},
+    {"gp_bayes_opt_expected_improvement",
+     "gp_bayes_opt {initial_random_trials: 5 random_candidates: 50 "
+     "thompson_every: -1}"},
+    {"gp_bayes_opt_mixed_capped_plain_kernel",
+     "gp_bayes_opt {initial_random_trials: 5 random_candidates: 50 "
+     "thompson_every: 2 max_train: 10 disable_option_counts: true "
+     "disable_relevance: true}"},
 };
 
 std::unique_ptr<SearchStrategy> Make(const std::string& text) {
@@ -37,9 +57,11 @@ std::unique_ptr<SearchStrategy> Make(const std::string& text) {
   return strategy.ok() ? std::move(*strategy) : nullptr;
 }
 
-class StrategyConformance : public ::testing::TestWithParam<const char*> {
+class StrategyConformance : public ::testing::TestWithParam<StrategyConfig> {
  protected:
-  std::unique_ptr<SearchStrategy> NewStrategy() { return Make(GetParam()); }
+  std::unique_ptr<SearchStrategy> NewStrategy() {
+    return Make(GetParam().text);
+  }
 };
 
 // Completes every pending trial with the hidden objective's score.
@@ -203,7 +225,7 @@ TEST_P(StrategyConformance, ExhaustsASmallSpaceGracefully) {
 }
 
 TEST_P(StrategyConformance, BeatsRandomSearchOnAHiddenObjective) {
-  if (std::string(GetParam()).rfind("random", 0) == 0) GTEST_SKIP();
+  if (std::string(GetParam().text).rfind("random", 0) == 0) GTEST_SKIP();
   auto space = testing::Nb201Space();
   constexpr int kSeeds = 6;
   constexpr int kQueries = 60;
@@ -222,19 +244,7 @@ TEST_P(StrategyConformance, BeatsRandomSearchOnAHiddenObjective) {
 
 INSTANTIATE_TEST_SUITE_P(AllStrategies, StrategyConformance,
                          ::testing::ValuesIn(kStrategies),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           name = name.substr(0, name.find(' '));
-                           if (std::string(info.param).find("first_improvement") !=
-                               std::string::npos) {
-                             name += "_first_improvement";
-                           }
-                           if (std::string(info.param).find("thompson_every: 1") !=
-                               std::string::npos) {
-                             name += "_thompson";
-                           }
-                           return name;
-                         });
+                         [](const auto& info) { return info.param.name; });
 
 TEST(StrategyFactoryTest, RejectsOutOfRangeConfigs) {
   for (const char* text : {
@@ -250,6 +260,31 @@ TEST(StrategyFactoryTest, RejectsOutOfRangeConfigs) {
     EXPECT_EQ(MakeSearchStrategy(spec).status().code(),
               absl::StatusCode::kInvalidArgument)
         << text;
+  }
+}
+
+// Each gp_bayes_opt switch reaches the strategy: on one snapshot (30
+// completed trials, so max_train 10 is reached) every variant proposes
+// differently from the default. A switch the factory dropped would propose
+// the default's batch.
+TEST(StrategyFactoryTest, EveryGpBayesOptSwitchChangesTheProposals) {
+  auto space = testing::Nb201Space();
+  testing::SyntheticObjective objective(*space, 21);
+  SearchSnapshot snapshot{space.get(), 4, {}};
+  auto random = Make("random {}");
+  for (int q = 0; q < 30; ++q) {
+    auto proposals = random->Propose(snapshot, 1);
+    ASSERT_EQ(proposals.size(), 1u);
+    AddCompleted(snapshot, proposals[0], objective(proposals[0]));
+  }
+  const std::string base = "gp_bayes_opt {random_candidates: 50 ";
+  const auto reference = Make(base + "}")->Propose(snapshot, 4);
+  ASSERT_EQ(reference.size(), 4u);
+  for (const char* option :
+       {"thompson_every: -1", "max_train: 10", "disable_option_counts: true",
+        "disable_relevance: true"}) {
+    EXPECT_NE(Make(base + option + "}")->Propose(snapshot, 4), reference)
+        << option;
   }
 }
 

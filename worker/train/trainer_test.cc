@@ -355,8 +355,11 @@ TEST(TrainerRealDataTest, FashionMnistOneEpochOnTenPercent) {
       "fashion_mnist, 1 epoch on 10%%: test accuracy %.4f, "
       "val accuracy %.4f, %.1f s\n",
       result.test_accuracy, result.val_accuracy, result.train_seconds);
-  EXPECT_GT(result.test_accuracy, 0.6);
-  EXPECT_GT(result.val_accuracy, 0.6);
+  // One epoch on 10% gave 0.80-0.82 test and 0.79-0.82 validation accuracy
+  // for seeds 1-8 (full data gives 0.89 after one epoch, docs/data.md); a
+  // broken optimizer, schedule or data pipeline falls well below 0.77.
+  EXPECT_GT(result.test_accuracy, 0.77);
+  EXPECT_GT(result.val_accuracy, 0.77);
 }
 
 }  // namespace
