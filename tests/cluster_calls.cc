@@ -1,5 +1,6 @@
 #include "tests/cluster_calls.h"
 
+#include <fstream>
 #include <thread>
 
 #include "absl/status/statusor.h"
@@ -215,6 +216,19 @@ grpc::Status CompleteTrial(nas::v1::WorkerService::Stub& stub,
   metrics.set_test_accuracy(accuracy);
   return CompleteTrial(stub, worker_id, assignment.trial_id(),
                        assignment.attempt(), metrics);
+}
+
+std::map<std::string, double> ReadNb201Table(const std::string& path) {
+  std::map<std::string, double> table;
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) {
+    const size_t comma = line.find(',');
+    if (comma == std::string::npos) continue;
+    table[line.substr(0, comma)] = std::stod(line.substr(comma + 1));
+  }
+  return table;
 }
 
 }  // namespace nas::testing

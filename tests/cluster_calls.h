@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -109,6 +110,11 @@ grpc::Status CompleteTrial(nas::v1::WorkerService::Stub& stub,
                            const std::string& worker_id,
                            const nas::v1::TrialAssignment& assignment,
                            double accuracy);
+
+// A NAS-Bench-201 table in the format of ../shared/benchmarks (a header,
+// then "architecture,accuracy" lines) as architecture string -> accuracy in
+// percent; empty when the file is missing.
+std::map<std::string, double> ReadNb201Table(const std::string& path);
 
 }  // namespace nas::testing
 

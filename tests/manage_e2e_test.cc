@@ -61,18 +61,7 @@ constexpr char kWarmC[] =
     "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|"
     "nor_conv_3x3~1|nor_conv_1x1~2|";
 
-std::map<std::string, double> ReadTable() {
-  std::map<std::string, double> table;
-  std::ifstream in(kTablePath);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    const size_t comma = line.find(',');
-    if (comma == std::string::npos) continue;
-    table[line.substr(0, comma)] = std::stod(line.substr(comma + 1));
-  }
-  return table;
-}
+std::map<std::string, double> ReadTable() { return ReadNb201Table(kTablePath); }
 
 ClusterOptions TabularWorkers() {
   ClusterOptions options;

@@ -57,18 +57,7 @@ training: {epochs: 1}
 
 // The table as a map from architecture string to accuracy in percent; empty
 // when the file is missing.
-std::map<std::string, double> ReadTable() {
-  std::map<std::string, double> table;
-  std::ifstream in(kTablePath);
-  std::string line;
-  std::getline(in, line);  // header
-  while (std::getline(in, line)) {
-    const size_t comma = line.find(',');
-    if (comma == std::string::npos) continue;
-    table[line.substr(0, comma)] = std::stod(line.substr(comma + 1));
-  }
-  return table;
-}
+std::map<std::string, double> ReadTable() { return ReadNb201Table(kTablePath); }
 
 std::vector<std::string> TabularWorkerFlags(double noise) {
   return {std::string("--table=") + kTablePath,

@@ -187,7 +187,9 @@ TEST_F(ManageStoreTest, ArchivedSearchesAreListedOnlyWhenAsked) {
 
   auto ids = [&](bool include_archived) {
     std::vector<int64_t> out;
-    auto listed = store().ListSearches(0, 10, std::nullopt, include_archived);
+    SearchFilter filter;
+    filter.include_archived = include_archived;
+    auto listed = store().ListSearches(0, 10, filter);
     EXPECT_TRUE(listed.ok()) << listed.status();
     if (listed.ok()) {
       for (const nas::v1::Search& s : *listed) out.push_back(s.id());

@@ -107,6 +107,31 @@ absl::Status CheckSearchExists(pqxx::work& tx, int64_t search_id) {
   return absl::OkStatus();
 }
 
+// For calls that keep a running trial alive (epoch reports, heartbeats):
+// locks the lease `ref`; nullopt when its trial still runs, a stop answer
+// when the trial was cancelled or stopped meanwhile, FailedPrecondition
+// (ending in `refused`) when it has finished.
+absl::StatusOr<std::optional<EpochAck>> LockRunningLease(
+    pqxx::work& tx, const LeaseRef& ref, const char* refused) {
+  absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+  if (!trial.ok()) return trial.status();
+  if (trial->state == "CANCELLED" || trial->state == "STOPPED") {
+    return std::optional<EpochAck>(EpochAck{/*stop=*/true});
+  }
+  if (trial->state != "RUNNING") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "trial ", ref.trial_id, " is already ", trial->state, "; ", refused));
+  }
+  return std::optional<EpochAck>();
+}
+
+void ExtendLease(pqxx::work& tx, int64_t trial_id, int64_t micros) {
+  tx.exec_params0(
+      "UPDATE trials SET lease_expires_at = now() + $2 * interval "
+      "'1 microsecond' WHERE id = $1",
+      trial_id, micros);
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListTrials(
@@ -286,16 +311,10 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
   absl::StatusOr<int64_t> micros = LeaseMicros(lease);
   if (!micros.ok()) return micros.status();
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<EpochAck> {
-    absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
-    if (!trial.ok()) return trial.status();
-    if (trial->state == "CANCELLED" || trial->state == "STOPPED") {
-      return EpochAck{/*stop=*/true};
-    }
-    if (trial->state != "RUNNING") {
-      return absl::FailedPreconditionError(
-          absl::StrCat("trial ", ref.trial_id, " is already ", trial->state,
-                       "; it takes no more epochs"));
-    }
+    absl::StatusOr<std::optional<EpochAck>> ended =
+        LockRunningLease(tx, ref, "it takes no more epochs");
+    if (!ended.ok()) return ended.status();
+    if (ended->has_value()) return **ended;
     tx.exec_params0(
         "INSERT INTO trial_epochs (trial_id, attempt, epoch, train_loss, "
         "val_loss, val_accuracy, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) "
@@ -303,10 +322,7 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
         ref.trial_id, ref.attempt, metrics.epoch(),
         Float8(metrics.train_loss()), Float8(metrics.val_loss()),
         Float8(metrics.val_accuracy()), Float8(metrics.seconds()));
-    tx.exec_params0(
-        "UPDATE trials SET lease_expires_at = now() + $2 * interval "
-        "'1 microsecond' WHERE id = $1",
-        ref.trial_id, *micros);
+    ExtendLease(tx, ref.trial_id, *micros);
     tx.commit();
     return EpochAck{/*stop=*/false};
   });
@@ -317,20 +333,11 @@ absl::StatusOr<EpochAck> PostgresStore::RenewLease(const LeaseRef& ref,
   absl::StatusOr<int64_t> micros = LeaseMicros(lease);
   if (!micros.ok()) return micros.status();
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<EpochAck> {
-    absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
-    if (!trial.ok()) return trial.status();
-    if (trial->state == "CANCELLED" || trial->state == "STOPPED") {
-      return EpochAck{/*stop=*/true};
-    }
-    if (trial->state != "RUNNING") {
-      return absl::FailedPreconditionError(
-          absl::StrCat("trial ", ref.trial_id, " is already ", trial->state,
-                       "; its lease cannot be renewed"));
-    }
-    tx.exec_params0(
-        "UPDATE trials SET lease_expires_at = now() + $2 * interval "
-        "'1 microsecond' WHERE id = $1",
-        ref.trial_id, *micros);
+    absl::StatusOr<std::optional<EpochAck>> ended =
+        LockRunningLease(tx, ref, "its lease cannot be renewed");
+    if (!ended.ok()) return ended.status();
+    if (ended->has_value()) return **ended;
+    ExtendLease(tx, ref.trial_id, *micros);
     tx.exec_params0("UPDATE workers SET last_seen_at = now() WHERE id = $1",
                     ref.worker_id);
     tx.commit();
