@@ -112,7 +112,8 @@ TEST(FormatTest, TrialsCsvHasPlainNumbersAndQuotesCells) {
             "trial_id,number,state,val_accuracy,val_loss,test_accuracy,"
             "test_loss,params,flops,latency_ms,train_seconds,reason,"
             "architecture\n"
-            "11,0,COMPLETED,0.9,0,0,0,1500000,0,0,0,,\"|a, b|\"\n"
+            // Metrics the estimator did not measure are empty, not 0.
+            "11,0,COMPLETED,0.9,,,,1500000,,,,,\"|a, b|\"\n"
             "12,1,FAILED,,,,,,,,,\"line 1\nsaid \"\"no\"\"\",\n");
 }
 
