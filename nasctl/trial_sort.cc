@@ -11,28 +11,38 @@
 namespace nas::cli {
 namespace {
 
-using MetricGetter = std::function<double(const nas::v1::TrialMetrics&)>;
+// Empty for a metric the trial's estimator did not measure.
+using MetricGetter =
+    std::function<std::optional<double>(const nas::v1::TrialMetrics&)>;
 
 struct SortKey {
   MetricGetter value;
   bool higher_is_better;
 };
 
+template <typename Has, typename Get>
+MetricGetter Getter(Has has, Get get) {
+  return [has, get](const nas::v1::TrialMetrics& m) -> std::optional<double> {
+    if (!(m.*has)()) return std::nullopt;
+    return static_cast<double>((m.*get)());
+  };
+}
+
 // Every sortable metric, so that --help, the parser and the error message
 // list the same names.
 const std::map<std::string, SortKey>& Metrics() {
   using M = nas::v1::TrialMetrics;
   static const auto* metrics = new std::map<std::string, SortKey>{
-      {"val_accuracy", {[](const M& m) { return m.val_accuracy(); }, true}},
-      {"test_accuracy", {[](const M& m) { return m.test_accuracy(); }, true}},
-      {"val_loss", {[](const M& m) { return m.val_loss(); }, false}},
-      {"test_loss", {[](const M& m) { return m.test_loss(); }, false}},
-      {"params",
-       {[](const M& m) { return static_cast<double>(m.params()); }, false}},
-      {"flops",
-       {[](const M& m) { return static_cast<double>(m.flops()); }, false}},
-      {"latency_ms", {[](const M& m) { return m.latency_ms(); }, false}},
-      {"train_seconds", {[](const M& m) { return m.train_seconds(); }, false}},
+      {"val_accuracy", {Getter(&M::has_val_accuracy, &M::val_accuracy), true}},
+      {"test_accuracy",
+       {Getter(&M::has_test_accuracy, &M::test_accuracy), true}},
+      {"val_loss", {Getter(&M::has_val_loss, &M::val_loss), false}},
+      {"test_loss", {Getter(&M::has_test_loss, &M::test_loss), false}},
+      {"params", {Getter(&M::has_params, &M::params), false}},
+      {"flops", {Getter(&M::has_flops, &M::flops), false}},
+      {"latency_ms", {Getter(&M::has_latency_ms, &M::latency_ms), false}},
+      {"train_seconds",
+       {Getter(&M::has_train_seconds, &M::train_seconds), false}},
   };
   return *metrics;
 }
@@ -92,8 +102,11 @@ void SortTrials(const TrialOrder& order, std::vector<nas::v1::Trial>* trials) {
         const bool b_done = b.state() == nas::v1::TRIAL_STATE_COMPLETED;
         if (a_done != b_done) return a_done;
         if (!a_done) return by_number(a, b);
-        const double va = value(a.metrics()), vb = value(b.metrics());
-        if (va != vb) return order.descending ? va > vb : va < vb;
+        // Trials without the metric go last, as unfinished ones do.
+        const std::optional<double> va = value(a.metrics());
+        const std::optional<double> vb = value(b.metrics());
+        if (va.has_value() != vb.has_value()) return va.has_value();
+        if (va && *va != *vb) return order.descending ? *va > *vb : *va < *vb;
         return by_number(a, b);
       });
 }

@@ -50,6 +50,22 @@ TEST(TrialSortTest, CountsAreLowestFirstWithTiesByNumber) {
   EXPECT_EQ(Numbers(trials), (std::vector<int>{0, 2, 4, 1, 3}));
 }
 
+// A tabular worker measures no latency: such trials go after those that
+// have one in either direction, not first as if their latency were 0.
+TEST(TrialSortTest, UnmeasuredMetricsGoLast) {
+  std::vector<nas::v1::Trial> trials = Sample();
+  trials[0].mutable_metrics()->set_latency_ms(5);
+  trials[4].mutable_metrics()->set_latency_ms(2);
+  auto order = ParseTrialOrder("latency_ms");
+  ASSERT_TRUE(order.ok());
+  SortTrials(*order, &trials);
+  EXPECT_EQ(Numbers(trials), (std::vector<int>{4, 0, 2, 1, 3}));
+  order = ParseTrialOrder("latency_ms:desc");
+  ASSERT_TRUE(order.ok());
+  SortTrials(*order, &trials);
+  EXPECT_EQ(Numbers(trials), (std::vector<int>{0, 4, 2, 1, 3}));
+}
+
 TEST(TrialSortTest, NumberAscendsUnlessDesc) {
   std::vector<nas::v1::Trial> trials = Sample();
   auto desc = ParseTrialOrder("number:desc");
