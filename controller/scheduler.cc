@@ -17,11 +17,6 @@
 namespace nas::controller {
 namespace {
 
-int TotalTrials(const nas::v1::TrialCounts& c) {
-  return c.pending() + c.running() + c.completed() + c.failed() + c.stopped() +
-         c.cancelled();
-}
-
 TrialView ToView(const nas::v1::SearchSpec& spec, const nas::v1::Trial& trial,
                  const space::SearchSpace& space) {
   TrialView view;
@@ -123,6 +118,24 @@ absl::StatusOr<Scheduler::SearchContext*> Scheduler::Context(
   return raw;
 }
 
+int TotalTrials(const nas::v1::TrialCounts& c) {
+  return c.pending() + c.running() + c.completed() + c.failed() + c.stopped() +
+         c.cancelled();
+}
+
+NewTrial MakeTrial(const space::SearchSpace& space,
+                   const nas::v1::SearchSpec& spec,
+                   const std::vector<int>& choices, int number) {
+  NewTrial t;
+  for (int c : choices) t.architecture.add_choices(c);
+  t.architecture.set_text(space.Render(choices));
+  t.canonical_key = space.CanonicalKey(choices);
+  t.kind = nas::v1::TRIAL_KIND_TRAIN;
+  t.budget = spec.training();
+  t.seed = TrialSeed(spec.seed(), number);
+  return t;
+}
+
 absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
   if (!search.ok()) return search.status();
@@ -169,15 +182,9 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   std::vector<NewTrial> new_trials;
   for (std::vector<int>& choices :
        (*context)->strategy->Propose(snapshot, free_slots)) {
-    NewTrial t;
-    for (int c : choices) t.architecture.add_choices(c);
-    t.architecture.set_text(space.Render(choices));
-    t.canonical_key = space.CanonicalKey(choices);
-    t.kind = nas::v1::TRIAL_KIND_TRAIN;
-    t.budget = search->spec().training();
-    t.seed = TrialSeed(search->spec().seed(),
-                       expected + static_cast<int>(new_trials.size()));
-    new_trials.push_back(std::move(t));
+    new_trials.push_back(
+        MakeTrial(space, search->spec(), choices,
+                  expected + static_cast<int>(new_trials.size())));
   }
   if (new_trials.empty()) {
     if (in_flight > 0) return 0;  // their results may be all that is left
@@ -221,8 +228,10 @@ std::string SpaceExhaustedReason(const space::SearchSpace& space,
       distinct_tried, " trials (max_trials ", max_trials, ")");
 }
 
-absl::StatusOr<bool> Scheduler::CompleteIfDone(int64_t search_id) {
-  absl::StatusOr<bool> done = FailIfEveryAttemptFailed(search_id);
+absl::StatusOr<bool> Scheduler::CompleteIfDone(int64_t search_id,
+                                               bool check_failures) {
+  absl::StatusOr<bool> done = false;
+  if (check_failures) done = FailIfEveryAttemptFailed(search_id);
   if (done.ok() && !*done) done = store_->CompleteSearchIfDone(search_id);
   if (done.ok() && *done) {
     spdlog::info("search {} completed: all its trials finished", search_id);

@@ -61,10 +61,12 @@ class Scheduler {
   // ever be added again.
   std::vector<int64_t> TakeExhaustedSearches();
 
-  // Ends `search_id` if all its trials are finished (COMPLETED), or FAILED
-  // with the reason when every attempt failed (runnability.h,
-  // FailureWindow); true if it did.
-  absl::StatusOr<bool> CompleteIfDone(int64_t search_id);
+  // Ends `search_id` if all its trials are finished (COMPLETED), or, with
+  // `check_failures`, FAILED with the reason when every attempt failed
+  // (runnability.h, FailureWindow); true if it did. Callers that know no
+  // trial failed (one just completed) pass false and save a read.
+  absl::StatusOr<bool> CompleteIfDone(int64_t search_id,
+                                      bool check_failures = true);
 
   // A worker reports that an attempt failed. A trial fault (or UNSPECIFIED,
   // from older workers) ends the trial FAILED; a worker fault returns it to
@@ -146,6 +148,17 @@ std::string SpaceExhaustedReason(const space::SearchSpace& space,
 
 // Derives a trial's training seed from its search's seed and its number.
 uint64_t TrialSeed(uint64_t search_seed, int trial_number);
+
+// Trials of every state.
+int TotalTrials(const nas::v1::TrialCounts& counts);
+
+// The trial numbered `number` of a search with `spec` for the architecture
+// `choices` (valid in `space`), however it was chosen (strategy or
+// EnqueueTrials): rendered, keyed, with the search's training budget and
+// the number's seed.
+NewTrial MakeTrial(const space::SearchSpace& space,
+                   const nas::v1::SearchSpec& spec,
+                   const std::vector<int>& choices, int number);
 
 }  // namespace nas::controller
 

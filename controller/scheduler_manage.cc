@@ -20,11 +20,6 @@ constexpr int kMaxEnqueued = 1000;
 // retry re-reads the count. Steps are short, so a few tries suffice.
 constexpr int kMaxEnqueueTries = 10;
 
-int TotalTrials(const nas::v1::TrialCounts& c) {
-  return c.pending() + c.running() + c.completed() + c.failed() + c.stopped() +
-         c.cancelled();
-}
-
 // How an error names an architecture: as the caller wrote it.
 std::string Label(const nas::v1::Architecture& a) {
   if (!a.text().empty()) return absl::StrCat("\"", a.text(), "\"");
@@ -48,7 +43,7 @@ absl::StatusOr<std::vector<nas::v1::Trial>> Scheduler::EnqueueTrials(
   if (!space.ok()) return space.status();
 
   // Checked up front, so that one bad architecture adds none.
-  std::vector<NewTrial> trials;
+  std::vector<std::vector<int>> all_choices;
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<std::vector<int>> choices =
         spec::ArchitectureChoices(**space, architectures[i]);
@@ -57,13 +52,7 @@ absl::StatusOr<std::vector<nas::v1::Trial>> Scheduler::EnqueueTrials(
           absl::StrCat("architectures[", i, "] ", Label(architectures[i]), ": ",
                        choices.status().message()));
     }
-    NewTrial t;
-    for (int c : *choices) t.architecture.add_choices(c);
-    t.architecture.set_text((*space)->Render(*choices));
-    t.canonical_key = (*space)->CanonicalKey(*choices);
-    t.kind = nas::v1::TRIAL_KIND_TRAIN;
-    t.budget = search->spec().training();
-    trials.push_back(std::move(t));
+    all_choices.push_back(*std::move(choices));
   }
 
   // Serialized with this replica's strategy steps; AddTrials' expected count
@@ -93,8 +82,10 @@ absl::StatusOr<std::vector<nas::v1::Trial>> Scheduler::EnqueueTrials(
     }
     // Numbered next, with the training seed a proposed trial of that
     // number would get, so results do not depend on who chose it.
+    std::vector<NewTrial> trials;
     for (int j = 0; j < n; ++j) {
-      trials[j].seed = TrialSeed(search->spec().seed(), count + j);
+      trials.push_back(
+          MakeTrial(**space, search->spec(), all_choices[j], count + j));
     }
     absl::Status added = store_->AddTrials(search_id, count, trials);
     if (absl::IsAborted(added)) continue;

@@ -71,7 +71,9 @@ void WorkerServiceImpl::OnTrialEnded(int64_t search_id,
   nas::v1::SearchEvent event;
   *event.mutable_trial_finished() = trial;
   Publish(search_id, event);
-  absl::StatusOr<bool> done = scheduler_->CompleteIfDone(search_id);
+  // Only a failure can trigger the every-attempt-failed rule.
+  absl::StatusOr<bool> done = scheduler_->CompleteIfDone(
+      search_id, trial.state() == nas::v1::TRIAL_STATE_FAILED);
   if (done.ok() && *done) {
     nas::v1::SearchEvent finished;
     finished.mutable_search_done();
