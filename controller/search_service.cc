@@ -181,15 +181,8 @@ grpc::Status SearchServiceImpl::ListSearches(
 grpc::Status SearchServiceImpl::CancelSearch(
     grpc::ServerContext* context, const nas::v1::CancelSearchRequest* request,
     nas::v1::Search* response) {
-  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
+  absl::StatusOr<Caller> caller = AuthorizeOn(*context, request->search_id());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (absl::Status s = VisibleSearch(*caller, request->search_id()).status();
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
   absl::StatusOr<nas::v1::Search> search =
       store_->CancelSearch(request->search_id());
   if (!search.ok()) return ToGrpcStatus(search.status());
