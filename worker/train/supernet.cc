@@ -103,7 +103,7 @@ std::vector<std::string> ChainLayerSlots(const space::SearchSpace& space,
 
 // The bank name of the stand-alone network's tensor `name` for `spec`
 // (the network of `choices`).
-std::string BankName(const Supernet& net, const space::NetworkSpec& spec,
+std::string BankName(const space::NetworkSpec& spec,
                      const std::vector<std::string>& chain_slots,
                      const std::string& name) {
   if (const auto* cell = std::get_if<space::CellNetwork>(&spec.body)) {
@@ -157,7 +157,7 @@ Subnet BuildSubnet(const Supernet& net, const std::vector<int>& choices) {
   torch::NoGradGuard no_grad;
   sub.tensors = NamedTensors(*sub.network);
   for (auto& [name, t] : sub.tensors) {
-    const std::string bank_name = BankName(net, sub.spec, slots, name);
+    const std::string bank_name = BankName(sub.spec, slots, name);
     auto it = net.bank.find(bank_name);
     if (it == net.bank.end()) {
       throw std::logic_error("supernet has no tensor " + bank_name);
@@ -195,7 +195,7 @@ void InitBank(Supernet* net) {
       const space::NetworkSpec spec{def.input, cell};
       Network network = BuildNetwork(spec);
       for (auto& [name, t] : NamedTensors(*network)) {
-        net->bank.emplace(BankName(*net, spec, {}, name), t.detach().clone());
+        net->bank.emplace(BankName(spec, {}, name), t.detach().clone());
       }
     }
     return;
@@ -479,8 +479,14 @@ bool Score(const Supernet& const_net, const std::vector<int>& choices,
   Subnet sub = BuildSubnet(net, choices);
   result->params = CountParameters(sub.spec);
   result->flops = CountFlops(sub.spec);
-  const torch::Tensor images = data.train_images().to(device);
-  const torch::Tensor labels = data.train_labels().to(device);
+  // Only the images this score reads go to the device (gathered on the
+  // host), not the whole training set once per candidate.
+  const torch::Tensor& images = data.train_images();
+  const torch::Tensor& labels = data.train_labels();
+  auto gather = [&](const std::vector<int64_t>& indices,
+                    const torch::Tensor& from) {
+    return from.index_select(0, IndexTensor(indices, torch::kCPU)).to(device);
+  };
   torch::NoGradGuard no_grad;
   if (o.bn_recalibration_batches > 0) {
     for (const auto& module : sub.network->modules(/*include_self=*/false)) {
@@ -497,8 +503,7 @@ bool Score(const Supernet& const_net, const std::vector<int>& choices,
       for (int i = 0; i < o.batch_size; ++i) {
         batch.push_back(split.train_pool[static_cast<int64_t>(rng() % pool)]);
       }
-      const torch::Tensor idx = IndexTensor(batch, device);
-      sub.network->forward(data.Normalize(images.index_select(0, idx)));
+      sub.network->forward(data.Normalize(gather(batch, images)));
     }
   }
   std::vector<int64_t> val = split.validation;
@@ -506,8 +511,8 @@ bool Score(const Supernet& const_net, const std::vector<int>& choices,
       static_cast<int64_t>(val.size()) > o.max_validation_images) {
     val.resize(static_cast<size_t>(o.max_validation_images));
   }
-  const Evaluation v = Evaluate(sub.network, data, images, labels,
-                                IndexTensor(val, device));
+  const Evaluation v = Evaluate(sub.network, data, gather(val, images),
+                                gather(val, labels), torch::Tensor());
   result->val_accuracy = v.accuracy;
   result->val_loss = v.loss;
   result->seconds = SecondsSince(start);
