@@ -4,7 +4,9 @@
 #ifndef NAS_WORKER_ESTIMATOR_H_
 #define NAS_WORKER_ESTIMATOR_H_
 
+#include <cstdint>
 #include <functional>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "nas/v1/search.pb.h"
@@ -20,6 +22,22 @@ using ProgressFn = std::function<bool(const nas::v1::EpochMetrics&)>;
 struct Evaluation {
   nas::v1::TrialMetrics metrics;
   bool stopped = false;  // ended early because ProgressFn returned false
+  // Weights to keep (a tensor archive, common/tensor): a SUPERNET_SHARD's
+  // trained supernet, a RETRAIN's trained network. The worker uploads them
+  // (UploadCheckpoint) before it completes the trial; empty: none.
+  std::string upload;
+  // UploadHeader.merge_weight: the images a shard trained on.
+  double merge_weight = 0;
+};
+
+// Where estimators get merged supernet versions (the controller's
+// FetchCheckpoint), checked against their SHA-256.
+class CheckpointSource {
+ public:
+  virtual ~CheckpointSource() = default;
+  // The archive bytes of version `version` of the search's supernet.
+  virtual absl::StatusOr<std::string> FetchSupernet(int64_t search_id,
+                                                    int64_t version) = 0;
 };
 
 class Estimator {

@@ -35,6 +35,8 @@ struct NewTrial {
   nas::v1::TrialKind kind = nas::v1::TRIAL_KIND_TRAIN;
   nas::v1::TrainingBudget budget;
   uint64_t seed = 0;
+  // Weight-sharing trials only (SUPERNET_SHARD, SCORE_INHERITED).
+  std::optional<nas::v1::SupernetTask> task;
 };
 
 // Names the lease a worker reports under.

@@ -1,0 +1,28 @@
+// What a search's estimation spec implies, shared by the controller's
+// scheduler and store and by nasctl: how many trials beyond the candidates
+// a weight-sharing search runs, and the per-round learning rate.
+#ifndef NAS_COMMON_SPEC_ESTIMATION_H_
+#define NAS_COMMON_SPEC_ESTIMATION_H_
+
+#include "nas/v1/search.pb.h"
+
+namespace nas::spec {
+
+// True when the spec asks for weight sharing.
+inline bool UsesWeightSharing(const nas::v1::SearchSpec& spec) {
+  return spec.estimation().has_weight_sharing();
+}
+
+// Trials a search runs besides its budget.max_trials candidates: for weight
+// sharing, rounds x shards_per_round shards and retrain_top_k retrains;
+// otherwise 0. REQUIRES: ApplySpecDefaults was applied.
+inline int ExtraTrials(const nas::v1::SearchSpec& spec) {
+  if (!UsesWeightSharing(spec)) return 0;
+  const nas::v1::WeightSharingConfig& ws = spec.estimation().weight_sharing();
+  return ws.supernet().rounds() * ws.supernet().shards_per_round() +
+         ws.retrain_top_k();
+}
+
+}  // namespace nas::spec
+
+#endif  // NAS_COMMON_SPEC_ESTIMATION_H_
