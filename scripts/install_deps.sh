@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libtorch-dev libpqxx-dev libabsl-dev libspdlog-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev openssl
+  libgtest-dev libgmock-dev openssl libssl-dev
   postgresql postgresql-client
   nodejs npm
 )
