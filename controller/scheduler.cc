@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/space/space_size.h"
+#include "common/spec/estimation.h"
 #include "common/spec/space_from_proto.h"
+#include "common/tensor/tensor_archive.h"
 #include "controller/objective.h"
 #include "controller/runnability.h"
 #include "controller/strategy/strategy_util.h"
@@ -45,8 +47,9 @@ uint64_t TrialSeed(uint64_t search_seed, int trial_number) {
   return z ^ (z >> 31);
 }
 
-Scheduler::Scheduler(TrialStore* store, Options options)
-    : store_(store), options_(options) {}
+Scheduler::Scheduler(TrialStore* store, Options options,
+                     CheckpointStore* checkpoints)
+    : store_(store), options_(options), checkpoints_(checkpoints) {}
 
 void Scheduler::Notify() {
   {
@@ -136,9 +139,26 @@ NewTrial MakeTrial(const space::SearchSpace& space,
   return t;
 }
 
+NewTrial MakeCandidate(const space::SearchSpace& space,
+                       const nas::v1::SearchSpec& spec,
+                       const std::vector<int>& choices, int number,
+                       int64_t version) {
+  NewTrial t = MakeTrial(space, spec, choices, number);
+  if (spec::UsesWeightSharing(spec)) {
+    t.kind = nas::v1::TRIAL_KIND_SCORE_INHERITED;
+    t.task = ScoreTask(spec, version);
+  }
+  return t;
+}
+
 absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
   if (!search.ok()) return search.status();
+  if (spec::UsesWeightSharing(search->spec())) {
+    absl::StatusOr<SearchContext*> context = Context(*search);
+    if (!context.ok()) return context.status();
+    return ReplenishWeightSharing(*search, *context);
+  }
   const nas::v1::TrialCounts& counts = search->counts();
   const nas::v1::SearchBudget& budget = search->spec().budget();
   // A cheap early exit; the counts may be stale, so the real cap is taken
@@ -205,6 +225,168 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   if (absl::IsAborted(added)) return 0;
   if (!added.ok()) return added;
   return static_cast<int>(new_trials.size());
+}
+
+absl::StatusOr<int> Scheduler::ReplenishWeightSharing(
+    const nas::v1::Search& search, SearchContext* context) {
+  const int64_t search_id = search.id();
+  if (checkpoints_ == nullptr) {
+    return EndByPlan(search_id, nas::v1::SEARCH_STATE_FAILED,
+                     "this controller has no checkpoint store, which weight "
+                     "sharing needs");
+  }
+  const nas::v1::SearchSpec& spec = search.spec();
+  absl::StatusOr<int64_t> version =
+      checkpoints_->LatestSupernetVersion(search_id);
+  if (!version.ok()) return version.status();
+  absl::StatusOr<std::vector<nas::v1::Trial>> trials = store_->ListTrials(
+      search_id, {}, -1, spec.budget().max_trials() + spec::ExtraTrials(spec));
+  if (!trials.ok()) return trials.status();
+  const int expected = static_cast<int>(trials->size());
+
+  WeightSharingStep step =
+      NextWeightSharingStep(spec, *trials, *version, false);
+  std::vector<NewTrial> new_trials;
+  const space::SearchSpace& space = *context->space;
+  if (step.action == WeightSharingStep::Action::kProposeCandidates) {
+    SearchSnapshot snapshot;
+    snapshot.space = &space;
+    snapshot.seed = spec.seed();
+    for (const nas::v1::Trial* t : CandidateTrials(*trials)) {
+      snapshot.trials.push_back(ToView(spec, *t, space));
+    }
+    for (std::vector<int>& choices :
+         context->strategy->Propose(snapshot, step.free_slots)) {
+      new_trials.push_back(
+          MakeCandidate(space, spec, choices,
+                        expected + static_cast<int>(new_trials.size()),
+                        *version));
+    }
+    if (new_trials.empty()) {
+      step = NextWeightSharingStep(spec, *trials, *version, true);
+    }
+  }
+  switch (step.action) {
+    case WeightSharingStep::Action::kWait:
+    case WeightSharingStep::Action::kProposeCandidates:
+      break;
+    case WeightSharingStep::Action::kAddShards:
+      for (int i = 0; i < spec.estimation().weight_sharing().supernet()
+                              .shards_per_round();
+           ++i) {
+        NewTrial shard;
+        shard.kind = nas::v1::TRIAL_KIND_SUPERNET_SHARD;
+        shard.seed = TrialSeed(spec.seed(), expected + i);
+        shard.task = ShardTask(spec, step.round, i);
+        new_trials.push_back(std::move(shard));
+      }
+      break;
+    case WeightSharingStep::Action::kMerge: {
+      absl::Status merged = MergeRound(search_id, step);
+      if (absl::IsAlreadyExists(merged)) return 1;  // another replica did
+      if (absl::IsDataLoss(merged) || absl::IsNotFound(merged) ||
+          absl::IsInvalidArgument(merged)) {
+        return EndByPlan(search_id, nas::v1::SEARCH_STATE_FAILED,
+                         std::string(merged.message()));
+      }
+      if (!merged.ok()) return merged;
+      // The next round's shards (or the first candidates) come right away.
+      return 1;
+    }
+    case WeightSharingStep::Action::kAddRetrains: {
+      std::map<int64_t, const nas::v1::Trial*> by_id;
+      for (const nas::v1::Trial& t : *trials) by_id[t.id()] = &t;
+      for (int64_t id : step.retrain_trial_ids) {
+        const nas::v1::Trial& candidate = *by_id.at(id);
+        NewTrial retrain;
+        retrain.architecture = candidate.architecture();
+        std::vector<int> choices(candidate.architecture().choices().begin(),
+                                 candidate.architecture().choices().end());
+        retrain.canonical_key = space.CanonicalKey(choices);
+        retrain.kind = nas::v1::TRIAL_KIND_RETRAIN;
+        retrain.budget = spec.training();
+        const int number = expected + static_cast<int>(new_trials.size());
+        retrain.seed = TrialSeed(spec.seed(), number);
+        new_trials.push_back(std::move(retrain));
+      }
+      spdlog::info("search {}: retraining the {} best of the scored candidates",
+                   search_id, new_trials.size());
+      break;
+    }
+    case WeightSharingStep::Action::kComplete:
+      return EndByPlan(search_id, nas::v1::SEARCH_STATE_COMPLETED, step.reason);
+    case WeightSharingStep::Action::kFail:
+      return EndByPlan(search_id, nas::v1::SEARCH_STATE_FAILED, step.reason);
+  }
+  if (new_trials.empty()) return 0;
+  absl::Status added = store_->AddTrials(search_id, expected, new_trials);
+  if (absl::IsAborted(added)) return 0;
+  if (!added.ok()) return added;
+  return static_cast<int>(new_trials.size());
+}
+
+absl::Status Scheduler::MergeRound(int64_t search_id,
+                                   const WeightSharingStep& step) {
+  std::vector<tensor::TensorMap> shards(step.merge_trial_ids.size());
+  std::vector<double> weights;
+  for (size_t i = 0; i < step.merge_trial_ids.size(); ++i) {
+    const int64_t trial_id = step.merge_trial_ids[i];
+    absl::StatusOr<CheckpointInfo> info =
+        checkpoints_->TrialUploadInfo(trial_id);
+    if (absl::IsNotFound(info.status())) {
+      return absl::NotFoundError(absl::StrCat(
+          "supernet round ", step.round + 1, ": shard trial id ", trial_id,
+          " completed without uploading its weights"));
+    }
+    if (!info.ok()) return info.status();
+    absl::StatusOr<std::string> bytes = checkpoints_->ReadTrialUpload(trial_id);
+    if (!bytes.ok()) return bytes.status();
+    std::string error;
+    if (!tensor::Parse(*bytes, &shards[i], &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("supernet round ", step.round + 1, ": shard trial id ",
+                       trial_id, " uploaded a malformed archive: ", error));
+    }
+    // A shard that reports no weight still counts, as one equal part.
+    weights.push_back(info->merge_weight > 0 ? info->merge_weight : 1.0);
+  }
+  std::vector<const tensor::TensorMap*> parts;
+  for (const tensor::TensorMap& shard : shards) parts.push_back(&shard);
+  tensor::TensorMap merged;
+  std::string error;
+  if (!tensor::WeightedAverage(parts, weights, &merged, &error)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "supernet round ", step.round + 1, ": cannot merge shards: ", error));
+  }
+  const std::string bytes = tensor::Serialize(merged);
+  absl::Status put = checkpoints_->PutSupernetVersion(
+      search_id, step.round + 1, step.round, step.merge_trial_ids, bytes);
+  if (put.ok()) {
+    spdlog::info("search {}: merged {} shards of round {} into supernet "
+                 "version {} ({} bytes)",
+                 search_id, parts.size(), step.round + 1, step.round + 1,
+                 bytes.size());
+  }
+  return put;
+}
+
+absl::StatusOr<int> Scheduler::EndByPlan(int64_t search_id,
+                                         nas::v1::SearchState state,
+                                         const std::string& reason) {
+  absl::StatusOr<bool> ended = store_->EndSearch(search_id, state, reason);
+  if (!ended.ok()) return ended.status();
+  if (*ended) {
+    if (state == nas::v1::SEARCH_STATE_FAILED) {
+      spdlog::warn("search {} FAILED: {}", search_id, reason);
+    } else {
+      spdlog::info("search {} completed{}{}", search_id,
+                   reason.empty() ? "" : ": ", reason);
+    }
+    // Watchers hear of it like of an exhausted space.
+    exhausted_.push_back(search_id);
+    contexts_.erase(search_id);
+  }
+  return 0;
 }
 
 std::vector<int64_t> Scheduler::TakeExhaustedSearches() {

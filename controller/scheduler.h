@@ -20,6 +20,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/space/space.h"
+#include "controller/checkpoints/checkpoint_store.h"
+#include "controller/estimation/weight_sharing_plan.h"
 #include "controller/store/trial_store.h"
 #include "controller/strategy/search_strategy.h"
 
@@ -34,8 +36,10 @@ class Scheduler {
     absl::Duration poll_interval = absl::Milliseconds(500);
   };
 
-  // `store` must outlive the scheduler.
-  Scheduler(TrialStore* store, Options options);
+  // `store` and `checkpoints` must outlive the scheduler. Without a
+  // checkpoint store, weight-sharing searches fail with a reason saying so.
+  Scheduler(TrialStore* store, Options options,
+            CheckpointStore* checkpoints = nullptr);
 
   // Leases the next trial to `worker_id`, waiting up to `wait` for one.
   // nullopt when none became ready in time.
@@ -52,9 +56,10 @@ class Scheduler {
   // searches it ended.
   absl::StatusOr<std::vector<int64_t>> Maintain();
 
-  // The ids of searches this scheduler ended COMPLETED because their
-  // strategy found no untried computation ("space exhausted: ..." in
-  // state_reason) since the last call; each is returned once, so that the
+  // The ids of searches this scheduler ended itself since the last call:
+  // COMPLETED because their strategy found no untried computation ("space
+  // exhausted: ..." in state_reason), or ended by a weight-sharing plan
+  // (weight_sharing_plan.h); each is returned once, so that the
   // caller logs it and tells its watchers. A search ends so when its
   // strategy proposes nothing for free slots and none of its trials is in
   // flight: strategies never propose a computation twice, so nothing could
@@ -120,12 +125,23 @@ class Scheduler {
   // many trials it added.
   absl::StatusOr<int> Replenish();
   absl::StatusOr<int> ReplenishSearch(int64_t search_id);
+  // ReplenishSearch for a weight-sharing search: one step of its plan
+  // (weight_sharing_plan.h).
+  absl::StatusOr<int> ReplenishWeightSharing(const nas::v1::Search& search,
+                                             SearchContext* context);
+  // Averages the uploads of a finished round's shards, weighted by the
+  // images each trained on, into the next supernet version.
+  absl::Status MergeRound(int64_t search_id, const WeightSharingStep& step);
+  // Ends a search (COMPLETED or FAILED) on its plan's word.
+  absl::StatusOr<int> EndByPlan(int64_t search_id, nas::v1::SearchState state,
+                                const std::string& reason);
   absl::StatusOr<SearchContext*> Context(const nas::v1::Search& search);
   // The "every attempt failed" rule of CompleteIfDone.
   absl::StatusOr<bool> FailIfEveryAttemptFailed(int64_t search_id);
 
   TrialStore* const store_;
   const Options options_;
+  CheckpointStore* const checkpoints_;
 
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
@@ -159,6 +175,15 @@ int TotalTrials(const nas::v1::TrialCounts& counts);
 NewTrial MakeTrial(const space::SearchSpace& space,
                    const nas::v1::SearchSpec& spec,
                    const std::vector<int>& choices, int number);
+
+// The trial numbered `number` for `choices` in a search with `spec`, as its
+// estimation scores a proposed candidate: MakeTrial for training from
+// scratch, or a SCORE_INHERITED trial of supernet `version` for weight
+// sharing.
+NewTrial MakeCandidate(const space::SearchSpace& space,
+                       const nas::v1::SearchSpec& spec,
+                       const std::vector<int>& choices, int number,
+                       int64_t version);
 
 }  // namespace nas::controller
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/spec/architecture_text.h"
+#include "common/spec/estimation.h"
 #include "common/spec/space_from_proto.h"
 #include "common/spec/spec_validation.h"
 #include "controller/scheduler.h"
@@ -26,6 +27,15 @@ std::string Label(const nas::v1::Architecture& a) {
   return absl::StrCat("choices [", absl::StrJoin(a.choices(), ","), "]");
 }
 
+// Its phases (supernet, candidates, retraining) follow from the budget the
+// search was created with; changing it midway has no defined meaning yet.
+absl::Status WeightSharingRefusal(int64_t search_id, absl::string_view what) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "search ", search_id, " uses weight sharing; cannot ", what,
+      " it: its phases are planned from the budget it was created with. "
+      "Submit a new search instead"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<nas::v1::Trial>> Scheduler::EnqueueTrials(
@@ -38,6 +48,9 @@ absl::StatusOr<std::vector<nas::v1::Trial>> Scheduler::EnqueueTrials(
   }
   absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
   if (!search.ok()) return search.status();
+  if (spec::UsesWeightSharing(search->spec())) {
+    return WeightSharingRefusal(search_id, "enqueue trials into");
+  }
   absl::StatusOr<std::unique_ptr<space::SearchSpace>> space =
       spec::MakeSearchSpace(search->spec().space());
   if (!space.ok()) return space.status();
@@ -105,6 +118,11 @@ absl::StatusOr<nas::v1::Search> Scheduler::ExtendSearch(int64_t search_id,
     return absl::InvalidArgumentError(
         absl::StrCat("max_trials: must be at most ", spec::kMaxTrials, ", got ",
                      max_trials));
+  }
+  absl::StatusOr<nas::v1::Search> current = store_->GetSearch(search_id);
+  if (!current.ok()) return current.status();
+  if (spec::UsesWeightSharing(current->spec())) {
+    return WeightSharingRefusal(search_id, "extend");
   }
   absl::StatusOr<nas::v1::Search> search =
       store_->ExtendSearch(search_id, max_trials);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -317,6 +318,89 @@ absl::Status ValidateTraining(const nas::v1::TrainingBudget& training,
                        kMaxLearningRate);
 }
 
+// A number in [min, max) where a negative value means "off".
+absl::Status CheckBelowOrOff(absl::string_view path, double value,
+                             double max) {
+  if (std::isfinite(value) && value < max) return absl::OkStatus();
+  return FieldError(path,
+                    absl::StrCat("must be below ", max,
+                                 " (a negative value turns it off), got ",
+                                 value));
+}
+
+absl::Status ValidateWeightSharing(const nas::v1::SearchSpec& spec) {
+  const nas::v1::WeightSharingConfig& ws = spec.estimation().weight_sharing();
+  const nas::v1::SupernetTrainingConfig& net = ws.supernet();
+  constexpr absl::string_view kNet = "estimation.weight_sharing.supernet.";
+  constexpr absl::string_view kCandidates =
+      "estimation.weight_sharing.candidates.";
+  for (absl::Status s : {
+           CheckRange(absl::StrCat(kNet, "rounds"), net.rounds(), 1,
+                      kMaxSupernetRounds),
+           CheckRange(absl::StrCat(kNet, "shards_per_round"),
+                      net.shards_per_round(), 1, kMaxShardsPerRound),
+           CheckRange(absl::StrCat(kNet, "steps_per_shard"),
+                      net.steps_per_shard(), 0, kMaxStepsPerShard),
+           CheckFraction(absl::StrCat(kNet, "learning_rate"),
+                         net.learning_rate(), kMaxLearningRate),
+           CheckRange(absl::StrCat(kNet, "batch_size"), net.batch_size(), 1,
+                      kMaxBatchSize),
+           CheckBelowOrOff(absl::StrCat(kNet, "momentum"), net.momentum(), 1),
+           CheckBelowOrOff(absl::StrCat(kNet, "weight_decay"),
+                           net.weight_decay(), 1),
+           CheckRange(absl::StrCat(kCandidates, "bn_recalibration_batches"),
+                      ws.candidates().bn_recalibration_batches(), -1,
+                      kMaxRecalibrationBatches),
+           CheckRange(absl::StrCat(kCandidates, "max_validation_images"),
+                      ws.candidates().max_validation_images(), 0,
+                      std::numeric_limits<int32_t>::max()),
+           CheckRange("estimation.weight_sharing.retrain_top_k",
+                      ws.retrain_top_k(), 1, spec.budget().max_trials()),
+       }) {
+    if (!s.ok()) return s;
+  }
+  const int64_t total = int64_t{spec.budget().max_trials()} +
+                        int64_t{net.rounds()} * net.shards_per_round() +
+                        ws.retrain_top_k();
+  if (total > kMaxTrials) {
+    return FieldError(
+        "estimation.weight_sharing.supernet",
+        absl::StrCat("the search would run ", total,
+                     " trials (max_trials + rounds x shards_per_round + "
+                     "retrain_top_k); at most ",
+                     kMaxTrials));
+  }
+  return absl::OkStatus();
+}
+
+void ApplyWeightSharingDefaults(nas::v1::WeightSharingConfig* ws,
+                                const FieldPathSet& explicitly_set) {
+  auto unset = [&](auto value, absl::string_view field) {
+    return value == 0 &&
+           !Explicit(explicitly_set,
+                     absl::StrCat("estimation.weight_sharing.", field));
+  };
+  nas::v1::SupernetTrainingConfig* net = ws->mutable_supernet();
+  if (unset(net->rounds(), "supernet.rounds")) net->set_rounds(8);
+  if (unset(net->shards_per_round(), "supernet.shards_per_round")) {
+    net->set_shards_per_round(4);
+  }
+  if (unset(net->learning_rate(), "supernet.learning_rate")) {
+    net->set_learning_rate(0.05);
+  }
+  if (unset(net->batch_size(), "supernet.batch_size")) net->set_batch_size(128);
+  if (unset(net->momentum(), "supernet.momentum")) net->set_momentum(0.9);
+  if (unset(net->weight_decay(), "supernet.weight_decay")) {
+    net->set_weight_decay(5e-4);
+  }
+  nas::v1::CandidateScoringConfig* candidates = ws->mutable_candidates();
+  if (unset(candidates->bn_recalibration_batches(),
+            "candidates.bn_recalibration_batches")) {
+    candidates->set_bn_recalibration_batches(20);
+  }
+  if (unset(ws->retrain_top_k(), "retrain_top_k")) ws->set_retrain_top_k(3);
+}
+
 }  // namespace
 
 void ApplySpecDefaults(nas::v1::SearchSpec* spec) {
@@ -348,6 +432,10 @@ void ApplySpecDefaults(nas::v1::SearchSpec* spec,
   if (unset(training->learning_rate(), "training.learning_rate")) {
     training->set_learning_rate(0.05);
   }
+  if (spec->estimation().has_weight_sharing()) {
+    ApplyWeightSharingDefaults(
+        spec->mutable_estimation()->mutable_weight_sharing(), explicitly_set);
+  }
 }
 
 absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec) {
@@ -376,6 +464,9 @@ absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec,
   if (absl::Status s = ValidateTraining(spec.training(), explicitly_set);
       !s.ok()) {
     return s;
+  }
+  if (spec.estimation().has_weight_sharing()) {
+    if (absl::Status s = ValidateWeightSharing(spec); !s.ok()) return s;
   }
   return CheckAllFinite(spec, "");
 }

@@ -27,12 +27,17 @@ inline constexpr int kMaxEpochs = 1000;
 inline constexpr int kMaxBatchSize = 65536;
 inline constexpr double kMaxValidationFraction = 0.5;
 inline constexpr double kMaxLearningRate = 10.0;
+inline constexpr int kMaxSupernetRounds = 1000;
+inline constexpr int kMaxShardsPerRound = 1024;
+inline constexpr int kMaxStepsPerShard = 1000000;
+inline constexpr int kMaxRecalibrationBatches = 10000;
 
 // Fills the fields that have defaults and are unset (zero or empty in
 // proto3): dataset.validation_fraction 0.1, the space defaults
 // (ApplySearchSpaceDefaults), budget.parallelism 1, budget.max_attempts 3,
 // training.batch_size 128, training.data_fraction 1.0,
-// training.learning_rate 0.05. Required fields (dataset.name, space,
+// training.learning_rate 0.05, and for weight sharing the defaults its
+// messages document (search.proto). Required fields (dataset.name, space,
 // strategy, objectives, budget.max_trials, training.epochs) are left as they
 // are. Idempotent. Fields whose paths are in `explicitly_set` keep their
 // value even when it is zero, so that validation reports them.

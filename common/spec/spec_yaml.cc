@@ -61,6 +61,12 @@ class SpecReader {
                           nas::v1::SearchBudget* budget);
   absl::Status ReadTraining(const YAML::Node& node,
                             nas::v1::TrainingBudget* training);
+  // "estimation: from_scratch", "estimation: weight_sharing" (defaults), or
+  // a mapping with exactly one of them and its options.
+  absl::Status ReadEstimation(const YAML::Node& node,
+                              nas::v1::EstimationSpec* estimation);
+  absl::Status ReadWeightSharing(const YAML::Node& node,
+                                 nas::v1::WeightSharingConfig* config);
 
   internal::YamlReader yaml_;
 };
@@ -77,7 +83,8 @@ absl::Status SpecReader::ReadSpec(const YAML::Node& root,
   NAS_SPEC_RETURN_IF_ERROR(
       yaml_.ReadMapping(root, "",
                         {"name", "seed", "dataset", "space", "strategy",
-                         "objectives", "constraints", "budget", "training"},
+                         "objectives", "constraints", "budget", "training",
+                         "estimation"},
                         &fields));
   for (const auto& [key, value] : fields.entries) {
     if (key == "name") {
@@ -111,6 +118,72 @@ absl::Status SpecReader::ReadSpec(const YAML::Node& root,
       NAS_SPEC_RETURN_IF_ERROR(ReadBudget(value, spec->mutable_budget()));
     } else if (key == "training") {
       NAS_SPEC_RETURN_IF_ERROR(ReadTraining(value, spec->mutable_training()));
+    } else if (key == "estimation") {
+      NAS_SPEC_RETURN_IF_ERROR(
+          ReadEstimation(value, spec->mutable_estimation()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SpecReader::ReadEstimation(const YAML::Node& node,
+                                        nas::v1::EstimationSpec* estimation) {
+  constexpr absl::string_view kExpected =
+      "expected from_scratch or weight_sharing";
+  if (node.IsScalar()) {
+    if (node.Scalar() == "from_scratch") {
+      estimation->mutable_from_scratch();
+    } else if (node.Scalar() == "weight_sharing") {
+      estimation->mutable_weight_sharing();
+    } else {
+      return yaml_.Error(
+          "estimation",
+          absl::StrCat("unknown estimation ", QuoteForMessage(node.Scalar()),
+                       "; ", kExpected));
+    }
+    return absl::OkStatus();
+  }
+  YamlFields fields;
+  NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadMapping(
+      node, "estimation", {"from_scratch", "weight_sharing"}, &fields));
+  if (fields.entries.size() != 1) {
+    return yaml_.Error(
+        "estimation",
+        fields.entries.empty()
+            ? std::string(kExpected)
+            : absl::StrCat("exactly one estimation may be given, got ",
+                           fields.entries[0].first, " and ",
+                           fields.entries[1].first));
+  }
+  const auto& [name, options] = fields.entries[0];
+  if (name == "from_scratch") {
+    YamlFields none;
+    NAS_SPEC_RETURN_IF_ERROR(
+        yaml_.ReadMapping(options, "estimation.from_scratch", {}, &none));
+    estimation->mutable_from_scratch();
+    return absl::OkStatus();
+  }
+  return ReadWeightSharing(options, estimation->mutable_weight_sharing());
+}
+
+absl::Status SpecReader::ReadWeightSharing(
+    const YAML::Node& node, nas::v1::WeightSharingConfig* config) {
+  const std::string path = "estimation.weight_sharing";
+  YamlFields fields;
+  NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadMapping(
+      node, path, {"supernet", "candidates", "retrain_top_k"}, &fields));
+  for (const auto& [key, value] : fields.entries) {
+    if (key == "supernet") {
+      NAS_SPEC_RETURN_IF_ERROR(ReadOptions(value, ChildPath(path, key),
+                                           config->mutable_supernet()));
+    } else if (key == "candidates") {
+      NAS_SPEC_RETURN_IF_ERROR(ReadOptions(value, ChildPath(path, key),
+                                           config->mutable_candidates()));
+    } else {
+      int32_t k = 0;
+      NAS_SPEC_RETURN_IF_ERROR(
+          yaml_.ReadInt32(value, ChildPath(path, key), &k));
+      config->set_retrain_top_k(k);
     }
   }
   return absl::OkStatus();

@@ -150,6 +150,36 @@ TEST(SpecYamlTest, FillsDefaults) {
   EXPECT_EQ(spec->seed(), 0u);
 }
 
+TEST(SpecYamlTest, WeightSharingGetsDefaultsAndKeepsWhatIsWritten) {
+  absl::StatusOr<nas::v1::SearchSpec> spec = ParseSearchSpecYaml(
+      Spec({}, {"estimation:", "  weight_sharing:",
+                "    supernet: {rounds: 2, steps_per_shard: 50, momentum: 0}",
+                "    candidates: {bn_recalibration_batches: 5}",
+                "    retrain_top_k: 2"}));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const nas::v1::WeightSharingConfig& ws = spec->estimation().weight_sharing();
+  EXPECT_EQ(ws.supernet().rounds(), 2);
+  EXPECT_EQ(ws.supernet().shards_per_round(), 4);
+  EXPECT_EQ(ws.supernet().steps_per_shard(), 50);
+  EXPECT_EQ(ws.supernet().batch_size(), 128);
+  EXPECT_DOUBLE_EQ(ws.supernet().learning_rate(), 0.05);
+  EXPECT_DOUBLE_EQ(ws.supernet().momentum(), 0);  // written: no momentum
+  EXPECT_DOUBLE_EQ(ws.supernet().weight_decay(), 5e-4);
+  EXPECT_EQ(ws.candidates().bn_recalibration_batches(), 5);
+  EXPECT_EQ(ws.retrain_top_k(), 2);
+
+  absl::StatusOr<nas::v1::SearchSpec> shorthand =
+      ParseSearchSpecYaml(Spec({}, {"estimation: weight_sharing"}));
+  ASSERT_TRUE(shorthand.ok()) << shorthand.status();
+  EXPECT_EQ(shorthand->estimation().weight_sharing().supernet().rounds(), 8);
+  EXPECT_EQ(shorthand->estimation().weight_sharing().retrain_top_k(), 3);
+
+  absl::StatusOr<nas::v1::SearchSpec> scratch =
+      ParseSearchSpecYaml(Spec({}, {"estimation: from_scratch"}));
+  ASSERT_TRUE(scratch.ok()) << scratch.status();
+  EXPECT_TRUE(scratch->estimation().has_from_scratch());
+}
+
 TEST(SpecYamlTest, StrategyShorthandEqualsMapping) {
   absl::StatusOr<nas::v1::SearchSpec> shorthand = ParseSearchSpecYaml(Spec({}));
   absl::StatusOr<nas::v1::SearchSpec> mapping =
@@ -257,6 +287,28 @@ const std::vector<Mistake>& YamlMistakes() {
       Mistake{"unknown_nb201_op",
               Spec({{"space", "space: {nb201: {ops: [none, conv3x3]}}"}}),
               "space.nb201.ops[1] (line 3): unknown op \"conv3x3\""},
+      // Estimation.
+      Mistake{"unknown_estimation", Spec({}, {"estimation: supernet"}),
+              "estimation (line 8): unknown estimation \"supernet\"; "
+              "expected from_scratch or weight_sharing"},
+      Mistake{"two_estimations",
+              Spec({}, {"estimation: {from_scratch: {}, weight_sharing: {}}"}),
+              "estimation (line 8): exactly one estimation may be given"},
+      Mistake{"unknown_supernet_key",
+              Spec({}, {"estimation: {weight_sharing: {supernet: {epochs: 8}}}"}),
+              "estimation.weight_sharing.supernet.epochs (line 8): unknown"},
+      Mistake{"zero_rounds",
+              Spec({}, {"estimation: {weight_sharing: {supernet: {rounds: 0}}}"}),
+              "estimation.weight_sharing.supernet.rounds (line 8): must be "
+              "between 1 and 1000, got 0"},
+      Mistake{"top_k_over_max_trials",
+              Spec({}, {"estimation: {weight_sharing: {retrain_top_k: 5}}"}),
+              "estimation.weight_sharing.retrain_top_k (line 8): must be "
+              "between 1 and 4, got 5"},
+      Mistake{"momentum_one",
+              Spec({}, {"estimation: {weight_sharing: {supernet: {momentum: 1}}}"}),
+              "estimation.weight_sharing.supernet.momentum (line 8): must be "
+              "below 1"},
       Mistake{"empty_depths",
               Spec({{"space", Stage("depths: [], widths: [8], ops: [skip]")}}),
               "space.chain.stages[0].depths (line 3): must list at least one "

@@ -1,0 +1,216 @@
+#include "controller/estimation/weight_sharing_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controller/objective.h"
+
+namespace nas::controller {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+bool InFlight(const nas::v1::Trial& t) {
+  return t.state() == nas::v1::TRIAL_STATE_PENDING ||
+         t.state() == nas::v1::TRIAL_STATE_RUNNING;
+}
+
+// The last line of a trial's reason: what its last attempt said.
+std::string LastLine(const std::string& reason) {
+  return reason.substr(reason.rfind('\n') + 1);
+}
+
+WeightSharingStep Step(WeightSharingStep::Action action) {
+  WeightSharingStep step;
+  step.action = action;
+  return step;
+}
+
+WeightSharingStep SupernetStep(const nas::v1::SearchSpec& spec,
+                               const std::vector<nas::v1::Trial>& trials,
+                               int round) {
+  const int rounds = spec.estimation().weight_sharing().supernet().rounds();
+  const int shards =
+      spec.estimation().weight_sharing().supernet().shards_per_round();
+  // By shard index; a shard is one trial, retried by leases, never re-added.
+  std::map<int, const nas::v1::Trial*> round_shards;
+  for (const nas::v1::Trial& t : trials) {
+    if (t.kind() == nas::v1::TRIAL_KIND_SUPERNET_SHARD &&
+        t.task().round() == round) {
+      round_shards.emplace(t.task().shard_index(), &t);
+    }
+  }
+  if (round_shards.empty()) {
+    WeightSharingStep step = Step(WeightSharingStep::Action::kAddShards);
+    step.round = round;
+    return step;
+  }
+  WeightSharingStep merge = Step(WeightSharingStep::Action::kMerge);
+  merge.round = round;
+  for (const auto& [index, trial] : round_shards) {
+    if (InFlight(*trial)) return Step(WeightSharingStep::Action::kWait);
+    if (trial->state() != nas::v1::TRIAL_STATE_COMPLETED) {
+      WeightSharingStep fail = Step(WeightSharingStep::Action::kFail);
+      fail.reason = absl::StrCat(
+          "supernet round ", round + 1, " of ", rounds, ": shard ", index + 1,
+          " of ", shards, " (trial #", trial->number(), ") ended ",
+          nas::v1::TrialState_Name(trial->state()).substr(12), ": ",
+          LastLine(trial->reason()));
+      return fail;
+    }
+    merge.merge_trial_ids.push_back(trial->id());
+  }
+  if (static_cast<int>(round_shards.size()) < shards) {
+    // Fewer shards than the spec asks for: only possible if the spec was
+    // changed under a running search; there is nothing sound to merge.
+    WeightSharingStep fail = Step(WeightSharingStep::Action::kFail);
+    fail.reason = absl::StrCat("supernet round ", round + 1, " has ",
+                               round_shards.size(), " shards, expected ",
+                               shards);
+    return fail;
+  }
+  return merge;
+}
+
+}  // namespace
+
+std::vector<const nas::v1::Trial*> CandidateTrials(
+    const std::vector<nas::v1::Trial>& trials) {
+  std::vector<const nas::v1::Trial*> candidates;
+  for (const nas::v1::Trial& t : trials) {
+    if (t.kind() == nas::v1::TRIAL_KIND_TRAIN ||
+        t.kind() == nas::v1::TRIAL_KIND_SCORE_INHERITED) {
+      candidates.push_back(&t);
+    }
+  }
+  return candidates;
+}
+
+WeightSharingStep NextWeightSharingStep(
+    const nas::v1::SearchSpec& spec, const std::vector<nas::v1::Trial>& trials,
+    int64_t latest_version, bool strategy_exhausted) {
+  const nas::v1::WeightSharingConfig& ws = spec.estimation().weight_sharing();
+  if (latest_version < ws.supernet().rounds()) {
+    return SupernetStep(spec, trials, static_cast<int>(latest_version));
+  }
+
+  const std::vector<const nas::v1::Trial*> candidates = CandidateTrials(trials);
+  std::vector<const nas::v1::Trial*> retrains;
+  for (const nas::v1::Trial& t : trials) {
+    if (t.kind() == nas::v1::TRIAL_KIND_RETRAIN) retrains.push_back(&t);
+  }
+  const int max_trials = spec.budget().max_trials();
+  const int k = ws.retrain_top_k();
+
+  if (retrains.empty()) {
+    int in_flight = 0;
+    for (const nas::v1::Trial* t : candidates) in_flight += InFlight(*t);
+    const int proposed = static_cast<int>(candidates.size());
+    if (proposed < max_trials && !strategy_exhausted) {
+      WeightSharingStep step = Step(WeightSharingStep::Action::kWait);
+      step.free_slots = std::min(spec.budget().parallelism() - in_flight,
+                                 max_trials - proposed);
+      if (step.free_slots > 0) {
+        step.action = WeightSharingStep::Action::kProposeCandidates;
+      }
+      return step;
+    }
+    if (in_flight > 0) return Step(WeightSharingStep::Action::kWait);
+
+    // Best feasible candidates by the first objective; ties by number so
+    // that every replica picks the same ones.
+    std::vector<std::pair<double, const nas::v1::Trial*>> scored;
+    std::set<std::string> keys;
+    for (const nas::v1::Trial* t : candidates) {
+      if (t->state() != nas::v1::TRIAL_STATE_COMPLETED ||
+          !MeetsConstraints(spec, t->metrics())) {
+        continue;
+      }
+      const std::optional<double> score = OrientedScore(spec, t->metrics());
+      if (score.has_value()) scored.emplace_back(*score, t);
+    }
+    if (scored.empty()) {
+      WeightSharingStep fail = Step(WeightSharingStep::Action::kFail);
+      fail.reason = absl::StrCat(
+          "none of the ", candidates.size(),
+          " candidates was scored (COMPLETED and feasible), so there is "
+          "nothing to retrain");
+      return fail;
+    }
+    std::stable_sort(scored.begin(), scored.end(),
+                     [](const auto& a, const auto& b) {
+                       return a.first > b.first;
+                     });
+    WeightSharingStep step = Step(WeightSharingStep::Action::kAddRetrains);
+    for (const auto& [score, t] : scored) {
+      if (static_cast<int>(step.retrain_trial_ids.size()) == k) break;
+      const std::string key = absl::StrCat(t->architecture().text());
+      if (!keys.insert(key).second) continue;
+      step.retrain_trial_ids.push_back(t->id());
+    }
+    return step;
+  }
+
+  int completed = 0;
+  for (const nas::v1::Trial* t : retrains) {
+    if (InFlight(*t)) return Step(WeightSharingStep::Action::kWait);
+    completed += t->state() == nas::v1::TRIAL_STATE_COMPLETED;
+  }
+  if (completed == 0) {
+    WeightSharingStep fail = Step(WeightSharingStep::Action::kFail);
+    fail.reason = absl::StrCat("every retraining failed; trial #",
+                               retrains.back()->number(), ": ",
+                               LastLine(retrains.back()->reason()));
+    return fail;
+  }
+  WeightSharingStep done = Step(WeightSharingStep::Action::kComplete);
+  if (static_cast<int>(candidates.size()) < max_trials) {
+    done.reason = absl::StrCat(
+        "space exhausted: the strategy found no untried computation after ",
+        candidates.size(), " candidates (max_trials ", max_trials,
+        "); the best ", retrains.size(), " were retrained");
+  } else if (static_cast<int>(retrains.size()) < k) {
+    done.reason = absl::StrCat("only ", retrains.size(),
+                               " candidates could be retrained (retrain_top_k ",
+                               k, ")");
+  }
+  return done;
+}
+
+nas::v1::SupernetTask ShardTask(const nas::v1::SearchSpec& spec, int round,
+                                int shard_index) {
+  const nas::v1::SupernetTrainingConfig& net =
+      spec.estimation().weight_sharing().supernet();
+  nas::v1::SupernetTask task;
+  task.set_checkpoint_version(round);
+  task.set_round(round);
+  task.set_shard_index(shard_index);
+  task.set_num_shards(net.shards_per_round());
+  task.set_steps(net.steps_per_shard());
+  task.set_learning_rate(net.learning_rate() * 0.5 *
+                         (1 + std::cos(kPi * round / net.rounds())));
+  task.set_batch_size(net.batch_size());
+  task.set_momentum(net.momentum());
+  task.set_weight_decay(net.weight_decay());
+  task.set_init_seed(spec.seed());
+  return task;
+}
+
+nas::v1::SupernetTask ScoreTask(const nas::v1::SearchSpec& spec,
+                                int64_t version) {
+  const nas::v1::CandidateScoringConfig& candidates =
+      spec.estimation().weight_sharing().candidates();
+  nas::v1::SupernetTask task;
+  task.set_checkpoint_version(version);
+  task.set_batch_size(spec.estimation().weight_sharing().supernet().batch_size());
+  task.set_bn_recalibration_batches(candidates.bn_recalibration_batches());
+  task.set_max_validation_images(candidates.max_validation_images());
+  return task;
+}
+
+}  // namespace nas::controller
