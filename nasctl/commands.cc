@@ -17,10 +17,16 @@ namespace {
 std::string ProgressBar(const nas::v1::Search& search, int width) {
   const nas::v1::TrialCounts& c = search.counts();
   const int done = c.completed() + c.failed() + c.stopped() + c.cancelled();
-  const int total = std::max(1, search.spec().budget().max_trials());
+  const int total = std::max(1, PlannedTrials(search));
   const int filled = std::min(width, done * width / total);
   return "[" + std::string(filled, '#') + std::string(width - filled, '-') +
          "] " + absl::StrFormat("%d/%d", done, total);
+}
+
+// " [shard]" etc. for the kinds of weight sharing; "" for TRAIN.
+std::string KindTag(nas::v1::TrialKind kind) {
+  const std::string name = KindName(kind);
+  return name.empty() ? "" : " [" + name + "]";
 }
 
 // " (why)" when the search has a state_reason, else "".
@@ -156,9 +162,10 @@ int Watch(Context& ctx, const Args& args) {
             StateName(event.search().state()), ReasonSuffix(event.search()));
         break;
       case nas::v1::SearchEvent::kTrialStarted:
-        line = absl::StrFormat("trial #%d started: %s",
+        line = absl::StrFormat("trial #%d%s started: %s",
                                event.trial_started().number(),
-                               event.trial_started().architecture().text());
+                               KindTag(event.trial_started().kind()),
+                               TrialSubject(event.trial_started()));
         break;
       case nas::v1::SearchEvent::kEpochReported: {
         const auto& e = event.epoch_reported();
@@ -170,8 +177,9 @@ int Watch(Context& ctx, const Args& args) {
       }
       case nas::v1::SearchEvent::kTrialFinished: {
         const nas::v1::Trial& t = event.trial_finished();
-        line = absl::StrFormat("trial #%d %s: val %s test %s params %s",
-                               t.number(), StateName(t.state()),
+        line = absl::StrFormat("trial #%d%s %s: val %s test %s params %s",
+                               t.number(), KindTag(t.kind()),
+                               StateName(t.state()),
                                Percent(t.metrics().val_accuracy()),
                                Percent(t.metrics().test_accuracy()),
                                HumanCount(t.metrics().params()));
@@ -215,9 +223,11 @@ int Watch(Context& ctx, const Args& args) {
         describe_best(best.trials(0));
       }
     }
+    const std::string phase = PhaseText(event.search());
     const std::string bar = ProgressBar(event.search(), 30) + "  running " +
                             std::to_string(event.search().counts().running()) +
-                            "  " + best_line;
+                            (phase.empty() ? "" : "  " + phase) + "  " +
+                            best_line;
     if (live) {
       *ctx.out << "\r\033[K" << line << "\n" << bar << std::flush;
     } else {

@@ -1,5 +1,6 @@
 #include "nasctl/format.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "absl/status/status.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/spec/constraint_text.h"
+#include "common/spec/estimation.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "nasctl/table.h"
@@ -24,6 +26,18 @@ std::string StripPrefix(const std::string& name, const std::string& prefix) {
 int TotalTrials(const nas::v1::TrialCounts& c) {
   return c.pending() + c.running() + c.completed() + c.failed() + c.stopped() +
          c.cancelled();
+}
+
+int Finished(const nas::v1::TrialCounts& c) {
+  return c.completed() + c.failed() + c.stopped() + c.cancelled();
+}
+
+nas::v1::TrialCounts CountsOf(const nas::v1::Search& search,
+                              nas::v1::TrialKind kind) {
+  for (const nas::v1::KindCounts& k : search.kind_counts()) {
+    if (k.kind() == kind) return k.counts();
+  }
+  return {};
 }
 
 // A metric's value as the trials table shows it.
@@ -114,6 +128,61 @@ std::string Percent(double fraction) {
   return absl::StrFormat("%.2f%%", 100.0 * fraction);
 }
 
+std::string KindName(nas::v1::TrialKind kind) {
+  switch (kind) {
+    case nas::v1::TRIAL_KIND_SUPERNET_SHARD:
+      return "shard";
+    case nas::v1::TRIAL_KIND_SCORE_INHERITED:
+      return "score";
+    case nas::v1::TRIAL_KIND_RETRAIN:
+      return "retrain";
+    default:
+      return "";
+  }
+}
+
+std::string TrialSubject(const nas::v1::Trial& trial) {
+  if (trial.kind() == nas::v1::TRIAL_KIND_SUPERNET_SHARD) {
+    return absl::StrFormat("supernet round %d, shard %d/%d",
+                           trial.task().round() + 1,
+                           trial.task().shard_index() + 1,
+                           trial.task().num_shards());
+  }
+  return trial.architecture().text();
+}
+
+int PlannedTrials(const nas::v1::Search& search) {
+  return search.spec().budget().max_trials() +
+         spec::ExtraTrials(search.spec());
+}
+
+std::string PhaseText(const nas::v1::Search& search) {
+  const nas::v1::SearchSpec& spec = search.spec();
+  if (!spec::UsesWeightSharing(spec)) return "";
+  const nas::v1::WeightSharingConfig& ws = spec.estimation().weight_sharing();
+  const int rounds = ws.supernet().rounds();
+  const int shards = ws.supernet().shards_per_round();
+  const int64_t version = search.supernet_version();
+  if (version < rounds) {
+    const int done = Finished(
+        CountsOf(search, nas::v1::TRIAL_KIND_SUPERNET_SHARD));
+    return absl::StrFormat(
+        "supernet round %d/%d (%d/%d shards)", version + 1, rounds,
+        std::clamp(done - static_cast<int>(version) * shards, 0, shards),
+        shards);
+  }
+  const nas::v1::TrialCounts retrains =
+      CountsOf(search, nas::v1::TRIAL_KIND_RETRAIN);
+  if (TotalTrials(retrains) == 0) {
+    return absl::StrFormat(
+        "scoring %d/%d candidates (supernet version %d)",
+        Finished(CountsOf(search, nas::v1::TRIAL_KIND_SCORE_INHERITED)),
+        spec.budget().max_trials(), version);
+  }
+  return absl::StrFormat("retraining %d/%d", Finished(retrains),
+                         TotalTrials(retrains));
+}
+
 void PrintSearches(const std::vector<nas::v1::Search>& searches,
                    std::ostream& out, OutputFormat format) {
   const bool csv = format == OutputFormat::kCsv;
@@ -127,10 +196,10 @@ void PrintSearches(const std::vector<nas::v1::Search>& searches,
                                     StateName(s.state())};
     if (csv) {
       row.push_back(std::to_string(TotalTrials(c)));
-      row.push_back(std::to_string(s.spec().budget().max_trials()));
+      row.push_back(std::to_string(PlannedTrials(s)));
     } else {
-      row.push_back(absl::StrFormat("%d/%d", TotalTrials(c),
-                                    s.spec().budget().max_trials()));
+      row.push_back(
+          absl::StrFormat("%d/%d", TotalTrials(c), PlannedTrials(s)));
     }
     row.push_back(std::to_string(c.completed()));
     row.push_back(std::to_string(c.running()));
@@ -144,7 +213,8 @@ void PrintSearches(const std::vector<nas::v1::Search>& searches,
 void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
                  OutputFormat format) {
   if (format == OutputFormat::kCsv) {
-    Table table({"trial_id", "number", "state", "val_accuracy", "val_loss",
+    Table table({"trial_id", "number", "state", "kind", "val_accuracy",
+                 "val_loss",
                  "test_accuracy", "test_loss", "params", "flops", "latency_ms",
                  "train_seconds", "reason", "architecture"});
     for (const nas::v1::Trial& t : trials) {
@@ -159,26 +229,44 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
       };
       table.AddRow(
           {std::to_string(t.id()), std::to_string(t.number()),
-           StateName(t.state()), number(m.has_val_accuracy(), m.val_accuracy()),
+           StateName(t.state()),
+           StripPrefix(nas::v1::TrialKind_Name(t.kind()), "TRIAL_KIND_"),
+           number(m.has_val_accuracy(), m.val_accuracy()),
            number(m.has_val_loss(), m.val_loss()),
            number(m.has_test_accuracy(), m.test_accuracy()),
            number(m.has_test_loss(), m.test_loss()),
            count(m.has_params(), m.params()), count(m.has_flops(), m.flops()),
            number(m.has_latency_ms(), m.latency_ms()),
            number(m.has_train_seconds(), m.train_seconds()), t.reason(),
-           t.architecture().text()});
+           TrialSubject(t)});
     }
     table.PrintCsv(out);
     return;
   }
-  Table table({"TRIAL", "#", "STATE", "VAL_ACC", "TEST_ACC", "PARAMS", "FLOPS",
-               "LATENCY", "TRAIN_S", "REASON", "ARCHITECTURE"});
+  // A KIND column only where a search has several kinds of trial.
+  const bool kinds = std::any_of(
+      trials.begin(), trials.end(), [](const nas::v1::Trial& t) {
+        return t.kind() != nas::v1::TRIAL_KIND_TRAIN &&
+               t.kind() != nas::v1::TRIAL_KIND_UNSPECIFIED;
+      });
+  std::vector<std::string> header = {"TRIAL", "#", "STATE"};
+  if (kinds) header.push_back("KIND");
+  for (const char* column : {"VAL_ACC", "TEST_ACC", "PARAMS", "FLOPS",
+                             "LATENCY", "TRAIN_S", "REASON", "ARCHITECTURE"}) {
+    header.push_back(column);
+  }
+  Table table(header);
   for (const nas::v1::Trial& t : trials) {
     const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
     const nas::v1::TrialMetrics& m = t.metrics();
-    table.AddRow(
-        {std::to_string(t.id()), std::to_string(t.number()),
-         StateName(t.state()),
+    std::vector<std::string> row = {std::to_string(t.id()),
+                                    std::to_string(t.number()),
+                                    StateName(t.state())};
+    if (kinds) {
+      const std::string kind = KindName(t.kind());
+      row.push_back(kind.empty() ? "train" : kind);
+    }
+    for (std::string& cell : std::vector<std::string>{
          done && m.has_val_accuracy() ? Percent(m.val_accuracy()) : "-",
          done && m.has_test_accuracy() ? Percent(m.test_accuracy()) : "-",
          done && m.has_params() ? HumanCount(m.params()) : "-",
@@ -188,7 +276,10 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
          done && m.has_train_seconds()
              ? absl::StrFormat("%.1f", m.train_seconds())
              : "-",
-         ReasonSummary(t.reason()), t.architecture().text()});
+         ReasonSummary(t.reason()), TrialSubject(t)}) {
+      row.push_back(std::move(cell));
+    }
+    table.AddRow(std::move(row));
   }
   table.Print(out);
 }
@@ -245,11 +336,15 @@ void PrintSearchDetails(const nas::v1::Search& search, std::ostream& out) {
     fields.AddRow({"reason:", search.state_reason()});
   }
   if (!search.owner().empty()) fields.AddRow({"owner:", search.owner()});
+  if (const std::string phase = PhaseText(search); !phase.empty()) {
+    fields.AddRow({"estimation:", "weight sharing"});
+    fields.AddRow({"phase:", phase});
+  }
   fields.AddRow(
       {"trials:",
        absl::StrFormat("%d/%d (%d pending, %d running, %d completed, "
                        "%d failed, %d stopped, %d cancelled)",
-                       TotalTrials(c), search.spec().budget().max_trials(),
+                       TotalTrials(c), PlannedTrials(search),
                        c.pending(), c.running(), c.completed(), c.failed(),
                        c.stopped(), c.cancelled())});
   if (search.has_created_at()) {

@@ -32,6 +32,18 @@ std::string StateName(nas::v1::SearchState state);
 std::string StateName(nas::v1::TrialState state);
 // 12345678 -> "12.3M"
 std::string HumanCount(int64_t n);
+// "" for TRAIN; "shard", "score", "retrain" for the weight-sharing kinds.
+std::string KindName(nas::v1::TrialKind kind);
+// What a trial works on: its architecture, or for a supernet shard e.g.
+// "supernet round 2, shard 3/4".
+std::string TrialSubject(const nas::v1::Trial& trial);
+// Trials the search runs in all: max_trials, plus the supernet shards and
+// retrainings of weight sharing.
+int PlannedTrials(const nas::v1::Search& search);
+// The phase of a weight-sharing search and its progress, e.g. "supernet
+// round 3/8 (2/4 shards)", "scoring 57/200 candidates", "retraining 1/3";
+// "" for a search that trains every candidate from scratch.
+std::string PhaseText(const nas::v1::Search& search);
 std::string Percent(double fraction);
 
 // Tables (kTable) or CSV (kCsv: a header line, RFC 4180 quoting, plain

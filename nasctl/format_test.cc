@@ -2,10 +2,14 @@
 
 #include <sstream>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace nas::cli {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 nas::v1::SearchSpec TwoObjectives() {
   nas::v1::SearchSpec spec;
@@ -106,15 +110,82 @@ TEST(FormatTest, TrialsCsvHasPlainNumbersAndQuotesCells) {
   failed.set_number(1);
   failed.set_state(nas::v1::TRIAL_STATE_FAILED);
   failed.set_reason("line 1\nsaid \"no\"");
+  done.set_kind(nas::v1::TRIAL_KIND_TRAIN);
+  failed.set_kind(nas::v1::TRIAL_KIND_RETRAIN);
   std::ostringstream out;
   PrintTrials({done, failed}, out, OutputFormat::kCsv);
   EXPECT_EQ(out.str(),
-            "trial_id,number,state,val_accuracy,val_loss,test_accuracy,"
+            "trial_id,number,state,kind,val_accuracy,val_loss,test_accuracy,"
             "test_loss,params,flops,latency_ms,train_seconds,reason,"
             "architecture\n"
             // Metrics the estimator did not measure are empty, not 0.
-            "11,0,COMPLETED,0.9,,,,1500000,,,,,\"|a, b|\"\n"
-            "12,1,FAILED,,,,,,,,,\"line 1\nsaid \"\"no\"\"\",\n");
+            "11,0,COMPLETED,TRAIN,0.9,,,,1500000,,,,,\"|a, b|\"\n"
+            "12,1,FAILED,RETRAIN,,,,,,,,,\"line 1\nsaid \"\"no\"\"\",\n");
+}
+
+nas::v1::Search WeightSharingSearch() {
+  nas::v1::Search search;
+  search.set_id(4);
+  search.mutable_spec()->set_name("ws");
+  search.mutable_spec()->mutable_budget()->set_max_trials(200);
+  auto* ws = search.mutable_spec()->mutable_estimation()->mutable_weight_sharing();
+  ws->mutable_supernet()->set_rounds(8);
+  ws->mutable_supernet()->set_shards_per_round(4);
+  ws->set_retrain_top_k(3);
+  return search;
+}
+
+void SetKindCounts(nas::v1::Search* search, nas::v1::TrialKind kind,
+                   int completed, int running) {
+  nas::v1::KindCounts* k = search->add_kind_counts();
+  k->set_kind(kind);
+  k->mutable_counts()->set_completed(completed);
+  k->mutable_counts()->set_running(running);
+}
+
+TEST(FormatTest, PhaseTextFollowsTheWeightSharingPhases) {
+  nas::v1::Search search = WeightSharingSearch();
+  EXPECT_EQ(PlannedTrials(search), 200 + 8 * 4 + 3);
+  SetKindCounts(&search, nas::v1::TRIAL_KIND_SUPERNET_SHARD, 10, 2);
+  search.set_supernet_version(2);
+  EXPECT_EQ(PhaseText(search), "supernet round 3/8 (2/4 shards)");
+
+  search.clear_kind_counts();
+  SetKindCounts(&search, nas::v1::TRIAL_KIND_SUPERNET_SHARD, 32, 0);
+  SetKindCounts(&search, nas::v1::TRIAL_KIND_SCORE_INHERITED, 57, 2);
+  search.set_supernet_version(8);
+  EXPECT_EQ(PhaseText(search), "scoring 57/200 candidates (supernet version 8)");
+
+  SetKindCounts(&search, nas::v1::TRIAL_KIND_RETRAIN, 1, 2);
+  EXPECT_EQ(PhaseText(search), "retraining 1/3");
+
+  nas::v1::Search scratch;
+  scratch.mutable_spec()->mutable_budget()->set_max_trials(8);
+  EXPECT_EQ(PhaseText(scratch), "");
+  EXPECT_EQ(PlannedTrials(scratch), 8);
+}
+
+TEST(FormatTest, TrialsTableShowsKindsOnlyWhenThereAreSeveral) {
+  nas::v1::Trial shard;
+  shard.set_id(1);
+  shard.set_kind(nas::v1::TRIAL_KIND_SUPERNET_SHARD);
+  shard.set_state(nas::v1::TRIAL_STATE_RUNNING);
+  shard.mutable_task()->set_round(1);
+  shard.mutable_task()->set_shard_index(2);
+  shard.mutable_task()->set_num_shards(4);
+  nas::v1::Trial done = Completed(11, 1, 0.9, 1500000, "arch");
+  done.set_kind(nas::v1::TRIAL_KIND_SCORE_INHERITED);
+  std::ostringstream out;
+  PrintTrials({shard, done}, out);
+  EXPECT_THAT(out.str(), HasSubstr("KIND"));
+  EXPECT_THAT(out.str(), HasSubstr("shard"));
+  EXPECT_THAT(out.str(), HasSubstr("supernet round 2, shard 3/4"));
+  EXPECT_THAT(out.str(), HasSubstr("score"));
+
+  done.set_kind(nas::v1::TRIAL_KIND_TRAIN);
+  std::ostringstream plain;
+  PrintTrials({done}, plain);
+  EXPECT_THAT(plain.str(), Not(HasSubstr("KIND")));
 }
 
 TEST(FormatTest, SearchesShowStateReasonAndFailedState) {
