@@ -1,0 +1,281 @@
+// Weight sharing end to end: nas-controller and nas-worker processes over
+// loopback gRPC, a real PostgreSQL, real LibTorch on the MNIST subset. A
+// search runs its three phases (supernet rounds merged by the controller,
+// candidates scored with inherited weights, the best retrained), and
+// survives a shard worker killed mid-round.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/tensor/tensor_archive.h"
+#include "gtest/gtest.h"
+#include "tests/cluster.h"
+#include "tests/cluster_calls.h"
+
+namespace nas::testing {
+namespace {
+
+// The e2e test's small chain space; shards of a few dozen steps train in
+// seconds on one core.
+constexpr char kWeightSharingSearch[] = R"(
+name: e2e-weight-sharing
+seed: 5
+dataset: {name: mnist, validation_fraction: 0.1}
+space:
+  chain:
+    stem_channels: 8
+    stages:
+      - {depths: [1, 2], widths: [8, 16], ops: [conv3x3, ir_k3_e3, skip], stride: 2}
+      - {depths: [1], widths: [16, 24], ops: [conv3x3, ir_k3_e3], stride: 2}
+strategy: random
+objectives: [{metric: val_accuracy, direction: maximize}]
+budget: {max_trials: 10, parallelism: 2, max_attempts: 3}
+training: {epochs: 2, data_fraction: 1.0, batch_size: 64, learning_rate: 0.05}
+estimation:
+  weight_sharing:
+    supernet: {rounds: 2, shards_per_round: 2, steps_per_shard: 60, batch_size: 64, learning_rate: 0.1}
+    candidates: {bn_recalibration_batches: 5}
+    retrain_top_k: 2
+)";
+
+std::string Sql(Cluster& cluster, const std::string& query) {
+  return cluster.db().QueryScalar(query);
+}
+
+// The bytes of a stored checkpoint, read back through SQL.
+std::string CheckpointBytes(Cluster& cluster, const std::string& where) {
+  const std::string hex = Sql(
+      cluster,
+      absl::StrCat("SELECT encode(string_agg(c.data, ''::bytea ORDER BY "
+                   "c.seq), 'hex') FROM checkpoint_chunks c JOIN checkpoints k "
+                   "ON k.id = c.checkpoint_id WHERE ",
+                   where));
+  return absl::HexStringToBytes(hex);
+}
+
+int CountLines(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    n += absl::StrContains(line, needle);
+  }
+  return n;
+}
+
+TEST(WeightSharingEndToEnd, ThreePhasesMergeScoreAndRetrain) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  cluster.StartWorkers(2);
+  nas::v1::Search search;
+  ASSERT_TRUE(CreateSearch(cluster.search(), ParseSpec(kWeightSharingSearch),
+                           &search)
+                  .ok());
+  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
+                                 std::chrono::minutes(10)))
+      << cluster.Logs();
+  ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
+  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
+      << search.state_reason() << cluster.Logs();
+  EXPECT_EQ(search.state_reason(), "");
+  EXPECT_EQ(search.supernet_version(), 2);
+
+  // 2 rounds x 2 shards, 10 candidates, 2 retrainings; all completed.
+  const std::vector<nas::v1::Trial> trials =
+      ListAllTrialsOrFail(cluster.search(), search.id());
+  std::map<nas::v1::TrialKind, int> completed;
+  for (const nas::v1::Trial& t : trials) {
+    EXPECT_EQ(t.state(), nas::v1::TRIAL_STATE_COMPLETED)
+        << t.number() << ": " << t.reason();
+    ++completed[t.kind()];
+  }
+  EXPECT_EQ(completed[nas::v1::TRIAL_KIND_SUPERNET_SHARD], 4);
+  EXPECT_EQ(completed[nas::v1::TRIAL_KIND_SCORE_INHERITED], 10);
+  EXPECT_EQ(completed[nas::v1::TRIAL_KIND_RETRAIN], 2);
+  EXPECT_EQ(completed[nas::v1::TRIAL_KIND_TRAIN], 0);
+
+  // Phases in order: every shard before any candidate, every candidate
+  // before any retraining.
+  int last_phase = 0;
+  for (const nas::v1::Trial& t : trials) {
+    const int phase = t.kind() == nas::v1::TRIAL_KIND_SUPERNET_SHARD  ? 1
+                      : t.kind() == nas::v1::TRIAL_KIND_SCORE_INHERITED ? 2
+                                                                       : 3;
+    EXPECT_GE(phase, last_phase) << "trial #" << t.number();
+    last_phase = phase;
+  }
+
+  // Candidates inherited the last version and scored well above chance
+  // (10%): the supernet learned.
+  double best_score = 0;
+  std::vector<std::pair<double, std::string>> scores;
+  for (const nas::v1::Trial& t : trials) {
+    if (t.kind() != nas::v1::TRIAL_KIND_SCORE_INHERITED) continue;
+    EXPECT_EQ(t.task().checkpoint_version(), 2);
+    EXPECT_GT(t.metrics().params(), 0);
+    EXPECT_GT(t.metrics().flops(), 0);
+    EXPECT_TRUE(t.metrics().has_latency_ms());
+    best_score = std::max(best_score, t.metrics().val_accuracy());
+    scores.emplace_back(t.metrics().val_accuracy(), t.architecture().text());
+  }
+  EXPECT_GT(best_score, 0.5) << cluster.Logs();
+
+  // The retrained ones are the two best scored, and only they rank as best
+  // trials, with real (stand-alone) results.
+  std::sort(scores.rbegin(), scores.rend());
+  std::set<std::string> retrained;
+  for (const nas::v1::Trial& t : trials) {
+    if (t.kind() == nas::v1::TRIAL_KIND_RETRAIN) {
+      retrained.insert(t.architecture().text());
+      EXPECT_EQ(t.epochs_size(), 2);
+    }
+  }
+  EXPECT_EQ(retrained,
+            (std::set<std::string>{scores[0].second, scores[1].second}));
+  nas::v1::GetBestTrialsResponse best;
+  ASSERT_TRUE(GetBestTrials(cluster.search(), search.id(), 5, &best).ok());
+  ASSERT_EQ(best.trials_size(), 2);
+  for (const nas::v1::Trial& t : best.trials()) {
+    EXPECT_EQ(t.kind(), nas::v1::TRIAL_KIND_RETRAIN);
+  }
+  EXPECT_GT(best.trials(0).metrics().test_accuracy(), 0.8);
+  const std::string id = absl::StrCat(search.id());
+  EXPECT_EQ(Sql(cluster, "SELECT count(*) FROM best_trials WHERE search_id = " +
+                             id + " AND kind <> 'RETRAIN'"),
+            "0");
+
+  // Lineage in SQL: versions 1 and 2, each merged from its round's two
+  // shards and started from the one before; the retrainings kept weights.
+  EXPECT_EQ(Sql(cluster,
+                "SELECT string_agg(version || '<' || parent_version, ',' "
+                "ORDER BY version) FROM checkpoints WHERE version > 0 AND "
+                "search_id = " + id),
+            "1<0,2<1");
+  EXPECT_EQ(Sql(cluster,
+                "SELECT count(*) FROM checkpoints k JOIN trials t ON "
+                "t.id = k.trial_id WHERE t.kind = 'RETRAIN' AND k.size > 0 "
+                "AND t.search_id = " + id),
+            "2");
+
+  // The merge is the weighted average of the round's shard uploads.
+  const std::string merged_ids =
+      Sql(cluster, "SELECT array_to_string(merged_trial_ids, ',') FROM "
+                   "checkpoints WHERE version = 1 AND search_id = " + id);
+  std::vector<const tensor::TensorMap*> parts;
+  std::vector<tensor::TensorMap> shards;
+  std::vector<double> weights;
+  shards.reserve(2);
+  for (absl::string_view trial_id : absl::StrSplit(merged_ids, ',')) {
+    std::string error;
+    ASSERT_TRUE(tensor::Parse(
+        CheckpointBytes(cluster, absl::StrCat("k.trial_id = ", trial_id)),
+        &shards.emplace_back(), &error))
+        << error;
+    double weight = 0;
+    ASSERT_TRUE(absl::SimpleAtod(
+        Sql(cluster, absl::StrCat("SELECT merge_weight FROM checkpoints "
+                                  "WHERE trial_id = ", trial_id)),
+        &weight));
+    EXPECT_GT(weight, 0);
+    weights.push_back(weight);
+  }
+  ASSERT_EQ(shards.size(), 2u);
+  for (const tensor::TensorMap& s : shards) parts.push_back(&s);
+  tensor::TensorMap expected, stored;
+  std::string error;
+  ASSERT_TRUE(tensor::WeightedAverage(parts, weights, &expected, &error))
+      << error;
+  ASSERT_TRUE(tensor::Parse(
+      CheckpointBytes(cluster, "k.version = 1 AND k.search_id = " + id),
+      &stored, &error))
+      << error;
+  ASSERT_EQ(stored.size(), expected.size());
+  for (const auto& [name, tensor] : expected) {
+    ASSERT_EQ(stored.count(name), 1u) << name;
+    EXPECT_EQ(stored.at(name).values, tensor.values) << name;
+  }
+
+  // Each worker fetched each version at most once: scoring 10 candidates
+  // of version 2 reused the cached copy.
+  const std::string log = cluster.controller()->ReadLog();
+  EXPECT_LE(CountLines(log, "supernet version 1 ("), 2) << log;
+  EXPECT_LE(CountLines(log, "supernet version 2 ("), 2) << log;
+  EXPECT_GE(CountLines(log, "supernet version 2 ("), 1) << log;
+}
+
+TEST(WeightSharingEndToEnd, AShardWorkerKilledMidRoundIsRetried) {
+  ClusterOptions options;
+  options.lease_seconds = 3;
+  Cluster cluster(options);
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  nas::v1::SearchSpec spec = ParseSpec(kWeightSharingSearch);
+  auto* ws = spec.mutable_estimation()->mutable_weight_sharing();
+  // Long enough shards that one is surely mid-way when killed.
+  ws->mutable_supernet()->set_steps_per_shard(400);
+  ws->set_retrain_top_k(1);
+  spec.mutable_budget()->set_max_trials(3);
+  spec.mutable_training()->set_epochs(1);
+  spec.mutable_training()->set_data_fraction(0.2);
+  nas::v1::Search search;
+  ASSERT_TRUE(CreateSearch(cluster.search(), spec, &search).ok());
+  cluster.StartWorkers(2);
+  const std::string id = absl::StrCat(search.id());
+
+  // Kill the worker running the first shard of round 1 once it has run
+  // for a moment.
+  std::string victim;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        victim = Sql(cluster,
+                     "SELECT worker_id FROM trials WHERE state = 'RUNNING' "
+                     "AND kind = 'SUPERNET_SHARD' AND search_id = " + id +
+                         " ORDER BY number LIMIT 1");
+        return !victim.empty();
+      },
+      std::chrono::seconds(60)))
+      << cluster.Logs();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Each worker logs the id it registered as.
+  int index = -1;
+  for (int i = 0; i < 2; ++i) {
+    if (absl::StrContains(cluster.workers()[i]->ReadLog(),
+                          "registered as " + victim)) {
+      index = i;
+    }
+  }
+  ASSERT_GE(index, 0) << victim << cluster.Logs();
+  cluster.workers()[index]->Signal(SIGKILL);
+  cluster.StartWorkers(1);
+
+  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
+                                 std::chrono::minutes(10)))
+      << cluster.Logs();
+  ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
+  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
+      << search.state_reason() << cluster.Logs();
+  // The killed shard was leased again and the versions have no gaps.
+  EXPECT_EQ(Sql(cluster, "SELECT max(attempt) FROM trials WHERE kind = "
+                         "'SUPERNET_SHARD' AND search_id = " + id),
+            "2");
+  EXPECT_EQ(Sql(cluster,
+                "SELECT string_agg(version::text, ',' ORDER BY version) FROM "
+                "checkpoints WHERE version > 0 AND search_id = " + id),
+            "1,2");
+  // Each version merged exactly its round's two shards.
+  EXPECT_EQ(Sql(cluster,
+                "SELECT count(*) FROM checkpoints WHERE version > 0 AND "
+                "cardinality(merged_trial_ids) = 2 AND search_id = " + id),
+            "2");
+}
+
+}  // namespace
+}  // namespace nas::testing
