@@ -11,8 +11,9 @@ namespace {
 
 constexpr int kPage = 1000;
 
-// Completed trials that meet every constraint, each with its oriented
-// objectives, in number order.
+// Completed TRAIN and RETRAIN trials that meet every constraint, each with
+// its oriented objectives, in number order. Scores with inherited weights
+// are estimates, kept apart like the store's ranking keeps them.
 absl::StatusOr<std::vector<std::pair<nas::v1::Trial, std::vector<double>>>>
 FeasibleTrials(TrialStore& store, const nas::v1::SearchSpec& spec,
                int64_t search_id) {
@@ -24,6 +25,7 @@ FeasibleTrials(TrialStore& store, const nas::v1::SearchSpec& spec,
     if (!page.ok()) return page.status();
     for (nas::v1::Trial& trial : *page) {
       after = trial.number();
+      if (!IsRankedKind(trial.kind())) continue;
       if (!MeetsConstraints(spec, trial.metrics())) continue;
       std::vector<double> objectives =
           OrientedObjectives(spec, trial.metrics());

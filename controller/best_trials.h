@@ -1,5 +1,5 @@
 // Which trials a search reports as its best (GetBestTrials, WatchSearch).
-// Only feasible trials count. With one objective: best first by it. With
+// Only feasible TRAIN and RETRAIN trials count (IsRankedKind). With one objective: best first by it. With
 // several: the Pareto front of the feasible completed trials (pareto.h, the
 // same rule evolution selects parents by), ordered by the first objective.
 #ifndef NAS_CONTROLLER_BEST_TRIALS_H_

@@ -138,6 +138,38 @@ TEST_F(BestTrialsServiceTest, OneObjectiveAloneRanksEveryCompletedTrial) {
   EXPECT_EQ(numbers, (std::vector<int32_t>{3, 0, 2}));
 }
 
+// Scores with inherited weights are estimates: a dominating one joins
+// neither the front nor a constrained ranking.
+TEST_F(BestTrialsServiceTest, InheritedWeightScoresNeverCount) {
+  nas::v1::SearchSpec pareto = Spec("front", 7);
+  nas::v1::Objective* params = pareto.add_objectives();
+  params->set_metric("params");
+  params->set_direction(nas::v1::DIRECTION_MINIMIZE);
+  AddLatencyLimit(&pareto);
+  nas::v1::SearchSpec constrained = Spec("ranked", 7);
+  AddLatencyLimit(&constrained);
+  for (const nas::v1::SearchSpec& spec : {pareto, constrained}) {
+    const int64_t id = SearchWith(spec);
+    NewTrial estimate = Trial(7);
+    estimate.kind = nas::v1::TRIAL_KIND_SCORE_INHERITED;
+    estimate.task = nas::v1::SupernetTask();
+    ASSERT_TRUE(store().AddTrials(id, 7, {estimate}).ok());
+    const nas::v1::TrialAssignment a = Lease("w");
+    ASSERT_EQ(a.trial_number(), 7);
+    nas::v1::TrialMetrics m;
+    m.set_val_accuracy(0.99);
+    m.set_params(10);
+    m.set_latency_ms(1);
+    ASSERT_TRUE(store().CompleteTrial(Ref(a, "w"), m).ok());
+    std::vector<int32_t> numbers;
+    ASSERT_TRUE(Best(id, 10, &numbers).ok());
+    EXPECT_EQ(numbers, spec.objectives_size() > 1
+                           ? (std::vector<int32_t>{0, 1, 5, 4})
+                           : (std::vector<int32_t>{0, 2, 1, 5, 4}))
+        << spec.name();
+  }
+}
+
 TEST_F(BestTrialsServiceTest, BadRequestsGetTheirCodes) {
   std::vector<int32_t> numbers;
   EXPECT_EQ(Best(12345, 5, &numbers).error_code(), grpc::StatusCode::NOT_FOUND);

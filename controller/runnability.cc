@@ -7,50 +7,122 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/spec/estimation.h"
 #include "controller/store/capability_tokens.h"
 
 namespace nas::controller {
 namespace {
 
-// "chain:DATASET_NAME_MNIST" -> "chain/MNIST"; "nb201:*" -> "nb201".
-std::string Readable(const std::string& token) {
-  const size_t colon = token.find(':');
-  const std::string space = token.substr(0, colon);
-  if (colon == std::string::npos) return space;
-  absl::string_view dataset = absl::string_view(token).substr(colon + 1);
-  if (dataset == "*") return space;
+using nas::v1::TrialKind;
+
+// What a worker of `kind` produces, as the reason names it.
+std::string KindWork(TrialKind kind) {
+  switch (kind) {
+    case nas::v1::TRIAL_KIND_SUPERNET_SHARD:
+      return "supernet shards";
+    case nas::v1::TRIAL_KIND_SCORE_INHERITED:
+      return "inherited-weight scores";
+    case nas::v1::TRIAL_KIND_RETRAIN:
+      return "retrains";
+    default:
+      return "training";
+  }
+}
+
+// "a", "a and b", "a, b and c".
+std::string JoinAnd(const std::vector<std::string>& items) {
+  if (items.size() <= 1) return absl::StrJoin(items, "");
+  return absl::StrCat(absl::StrJoin(items.begin(), items.end() - 1, ", "),
+                      " and ", items.back());
+}
+
+// "DATASET_NAME_MNIST" -> "MNIST".
+std::string ShortDataset(absl::string_view dataset) {
   absl::ConsumePrefix(&dataset, "DATASET_NAME_");
-  return absl::StrCat(space, "/", dataset);
+  return std::string(dataset);
+}
+
+// One worker group's capabilities: "chain/MNIST" per space and data set
+// ("nb201" for any data set), with the kinds in brackets unless they are
+// the TRAIN and RETRAIN every worker ran before weight sharing, so those
+// read as they always did.
+std::string Describe(const std::vector<std::string>& tokens) {
+  std::map<std::string, std::set<TrialKind>> kinds_by_target;
+  for (const std::string& token : tokens) {
+    const std::optional<CapabilityToken> parsed = ParseCapabilityToken(token);
+    if (!parsed) continue;
+    const std::string target =
+        parsed->dataset == "*"
+            ? parsed->space
+            : absl::StrCat(parsed->space, "/", ShortDataset(parsed->dataset));
+    kinds_by_target[target].insert(parsed->kind);
+  }
+  const std::set<TrialKind> from_scratch = {nas::v1::TRIAL_KIND_TRAIN,
+                                            nas::v1::TRIAL_KIND_RETRAIN};
+  std::vector<std::string> described;
+  for (const auto& [target, kinds] : kinds_by_target) {
+    if (kinds == from_scratch) {
+      described.push_back(target);
+      continue;
+    }
+    std::vector<std::string> work;
+    for (TrialKind kind : kinds) work.push_back(KindWork(kind));
+    described.push_back(
+        absl::StrCat(target, " [", absl::StrJoin(work, ", "), "]"));
+  }
+  return described.empty() ? "nothing" : absl::StrJoin(described, ", ");
 }
 
 }  // namespace
 
+std::vector<TrialKind> TrialKindsOf(const nas::v1::SearchSpec& spec) {
+  if (!nas::spec::UsesWeightSharing(spec)) return {nas::v1::TRIAL_KIND_TRAIN};
+  return {nas::v1::TRIAL_KIND_SUPERNET_SHARD,
+          nas::v1::TRIAL_KIND_SCORE_INHERITED, nas::v1::TRIAL_KIND_RETRAIN};
+}
+
 std::string UnrunnableReason(const nas::v1::SearchSpec& spec,
                              const std::vector<LiveWorker>& workers) {
-  const std::string need = NeedToken(spec);
-  // Per estimator label: how many workers and what they run.
-  std::map<std::string, std::pair<int, std::set<std::string>>> groups;
+  std::vector<TrialKind> missing;
+  for (TrialKind kind : TrialKindsOf(spec)) {
+    const std::string need = NeedToken(spec, kind);
+    const bool covered =
+        std::any_of(workers.begin(), workers.end(), [&](const LiveWorker& w) {
+          return !w.capabilities || CanRun(*w.capabilities, need);
+        });
+    if (!covered) missing.push_back(kind);
+  }
+  if (missing.empty()) return "";
+
+  // Per estimator label: how many workers and what they run. Each has
+  // declared capabilities: one that declared none would have covered every
+  // kind.
+  std::map<std::string, std::pair<int, std::vector<std::string>>> groups;
   for (const LiveWorker& w : workers) {
-    if (!w.capabilities || CanRun(*w.capabilities, need)) return "";
     auto& group = groups[w.estimator.empty() ? "worker" : w.estimator];
     ++group.first;
-    for (const std::string& token : *w.capabilities) {
-      group.second.insert(Readable(token));
-    }
+    group.second.insert(group.second.end(), w.capabilities->begin(),
+                        w.capabilities->end());
   }
   std::vector<std::string> connected;
   for (const auto& [estimator, group] : groups) {
-    connected.push_back(absl::StrCat(
-        group.first, " ", estimator, " (",
-        group.second.empty() ? "nothing" : absl::StrJoin(group.second, ", "),
-        ")"));
+    connected.push_back(absl::StrCat(group.first, " ", estimator, " (",
+                                     Describe(group.second), ")"));
   }
-  std::string dataset(nas::v1::DatasetName_Name(spec.dataset().name()));
-  absl::string_view short_dataset = dataset;
-  absl::ConsumePrefix(&short_dataset, "DATASET_NAME_");
+  // From scratch the kind goes unsaid: the reason reads as it did before
+  // there were other kinds.
+  std::vector<std::string> work;
+  for (TrialKind kind : missing) {
+    if (kind != nas::v1::TRIAL_KIND_TRAIN) work.push_back(KindWork(kind));
+  }
+  const std::string space_and_data = absl::StrCat(
+      "the ", SpaceToken(spec.space()), " space on ",
+      ShortDataset(nas::v1::DatasetName_Name(spec.dataset().name())));
   return absl::StrCat(
-      kUnrunnablePrefix, ": it needs a worker for the ",
-      SpaceToken(spec.space()), " space on ", short_dataset, "; connected: ",
+      kUnrunnablePrefix, ": it needs a worker for ",
+      work.empty() ? space_and_data
+                   : absl::StrCat(JoinAnd(work), " of ", space_and_data),
+      "; connected: ",
       connected.empty() ? "none" : absl::StrJoin(connected, ", "));
 }
 

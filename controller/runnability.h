@@ -16,10 +16,19 @@ namespace nas::controller {
 inline constexpr char kUnrunnablePrefix[] =
     "no connected worker can run this search";
 
-// "" when one of `workers` can run trials of `spec` (a worker that declared
-// no capabilities runs everything). Otherwise a reason for people, e.g.
+// The kinds of trial a search of `spec` runs, in TrialKind number order:
+// TRAIN when candidates are trained from scratch; SUPERNET_SHARD,
+// SCORE_INHERITED and RETRAIN with weight sharing.
+std::vector<nas::v1::TrialKind> TrialKindsOf(const nas::v1::SearchSpec& spec);
+
+// "" when, for every kind the search runs (TrialKindsOf), one of `workers`
+// can run trials of that kind (a worker that declared no capabilities runs
+// everything; different kinds may have different workers). Otherwise a
+// reason for people that names what is missing, e.g.
 // "no connected worker can run this search: it needs a worker for the
-// chain space on MNIST; connected: 2 tabular (nb201)".
+// chain space on MNIST; connected: 2 tabular (nb201)", or for weight
+// sharing "... it needs a worker for supernet shards of the chain space on
+// MNIST; ...".
 std::string UnrunnableReason(const nas::v1::SearchSpec& spec,
                              const std::vector<LiveWorker>& workers);
 

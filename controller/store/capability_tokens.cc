@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "controller/store/proto_rows.h"
 
 namespace nas::controller {
 namespace {
@@ -18,6 +20,25 @@ std::string SpaceKindToken(nas::v1::SpaceKind kind) {
   }
 }
 
+// The kinds a capability runs, as trials.kind text.
+std::vector<std::string> KindNames(const nas::v1::Capability& capability) {
+  if (capability.kinds().empty()) {
+    return {TrialKindName(nas::v1::TRIAL_KIND_TRAIN),
+            TrialKindName(nas::v1::TRIAL_KIND_RETRAIN)};
+  }
+  std::vector<std::string> names;
+  for (int kind : capability.kinds()) {
+    // Open enums: a newer worker may name kinds this controller never
+    // leases.
+    if (kind == nas::v1::TRIAL_KIND_UNSPECIFIED ||
+        !nas::v1::TrialKind_IsValid(kind)) {
+      continue;
+    }
+    names.push_back(TrialKindName(static_cast<nas::v1::TrialKind>(kind)));
+  }
+  return names;
+}
+
 }  // namespace
 
 std::string SpaceToken(const nas::v1::SearchSpace& space) {
@@ -26,9 +47,11 @@ std::string SpaceToken(const nas::v1::SearchSpace& space) {
   return "";
 }
 
-std::string NeedToken(const nas::v1::SearchSpec& spec) {
+std::string NeedToken(const nas::v1::SearchSpec& spec,
+                      nas::v1::TrialKind kind) {
   return absl::StrCat(SpaceToken(spec.space()), ":",
-                      nas::v1::DatasetName_Name(spec.dataset().name()));
+                      nas::v1::DatasetName_Name(spec.dataset().name()), ":",
+                      TrialKindName(kind));
 }
 
 std::vector<std::string> CapabilityTokens(const nas::v1::Capabilities& caps) {
@@ -36,11 +59,16 @@ std::vector<std::string> CapabilityTokens(const nas::v1::Capabilities& caps) {
   for (const nas::v1::Capability& c : caps.can_run()) {
     const std::string space = SpaceKindToken(c.space());
     if (space.empty()) continue;
-    if (c.datasets().empty()) tokens.push_back(absl::StrCat(space, ":*"));
+    std::vector<std::string> datasets;
+    if (c.datasets().empty()) datasets.push_back("*");
     for (int d : c.datasets()) {
-      tokens.push_back(absl::StrCat(
-          space, ":",
-          nas::v1::DatasetName_Name(static_cast<nas::v1::DatasetName>(d))));
+      datasets.push_back(
+          nas::v1::DatasetName_Name(static_cast<nas::v1::DatasetName>(d)));
+    }
+    for (const std::string& kind : KindNames(c)) {
+      for (const std::string& dataset : datasets) {
+        tokens.push_back(absl::StrCat(space, ":", dataset, ":", kind));
+      }
     }
   }
   std::sort(tokens.begin(), tokens.end());
@@ -49,10 +77,23 @@ std::vector<std::string> CapabilityTokens(const nas::v1::Capabilities& caps) {
 }
 
 bool CanRun(const std::vector<std::string>& tokens, const std::string& need) {
-  const std::string any = absl::StrCat(need.substr(0, need.find(':')), ":*");
+  // need is "<space>:<dataset>:<KIND>"; a data set name has no colon.
+  const size_t first = need.find(':');
+  const size_t last = need.rfind(':');
+  const std::string any = first == last ? need
+                                        : absl::StrCat(need.substr(0, first),
+                                                       ":*", need.substr(last));
   return std::any_of(tokens.begin(), tokens.end(), [&](const std::string& t) {
     return t == need || t == any;
   });
+}
+
+std::optional<CapabilityToken> ParseCapabilityToken(const std::string& token) {
+  const std::vector<std::string> parts = absl::StrSplit(token, ':');
+  if (parts.size() != 3) return std::nullopt;
+  const nas::v1::TrialKind kind = TrialKindFromName(parts[2]);
+  if (kind == nas::v1::TRIAL_KIND_UNSPECIFIED) return std::nullopt;
+  return CapabilityToken{parts[0], parts[1], kind};
 }
 
 }  // namespace nas::controller

@@ -382,6 +382,113 @@ COMMENT ON COLUMN searches.archived_at IS
   'When ArchiveSearch hid the search from ListSearches; NULL when not archived.';
 )sql";
 
+// Version 8: weight sharing. Trials get the kinds of a one-shot search
+// (supernet shards, candidates scored with inherited weights, retrains)
+// and the SupernetTask a shard or score works on; a search records how many
+// trials it runs beyond max_trials. Supernet scores are estimates, so
+// best_trials ranks real results only; CREATE OR REPLACE keeps the view's
+// columns, comments, owner and the reader's grant. Capability tokens gain
+// the trial kind ("<space>:<dataset>:<KIND>"): a worker registered before
+// declared capabilities without kinds, which mean TRAIN and RETRAIN.
+constexpr char kAddWeightSharing[] = R"sql(
+ALTER TABLE trials DROP CONSTRAINT trials_kind_check;
+ALTER TABLE trials ADD CONSTRAINT trials_kind_check
+  CHECK (kind IN ('TRAIN', 'SUPERNET_SHARD', 'SCORE_INHERITED', 'RETRAIN'));
+ALTER TABLE trials ADD COLUMN task jsonb;
+ALTER TABLE trials ADD CONSTRAINT trials_task_check
+  CHECK ((task IS NOT NULL) = (kind IN ('SUPERNET_SHARD', 'SCORE_INHERITED')));
+ALTER TABLE searches ADD COLUMN extra_trials integer NOT NULL DEFAULT 0
+  CHECK (extra_trials >= 0);
+
+UPDATE workers
+SET capabilities = ARRAY(SELECT token || kind
+                         FROM unnest(capabilities) AS token,
+                              unnest(ARRAY[':RETRAIN', ':TRAIN']) AS kind
+                         ORDER BY (token || kind) COLLATE "C")
+WHERE capabilities IS NOT NULL;
+
+CREATE OR REPLACE VIEW best_trials AS
+WITH scored AS (
+  SELECT t.id AS trial_id,
+         t.search_id,
+         s.name AS search_name,
+         t.number,
+         t.arch_text AS architecture,
+         s.objective_metric,
+         s.objective_direction,
+         CASE s.objective_metric
+           WHEN 'val_accuracy' THEN t.val_accuracy
+           WHEN 'test_accuracy' THEN t.test_accuracy
+           WHEN 'val_loss' THEN t.val_loss
+           WHEN 'params' THEN t.params::double precision
+           WHEN 'flops' THEN t.flops::double precision
+           WHEN 'latency_ms' THEN t.latency_ms
+           WHEN 'train_seconds' THEN t.train_seconds
+         END AS objective_value,
+         t.val_accuracy,
+         t.val_loss,
+         t.test_accuracy,
+         t.test_loss,
+         t.params,
+         t.flops,
+         t.latency_ms,
+         t.train_seconds,
+         t.finished_at
+  FROM trials t
+  JOIN searches s ON s.id = t.search_id
+  WHERE t.state = 'COMPLETED' AND t.kind IN ('TRAIN', 'RETRAIN')
+)
+SELECT rank() OVER (
+         PARTITION BY search_id
+         ORDER BY CASE WHEN objective_direction = 'MAXIMIZE'
+                       THEN -objective_value ELSE objective_value END
+                  NULLS LAST) AS rank,
+       scored.*
+FROM scored;
+
+-- New columns go last: CREATE OR REPLACE VIEW may only append.
+CREATE OR REPLACE VIEW trial_history AS
+SELECT t.id AS trial_id,
+       t.search_id,
+       s.name AS search_name,
+       t.number,
+       t.state,
+       t.kind,
+       t.arch_text AS architecture,
+       t.arch_choices,
+       t.attempt,
+       t.worker_id,
+       t.val_accuracy,
+       t.val_loss,
+       t.test_accuracy,
+       t.test_loss,
+       t.params,
+       t.flops,
+       t.latency_ms,
+       t.train_seconds,
+       t.reason,
+       t.created_at,
+       t.started_at,
+       t.finished_at,
+       t.finished_at - t.started_at AS last_attempt_duration,
+       t.task
+FROM trials t
+JOIN searches s ON s.id = t.search_id;
+
+COMMENT ON COLUMN searches.extra_trials IS
+  'Trials the search runs beyond max_trials: with weight sharing, its supernet shards (rounds x shards_per_round) and retrains (retrain_top_k); 0 otherwise. It completes at max_trials + extra_trials finished trials.';
+COMMENT ON COLUMN trials.kind IS
+  'How it is estimated: TRAIN (train from scratch), or with weight sharing SUPERNET_SHARD (train the supernet for a while), SCORE_INHERITED (score with the supernet''s weights: an estimate, never among best_trials) or RETRAIN (train a best-scored candidate from scratch).';
+COMMENT ON COLUMN trials.task IS
+  'The nas.v1.SupernetTask as protobuf JSON (checkpoint version, round, shard, optimizer settings); set exactly for SUPERNET_SHARD and SCORE_INHERITED trials.';
+COMMENT ON COLUMN workers.capabilities IS
+  'What it can run, as space:dataset:KIND tokens (e.g. chain:DATASET_NAME_MNIST:TRAIN, nb201:*:RETRAIN for any data set; KIND as in trials.kind); NULL: an older worker that declared nothing and is offered every trial.';
+COMMENT ON COLUMN trial_history.task IS
+  'trials.task: what a SUPERNET_SHARD or SCORE_INHERITED trial works on; NULL for the other kinds.';
+COMMENT ON VIEW best_trials IS
+  'COMPLETED TRAIN and RETRAIN trials ranked within their search by its first objective (ties share a rank); scores with inherited weights are estimates and never ranked here; constraints are not applied here.';
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -405,6 +512,7 @@ const std::vector<Migration>& AllMigrations() {
       {5, "add_worker_capabilities", kAddWorkerCapabilities},
       {6, "add_search_archived_at", kAddSearchArchivedAt},
       {7, "comment_schema", kCommentSchema},
+      {8, "add_weight_sharing", kAddWeightSharing},
   };
   return *migrations;
 }

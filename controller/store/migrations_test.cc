@@ -243,5 +243,53 @@ TEST_F(MigrationsTest, Version5StripsTheTrailingNewlineOfOlderReasons) {
             0);
 }
 
+// Version 8: workers registered before weight sharing declared
+// capabilities without kinds, which mean TRAIN and RETRAIN; their tokens
+// gain those kinds so that they keep leasing what they ran before.
+TEST_F(MigrationsTest, Version8GivesOlderCapabilitiesTheTrainingKinds) {
+  db_->Query(
+      "CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
+      "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+  for (const Migration& migration : AllMigrations()) {
+    if (migration.version > 7) break;
+    db_->Query(migration.sql);
+    db_->Query("INSERT INTO schema_migrations (version, name) VALUES (" +
+               std::to_string(migration.version) + ", '" + migration.name +
+               "')");
+  }
+  db_->Query(
+      "INSERT INTO workers (id, capabilities) VALUES "
+      "('w-1', '{nb201:*,chain:DATASET_NAME_MNIST}'), ('w-2', NULL), "
+      "('w-3', '{}')");
+  db_->Query(
+      "INSERT INTO searches (id, spec, max_trials, parallelism, max_attempts, "
+      "objective_metric, objective_direction) VALUES (1, '{}', 2, 1, 1, "
+      "'val_accuracy', 'MAXIMIZE')");
+  db_->Query("INSERT INTO trials (search_id, number) VALUES (1, 0)");
+
+  ASSERT_TRUE(Open().ok());
+  EXPECT_EQ(db_->Query("SELECT array_to_string(capabilities, ' ') FROM "
+                       "workers WHERE id = 'w-1'")[0][0]
+                .as<std::string>(),
+            "chain:DATASET_NAME_MNIST:RETRAIN chain:DATASET_NAME_MNIST:TRAIN "
+            "nb201:*:RETRAIN nb201:*:TRAIN");
+  EXPECT_TRUE(
+      db_->Query(
+             "SELECT capabilities IS NULL FROM workers WHERE id = 'w-2'")[0][0]
+          .as<bool>())
+      << "a worker that declared nothing is still offered everything";
+  EXPECT_EQ(db_->Query("SELECT cardinality(capabilities) FROM workers "
+                       "WHERE id = 'w-3'")[0][0]
+                .as<int>(),
+            0)
+      << "a worker that runs nothing still runs nothing";
+  const pqxx::row row = db_->Query(
+      "SELECT t.kind, t.task IS NULL, s.extra_trials FROM trials t "
+      "JOIN searches s ON s.id = t.search_id")[0];
+  EXPECT_EQ(row[0].as<std::string>(), "TRAIN");
+  EXPECT_TRUE(row[1].as<bool>());
+  EXPECT_EQ(row[2].as<int>(), 0);
+}
+
 }  // namespace
 }  // namespace nas::controller::testing

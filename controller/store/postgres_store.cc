@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/spec/estimation.h"
 #include "controller/store/capability_tokens.h"
 #include "controller/store/migrations.h"
 #include "controller/store/pg_pool.h"
@@ -106,14 +107,26 @@ void LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches) {
     by_id[search.id()] = &search;
     search.mutable_counts();  // present even when all are zero
   }
+  // kind_counts lists kinds in TrialKind number order (the std::map below),
+  // not in the order their text sorts.
   const pqxx::result rows = tx.exec_params(
-      "SELECT search_id, state, count(*)::integer AS n FROM trials "
-      "WHERE search_id = ANY($1::bigint[]) GROUP BY search_id, state",
+      "SELECT search_id, kind, state, count(*)::integer AS n FROM trials "
+      "WHERE search_id = ANY($1::bigint[]) GROUP BY search_id, kind, state",
       Int64ArrayLiteral(ids));
+  std::map<int64_t, std::map<int, nas::v1::TrialCounts>> by_kind;
   for (const pqxx::row& row : rows) {
-    nas::v1::Search* search = by_id[row["search_id"].as<int64_t>()];
-    AddCount(row["state"].c_str(), row["n"].as<int32_t>(),
-             search->mutable_counts());
+    const int64_t search_id = row["search_id"].as<int64_t>();
+    const int32_t n = row["n"].as<int32_t>();
+    AddCount(row["state"].c_str(), n, by_id[search_id]->mutable_counts());
+    AddCount(row["state"].c_str(), n,
+             &by_kind[search_id][TrialKindFromName(row["kind"].c_str())]);
+  }
+  for (auto& [search_id, kinds] : by_kind) {
+    for (auto& [kind, counts] : kinds) {
+      nas::v1::KindCounts* entry = by_id[search_id]->add_kind_counts();
+      entry->set_kind(static_cast<nas::v1::TrialKind>(kind));
+      *entry->mutable_counts() = std::move(counts);
+    }
   }
 }
 
@@ -143,6 +156,13 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
   if (spec.budget().max_trials() < 1) {
     return absl::InvalidArgumentError("budget.max_trials must be at least 1");
   }
+  const int extra_trials = nas::spec::ExtraTrials(spec);
+  if (extra_trials < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "estimation.weight_sharing: the search would run ", extra_trials,
+        " extra trials; rounds, shards_per_round and retrain_top_k must not "
+        "be negative"));
+  }
   absl::StatusOr<std::string> json = ToJson(spec);
   if (!json.ok()) return json.status();
   // Defaults documented in search.proto, so that leasing and expiry never
@@ -156,10 +176,12 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
     const pqxx::row row = tx.exec_params1(
         "INSERT INTO searches (name, spec, max_trials, parallelism, "
-        "max_attempts, objective_metric, objective_direction, owner) "
-        "VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8) RETURNING id",
+        "max_attempts, objective_metric, objective_direction, owner, "
+        "extra_trials) "
+        "VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         spec.name(), *json, spec.budget().max_trials(), parallelism,
-        max_attempts, objective->metric, objective->direction, owner);
+        max_attempts, objective->metric, objective->direction, owner,
+        extra_trials);
     absl::StatusOr<nas::v1::Search> search =
         LoadSearch(tx, row[0].as<int64_t>(), /*lock=*/false);
     if (search.ok()) tx.commit();
@@ -248,7 +270,8 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CancelSearch(int64_t search_id) {
 absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     const pqxx::result search = tx.exec_params(
-        "SELECT state, max_trials FROM searches WHERE id = $1 FOR UPDATE",
+        "SELECT state, max_trials + extra_trials AS total_trials "
+        "FROM searches WHERE id = $1 FOR UPDATE",
         search_id);
     if (search.empty()) {
       return absl::NotFoundError(
@@ -260,7 +283,8 @@ absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
         "count(*) FILTER (WHERE state IN ('PENDING', 'RUNNING')) AS open "
         "FROM trials WHERE search_id = $1",
         search_id);
-    if (counts["total"].as<int64_t>() < search[0]["max_trials"].as<int64_t>() ||
+    if (counts["total"].as<int64_t>() <
+            search[0]["total_trials"].as<int64_t>() ||
         counts["open"].as<int64_t>() > 0) {
       return false;
     }
@@ -357,7 +381,7 @@ absl::StatusOr<std::vector<LiveWorker>> PostgresStore::ListLiveWorkers(
           w.name = row["name"].c_str();
           w.estimator = row["estimator"].c_str();
           if (!row["undeclared"].as<bool>()) {
-            // Tokens never contain spaces: "<space>:<DATASET_ENUM>".
+            // Tokens never contain spaces: "<space>:<DATASET_ENUM>:<KIND>".
             w.capabilities = std::vector<std::string>(
                 absl::StrSplit(row["caps"].c_str(), ' ', absl::SkipEmpty()));
           }

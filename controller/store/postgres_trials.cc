@@ -125,6 +125,18 @@ absl::StatusOr<std::optional<EpochAck>> LockRunningLease(
   return std::optional<EpochAck>();
 }
 
+// The schema's trials_task_check, said before the INSERT so the caller
+// learns which trial broke it.
+absl::Status CheckTaskFitsKind(const NewTrial& trial, size_t index) {
+  const bool needs_task = trial.kind == nas::v1::TRIAL_KIND_SUPERNET_SHARD ||
+                          trial.kind == nas::v1::TRIAL_KIND_SCORE_INHERITED;
+  if (needs_task == trial.task.has_value()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "trials[", index, "]: a ", TrialKindName(trial.kind), " trial ",
+      needs_task ? "needs a SupernetTask" : "takes no SupernetTask",
+      "; only SUPERNET_SHARD and SCORE_INHERITED trials have one"));
+}
+
 void ExtendLease(pqxx::work& tx, int64_t trial_id, int64_t micros) {
   tx.exec_params0(
       "UPDATE trials SET lease_expires_at = now() + $2 * interval "
@@ -196,10 +208,20 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::BestTrials(
 absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
                                       const std::vector<NewTrial>& trials) {
   std::vector<std::string> budgets;
-  for (const NewTrial& trial : trials) {
+  std::vector<std::optional<std::string>> tasks;  // nullopt: SQL NULL
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const NewTrial& trial = trials[i];
+    absl::Status task_fits = CheckTaskFitsKind(trial, i);
+    if (!task_fits.ok()) return task_fits;
     absl::StatusOr<std::string> json = ToJson(trial.budget);
     if (!json.ok()) return json.status();
     budgets.push_back(*std::move(json));
+    tasks.emplace_back();
+    if (trial.task) {
+      json = ToJson(*trial.task);
+      if (!json.ok()) return json.status();
+      tasks.back() = *std::move(json);
+    }
   }
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     // The search row lock serializes AddTrials per search across replicas.
@@ -228,12 +250,13 @@ absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
       const NewTrial& trial = trials[i];
       tx.exec_params0(
           "INSERT INTO trials (search_id, number, kind, arch_text, "
-          "arch_choices, canonical_key, budget, seed) "
-          "VALUES ($1, $2, $3, $4, $5::integer[], $6, $7::jsonb, $8)",
+          "arch_choices, canonical_key, budget, seed, task) "
+          "VALUES ($1, $2, $3, $4, $5::integer[], $6, $7::jsonb, $8, "
+          "$9::jsonb)",
           search_id, expected_count + static_cast<int64_t>(i),
           TrialKindName(trial.kind), trial.architecture.text(),
           IntArrayLiteral(trial.architecture.choices()), trial.canonical_key,
-          budgets[i], static_cast<int64_t>(trial.seed));
+          budgets[i], static_cast<int64_t>(trial.seed), tasks[i]);
     }
     tx.commit();
     return absl::OkStatus();
@@ -250,21 +273,22 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
   }
   return pool_.Transact([&](pqxx::work& tx) -> Result {
     // caps is NULL for a worker that declared no capabilities (or an
-    // unknown id): it is offered everything, as before capabilities.
+    // unknown id): it is offered everything, as before capabilities. The
+    // token a trial needs names its own kind, so one search's shards and
+    // retrains may go to different workers.
     const pqxx::result rows = tx.exec_params(
         absl::StrCat(
-            "WITH need AS (SELECT s.id AS search_id, ", kNeedTokenSql,
-            " AS token FROM searches s WHERE s.state = 'RUNNING'), "
-            "me AS (SELECT (SELECT capabilities FROM workers WHERE id = $1) "
-            "AS caps) "
+            "WITH me AS (SELECT (SELECT capabilities FROM workers "
+            "WHERE id = $1) AS caps) "
             "SELECT t.id, t.search_id, t.number, t.kind, t.arch_text, "
             "t.arch_choices, t.budget::text AS budget, t.seed, "
-            "s.spec::text AS spec "
+            "t.task::text AS task, s.spec::text AS spec "
             "FROM trials t JOIN searches s ON s.id = t.search_id "
-            "JOIN need n ON n.search_id = s.id CROSS JOIN me "
+            "CROSS JOIN me "
             "WHERE t.state = 'PENDING' AND s.state = 'RUNNING' "
-            "AND (me.caps IS NULL OR n.token = ANY(me.caps) "
-            "OR split_part(n.token, ':', 1) || ':*' = ANY(me.caps)) "
+            "AND (me.caps IS NULL OR ",
+            kNeedTokenSql, " = ANY(me.caps) OR ", kAnyDatasetTokenSql,
+            " = ANY(me.caps)) "
             "ORDER BY s.id, t.number LIMIT 1 FOR UPDATE OF t SKIP LOCKED"),
         worker_id);
     if (rows.empty()) return std::optional<nas::v1::TrialAssignment>();
@@ -300,6 +324,10 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
     if (!parsed.ok()) return parsed;
     assignment.set_seed(static_cast<uint64_t>(row["seed"].as<int64_t>()));
     assignment.set_lease_seconds(LeaseSeconds(lease));
+    if (!row["task"].is_null()) {
+      parsed = FromJson(row["task"].c_str(), assignment.mutable_task());
+      if (!parsed.ok()) return parsed;
+    }
     tx.commit();
     return std::optional<nas::v1::TrialAssignment>(std::move(assignment));
   });

@@ -55,7 +55,8 @@ TEST_F(WorkerTest, RegisterStoresNameAndCapabilities) {
   EXPECT_EQ(t.name, "bench-1");
   EXPECT_EQ(t.estimator, "tabular");
   ASSERT_TRUE(t.capabilities.has_value());
-  EXPECT_EQ(*t.capabilities, std::vector<std::string>{"nb201:*"});
+  EXPECT_EQ(*t.capabilities,
+            (std::vector<std::string>{"nb201:*:RETRAIN", "nb201:*:TRAIN"}));
   EXPECT_EQ(o.name, "old-host") << "the name defaults to the host";
   EXPECT_FALSE(o.capabilities.has_value());
   EXPECT_EQ(

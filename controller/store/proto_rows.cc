@@ -37,6 +37,15 @@ constexpr std::array<std::pair<SearchState, const char*>, 4> kSearchStates = {{
     {nas::v1::SEARCH_STATE_FAILED, "FAILED"},
 }};
 
+// The text of trials.kind (its CHECK in migrations.cc), in TrialKind number
+// order; capability tokens end in the same text.
+constexpr std::array<std::pair<TrialKind, const char*>, 4> kTrialKinds = {{
+    {nas::v1::TRIAL_KIND_TRAIN, "TRAIN"},
+    {nas::v1::TRIAL_KIND_SUPERNET_SHARD, "SUPERNET_SHARD"},
+    {nas::v1::TRIAL_KIND_SCORE_INHERITED, "SCORE_INHERITED"},
+    {nas::v1::TRIAL_KIND_RETRAIN, "RETRAIN"},
+}};
+
 // Keep in step with the best_trials view (migrations.cc).
 constexpr std::array<const char*, 7> kObjectiveMetrics = {
     "val_accuracy", "test_accuracy", "val_loss",     "params",
@@ -71,7 +80,7 @@ const char kTrialColumns[] =
     "t.arch_choices, t.budget::text AS budget, t.attempt, "
     "coalesce(t.worker_id, '') AS worker_id, t.val_accuracy, t.val_loss, "
     "t.test_accuracy, t.test_loss, t.params, t.flops, t.latency_ms, "
-    "t.train_seconds, t.reason, "
+    "t.train_seconds, t.reason, t.task::text AS task, "
     NAS_MICROS("t.created_at") " AS created_us, "
     NAS_MICROS("t.started_at") " AS started_us, "
     NAS_MICROS("t.finished_at") " AS finished_us";
@@ -107,14 +116,19 @@ SearchState SearchStateFromName(absl::string_view name) {
 }
 
 std::string TrialKindName(TrialKind kind) {
-  // TRAIN is the only kind; an unspecified kind means it.
-  (void)kind;
+  for (const auto& [value, name] : kTrialKinds) {
+    if (value == kind) return name;
+  }
+  // Before weight sharing TRAIN was the only kind and callers left it
+  // unspecified.
   return "TRAIN";
 }
 
 TrialKind TrialKindFromName(absl::string_view name) {
-  return name == "TRAIN" ? nas::v1::TRIAL_KIND_TRAIN
-                         : nas::v1::TRIAL_KIND_UNSPECIFIED;
+  for (const auto& [value, text] : kTrialKinds) {
+    if (name == text) return value;
+  }
+  return nas::v1::TRIAL_KIND_UNSPECIFIED;
 }
 
 std::string DeviceTypeName(nas::v1::DeviceType type) {
@@ -293,6 +307,10 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
     }
   }
   trial.set_reason(row["reason"].c_str());
+  if (!row["task"].is_null()) {
+    parsed = FromJson(row["task"].c_str(), trial.mutable_task());
+    if (!parsed.ok()) return parsed;
+  }
   SetTimestamp(row["created_us"], trial.mutable_created_at());
   if (!row["started_us"].is_null()) {
     SetTimestamp(row["started_us"], trial.mutable_started_at());

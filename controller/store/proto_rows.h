@@ -21,7 +21,9 @@
 namespace nas::controller {
 
 // Enum <-> the text stored in the state/kind/device_type columns, e.g.
-// TRIAL_STATE_PENDING <-> "PENDING". Unknown names map to UNSPECIFIED.
+// TRIAL_STATE_PENDING <-> "PENDING". Unknown names map to UNSPECIFIED;
+// TrialKindName maps an unspecified kind to "TRAIN", what it meant before
+// there were other kinds.
 std::string TrialStateName(nas::v1::TrialState state);
 nas::v1::TrialState TrialStateFromName(absl::string_view name);
 std::string SearchStateName(nas::v1::SearchState state);

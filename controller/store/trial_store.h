@@ -35,9 +35,18 @@ struct NewTrial {
   nas::v1::TrialKind kind = nas::v1::TRIAL_KIND_TRAIN;
   nas::v1::TrainingBudget budget;
   uint64_t seed = 0;
-  // Weight-sharing trials only (SUPERNET_SHARD, SCORE_INHERITED).
+  // Set exactly for SUPERNET_SHARD and SCORE_INHERITED trials.
   std::optional<nas::v1::SupernetTask> task;
 };
+
+// True for the kinds whose metrics are real results of a stand-alone
+// trained candidate (TRAIN, RETRAIN; unspecified means TRAIN): only these
+// rank among a search's best trials.
+inline bool IsRankedKind(nas::v1::TrialKind kind) {
+  return kind == nas::v1::TRIAL_KIND_TRAIN ||
+         kind == nas::v1::TRIAL_KIND_RETRAIN ||
+         kind == nas::v1::TRIAL_KIND_UNSPECIFIED;
+}
 
 // Names the lease a worker reports under.
 struct LeaseRef {
@@ -80,10 +89,13 @@ class TrialStore {
 
   // ---- searches ----
   // Stores a RUNNING search owned by `owner` (a token name; "" when
-  // authentication is off). REQUIRES: spec already validated.
+  // authentication is off), with spec::ExtraTrials(spec) extra trials
+  // (common/spec/estimation.h). REQUIRES: spec already validated, defaults
+  // applied.
   virtual absl::StatusOr<nas::v1::Search> CreateSearch(
       const nas::v1::SearchSpec& spec, const std::string& owner) = 0;
-  // With current trial counts.
+  // With current trial counts: `counts` over all trials, `kind_counts` one
+  // entry per kind the search has trials of, in TrialKind number order.
   virtual absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) = 0;
   // Newest first: searches with id < before_id (0: no bound) that pass
   // `filter`, at most limit.
@@ -94,8 +106,9 @@ class TrialStore {
   // RUNNING -> CANCELLED; its PENDING and RUNNING trials become CANCELLED.
   // FailedPrecondition when the search is not RUNNING.
   virtual absl::StatusOr<nas::v1::Search> CancelSearch(int64_t search_id) = 0;
-  // RUNNING -> COMPLETED when it has budget.max_trials trials and all are
-  // finished. Returns true iff this call completed it.
+  // RUNNING -> COMPLETED when it has budget.max_trials + its extra trials
+  // (weight sharing's shards and retrains; fixed at CreateSearch) and all
+  // are finished. Returns true iff this call completed it.
   virtual absl::StatusOr<bool> CompleteSearchIfDone(int64_t search_id) = 0;
   // RUNNING -> `state` (COMPLETED or FAILED) before the budget is used up,
   // with `reason` stored as the search's state_reason: the space is
@@ -105,7 +118,8 @@ class TrialStore {
   virtual absl::StatusOr<bool> EndSearch(int64_t search_id,
                                          nas::v1::SearchState state,
                                          const std::string& reason) = 0;
-  // Raises max_trials (also budget.max_trials of the stored spec). A
+  // Raises max_trials (also budget.max_trials of the stored spec); the
+  // extra trials stay as CreateSearch set them. A
   // COMPLETED or FAILED search goes back to RUNNING with state_reason,
   // finished_at and archived_at cleared. InvalidArgument unless max_trials
   // is larger than the current value; FailedPrecondition for a CANCELLED
@@ -143,9 +157,13 @@ class TrialStore {
   // unknown id.
   virtual absl::StatusOr<nas::v1::Trial> GetTrial(int64_t trial_id) = 0;
   // COMPLETED trials ordered best first by the search's first objective.
+  // Only TRAIN and RETRAIN trials (IsRankedKind): scores with inherited
+  // weights are estimates, and shards measure nothing of a candidate.
   virtual absl::StatusOr<std::vector<nas::v1::Trial>> BestTrials(
       int64_t search_id, int k) = 0;
   // Appends PENDING trials numbered expected_count, expected_count + 1, ...
+  // InvalidArgument, and nothing added, when a trial's task does not fit
+  // its kind (NewTrial::task).
   // Serialized per search (concurrent callers and controller replicas): if
   // the search no longer has exactly expected_count trials, returns Aborted
   // and adds nothing, so a strategy step is never lost or doubled.
@@ -158,8 +176,10 @@ class TrialStore {
   // can run (rows locked with SKIP LOCKED, so replicas never hand out one
   // trial twice): RUNNING, attempt + 1, worker_id set, lease until now +
   // lease. A worker can run a trial when it declared no capabilities (or is
-  // not registered) or one of its capability tokens matches the search's
-  // NeedToken (capability_tokens.h). nullopt if none.
+  // not registered) or one of its capability tokens matches the trial's
+  // NeedToken (capability_tokens.h: its search's space and data set, and
+  // its own kind). The assignment carries the trial's task when it has
+  // one. nullopt if none.
   virtual absl::StatusOr<std::optional<nas::v1::TrialAssignment>> LeaseTrial(
       const std::string& worker_id, absl::Duration lease) = 0;
   // Stores one epoch's metrics (idempotent per (trial, attempt, epoch)) and
