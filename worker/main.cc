@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -20,6 +21,10 @@
 #include "common/client/channel.h"
 #include "common/env_defaults.h"
 #include "spdlog/spdlog.h"
+#include "worker/checkpoint_client.h"
+#include "worker/dataset_cache.h"
+#include "worker/routing_estimator.h"
+#include "worker/supernet_estimator.h"
 #include "worker/tabular_estimator.h"
 #include "worker/torch_estimator.h"
 #include "worker/train/trainer.h"
@@ -176,26 +181,6 @@ int main(int argc, char** argv) {
   options.acquire_wait = absl::Milliseconds(absl::GetFlag(FLAGS_acquire_wait_ms));
   options.max_trials = absl::GetFlag(FLAGS_max_trials);
 
-  std::unique_ptr<nas::worker::Estimator> estimator;
-  if (const std::string table = absl::GetFlag(FLAGS_table); !table.empty()) {
-    auto tabular = nas::worker::TabularEstimator::Load(
-        table, absl::GetFlag(FLAGS_table_noise));
-    if (!tabular.ok()) {
-      spdlog::error("--table: {}", tabular.status().ToString());
-      return 2;
-    }
-    spdlog::info("tabular estimator: {} architectures from {}, noise sigma {}",
-                 (*tabular)->size(), table, (*tabular)->noise_sigma());
-    estimator = std::move(*tabular);
-  } else {
-    nas::worker::TorchEstimatorOptions estimator_options;
-    estimator_options.data_dir = absl::GetFlag(FLAGS_data_dir);
-    estimator_options.device = device;
-    estimator_options.num_threads = absl::GetFlag(FLAGS_threads);
-    estimator =
-        std::make_unique<nas::worker::TorchEstimator>(estimator_options);
-  }
-
   nas::client::ChannelSecurity security;
   security.plaintext = absl::GetFlag(FLAGS_plaintext);
   security.tls_ca = absl::GetFlag(FLAGS_tls_ca);
@@ -216,13 +201,57 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Torch workers train (TRAIN, RETRAIN) and run weight sharing
+  // (SUPERNET_SHARD, SCORE_INHERITED) on one shared set of data sets, and
+  // fetch and upload checkpoints on the channel of their other calls; the
+  // tabular worker only looks trials up.
+  nas::worker::CheckpointClient checkpoints(*channel);
+  std::unique_ptr<nas::worker::Estimator> tabular_estimator;
+  std::unique_ptr<nas::worker::Estimator> torch_estimator;
+  std::unique_ptr<nas::worker::Estimator> supernet_estimator;
+  std::vector<nas::worker::EstimatorRoute> routes;
+  if (const std::string table = absl::GetFlag(FLAGS_table); !table.empty()) {
+    auto tabular = nas::worker::TabularEstimator::Load(
+        table, absl::GetFlag(FLAGS_table_noise));
+    if (!tabular.ok()) {
+      spdlog::error("--table: {}", tabular.status().ToString());
+      return 2;
+    }
+    spdlog::info("tabular estimator: {} architectures from {}, noise sigma {}",
+                 (*tabular)->size(), table, (*tabular)->noise_sigma());
+    tabular_estimator = std::move(*tabular);
+    routes.push_back({{nas::v1::TRIAL_KIND_TRAIN, nas::v1::TRIAL_KIND_RETRAIN},
+                      tabular_estimator.get()});
+  } else {
+    auto datasets = std::make_shared<nas::worker::DatasetCache>(
+        absl::GetFlag(FLAGS_data_dir));
+    nas::worker::TorchEstimatorOptions torch_options;
+    torch_options.data_dir = absl::GetFlag(FLAGS_data_dir);
+    torch_options.device = device;
+    torch_options.num_threads = absl::GetFlag(FLAGS_threads);
+    torch_estimator =
+        std::make_unique<nas::worker::TorchEstimator>(torch_options, datasets);
+    nas::worker::SupernetEstimatorOptions supernet_options;
+    supernet_options.device = device;
+    supernet_options.num_threads = absl::GetFlag(FLAGS_threads);
+    supernet_estimator = std::make_unique<nas::worker::SupernetEstimator>(
+        supernet_options, datasets, &checkpoints);
+    routes.push_back({{nas::v1::TRIAL_KIND_TRAIN, nas::v1::TRIAL_KIND_RETRAIN},
+                      torch_estimator.get()});
+    routes.push_back({{nas::v1::TRIAL_KIND_SUPERNET_SHARD,
+                       nas::v1::TRIAL_KIND_SCORE_INHERITED},
+                      supernet_estimator.get()});
+  }
+  nas::worker::RoutingEstimator estimator(std::move(routes));
+
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   spdlog::info("nas-worker {} on {} ({}), controller {} ({}{})",
                options.identity.name(), device, options.identity.device_name(),
                target, security.plaintext ? "plaintext" : "TLS",
                security.token.empty() ? "" : ", with a token");
-  nas::worker::WorkerLoop loop(*std::move(channel), estimator.get(), options);
+  nas::worker::WorkerLoop loop(*std::move(channel), &estimator, options,
+                               &checkpoints);
   const int trials = loop.Run(g_stop);
   spdlog::info("exiting after {} trials", trials);
   // A refused registration (wrong token or role) is a configuration error;

@@ -1,43 +1,46 @@
 // Trains each candidate from scratch with LibTorch under the trial's budget
-// (the proxy: few epochs, a data fraction) and measures it. Torch itself is
-// confined to worker/train; this adapter only converts protos.
+// (the proxy: few epochs, a data fraction) and measures it: TRAIN trials,
+// and RETRAIN trials, which train exactly the same way and also return the
+// trained network's weights for upload. Torch itself is confined to
+// worker/train; this adapter only converts protos.
 #ifndef NAS_WORKER_TORCH_ESTIMATOR_H_
 #define NAS_WORKER_TORCH_ESTIMATOR_H_
 
-#include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "worker/dataset_cache.h"
 #include "worker/estimator.h"
-#include "worker/train/trainer.h"
 
 namespace nas::worker {
 
 struct TorchEstimatorOptions {
   std::string data_dir = "data";
   std::string device = "cpu";  // already resolved: cpu, cuda:N
-  int num_threads = 0;          // 0: LibTorch's default
+  int num_threads = 0;         // 0: LibTorch's default
 };
 
 class TorchEstimator : public Estimator {
  public:
+  // Loads data sets from options.data_dir into a cache of its own.
   explicit TorchEstimator(TorchEstimatorOptions options);
-  absl::StatusOr<Evaluation> Evaluate(const nas::v1::TrialAssignment& assignment,
-                                      const ProgressFn& on_epoch) override;
+  // Shares `datasets` (options.data_dir is then unused).
+  TorchEstimator(TorchEstimatorOptions options,
+                 std::shared_ptr<DatasetCache> datasets);
+
+  // Any kind is trained from scratch; RETRAIN also sets Evaluation::upload
+  // to the trained network's tensors (a tensor archive, by the names
+  // BuildNetwork gives them; see StandaloneLogits in worker/train/supernet.h).
+  absl::StatusOr<Evaluation> Evaluate(
+      const nas::v1::TrialAssignment& assignment,
+      const ProgressFn& on_epoch) override;
   // Both spaces (nb201, chain) on each data set whose folder is in
-  // data_dir, estimator "torch". A folder that is present but unreadable
-  // shows up later, as a worker fault of the trial that needs it.
+  // data_dir, estimator "torch", no kinds (TRAIN and RETRAIN).
   nas::v1::Capabilities Capabilities() const override;
 
  private:
-  // Data sets are loaded once per worker and kept in memory.
-  absl::StatusOr<std::shared_ptr<const train::Dataset>> LoadDataset(
-      nas::v1::DatasetName name);
-
   const TorchEstimatorOptions options_;
-  std::mutex mu_;
-  std::map<int, std::shared_ptr<const train::Dataset>> datasets_;
+  const std::shared_ptr<DatasetCache> datasets_;
 };
 
 }  // namespace nas::worker

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <optional>
 
+#include "absl/strings/str_cat.h"
+#include "common/status_util.h"
 #include "grpcpp/client_context.h"
 #include "spdlog/spdlog.h"
 #include "worker/lease_keeper.h"
@@ -26,9 +28,15 @@ void SetDeadline(grpc::ClientContext* context, absl::Duration timeout) {
 }  // namespace
 
 WorkerLoop::WorkerLoop(std::shared_ptr<grpc::Channel> channel,
-                       Estimator* estimator, WorkerOptions options)
+                       Estimator* estimator, WorkerOptions options,
+                       CheckpointClient* checkpoints)
     : stub_(nas::v1::WorkerService::NewStub(channel)),
       estimator_(estimator),
+      owned_checkpoints_(checkpoints == nullptr
+                             ? std::make_unique<CheckpointClient>(channel)
+                             : nullptr),
+      checkpoints_(checkpoints == nullptr ? owned_checkpoints_.get()
+                                          : checkpoints),
       options_(std::move(options)) {}
 
 grpc::Status WorkerLoop::Retry(const std::function<grpc::Status()>& rpc,
@@ -77,10 +85,59 @@ bool WorkerLoop::Register(const std::atomic<bool>& stop) {
     return false;
   }
   worker_id_ = response.worker_id();
+  checkpoints_->set_worker_id(worker_id_);
   spdlog::info("registered as {} ({}, lease {}s)", worker_id_,
                request.name().empty() ? request.host() : request.name(),
                response.lease_seconds());
   return true;
+}
+
+absl::Status WorkerLoop::UploadWeights(const nas::v1::TrialAssignment& a,
+                                       const Evaluation& evaluation,
+                                       const std::atomic<bool>& stop,
+                                       bool* lease_lost) {
+  UploadLease lease;
+  lease.worker_id = worker_id_;
+  lease.trial_id = a.trial_id();
+  lease.attempt = a.attempt();
+  absl::Status uploaded;
+  for (int tries = 1; tries <= 2; ++tries) {
+    uploaded = FromGrpcStatus(Retry(
+        [&] {
+          return ToGrpcStatus(checkpoints_->Upload(lease, evaluation.upload,
+                                                   evaluation.merge_weight));
+        },
+        options_.report_retry_window, stop, "UploadCheckpoint"));
+    if (uploaded.code() != absl::StatusCode::kDataLoss) break;
+    spdlog::warn("trial {}: upload {} arrived corrupted: {}", a.trial_id(),
+                 tries, std::string(uploaded.message()));
+  }
+  switch (uploaded.code()) {
+    case absl::StatusCode::kOk:
+      spdlog::info("trial {}: uploaded {} bytes of weights", a.trial_id(),
+                   evaluation.upload.size());
+      return uploaded;
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+      spdlog::warn("trial {}: upload refused, lease lost ({}); abandoning",
+                   a.trial_id(), std::string(uploaded.message()));
+      *lease_lost = true;
+      return uploaded;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+      // The controller refuses these weights (e.g. too large): another
+      // worker would make the same.
+      return absl::InvalidArgumentError(
+          absl::StrCat("upload refused: ", uploaded.message()));
+    case absl::StatusCode::kDataLoss:
+      return absl::UnavailableError(absl::StrCat(
+          "upload corrupted in transit twice: ", uploaded.message()));
+    default:
+      // Unreachable past the retry window, unauthenticated, a controller
+      // without uploads: this worker's situation, not the trial's.
+      return absl::UnavailableError(
+          absl::StrCat("upload failed: ", uploaded.message()));
+  }
 }
 
 void WorkerLoop::BackOff(int faults_in_a_row, const std::atomic<bool>& stop) {
@@ -121,7 +178,8 @@ int WorkerLoop::Run(const std::atomic<bool>& stop) {
         absl::InfiniteDuration(), stop, "AcquireTrial");
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
       // The controller no longer knows this worker (e.g. a new database).
-      spdlog::warn("controller forgot worker {}; registering again", worker_id_);
+      spdlog::warn("controller forgot worker {}; registering again",
+                   worker_id_);
       if (!Register(stop)) return trials;
       continue;
     }
@@ -190,9 +248,10 @@ nas::v1::FaultKind WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
           return stub_->ReportProgress(&context, request, &response);
         },
         progress_window, stop, "ReportProgress");
-    spdlog::info("trial {} epoch {}: val_acc {:.4f} train_loss {:.4f} ({:.1f}s)",
-                 a.trial_id(), metrics.epoch(), metrics.val_accuracy(),
-                 metrics.train_loss(), metrics.seconds());
+    spdlog::info(
+        "trial {} epoch {}: val_acc {:.4f} train_loss {:.4f} ({:.1f}s)",
+        a.trial_id(), metrics.epoch(), metrics.val_accuracy(),
+        metrics.train_loss(), metrics.seconds());
     if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION ||
         status.error_code() == grpc::StatusCode::NOT_FOUND) {
       spdlog::warn("trial {}: lease lost ({}); abandoning", a.trial_id(),
@@ -211,6 +270,19 @@ nas::v1::FaultKind WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
   if (keeper.lost() && !lease_lost) {
     spdlog::warn("trial {}: lease lost; abandoning", a.trial_id());
     lease_lost = true;
+  }
+  // The weights go up while the heartbeat still holds the lease: an upload
+  // may take longer than a lease.
+  if (evaluation.ok() && !evaluation->stopped && !evaluation->upload.empty() &&
+      !lease_lost && !stop.load() && !keeper.stop_requested()) {
+    absl::Status uploaded = UploadWeights(a, *evaluation, stop, &lease_lost);
+    if (!lease_lost && keeper.lost()) {
+      spdlog::warn("trial {}: lease lost; abandoning", a.trial_id());
+      lease_lost = true;
+    }
+    if (!uploaded.ok() && !lease_lost && !stop.load()) {
+      evaluation = std::move(uploaded);
+    }
   }
   const bool stop_requested = keeper.stop_requested();
   heartbeat.reset();
@@ -237,13 +309,13 @@ nas::v1::FaultKind WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
           return stub_->CompleteTrial(&context, request, &response);
         },
         options_.report_retry_window, stop, "CompleteTrial");
-    spdlog::info("trial {} done: val_acc {:.4f} test_acc {:.4f} params {} "
-                 "flops {} latency {:.3f}ms train {:.1f}s",
-                 a.trial_id(), evaluation->metrics.val_accuracy(),
-                 evaluation->metrics.test_accuracy(),
-                 evaluation->metrics.params(), evaluation->metrics.flops(),
-                 evaluation->metrics.latency_ms(),
-                 evaluation->metrics.train_seconds());
+    spdlog::info(
+        "trial {} done: val_acc {:.4f} test_acc {:.4f} params {} "
+        "flops {} latency {:.3f}ms train {:.1f}s",
+        a.trial_id(), evaluation->metrics.val_accuracy(),
+        evaluation->metrics.test_accuracy(), evaluation->metrics.params(),
+        evaluation->metrics.flops(), evaluation->metrics.latency_ms(),
+        evaluation->metrics.train_seconds());
   } else {
     fault = FaultOf(evaluation.status());
     const bool worker_fault = fault == nas::v1::FAULT_KIND_WORKER;

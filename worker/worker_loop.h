@@ -8,6 +8,8 @@
 // Survives a controller that is briefly unreachable: every call is retried
 // with exponential backoff, and a finished result is held and re-sent until
 // the controller takes it or refuses it (stale lease).
+// Weights a trial produced (Evaluation::upload) are uploaded before the trial
+// is completed, while the heartbeat still holds the lease.
 #ifndef NAS_WORKER_WORKER_LOOP_H_
 #define NAS_WORKER_WORKER_LOOP_H_
 
@@ -20,6 +22,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
 #include "nas/v1/worker_service.grpc.pb.h"
+#include "worker/checkpoint_client.h"
 #include "worker/estimator.h"
 
 namespace nas::worker {
@@ -43,9 +46,13 @@ struct WorkerOptions {
 
 class WorkerLoop {
  public:
-  // `estimator` must outlive the loop.
+  // `estimator` must outlive the loop. `checkpoints` uploads trials'
+  // weights; the loop gives it the worker id after each registration, so
+  // that an estimator fetching through the same client can use it. Null:
+  // the loop makes its own on `channel`. When given, it must outlive the
+  // loop.
   WorkerLoop(std::shared_ptr<grpc::Channel> channel, Estimator* estimator,
-             WorkerOptions options);
+             WorkerOptions options, CheckpointClient* checkpoints = nullptr);
 
   // Runs until `stop` becomes true or max_trials are done. Returns the
   // number of trials it ran.
@@ -64,12 +71,24 @@ class WorkerLoop {
   // Returns the fault when the trial failed with one, else UNSPECIFIED.
   nas::v1::FaultKind RunTrial(const nas::v1::TrialAssignment& assignment,
                               const std::atomic<bool>& stop);
+  // Uploads evaluation.upload for the trial: retried like a report while
+  // the controller is unreachable, and once more after a checksum mismatch.
+  // Sets *lease_lost when the controller refused it as stale (the trial is
+  // then abandoned). Otherwise returns OK or the error to fail the trial
+  // with, coded for FaultOf: a worker fault (UNAVAILABLE) when the upload
+  // could not get through or arrived corrupted twice, a trial fault
+  // (INVALID_ARGUMENT) when the controller refused the weights themselves.
+  absl::Status UploadWeights(const nas::v1::TrialAssignment& assignment,
+                             const Evaluation& evaluation,
+                             const std::atomic<bool>& stop, bool* lease_lost);
   // After a worker fault: sleeps (interruptibly) for the backoff of the
   // `faults_in_a_row`-th fault and logs why.
   void BackOff(int faults_in_a_row, const std::atomic<bool>& stop);
 
   std::unique_ptr<nas::v1::WorkerService::Stub> stub_;
   Estimator* const estimator_;
+  std::unique_ptr<CheckpointClient> owned_checkpoints_;
+  CheckpointClient* const checkpoints_;
   const WorkerOptions options_;
   std::string worker_id_;
   std::string last_fault_;  // the reason of the last worker fault

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -209,21 +210,30 @@ absl::Status ValidateSearchSpace(const nas::v1::SearchSpace& proto) {
   return FieldError("space", "required; set exactly one of nb201, chain");
 }
 
-absl::StatusOr<std::unique_ptr<nas::space::SearchSpace>> MakeSearchSpace(
+absl::StatusOr<SpaceConfig> SearchSpaceConfig(
     const nas::v1::SearchSpace& proto) {
   nas::v1::SearchSpace filled = proto;
   ApplySearchSpaceDefaults(&filled);
   if (absl::Status s = ValidateSearchSpace(filled); !s.ok()) return s;
+  if (filled.has_nb201()) return SpaceConfig(ToConfig(filled.nb201()));
+  return SpaceConfig(ToConfig(filled.chain()));
+}
+
+absl::StatusOr<std::unique_ptr<nas::space::SearchSpace>> MakeSearchSpace(
+    const nas::v1::SearchSpace& proto) {
+  absl::StatusOr<SpaceConfig> config = SearchSpaceConfig(proto);
+  if (!config.ok()) return config.status();
 
   std::string error;
   std::unique_ptr<nas::space::SearchSpace> result;
   absl::string_view prefix;
-  if (filled.has_nb201()) {
+  if (const auto* nb201 = std::get_if<nas::space::Nb201Config>(&*config)) {
     prefix = "space.nb201.";
-    result = nas::space::MakeNb201Space(ToConfig(filled.nb201()), &error);
+    result = nas::space::MakeNb201Space(*nb201, &error);
   } else {
     prefix = "space.chain.";
-    result = nas::space::MakeChainSpace(ToConfig(filled.chain()), &error);
+    result = nas::space::MakeChainSpace(
+        std::get<nas::space::ChainConfig>(*config), &error);
   }
   if (result == nullptr) {
     if (error.empty()) error = "the search space could not be built";

@@ -12,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <variant>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,6 +46,16 @@ void ApplySearchSpaceDefaults(nas::v1::SearchSpace* proto,
 // exactly one kind set, ops known and without duplicates, numbers in range.
 // OK or INVALID_ARGUMENT with a "space." path.
 absl::Status ValidateSearchSpace(const nas::v1::SearchSpace& proto);
+
+// The plain config of a space message: what MakeSearchSpace builds from,
+// and what a supernet is laid out by (worker/train/supernet.h).
+using SpaceConfig =
+    std::variant<nas::space::Nb201Config, nas::space::ChainConfig>;
+
+// Applies the defaults to a copy of `proto`, validates it and converts it.
+// Errors as ValidateSearchSpace.
+absl::StatusOr<SpaceConfig> SearchSpaceConfig(
+    const nas::v1::SearchSpace& proto);
 
 // Applies the defaults to a copy of `proto`, validates it and builds the
 // space with nas::space::MakeNb201Space / MakeChainSpace. Errors from the

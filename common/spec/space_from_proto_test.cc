@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <variant>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -67,6 +68,30 @@ TEST(SpaceFromProtoTest, ChainDecisionsFollowTheConfig) {
   EXPECT_EQ(decisions[2].options.size(), 3u);
   EXPECT_THAT(decisions[4].options, ElementsAre("1", "2", "3"));
   EXPECT_EQ(decisions[8].options.size(), 5u);
+}
+
+TEST(SpaceFromProtoTest, ConfigHasTheDefaults) {
+  nas::v1::SearchSpace proto;
+  proto.mutable_nb201()->set_channels(8);
+  absl::StatusOr<SpaceConfig> config = SearchSpaceConfig(proto);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& nb201 = std::get<nas::space::Nb201Config>(*config);
+  EXPECT_EQ(nb201.channels, 8);
+  EXPECT_EQ(nb201.cells_per_stage, 5);
+  EXPECT_EQ(nb201.ops, nas::space::Nb201Ops());
+
+  proto.Clear();
+  AddStage(proto.mutable_chain(), {1, 2}, {8, 16}, {"conv3x3", "skip"}, 2);
+  config = SearchSpaceConfig(proto);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto& chain = std::get<nas::space::ChainConfig>(*config);
+  EXPECT_EQ(chain.stem_channels, 16);
+  ASSERT_EQ(chain.stages.size(), 1u);
+  EXPECT_THAT(chain.stages[0].widths, ElementsAre(8, 16));
+
+  proto.Clear();
+  EXPECT_THAT(std::string(SearchSpaceConfig(proto).status().message()),
+              StartsWith("space"));
 }
 
 TEST(SpaceFromProtoTest, DefaultsDoNotTouchTheCallersProto) {

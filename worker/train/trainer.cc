@@ -82,6 +82,34 @@ double MedianLatencyMs(Network& model, const space::InputShape& shape,
   return times[times.size() / 2];
 }
 
+bool IsStepCounter(const std::string& name) {
+  const std::string suffix = "num_batches_tracked";
+  return name.size() >= suffix.size() &&
+         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+tensor::Tensor ToPlain(const torch::Tensor& t) {
+  const torch::Tensor cpu =
+      t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  tensor::Tensor out;
+  out.shape.assign(cpu.sizes().begin(), cpu.sizes().end());
+  out.values.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+  return out;
+}
+
+// The tensors StandaloneLogits loads (supernet.h): parameters and buffers by
+// name, without batch-norm step counters.
+tensor::TensorMap NetworkWeights(const Network& model) {
+  tensor::TensorMap out;
+  for (const auto& item : model->named_parameters()) {
+    out[item.key()] = ToPlain(item.value());
+  }
+  for (const auto& item : model->named_buffers()) {
+    if (!IsStepCounter(item.key())) out[item.key()] = ToPlain(item.value());
+  }
+  return out;
+}
+
 bool Train(const space::NetworkSpec& spec, const Dataset& data,
            const TrainOptions& options, const EpochCallback& on_epoch,
            TrainResult* result, std::string* error) {
@@ -221,6 +249,7 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
   result->test_loss = test.loss;
   result->test_accuracy = test.accuracy;
   result->latency_ms = MedianLatencyMs(model, shape, device);
+  if (options.keep_weights) result->weights = NetworkWeights(model);
   return true;
 }
 
@@ -344,6 +373,27 @@ bool TrainAndEvaluate(const space::NetworkSpec& spec, const Dataset& data,
   }
   if (!ok && error) *error = message.empty() ? "training failed" : message;
   return ok;
+}
+
+bool MeasureLatency(const space::NetworkSpec& spec, const std::string& device,
+                    double* latency_ms, std::string* error) {
+  std::string message;
+  try {
+    const std::string device_name = ResolveDevice(device, &message);
+    if (!device_name.empty()) {
+      const torch::Device resolved(device_name);
+      Network model = BuildNetwork(spec);
+      model->to(resolved);
+      *latency_ms = MedianLatencyMs(model, spec.input, resolved);
+      return true;
+    }
+  } catch (const c10::Error& e) {
+    message = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  if (error) *error = message.empty() ? "latency measurement failed" : message;
+  return false;
 }
 
 }  // namespace nas::train

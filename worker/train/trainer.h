@@ -21,6 +21,7 @@
 #include <string>
 
 #include "common/space/network_spec.h"
+#include "common/tensor/tensor_archive.h"
 
 namespace nas::train {
 
@@ -40,6 +41,9 @@ struct TrainOptions {
   uint64_t seed = 0;            // weights, data subsample and batch order
   std::string device = "auto";  // "cpu", "cuda", "cuda:N" or "auto"
   int num_threads = 0;          // > 0: torch::set_num_threads(num_threads)
+  // Return the trained network's tensors in TrainResult::weights (for a
+  // RETRAIN trial, whose weights are kept).
+  bool keep_weights = false;
 };
 
 struct EpochResult {
@@ -65,6 +69,11 @@ struct TrainResult {
   int epochs_run = 0;
   bool stopped = false;  // the epoch callback asked to stop
   std::string device;    // the resolved device, e.g. "cpu" or "cuda:0"
+  // With keep_weights: every parameter and batch-norm running statistic of
+  // the network after training, by the names BuildNetwork gives them and
+  // without batch-norm step counters, as float32 on the host: what
+  // StandaloneLogits (supernet.h) loads and ExtractSubnet produces.
+  tensor::TensorMap weights;
 };
 
 // Called after each epoch; return false to stop training early (the result
@@ -104,6 +113,13 @@ bool TrainAndEvaluate(const space::NetworkSpec& spec, const Dataset& data,
                       const TrainOptions& options,
                       const EpochCallback& on_epoch, TrainResult* result,
                       std::string* error);
+
+// Median forward time, in milliseconds, of one image (batch 1) through the
+// network the trainer builds for `spec`, freshly initialized, on `device`
+// (as TrainResult::latency_ms). Returns false and sets *error on an unknown
+// op, an unavailable device or a Torch failure.
+bool MeasureLatency(const space::NetworkSpec& spec, const std::string& device,
+                    double* latency_ms, std::string* error);
 
 // Trainable parameters of the network the trainer builds for `spec`,
 // computed analytically (no Torch). Returns -1 for an unknown op.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "worker/train/dataset.h"
+#include "worker/train/supernet.h"
 
 namespace nas::train {
 namespace {
@@ -304,6 +305,60 @@ TEST(TrainerTest, ErrorsAreReportedNotThrown) {
       [](const EpochResult&) -> bool { throw std::runtime_error("boom"); },
       &result, &error));
   EXPECT_EQ(error, "boom");
+}
+
+TEST(TrainerTest, KeptWeightsReproduceTheTrainedModel) {
+  auto data = SyntheticData(300, 64);
+  const space::NetworkSpec spec = SmallChain(DatasetShape(*data));
+  TrainOptions options = FastOptions();
+  options.epochs = 1;
+  TrainResult plain;
+  std::string error;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, options, nullptr, &plain, &error))
+      << error;
+  EXPECT_TRUE(plain.weights.empty());
+
+  options.keep_weights = true;
+  TrainResult result;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, options, nullptr, &result, &error))
+      << error;
+  ASSERT_FALSE(result.weights.empty());
+  EXPECT_EQ(tensor::CheckTensors(result.weights), "");
+  EXPECT_EQ(result.weights.count("body.layer2.num_batches_tracked"), 0u);
+  // Keeping the weights changes nothing about training.
+  EXPECT_EQ(result.test_loss, plain.test_loss);
+
+  // The weights, through the archive format, loaded into a fresh network,
+  // give the test loss and accuracy the trainer measured.
+  tensor::TensorMap parsed;
+  ASSERT_TRUE(tensor::Parse(tensor::Serialize(result.weights), &parsed, &error))
+      << error;
+  const torch::Tensor x = data->Normalize(data->test_images()).contiguous();
+  const std::vector<float> images(x.data_ptr<float>(),
+                                  x.data_ptr<float>() + x.numel());
+  std::vector<float> logits;
+  ASSERT_TRUE(
+      StandaloneLogits(spec, parsed, images, x.size(0), &logits, &error))
+      << error;
+  const torch::Tensor out =
+      torch::from_blob(logits.data(), {x.size(0), 10}, torch::kFloat32);
+  const torch::Tensor labels = data->test_labels();
+  const double loss =
+      torch::nn::functional::cross_entropy(out, labels).item<double>();
+  const double accuracy =
+      out.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+  EXPECT_NEAR(loss, result.test_loss, 1e-4);
+  EXPECT_NEAR(accuracy, result.test_accuracy, 1e-9);
+}
+
+TEST(TrainerTest, MeasuresLatencyOfAFreshNetwork) {
+  const space::NetworkSpec spec = SmallChain(space::InputShape{1, 10, 10, 10});
+  double latency = 0;
+  std::string error;
+  ASSERT_TRUE(MeasureLatency(spec, "cpu", &latency, &error)) << error;
+  EXPECT_GT(latency, 0);
+  EXPECT_FALSE(MeasureLatency(spec, "tpu", &latency, &error));
+  EXPECT_NE(error.find("unknown device"), std::string::npos) << error;
 }
 
 TEST(TrainerTest, DivergenceIsAnError) {
