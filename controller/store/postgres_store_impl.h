@@ -99,7 +99,8 @@ class PostgresStore final : public TrialStore {
 // NotFound when there is no such search.
 absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
                                            bool lock);
-// Fills counts of each search in `searches` from one GROUP BY.
+// Fills counts and kind_counts of each search in `searches` from one
+// GROUP BY.
 void LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches);
 // Adds the epochs of each trial's current attempt.
 void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials);
