@@ -25,7 +25,7 @@ constexpr int64_t kMiB = int64_t{1} << 20;
 std::string Bytes(size_t size, uint64_t seed) {
   std::mt19937_64 random(seed);
   std::string bytes(size, '\0');
-  for (char &c : bytes) c = static_cast<char>(random() & 0xff);
+  for (char& c : bytes) c = static_cast<char>(random() & 0xff);
   return bytes;
 }
 
@@ -36,9 +36,9 @@ ClusterOptions Options() {
   return options;
 }
 
-nas::v1::UploadHeader Header(const std::string &worker,
-                             const nas::v1::TrialAssignment &a,
-                             const std::string &bytes) {
+nas::v1::UploadHeader Header(const std::string& worker,
+                             const nas::v1::TrialAssignment& a,
+                             const std::string& bytes) {
   nas::v1::UploadHeader header;
   header.set_worker_id(worker);
   header.set_trial_id(a.trial_id());
@@ -50,13 +50,13 @@ nas::v1::UploadHeader Header(const std::string &worker,
 }
 
 // Streams `messages` and returns the call's status.
-grpc::Status Send(nas::v1::WorkerService::Stub &stub,
-                  const std::vector<nas::v1::UploadCheckpointRequest> &messages,
-                  nas::v1::UploadCheckpointResponse *response) {
+grpc::Status Send(nas::v1::WorkerService::Stub& stub,
+                  const std::vector<nas::v1::UploadCheckpointRequest>& messages,
+                  nas::v1::UploadCheckpointResponse* response) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
   auto writer = stub.UploadCheckpoint(&context, response);
-  for (const nas::v1::UploadCheckpointRequest &message : messages) {
+  for (const nas::v1::UploadCheckpointRequest& message : messages) {
     if (!writer->Write(message)) break;  // the server has answered already
   }
   writer->WritesDone();
@@ -64,10 +64,10 @@ grpc::Status Send(nas::v1::WorkerService::Stub &stub,
 }
 
 // `header`, then `bytes` in 1 MiB chunks (the first with the header).
-grpc::Status Upload(nas::v1::WorkerService::Stub &stub,
-                    const nas::v1::UploadHeader &header,
-                    const std::string &bytes,
-                    nas::v1::UploadCheckpointResponse *response) {
+grpc::Status Upload(nas::v1::WorkerService::Stub& stub,
+                    const nas::v1::UploadHeader& header,
+                    const std::string& bytes,
+                    nas::v1::UploadCheckpointResponse* response) {
   std::vector<nas::v1::UploadCheckpointRequest> messages;
   for (size_t offset = 0; offset < bytes.size() || messages.empty();
        offset += kMiB) {
@@ -85,7 +85,7 @@ struct Fetched {
   std::string bytes;
 };
 
-Fetched Fetch(nas::v1::WorkerService::Stub &stub, const std::string &worker,
+Fetched Fetch(nas::v1::WorkerService::Stub& stub, const std::string& worker,
               int64_t search_id, int64_t version) {
   nas::v1::FetchCheckpointRequest request;
   request.set_worker_id(worker);
@@ -126,7 +126,7 @@ class CheckpointRpcTest : public ::testing::Test {
     checkpoints_ = *std::move(checkpoints);
   }
 
-  nas::v1::WorkerService::Stub &api() { return cluster_.worker_api(); }
+  nas::v1::WorkerService::Stub& api() { return cluster_.worker_api(); }
   std::string Checkpoints() {
     return cluster_.db().QueryScalar("SELECT count(*) FROM checkpoints");
   }

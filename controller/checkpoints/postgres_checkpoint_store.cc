@@ -39,10 +39,10 @@ struct StoredCheckpoint {
   CheckpointInfo info;
 };
 
-StoredCheckpoint FromRow(const pqxx::row &row) {
+StoredCheckpoint FromRow(const pqxx::row& row) {
   StoredCheckpoint stored;
   stored.id = row["id"].as<int64_t>();
-  CheckpointInfo &info = stored.info;
+  CheckpointInfo& info = stored.info;
   info.search_id = row["search_id"].as<int64_t>();
   info.version = row["version"].as<int64_t>();
   info.parent_version = row["parent_version"].as<int64_t>();
@@ -63,9 +63,9 @@ StoredCheckpoint FromRow(const pqxx::row &row) {
 // The checkpoints row `where` selects (with parameters `args`); nullopt
 // when there is none.
 template <typename... Args>
-std::optional<StoredCheckpoint> SelectOne(pqxx::work &tx,
-                                          const std::string &where,
-                                          const Args &...args) {
+std::optional<StoredCheckpoint> SelectOne(pqxx::work& tx,
+                                          const std::string& where,
+                                          const Args&... args) {
   const pqxx::result rows = tx.exec_params(
       absl::StrCat("SELECT ", kInfoColumns, " FROM checkpoints WHERE ", where),
       args...);
@@ -73,7 +73,7 @@ std::optional<StoredCheckpoint> SelectOne(pqxx::work &tx,
   return FromRow(rows[0]);
 }
 
-absl::Status CheckSearchExists(pqxx::work &tx, int64_t search_id) {
+absl::Status CheckSearchExists(pqxx::work& tx, int64_t search_id) {
   if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1", search_id)
           .empty()) {
     return absl::NotFoundError(
@@ -83,8 +83,8 @@ absl::Status CheckSearchExists(pqxx::work &tx, int64_t search_id) {
 }
 
 // Stores `bytes` as chunks of kCheckpointChunkBytes under checkpoint_id.
-void WriteChunks(pqxx::work &tx, int64_t checkpoint_id,
-                 const std::string &bytes) {
+void WriteChunks(pqxx::work& tx, int64_t checkpoint_id,
+                 const std::string& bytes) {
   const int64_t size = static_cast<int64_t>(bytes.size());
   int seq = 0;
   for (int64_t offset = 0; offset < size;
@@ -100,9 +100,9 @@ void WriteChunks(pqxx::work &tx, int64_t checkpoint_id,
 
 // The bytes of `stored`, checked against its size and SHA-256. `what`
 // names it in messages ("search 3 supernet version 2").
-absl::StatusOr<std::string> ReadChunks(pqxx::work &tx,
-                                       const StoredCheckpoint &stored,
-                                       const std::string &what) {
+absl::StatusOr<std::string> ReadChunks(pqxx::work& tx,
+                                       const StoredCheckpoint& stored,
+                                       const std::string& what) {
   std::string bytes;
   bytes.reserve(static_cast<size_t>(stored.info.size));
   hash::Sha256 digest;
@@ -112,13 +112,13 @@ absl::StatusOr<std::string> ReadChunks(pqxx::work &tx,
         "SELECT seq, data FROM checkpoint_chunks WHERE checkpoint_id = $1 "
         "AND seq >= $2 ORDER BY seq LIMIT $3",
         stored.id, expected_seq, kChunksPerRead);
-    for (const pqxx::row &row : rows) {
+    for (const pqxx::row& row : rows) {
       if (row["seq"].as<int>() != expected_seq) {
         return absl::DataLossError(absl::StrCat(
             what, ": chunk ", expected_seq, " is missing from the database"));
       }
       const pqxx::binarystring data(row["data"]);
-      const std::string_view view(reinterpret_cast<const char *>(data.data()),
+      const std::string_view view(reinterpret_cast<const char*>(data.data()),
                                   data.size());
       digest.Update(view);
       bytes.append(view);
@@ -139,7 +139,7 @@ absl::StatusOr<std::string> ReadChunks(pqxx::work &tx,
 
 // Reads run in one REPEATABLE READ snapshot, so that a trial upload
 // replaced meanwhile is read whole, as it was.
-void BeginSnapshot(pqxx::work &tx) {
+void BeginSnapshot(pqxx::work& tx) {
   tx.exec0("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
@@ -149,12 +149,12 @@ std::string VersionName(int64_t search_id, int64_t version) {
 
 class PostgresCheckpointStore final : public CheckpointStore {
  public:
-  PostgresCheckpointStore(const std::string &url, int pool_size)
+  PostgresCheckpointStore(const std::string& url, int pool_size)
       : pool_(url, pool_size) {}
 
   // OK when the database has the checkpoint tables (migration 9).
   absl::Status CheckSchema() {
-    return pool_.Transact([](pqxx::work &tx) -> absl::Status {
+    return pool_.Transact([](pqxx::work& tx) -> absl::Status {
       if (tx.exec1("SELECT to_regclass('checkpoint_chunks') IS NULL")[0]
               .as<bool>()) {
         return absl::FailedPreconditionError(
@@ -165,9 +165,9 @@ class PostgresCheckpointStore final : public CheckpointStore {
     });
   }
 
-  absl::Status PutTrialUpload(const LeaseRef &ref, double merge_weight,
-                              const std::string &sha256,
-                              const std::string &bytes) override {
+  absl::Status PutTrialUpload(const LeaseRef& ref, double merge_weight,
+                              const std::string& sha256,
+                              const std::string& bytes) override {
     if (!std::isfinite(merge_weight) || merge_weight < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "merge_weight: must be finite and >= 0, got ", merge_weight));
@@ -178,7 +178,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
           "upload of trial ", ref.trial_id, ": expected sha256 ", sha256,
           ", the ", bytes.size(), " bytes have sha256 ", actual));
     }
-    return pool_.Transact([&](pqxx::work &tx) -> absl::Status {
+    return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       const pqxx::result rows = tx.exec_params(
           "SELECT search_id, state, attempt, coalesce(worker_id, '') "
           "FROM trials WHERE id = $1 FOR UPDATE",
@@ -218,7 +218,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
 
   absl::StatusOr<CheckpointInfo> TrialUploadInfo(int64_t trial_id) override {
     return pool_.Transact(
-        [&](pqxx::work &tx) -> absl::StatusOr<CheckpointInfo> {
+        [&](pqxx::work& tx) -> absl::StatusOr<CheckpointInfo> {
           std::optional<StoredCheckpoint> stored =
               SelectOne(tx, "trial_id = $1", trial_id);
           if (!stored) return NoUpload(trial_id);
@@ -227,7 +227,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
   }
 
   absl::StatusOr<std::string> ReadTrialUpload(int64_t trial_id) override {
-    return pool_.Transact([&](pqxx::work &tx) -> absl::StatusOr<std::string> {
+    return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
       BeginSnapshot(tx);
       std::optional<StoredCheckpoint> stored =
           SelectOne(tx, "trial_id = $1", trial_id);
@@ -239,8 +239,8 @@ class PostgresCheckpointStore final : public CheckpointStore {
 
   absl::Status PutSupernetVersion(int64_t search_id, int64_t version,
                                   int64_t parent_version,
-                                  const std::vector<int64_t> &merged_trial_ids,
-                                  const std::string &bytes) override {
+                                  const std::vector<int64_t>& merged_trial_ids,
+                                  const std::string& bytes) override {
     if (version < 1) {
       return absl::InvalidArgumentError(
           absl::StrCat("version: must be >= 1, got ", version));
@@ -260,7 +260,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
     const std::string ids =
         absl::StrCat("{", absl::StrJoin(merged_trial_ids, ","), "}");
     const std::string sha256 = hash::Sha256Hex(bytes);
-    return pool_.Transact([&](pqxx::work &tx) -> absl::Status {
+    return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       if (absl::Status s = CheckSearchExists(tx, search_id); !s.ok()) return s;
       const int64_t latest = Latest(tx, search_id);
       if (version <= latest) {
@@ -302,7 +302,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
   }
 
   absl::StatusOr<int64_t> LatestSupernetVersion(int64_t search_id) override {
-    return pool_.Transact([&](pqxx::work &tx) -> absl::StatusOr<int64_t> {
+    return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
       if (absl::Status s = CheckSearchExists(tx, search_id); !s.ok()) return s;
       return Latest(tx, search_id);
     });
@@ -311,7 +311,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
   absl::StatusOr<CheckpointInfo> SupernetVersionInfo(int64_t search_id,
                                                      int64_t version) override {
     return pool_.Transact(
-        [&](pqxx::work &tx) -> absl::StatusOr<CheckpointInfo> {
+        [&](pqxx::work& tx) -> absl::StatusOr<CheckpointInfo> {
           absl::StatusOr<StoredCheckpoint> stored =
               FindVersion(tx, search_id, version);
           if (!stored.ok()) return stored.status();
@@ -321,7 +321,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
 
   absl::StatusOr<std::string> ReadSupernetVersion(int64_t search_id,
                                                   int64_t version) override {
-    return pool_.Transact([&](pqxx::work &tx) -> absl::StatusOr<std::string> {
+    return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<std::string> {
       BeginSnapshot(tx);
       absl::StatusOr<StoredCheckpoint> stored =
           FindVersion(tx, search_id, version);
@@ -336,7 +336,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
         absl::StrCat("trial ", trial_id, " has no uploaded checkpoint"));
   }
 
-  static int64_t Latest(pqxx::work &tx, int64_t search_id) {
+  static int64_t Latest(pqxx::work& tx, int64_t search_id) {
     return tx
         .exec_params1(
             "SELECT coalesce(max(version), 0) FROM checkpoints "
@@ -346,7 +346,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
   }
 
   // NotFound names an unknown search or a missing version.
-  static absl::StatusOr<StoredCheckpoint> FindVersion(pqxx::work &tx,
+  static absl::StatusOr<StoredCheckpoint> FindVersion(pqxx::work& tx,
                                                       int64_t search_id,
                                                       int64_t version) {
     if (version >= 1) {
@@ -366,7 +366,7 @@ class PostgresCheckpointStore final : public CheckpointStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> OpenPostgresCheckpointStore(
-    const PostgresCheckpointStoreOptions &options) {
+    const PostgresCheckpointStoreOptions& options) {
   if (options.database_url.empty()) {
     return absl::InvalidArgumentError("database_url is empty");
   }

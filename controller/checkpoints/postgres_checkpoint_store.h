@@ -32,7 +32,7 @@ struct PostgresCheckpointStoreOptions {
 // writes and reads of one checkpoint are atomic. A lost connection makes
 // the call Unavailable and the next call reconnects.
 absl::StatusOr<std::unique_ptr<CheckpointStore>> OpenPostgresCheckpointStore(
-    const PostgresCheckpointStoreOptions &options);
+    const PostgresCheckpointStoreOptions& options);
 
 }  // namespace nas::controller
 

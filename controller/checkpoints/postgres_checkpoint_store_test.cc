@@ -24,7 +24,7 @@ constexpr absl::Duration kLongLease = absl::Minutes(30);
 std::string Bytes(size_t size, uint64_t seed) {
   std::mt19937_64 random(seed);
   std::string bytes(size, '\0');
-  for (char &c : bytes) c = static_cast<char>(random() & 0xff);
+  for (char& c : bytes) c = static_cast<char>(random() & 0xff);
   return bytes;
 }
 
@@ -38,17 +38,17 @@ class CheckpointStoreTest : public StoreTest {
     checkpoints_ = *std::move(checkpoints);
   }
 
-  CheckpointStore &checkpoints() { return *checkpoints_; }
+  CheckpointStore& checkpoints() { return *checkpoints_; }
 
   // Uploads `bytes` under the lease of `a`.
-  absl::Status Upload(const nas::v1::TrialAssignment &a,
-                      const std::string &worker, const std::string &bytes,
+  absl::Status Upload(const nas::v1::TrialAssignment& a,
+                      const std::string& worker, const std::string& bytes,
                       double merge_weight = 1) {
     return checkpoints().PutTrialUpload(Ref(a, worker), merge_weight,
                                         hash::Sha256Hex(bytes), bytes);
   }
 
-  int Count(const std::string &relation) {
+  int Count(const std::string& relation) {
     return db().Query("SELECT count(*) FROM " + relation)[0][0].as<int>();
   }
 
@@ -216,9 +216,9 @@ TEST_F(CheckpointStoreTest, ConcurrentPutsOfOneVersionStoreItOnce) {
           replicas[i]->PutSupernetVersion(search, 1, 0, {}, Bytes(2 << 20, i));
     });
   }
-  for (std::thread &thread : threads) thread.join();
+  for (std::thread& thread : threads) thread.join();
   int stored = 0;
-  for (const absl::Status &status : results) {
+  for (const absl::Status& status : results) {
     if (status.ok()) {
       ++stored;
     } else {
@@ -351,9 +351,9 @@ TEST_F(CheckpointStoreTest, LineageViewNamesVersionsParentsAndTrialNumbers) {
       std::to_string(search) + " ORDER BY version");
   ASSERT_EQ(rows.size(), 3u);
   std::vector<std::string> lines;
-  for (const pqxx::row &row : rows) {
+  for (const pqxx::row& row : rows) {
     std::string line;
-    for (const pqxx::field &field : row) {
+    for (const pqxx::field& field : row) {
       absl::StrAppend(&line, line.empty() ? "" : " ", field.c_str());
     }
     lines.push_back(line);

@@ -10,7 +10,7 @@
 namespace nas::controller {
 namespace {
 
-bool IsLowerHexSha256(const std::string &text) {
+bool IsLowerHexSha256(const std::string& text) {
   if (text.size() != 64) return false;
   for (char c : text) {
     if (!absl::ascii_isdigit(c) && !(c >= 'a' && c <= 'f')) return false;
@@ -21,7 +21,7 @@ bool IsLowerHexSha256(const std::string &text) {
 }  // namespace
 
 absl::Status UploadAssembler::CheckHeader(
-    const nas::v1::UploadHeader &header) const {
+    const nas::v1::UploadHeader& header) const {
   if (header.worker_id().empty()) {
     return absl::InvalidArgumentError(
         "header.worker_id: required; call RegisterWorker first");
@@ -50,7 +50,7 @@ absl::Status UploadAssembler::CheckHeader(
 }
 
 absl::Status UploadAssembler::Add(
-    const nas::v1::UploadCheckpointRequest &message) {
+    const nas::v1::UploadCheckpointRequest& message) {
   if (!has_header_) {
     if (!message.has_header()) {
       return absl::InvalidArgumentError(
@@ -64,7 +64,7 @@ absl::Status UploadAssembler::Add(
     return absl::InvalidArgumentError(
         "header: only in the first message of an upload");
   }
-  const std::string &data = message.data();
+  const std::string& data = message.data();
   if (static_cast<int64_t>(data.size()) > kCheckpointChunkBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("data: at most ", kCheckpointChunkBytes,

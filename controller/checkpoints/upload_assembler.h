@@ -26,7 +26,7 @@ class UploadAssembler {
   // 64 lower-case hex digits, merge_weight negative or not finite), or a
   // chunk is larger than kCheckpointChunkBytes; DataLoss when the bytes so
   // far exceed the header's size. Once it has failed, stop feeding it.
-  absl::Status Add(const nas::v1::UploadCheckpointRequest &message);
+  absl::Status Add(const nas::v1::UploadCheckpointRequest& message);
 
   // After the last message. InvalidArgument when no message came; DataLoss
   // when the bytes received are not header().size() bytes with SHA-256
@@ -34,12 +34,12 @@ class UploadAssembler {
   absl::Status Finish();
 
   // Valid after the first successful Add.
-  const nas::v1::UploadHeader &header() const { return header_; }
+  const nas::v1::UploadHeader& header() const { return header_; }
   // Everything received so far.
-  const std::string &bytes() const { return bytes_; }
+  const std::string& bytes() const { return bytes_; }
 
  private:
-  absl::Status CheckHeader(const nas::v1::UploadHeader &header) const;
+  absl::Status CheckHeader(const nas::v1::UploadHeader& header) const;
 
   const int64_t max_bytes_;
   bool has_header_ = false;

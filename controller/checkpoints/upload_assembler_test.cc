@@ -10,10 +10,10 @@
 namespace nas::controller {
 namespace {
 
-nas::v1::UploadCheckpointRequest First(const std::string &bytes,
-                                       const std::string &data) {
+nas::v1::UploadCheckpointRequest First(const std::string& bytes,
+                                       const std::string& data) {
   nas::v1::UploadCheckpointRequest message;
-  nas::v1::UploadHeader *header = message.mutable_header();
+  nas::v1::UploadHeader* header = message.mutable_header();
   header->set_worker_id("w-1");
   header->set_trial_id(3);
   header->set_attempt(1);
@@ -24,7 +24,7 @@ nas::v1::UploadCheckpointRequest First(const std::string &bytes,
   return message;
 }
 
-nas::v1::UploadCheckpointRequest Chunk(const std::string &data) {
+nas::v1::UploadCheckpointRequest Chunk(const std::string& data) {
   nas::v1::UploadCheckpointRequest message;
   message.set_data(data);
   return message;
