@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/net/host_port.h"
+#include "controller/checkpoints/postgres_checkpoint_store.h"
 #include "controller/event_hub.h"
 #include "controller/scheduler.h"
 #include "controller/search_service.h"
@@ -70,6 +71,12 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   absl::StatusOr<std::unique_ptr<TrialStore>> store = OpenStoreWaiting(options);
   if (!store.ok()) return store.status();
   server->store_ = std::move(*store);
+  // The same database, migrated by OpenStoreWaiting.
+  absl::StatusOr<std::unique_ptr<CheckpointStore>> checkpoints =
+      OpenPostgresCheckpointStore(
+          {options.database_url, options.checkpoint_db_pool_size});
+  if (!checkpoints.ok()) return checkpoints.status();
+  server->checkpoints_ = std::move(*checkpoints);
 
   Scheduler::Options scheduler_options;
   scheduler_options.lease = options.lease;
@@ -80,8 +87,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
       server->store_.get(), server->scheduler_.get(), server->hub_.get(),
       &server->authorizer_);
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(
-      server->store_.get(), server->scheduler_.get(), server->hub_.get(),
-      &server->authorizer_);
+      server->store_.get(), server->checkpoints_.get(),
+      server->scheduler_.get(), server->hub_.get(), &server->authorizer_,
+      options.max_checkpoint_bytes);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

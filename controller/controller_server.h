@@ -1,10 +1,11 @@
-// Wires the store, scheduler, event hub and gRPC services into a running
+// Wires the stores, scheduler, event hub and gRPC services into a running
 // controller, with a maintenance thread that expires leases and finishes
 // searches. main() only parses flags into Options and calls Start.
 #ifndef NAS_CONTROLLER_CONTROLLER_SERVER_H_
 #define NAS_CONTROLLER_CONTROLLER_SERVER_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 namespace nas::controller {
 
 class TrialStore;
+class CheckpointStore;
 class Scheduler;
 class EventHub;
 class SearchServiceImpl;
@@ -32,6 +34,12 @@ struct ControllerOptions {
   absl::Duration lease = absl::Seconds(60);
   absl::Duration maintenance_interval = absl::Seconds(1);
   int db_pool_size = 8;
+  // Connections of the checkpoint store, apart from db_pool_size's, so that
+  // transfers of weights never hold up leases.
+  int checkpoint_db_pool_size = 2;
+  // Largest checkpoint UploadCheckpoint accepts (a whole upload, which the
+  // controller holds in memory while it checks and stores it).
+  int64_t max_checkpoint_bytes = int64_t{1024} << 20;
   // Largest request the server accepts; larger ones are RESOURCE_EXHAUSTED.
   int max_message_bytes = 4 << 20;
   // TLS, mTLS and tokens; the defaults refuse to start (no certificate).
@@ -65,6 +73,7 @@ class ControllerServer {
 
   Authorizer authorizer_;
   std::unique_ptr<TrialStore> store_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<SearchServiceImpl> search_service_;

@@ -1,6 +1,7 @@
 // nas-controller: parses flags (falling back to environment variables) into
 // ControllerOptions and serves until SIGINT/SIGTERM.
 #include <csignal>
+#include <cstdint>
 #include <string>
 #include <thread>
 
@@ -32,7 +33,12 @@ ABSL_FLAG(int, lease_seconds, EnvIntOr("NAS_LEASE_SECONDS", 60),
 ABSL_FLAG(int, db_pool_size, EnvIntOr("NAS_DB_POOL_SIZE", 8),
           "database connections (env NAS_DB_POOL_SIZE)");
 ABSL_FLAG(int, max_message_bytes, EnvIntOr("NAS_MAX_MESSAGE_BYTES", 4 << 20),
-          "largest request accepted (env NAS_MAX_MESSAGE_BYTES)");
+          "largest request accepted; checkpoint uploads need a little more "
+          "than 1 MiB (env NAS_MAX_MESSAGE_BYTES)");
+ABSL_FLAG(int, max_checkpoint_mib, EnvIntOr("NAS_MAX_CHECKPOINT_MIB", 1024),
+          "largest checkpoint (trained weights) a worker may upload, in MiB; "
+          "the controller holds an upload in memory while it stores it "
+          "(env NAS_MAX_CHECKPOINT_MIB)");
 ABSL_FLAG(std::string, tls_cert, EnvOr("NAS_TLS_CERT", ""),
           "PEM certificate chain of this server (env NAS_TLS_CERT)");
 ABSL_FLAG(std::string, tls_key, EnvOr("NAS_TLS_KEY", ""),
@@ -82,6 +88,8 @@ int main(int argc, char** argv) {
   options.lease = absl::Seconds(absl::GetFlag(FLAGS_lease_seconds));
   options.db_pool_size = absl::GetFlag(FLAGS_db_pool_size);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_checkpoint_bytes =
+      int64_t{absl::GetFlag(FLAGS_max_checkpoint_mib)} << 20;
   options.security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   options.security.tls_key = absl::GetFlag(FLAGS_tls_key);
   options.security.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
@@ -95,10 +103,11 @@ int main(int argc, char** argv) {
   }
   if (options.lease < absl::Seconds(1) || options.db_pool_size < 1 ||
       options.max_message_bytes < 1024 ||
-      options.database_wait < absl::ZeroDuration()) {
+      options.database_wait < absl::ZeroDuration() ||
+      options.max_checkpoint_bytes < 1) {
     spdlog::error(
-        "--lease_seconds and --db_pool_size must be >= 1, "
-        "--max_message_bytes >= 1024, --database_wait_seconds >= 0");
+        "--lease_seconds, --db_pool_size and --max_checkpoint_mib must be "
+        ">= 1, --max_message_bytes >= 1024, --database_wait_seconds >= 0");
     return 2;
   }
 

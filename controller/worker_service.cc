@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_util.h"
+#include "controller/checkpoints/upload_assembler.h"
 #include "controller/request_checks.h"
 #include "controller/store/capability_tokens.h"
 #include "spdlog/spdlog.h"
@@ -53,9 +54,17 @@ LeaseRef ToLeaseRef(const Request& request) {
 
 }  // namespace
 
-WorkerServiceImpl::WorkerServiceImpl(TrialStore* store, Scheduler* scheduler,
-                                     EventHub* hub, const Authorizer* auth)
-    : store_(store), scheduler_(scheduler), hub_(hub), auth_(auth) {}
+WorkerServiceImpl::WorkerServiceImpl(TrialStore* store,
+                                     CheckpointStore* checkpoints,
+                                     Scheduler* scheduler, EventHub* hub,
+                                     const Authorizer* auth,
+                                     int64_t max_checkpoint_bytes)
+    : store_(store),
+      checkpoints_(checkpoints),
+      scheduler_(scheduler),
+      hub_(hub),
+      auth_(auth),
+      max_checkpoint_bytes_(max_checkpoint_bytes) {}
 
 void WorkerServiceImpl::Publish(int64_t search_id, nas::v1::SearchEvent event) {
   if (!hub_->HasSubscribers(search_id)) return;
@@ -265,6 +274,83 @@ grpc::Status WorkerServiceImpl::FailTrial(
   if (*state != nas::v1::TRIAL_STATE_FAILED) return grpc::Status::OK;
   absl::StatusOr<nas::v1::Trial> stored = store_->GetTrial(request->trial_id());
   if (stored.ok()) OnTrialEnded(stored->search_id(), *stored);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::UploadCheckpoint(
+    grpc::ServerContext* context,
+    grpc::ServerReader<nas::v1::UploadCheckpointRequest>* reader,
+    nas::v1::UploadCheckpointResponse* response) {
+  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  UploadAssembler upload(max_checkpoint_bytes_);
+  nas::v1::UploadCheckpointRequest message;
+  while (reader->Read(&message)) {
+    if (absl::Status s = upload.Add(message); !s.ok()) return ToGrpcStatus(s);
+  }
+  if (absl::Status s = upload.Finish(); !s.ok()) return ToGrpcStatus(s);
+  const nas::v1::UploadHeader& header = upload.header();
+  if (absl::Status s = checkpoints_->PutTrialUpload(
+          LeaseRef{header.worker_id(), header.trial_id(), header.attempt()},
+          header.merge_weight(), header.sha256(), upload.bytes());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  spdlog::info(
+      "worker {} uploaded the weights of trial {} attempt {} ({} bytes)",
+      header.worker_id(), header.trial_id(), header.attempt(), header.size());
+  response->set_size(header.size());
+  response->set_sha256(header.sha256());
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::FetchCheckpoint(
+    grpc::ServerContext* context,
+    const nas::v1::FetchCheckpointRequest* request,
+    grpc::ServerWriter<nas::v1::CheckpointChunk>* writer) {
+  if (absl::Status s = auth_->Authorize(*context, Role::kWorker).status();
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (request->worker_id().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "worker_id: required; call RegisterWorker first"));
+  }
+  if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (request->version() < 1) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "version: supernet versions start at 1, got ", request->version())));
+  }
+  absl::StatusOr<CheckpointInfo> info = checkpoints_->SupernetVersionInfo(
+      request->search_id(), request->version());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  absl::StatusOr<std::string> bytes = checkpoints_->ReadSupernetVersion(
+      request->search_id(), request->version());
+  if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+  const int64_t size = static_cast<int64_t>(bytes->size());
+  int64_t offset = 0;
+  do {
+    nas::v1::CheckpointChunk chunk;
+    if (offset == 0) {
+      chunk.set_size(size);
+      chunk.set_sha256(info->sha256);
+    }
+    const int64_t length = std::min(kCheckpointChunkBytes, size - offset);
+    chunk.set_data(bytes->substr(static_cast<size_t>(offset),
+                                 static_cast<size_t>(length)));
+    if (!writer->Write(chunk)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED,
+                          "the worker stopped reading the checkpoint");
+    }
+    offset += length;
+  } while (offset < size);
+  spdlog::info("worker {} fetched search {} supernet version {} ({} bytes)",
+               request->worker_id(), request->search_id(), request->version(),
+               size);
   return grpc::Status::OK;
 }
 

@@ -1,8 +1,11 @@
 // gRPC adapter for nas.v1.WorkerService. Publishes progress to the event hub
-// after each successful store change.
+// after each successful store change; checkpoints go to the CheckpointStore.
 #ifndef NAS_CONTROLLER_WORKER_SERVICE_H_
 #define NAS_CONTROLLER_WORKER_SERVICE_H_
 
+#include <cstdint>
+
+#include "controller/checkpoints/checkpoint_store.h"
 #include "controller/event_hub.h"
 #include "controller/scheduler.h"
 #include "controller/security/authorizer.h"
@@ -14,9 +17,10 @@ namespace nas::controller {
 class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
  public:
   // All pointers must outlive the service. Every call needs the worker role
-  // (or admin).
-  WorkerServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub,
-                    const Authorizer* auth);
+  // (or admin). Uploads larger than max_checkpoint_bytes are refused.
+  WorkerServiceImpl(TrialStore* store, CheckpointStore* checkpoints,
+                    Scheduler* scheduler, EventHub* hub, const Authorizer* auth,
+                    int64_t max_checkpoint_bytes);
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const nas::v1::RegisterWorkerRequest* request,
@@ -36,6 +40,14 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   grpc::Status FailTrial(grpc::ServerContext* context,
                          const nas::v1::FailTrialRequest* request,
                          nas::v1::FailTrialResponse* response) override;
+  grpc::Status UploadCheckpoint(
+      grpc::ServerContext* context,
+      grpc::ServerReader<nas::v1::UploadCheckpointRequest>* reader,
+      nas::v1::UploadCheckpointResponse* response) override;
+  grpc::Status FetchCheckpoint(
+      grpc::ServerContext* context,
+      const nas::v1::FetchCheckpointRequest* request,
+      grpc::ServerWriter<nas::v1::CheckpointChunk>* writer) override;
 
  private:
   // After a trial ends: wake waiting workers, finish the search if that was
@@ -44,9 +56,11 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   void Publish(int64_t search_id, nas::v1::SearchEvent event);
 
   TrialStore* const store_;
+  CheckpointStore* const checkpoints_;
   Scheduler* const scheduler_;
   EventHub* const hub_;
   const Authorizer* const auth_;
+  const int64_t max_checkpoint_bytes_;
 };
 
 }  // namespace nas::controller

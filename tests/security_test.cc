@@ -135,6 +135,38 @@ struct Client {
     return AcquireTrial(*worker_api, "w-1", /*wait_ms=*/0, &response)
         .error_code();
   }
+  // A well-formed upload for a lease nobody holds.
+  grpc::StatusCode Upload() {
+    grpc::ClientContext context;
+    nas::v1::UploadCheckpointResponse response;
+    auto writer =
+        worker_api->UploadCheckpoint(WithDeadline(&context), &response);
+    nas::v1::UploadCheckpointRequest message;
+    nas::v1::UploadHeader* header = message.mutable_header();
+    header->set_worker_id("w-1");
+    header->set_trial_id(999999);
+    header->set_attempt(1);
+    header->set_size(1);
+    // SHA-256 of "x".
+    header->set_sha256(
+        "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881");
+    message.set_data("x");
+    writer->Write(message);
+    writer->WritesDone();
+    return writer->Finish().error_code();
+  }
+  grpc::StatusCode Fetch(int64_t search_id) {
+    grpc::ClientContext context;
+    nas::v1::FetchCheckpointRequest request;
+    request.set_worker_id("w-1");
+    request.set_search_id(search_id);
+    request.set_version(1);
+    auto reader = worker_api->FetchCheckpoint(WithDeadline(&context), request);
+    nas::v1::CheckpointChunk chunk;
+    while (reader->Read(&chunk)) {
+    }
+    return reader->Finish().error_code();
+  }
 };
 
 class SecurityTest : public ::testing::Test {
@@ -225,6 +257,8 @@ TEST_F(SecurityTest, TokensAndRolesOverTls) {
     EXPECT_EQ(c->Create(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(c->Register(), grpc::StatusCode::UNAUTHENTICATED);
     EXPECT_EQ(c->Acquire(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(c->Upload(), grpc::StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(c->Fetch(1), grpc::StatusCode::UNAUTHENTICATED);
   }
 
   nas::v1::Search mine;
@@ -238,6 +272,11 @@ TEST_F(SecurityTest, TokensAndRolesOverTls) {
   EXPECT_EQ(worker.Register(), grpc::StatusCode::OK);
   EXPECT_EQ(alice.Register(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(alice.Acquire(), grpc::StatusCode::PERMISSION_DENIED);
+  // Checkpoints move between workers and the controller only.
+  EXPECT_EQ(alice.Upload(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(alice.Fetch(mine.id()), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(worker.Upload(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(worker.Fetch(mine.id()), grpc::StatusCode::NOT_FOUND);
 
   // Clients see only their own searches; to others they do not exist.
   EXPECT_EQ(alice.Get(mine.id()), grpc::StatusCode::OK);

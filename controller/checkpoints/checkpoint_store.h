@@ -20,6 +20,10 @@
 
 namespace nas::controller {
 
+// The most bytes of one chunk: per message on the wire
+// (UploadCheckpointRequest.data, CheckpointChunk.data) and per row stored.
+inline constexpr int64_t kCheckpointChunkBytes = int64_t{1} << 20;
+
 // What is known about a stored checkpoint, without its bytes.
 struct CheckpointInfo {
   int64_t search_id = 0;

@@ -489,6 +489,116 @@ COMMENT ON VIEW best_trials IS
   'COMPLETED TRAIN and RETRAIN trials ranked within their search by its first objective (ties share a rank); scores with inherited weights are estimates and never ranked here; constraints are not applied here.';
 )sql";
 
+// Version 9: weights for weight sharing. A checkpoint is either a merged
+// supernet version of a search (version >= 1, gapless per search) or the
+// upload of a trial's current lease (version 0, one per trial: a new upload
+// replaces the old). Bytes live in 1 MiB chunks, stored uncompressed
+// (tensors do not compress), so that no single value nears the 1 GB limit
+// of a bytea and a read can stream them.
+constexpr char kAddCheckpoints[] = R"sql(
+CREATE TABLE checkpoints (
+  id               bigserial PRIMARY KEY,
+  search_id        bigint NOT NULL REFERENCES searches (id) ON DELETE CASCADE,
+  version          bigint NOT NULL DEFAULT 0 CHECK (version >= 0),
+  parent_version   bigint,
+  trial_id         bigint REFERENCES trials (id) ON DELETE CASCADE,
+  attempt          integer CHECK (attempt >= 1),
+  merged_trial_ids bigint[] NOT NULL DEFAULT '{}',
+  merge_weight     double precision NOT NULL DEFAULT 0,
+  size             bigint NOT NULL CHECK (size >= 0),
+  sha256           text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  CHECK ((version = 0) = (trial_id IS NOT NULL)),
+  CHECK ((version = 0) = (attempt IS NOT NULL)),
+  CHECK ((version = 0) = (parent_version IS NULL)),
+  CHECK (parent_version >= 0 AND parent_version < version)
+);
+CREATE UNIQUE INDEX checkpoints_version_idx ON checkpoints (search_id, version)
+  WHERE version > 0;
+CREATE UNIQUE INDEX checkpoints_trial_idx ON checkpoints (trial_id)
+  WHERE trial_id IS NOT NULL;
+
+CREATE TABLE checkpoint_chunks (
+  checkpoint_id bigint NOT NULL REFERENCES checkpoints (id) ON DELETE CASCADE,
+  seq           integer NOT NULL CHECK (seq >= 0),
+  data          bytea NOT NULL,
+  PRIMARY KEY (checkpoint_id, seq)
+);
+ALTER TABLE checkpoint_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+CREATE VIEW checkpoint_lineage AS
+SELECT c.id AS checkpoint_id,
+       c.search_id,
+       s.name AS search_name,
+       CASE WHEN c.version > 0 THEN 'SUPERNET' ELSE 'TRIAL_UPLOAD' END AS kind,
+       c.version,
+       c.parent_version,
+       t.number AS trial_number,
+       c.attempt,
+       ARRAY(SELECT m.number
+             FROM unnest(c.merged_trial_ids) WITH ORDINALITY AS u (id, ord)
+             JOIN trials m ON m.id = u.id
+             ORDER BY u.ord) AS merged_trial_numbers,
+       c.merged_trial_ids,
+       c.trial_id,
+       c.merge_weight,
+       c.size,
+       c.sha256,
+       c.created_at
+FROM checkpoints c
+JOIN searches s ON s.id = c.search_id
+LEFT JOIN trials t ON t.id = c.trial_id;
+
+COMMENT ON TABLE checkpoints IS
+  'Stored weights (tensor archives): merged supernet versions of a search (version >= 1) and the uploads of trials (version 0); bytes in checkpoint_chunks.';
+COMMENT ON COLUMN checkpoints.id IS 'Internal id; checkpoint_chunks.checkpoint_id.';
+COMMENT ON COLUMN checkpoints.search_id IS 'Its search.';
+COMMENT ON COLUMN checkpoints.version IS
+  'Supernet version (1, 2, ... without gaps per search), or 0 for a trial''s upload.';
+COMMENT ON COLUMN checkpoints.parent_version IS
+  'Supernet versions: the version the merged shards trained from (0: fresh weights); NULL for trial uploads.';
+COMMENT ON COLUMN checkpoints.trial_id IS
+  'Trial uploads: the trial whose lease uploaded it (one upload per trial, the latest); NULL for supernet versions.';
+COMMENT ON COLUMN checkpoints.attempt IS
+  'Trial uploads: the lease attempt that uploaded it; NULL for supernet versions.';
+COMMENT ON COLUMN checkpoints.merged_trial_ids IS
+  'Supernet versions: the shard trials (trials.id) merged into it; empty for trial uploads.';
+COMMENT ON COLUMN checkpoints.merge_weight IS
+  'Trial uploads: how much a shard counts when merged (the images it trained on); 0 for supernet versions.';
+COMMENT ON COLUMN checkpoints.size IS 'Bytes of the whole checkpoint.';
+COMMENT ON COLUMN checkpoints.sha256 IS
+  'Lower-case hex SHA-256 of the whole checkpoint, checked on every read.';
+COMMENT ON COLUMN checkpoints.created_at IS 'When it was stored.';
+
+COMMENT ON TABLE checkpoint_chunks IS
+  'The bytes of each checkpoint in order, 1 MiB per row (the last may be shorter).';
+COMMENT ON COLUMN checkpoint_chunks.checkpoint_id IS 'Its checkpoint.';
+COMMENT ON COLUMN checkpoint_chunks.seq IS '0-based position of the chunk.';
+COMMENT ON COLUMN checkpoint_chunks.data IS 'The bytes.';
+
+COMMENT ON VIEW checkpoint_lineage IS
+  'Every checkpoint without its bytes: which supernet version came from which parent and shard trials, and which trial uploaded what.';
+COMMENT ON COLUMN checkpoint_lineage.checkpoint_id IS 'checkpoints.id.';
+COMMENT ON COLUMN checkpoint_lineage.search_id IS 'Its search.';
+COMMENT ON COLUMN checkpoint_lineage.search_name IS 'searches.name of its search.';
+COMMENT ON COLUMN checkpoint_lineage.kind IS
+  'SUPERNET (a merged version) or TRIAL_UPLOAD.';
+COMMENT ON COLUMN checkpoint_lineage.version IS 'Supernet version; 0 for trial uploads.';
+COMMENT ON COLUMN checkpoint_lineage.parent_version IS
+  'The version the merged shards trained from; NULL for trial uploads.';
+COMMENT ON COLUMN checkpoint_lineage.trial_number IS
+  'Trial uploads: the uploading trial''s number in its search; NULL for supernet versions.';
+COMMENT ON COLUMN checkpoint_lineage.attempt IS 'Trial uploads: the lease attempt that uploaded it.';
+COMMENT ON COLUMN checkpoint_lineage.merged_trial_numbers IS
+  'Supernet versions: the numbers of the shard trials merged into it, in merge order.';
+COMMENT ON COLUMN checkpoint_lineage.merged_trial_ids IS 'checkpoints.merged_trial_ids.';
+COMMENT ON COLUMN checkpoint_lineage.trial_id IS 'checkpoints.trial_id.';
+COMMENT ON COLUMN checkpoint_lineage.merge_weight IS 'checkpoints.merge_weight.';
+COMMENT ON COLUMN checkpoint_lineage.size IS 'Bytes of the whole checkpoint.';
+COMMENT ON COLUMN checkpoint_lineage.sha256 IS 'Lower-case hex SHA-256 of the whole checkpoint.';
+COMMENT ON COLUMN checkpoint_lineage.created_at IS 'When it was stored.';
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -513,6 +623,7 @@ const std::vector<Migration>& AllMigrations() {
       {6, "add_search_archived_at", kAddSearchArchivedAt},
       {7, "comment_schema", kCommentSchema},
       {8, "add_weight_sharing", kAddWeightSharing},
+      {9, "add_checkpoints", kAddCheckpoints},
   };
   return *migrations;
 }

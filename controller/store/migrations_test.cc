@@ -54,7 +54,8 @@ TEST_F(MigrationsTest, AppliesEveryMigrationToAnEmptyDatabase) {
   }
   for (const char* relation :
        {"searches", "trials", "trial_epochs", "workers", "trial_history",
-        "best_trials", "epoch_metrics"}) {
+        "best_trials", "epoch_metrics", "checkpoints", "checkpoint_chunks",
+        "checkpoint_lineage"}) {
     EXPECT_FALSE(db_->Query(std::string("SELECT to_regclass('") + relation +
                             "') IS NULL")[0][0]
                      .as<bool>())

@@ -63,6 +63,15 @@ class ReaderRoleTest : public StoreTest {
     worker.set_host("h");
     ASSERT_TRUE(store().RegisterWorker(worker).ok());
     ASSERT_GT(search, 0);
+    // A supernet version, as the checkpoint store (another library) writes
+    // it.
+    db().Query(
+        "INSERT INTO checkpoints (search_id, version, parent_version, "
+        "size, sha256) VALUES (" +
+        std::to_string(search) + ", 1, 0, 1, repeat('0', 64))");
+    db().Query(
+        "INSERT INTO checkpoint_chunks (checkpoint_id, seq, data) "
+        "SELECT id, 0, '\\x00' FROM checkpoints");
   }
 
   // Every table and view in schema public, as the controller sees them.
@@ -134,7 +143,8 @@ TEST_F(ReaderRoleTest, ReaderSelectsEveryTableAndView) {
   const std::vector<std::string> relations = Relations();
   for (const char* expected :
        {"searches", "trials", "trial_epochs", "workers", "schema_migrations",
-        "trial_history", "best_trials", "epoch_metrics"}) {
+        "trial_history", "best_trials", "epoch_metrics", "checkpoints",
+        "checkpoint_chunks", "checkpoint_lineage"}) {
     EXPECT_NE(std::find(relations.begin(), relations.end(), expected),
               relations.end())
         << expected;
@@ -190,6 +200,8 @@ TEST_F(ReaderRoleTest, ReaderCannotWriteEvenWithReadOnlyLifted) {
       "UPDATE trials SET reason = 'x'",
       "DELETE FROM trials",
       "DELETE FROM trial_epochs",
+      "DELETE FROM checkpoint_chunks",
+      "UPDATE checkpoints SET sha256 = repeat('1', 64)",
       "TRUNCATE trials CASCADE",
       "TRUNCATE schema_migrations",
       "SELECT * FROM trials FOR UPDATE",
