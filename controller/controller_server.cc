@@ -81,7 +81,8 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   Scheduler::Options scheduler_options;
   scheduler_options.lease = options.lease;
   server->scheduler_ =
-      std::make_unique<Scheduler>(server->store_.get(), scheduler_options);
+      std::make_unique<Scheduler>(server->store_.get(), scheduler_options,
+                                  server->checkpoints_.get());
   server->hub_ = std::make_unique<EventHub>();
   server->search_service_ = std::make_unique<SearchServiceImpl>(
       server->store_.get(), server->scheduler_.get(), server->hub_.get(),

@@ -73,7 +73,9 @@ const char kSearchColumns[] =
     "s.id, s.spec::text AS spec, s.state, s.state_reason, s.owner, "
     NAS_MICROS("s.created_at") " AS created_us, "
     NAS_MICROS("s.finished_at") " AS finished_us, "
-    NAS_MICROS("s.archived_at") " AS archived_us";
+    NAS_MICROS("s.archived_at") " AS archived_us, "
+    "(SELECT coalesce(max(k.version), 0) FROM checkpoints k "
+    "WHERE k.search_id = s.id AND k.version > 0) AS supernet_version";
 
 const char kTrialColumns[] =
     "t.id, t.search_id, t.number, t.state, t.kind, t.arch_text, "
@@ -255,6 +257,7 @@ absl::StatusOr<nas::v1::Search> SearchFromRow(const pqxx::row& row) {
   if (!row["archived_us"].is_null()) {
     SetTimestamp(row["archived_us"], search.mutable_archived_at());
   }
+  search.set_supernet_version(row["supernet_version"].as<int64_t>());
   return search;
 }
 
