@@ -33,11 +33,26 @@ struct AuditResult {
   bool passed() const;
 };
 
+// A weight-sharing search's plan (rounds 0: trains from scratch).
+struct WeightSharingShape {
+  int rounds = 0;
+  int shards_per_round = 0;
+  int retrain_top_k = 0;
+  int extra_trials() const {
+    return rounds * shards_per_round + retrain_top_k;
+  }
+};
+
 // Runs every check against `search_id`, which must have `max_trials`
-// trials of `epochs` epochs each and allow `max_attempts` leases per trial.
-// Throws like pqxx when the database cannot be reached.
+// candidates (plus the shards and retrainings of `weight_sharing`) of
+// `epochs` epochs each and allow `max_attempts` leases per trial. For weight
+// sharing it also checks the supernet's lineage: versions 1..rounds without
+// gaps, each merged from exactly its round's completed shards, every
+// candidate scored on the last version, and the retrained candidates the
+// best scored. Throws like pqxx when the database cannot be reached.
 AuditResult Audit(const testing::TestDatabase& db, int64_t search_id,
-                  int max_trials, int epochs, int max_attempts);
+                  int max_trials, int epochs, int max_attempts,
+                  const WeightSharingShape& weight_sharing = {});
 
 }  // namespace nas::chaos
 

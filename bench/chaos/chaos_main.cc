@@ -50,6 +50,19 @@ struct Options {
   double data_fraction = 0.02;
   int timeout_s = 900;
   int seed = 1;
+  // 1: the search uses weight sharing (trials are then its candidates,
+  // besides rounds x shards shard trials and retrain_top_k retrainings).
+  int weight_sharing = 0;
+  int rounds = 4;
+  int shards = 4;
+  int steps_per_shard = 40;
+  int retrain_top_k = 2;
+
+  WeightSharingShape shape() const {
+    if (weight_sharing == 0) return {};
+    return {rounds, shards, retrain_top_k};
+  }
+  int total_trials() const { return trials + shape().extra_trials(); }
 };
 
 bool ParseFlags(int argc, char** argv, Options* o) {
@@ -61,7 +74,12 @@ bool ParseFlags(int argc, char** argv, Options* o) {
       {"lease_seconds", &o->lease_seconds},
       {"max_attempts", &o->max_attempts},
       {"timeout_s", &o->timeout_s},
-      {"seed", &o->seed}};
+      {"seed", &o->seed},
+      {"weight_sharing", &o->weight_sharing},
+      {"rounds", &o->rounds},
+      {"shards", &o->shards},
+      {"steps_per_shard", &o->steps_per_shard},
+      {"retrain_top_k", &o->retrain_top_k}};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const size_t eq = arg.find('=');
@@ -88,7 +106,10 @@ bool ParseFlags(int argc, char** argv, Options* o) {
   }
   if (o->trials < 1 || o->workers < 1 || o->parallelism < 1 ||
       o->kill_every_ms < 100 || o->lease_seconds < 1 || o->max_attempts < 1 ||
-      o->timeout_s < 10 || !(o->data_fraction > 0 && o->data_fraction <= 1)) {
+      o->timeout_s < 10 || !(o->data_fraction > 0 && o->data_fraction <= 1) ||
+      o->weight_sharing < 0 || o->weight_sharing > 1 || o->rounds < 1 ||
+      o->shards < 1 || o->steps_per_shard < 1 || o->retrain_top_k < 1 ||
+      o->retrain_top_k > o->trials) {
     std::fprintf(stderr, "a flag is out of range\n");
     return false;
   }
@@ -114,7 +135,16 @@ std::string SpecYaml(const Options& o) {
          ", max_attempts: " + std::to_string(o.max_attempts) + "}\n"
          "training: {epochs: 1, data_fraction: " +
          std::to_string(o.data_fraction) +
-         ", batch_size: 64, learning_rate: 0.05}\n";
+         ", batch_size: 64, learning_rate: 0.05}\n" +
+         (o.weight_sharing == 0
+              ? std::string()
+              : "estimation: {weight_sharing: {supernet: {rounds: " +
+                    std::to_string(o.rounds) + ", shards_per_round: " +
+                    std::to_string(o.shards) + ", steps_per_shard: " +
+                    std::to_string(o.steps_per_shard) +
+                    ", batch_size: 32}, candidates: "
+                    "{bn_recalibration_batches: 2}, retrain_top_k: " +
+                    std::to_string(o.retrain_top_k) + "}}\n");
 }
 
 double SecondsSince(Clock::time_point start) {
@@ -217,8 +247,9 @@ int Run(const Options& o) {
   int controller_kills = 0;
   int postgres_restarts = 0;
   // The big faults, at fractions of the trials finished.
-  const int controller_kill_at[2] = {o.trials * 20 / 100, o.trials * 70 / 100};
-  const int postgres_restart_at = o.trials * 45 / 100;
+  const int total = o.total_trials();
+  const int controller_kill_at[2] = {total * 20 / 100, total * 70 / 100};
+  const int postgres_restart_at = total * 45 / 100;
 
   const auto deadline = start + seconds(o.timeout_s);
   auto next_kill = Clock::now() + milliseconds(kill_gap(rng));
@@ -299,7 +330,7 @@ int Run(const Options& o) {
   AuditResult audit;
   try {
     audit = Audit(cluster.db(), search_id, o.trials, /*epochs=*/1,
-                  o.max_attempts);
+                  o.max_attempts, o.shape());
   } catch (const std::exception& e) {
     std::printf("audit query failed: %s\n", e.what());
     return 1;

@@ -403,7 +403,7 @@ TEST(SpecValidationTest, YamlAndProtoErrorsAgree) {
   const std::string from_proto = MessageOf(DefaultAndValidate(proto));
 
   absl::StatusOr<nas::v1::SearchSpec> parsed =
-      ParseSearchSpecFile(NAS_EXAMPLES_DIR "/demo_fashion_mnist.yaml");
+      ParseSearchSpecFile(NAS_EXAMPLES_DIR "/demo_fashion_mnist_from_scratch.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   // The example file parses to exactly the hand-built spec after defaults.
   nas::v1::SearchSpec expected = ValidSpec();

@@ -68,7 +68,7 @@ std::string TempPath(const std::string& name) {
 
 TEST(SpecYamlTest, ParsesTheDemoExample) {
   absl::StatusOr<nas::v1::SearchSpec> spec =
-      ParseSearchSpecFile(NAS_EXAMPLES_DIR "/demo_fashion_mnist.yaml");
+      ParseSearchSpecFile(NAS_EXAMPLES_DIR "/demo_fashion_mnist_from_scratch.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->name(), "fashion-demo");
   EXPECT_EQ(spec->seed(), 7u);
@@ -95,6 +95,20 @@ TEST(SpecYamlTest, ParsesTheDemoExample) {
   EXPECT_DOUBLE_EQ(spec->training().data_fraction(), 1.0);
   EXPECT_EQ(spec->training().batch_size(), 128);
   EXPECT_DOUBLE_EQ(spec->training().learning_rate(), 0.05);
+}
+
+TEST(SpecYamlTest, ParsesTheWeightSharingDemo) {
+  absl::StatusOr<nas::v1::SearchSpec> spec =
+      ParseSearchSpecFile(NAS_EXAMPLES_DIR "/demo_fashion_mnist.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_TRUE(spec->estimation().has_weight_sharing());
+  const nas::v1::WeightSharingConfig& ws = spec->estimation().weight_sharing();
+  EXPECT_EQ(ws.supernet().rounds(), 6);
+  EXPECT_EQ(ws.supernet().shards_per_round(), 2);
+  EXPECT_EQ(ws.supernet().steps_per_shard(), 0);
+  EXPECT_EQ(ws.candidates().bn_recalibration_batches(), 10);
+  EXPECT_EQ(ws.retrain_top_k(), 2);
+  EXPECT_EQ(spec->budget().max_trials(), 200);
 }
 
 TEST(SpecYamlTest, ParsesTheNb201Example) {
