@@ -79,6 +79,11 @@ TEST_F(TrialKindsTest, TaskRoundTripsThroughListGetAndLease) {
                 .as<int>(),
             1)
       << "a RETRAIN trial has no task: NULL, not {}";
+  // Zero fields are written too, so SQL reads shard 0 as 0, not NULL.
+  EXPECT_EQ(db().Query("SELECT task->>'shard_index' FROM trials WHERE "
+                       "kind = 'SUPERNET_SHARD'")[0][0]
+                .c_str(),
+            std::string("0"));
 
   auto listed = store().ListTrials(search->id(), {}, -1, 10);
   ASSERT_TRUE(listed.ok()) << listed.status();

@@ -218,7 +218,7 @@ absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
     budgets.push_back(*std::move(json));
     tasks.emplace_back();
     if (trial.task) {
-      json = ToJson(*trial.task);
+      json = ToJson(*trial.task, /*with_defaults=*/true);
       if (!json.ok()) return json.status();
       tasks.back() = *std::move(json);
     }

@@ -178,9 +178,11 @@ absl::StatusOr<RankingObjective> RankingObjectiveOf(
   return objective;
 }
 
-absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message,
+                                   bool with_defaults) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = with_defaults;
   std::string json;
   const auto status =
       google::protobuf::util::MessageToJsonString(message, &json, options);

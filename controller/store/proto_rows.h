@@ -48,7 +48,10 @@ absl::StatusOr<RankingObjective> RankingObjectiveOf(
     const nas::v1::SearchSpec& spec);
 
 // Protobuf JSON (proto field names) for jsonb columns, and back.
-absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
+// `with_defaults` also writes fields that hold their default (0, ""), so
+// that SQL reads them (task->>'round' for round 0) instead of NULL.
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message,
+                                   bool with_defaults = false);
 absl::Status FromJson(const std::string& json,
                       google::protobuf::Message* message);
 
