@@ -5,6 +5,7 @@
 //   supernet_throughput DATA_DIR [--dataset fashion_mnist] [--device cpu]
 //       [--shard_steps 200] [--candidates 20] [--baseline_candidates 2]
 //       [--cache_modules 1]  (0: the reference path that rebuilds each step)
+//       [--bn_batches 20] [--max_val_images 0]  (ScoreOptions)
 //       [--shard_batch 128]  (small batches show the per-step overhead that
 //                             dominates on a GPU)
 //
@@ -69,13 +70,15 @@ int main(int argc, char** argv) {
     return Fail(
         "usage: supernet_throughput DATA_DIR [--dataset NAME] [--device D] "
         "[--shard_steps N] [--supernet_steps N] [--candidates N] "
-        "[--baseline_candidates N] [--cache_modules 0|1] [--shard_batch N]");
+        "[--baseline_candidates N] [--cache_modules 0|1] [--shard_batch N] "
+        "[--bn_batches N] [--max_val_images N]");
   }
   std::map<std::string, std::string> flags = {
       {"dataset", "fashion_mnist"}, {"device", "cpu"},
       {"shard_steps", "200"},       {"supernet_steps", "3200"},
       {"candidates", "20"},         {"baseline_candidates", "2"},
-      {"cache_modules", "1"},       {"shard_batch", "128"}};
+      {"cache_modules", "1"},       {"shard_batch", "128"},
+      {"bn_batches", "20"},         {"max_val_images", "0"}};
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string key = argv[i];
     if (key.rfind("--", 0) != 0 || flags.count(key.substr(2)) == 0) {
@@ -109,6 +112,8 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(5);
   nas::train::ScoreOptions score;
   score.device = flags["device"];
+  score.bn_recalibration_batches = std::stoi(flags["bn_batches"]);
+  score.max_validation_images = std::stoll(flags["max_val_images"]);
   const int candidates = std::stoi(flags["candidates"]);
   double score_seconds = 0;
   // The first score moves data to the device; time the rest.
