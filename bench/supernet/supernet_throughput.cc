@@ -4,6 +4,10 @@
 //
 //   supernet_throughput DATA_DIR [--dataset fashion_mnist] [--device cpu]
 //       [--shard_steps 200] [--candidates 20] [--baseline_candidates 2]
+//       [--cache_modules 1]  (0: the reference path that rebuilds each step)
+//       [--bn_batches 20] [--max_val_images 0]  (ScoreOptions)
+//       [--shard_batch 128]  (small batches show the per-step overhead that
+//                             dominates on a GPU)
 //
 // Prints one table: supernet shard steps/s, seconds to score one candidate
 // with inherited weights, seconds of the reduced-budget estimate (1 epoch on
@@ -66,12 +70,15 @@ int main(int argc, char** argv) {
     return Fail(
         "usage: supernet_throughput DATA_DIR [--dataset NAME] [--device D] "
         "[--shard_steps N] [--supernet_steps N] [--candidates N] "
-        "[--baseline_candidates N]");
+        "[--baseline_candidates N] [--cache_modules 0|1] [--shard_batch N] "
+        "[--bn_batches N] [--max_val_images N]");
   }
   std::map<std::string, std::string> flags = {
       {"dataset", "fashion_mnist"}, {"device", "cpu"},
       {"shard_steps", "200"},       {"supernet_steps", "3200"},
-      {"candidates", "20"},         {"baseline_candidates", "2"}};
+      {"candidates", "20"},         {"baseline_candidates", "2"},
+      {"cache_modules", "1"},       {"shard_batch", "128"},
+      {"bn_batches", "20"},         {"max_val_images", "0"}};
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string key = argv[i];
     if (key.rfind("--", 0) != 0 || flags.count(key.substr(2)) == 0) {
@@ -91,6 +98,8 @@ int main(int argc, char** argv) {
   shard.steps = std::stoi(flags["shard_steps"]);
   shard.device = flags["device"];
   shard.seed = 1;
+  shard.batch_size = std::stoi(flags["shard_batch"]);
+  shard.cache_subnet_modules = flags["cache_modules"] != "0";
   nas::train::ShardResult shard_result;
   if (!nas::train::TrainSupernetShard(supernet.get(), *data, shard, nullptr,
                                       &shard_result, &error)) {
@@ -103,6 +112,8 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(5);
   nas::train::ScoreOptions score;
   score.device = flags["device"];
+  score.bn_recalibration_batches = std::stoi(flags["bn_batches"]);
+  score.max_validation_images = std::stoll(flags["max_val_images"]);
   const int candidates = std::stoi(flags["candidates"]);
   double score_seconds = 0;
   // The first score moves data to the device; time the rest.
@@ -141,11 +152,12 @@ int main(int argc, char** argv) {
       std::stod(flags["supernet_steps"]) / steps_per_second;
   const double per_candidate = score_seconds + supernet_seconds / 200;
   std::printf(
-      "| device | shard steps/s (batch 128) | score s/candidate | "
+      "| device | shard steps/s (batch %s) | score s/candidate | "
       "reduced-epoch s/candidate | weight sharing s/candidate (%s supernet "
       "steps over 200) | ratio |\n|---|---|---|---|---|---|\n"
       "| %s | %.1f | %.3f | %.2f | %.3f | %.3f |\n",
-      flags["supernet_steps"].c_str(), shard_result.device.c_str(),
+      flags["shard_batch"].c_str(), flags["supernet_steps"].c_str(),
+      shard_result.device.c_str(),
       steps_per_second, score_seconds, baseline_seconds, per_candidate,
       per_candidate / baseline_seconds);
   return 0;

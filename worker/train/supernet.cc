@@ -6,11 +6,13 @@
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <utility>
 
 #include "common/space/nb201_cell.h"
+#include "worker/train/bank_paths.h"
 #include "worker/train/data_split.h"
 #include "worker/train/dataset.h"
 #include "worker/train/evaluate.h"
@@ -42,44 +44,6 @@ constexpr uint64_t kShardPartSeed = 0x6e61732d73686172ULL;  // "nas-shar"
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-bool IsStepCounter(const std::string& name) {
-  return name.size() >= 19 &&
-         name.compare(name.size() - 19, 19, "num_batches_tracked") == 0;
-}
-
-// Parameters and batch-norm statistics of a module, by name.
-std::vector<std::pair<std::string, torch::Tensor>> NamedTensors(
-    const nn::Module& module) {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& item : module.named_parameters()) {
-    out.emplace_back(item.key(), item.value());
-  }
-  for (const auto& item : module.named_buffers()) {
-    if (!IsStepCounter(item.key())) out.emplace_back(item.key(), item.value());
-  }
-  return out;
-}
-
-// The leading block of `bank` of the given shape: a view, so in-place
-// updates of it change the bank.
-torch::Tensor LeadingSlice(const torch::Tensor& bank, at::IntArrayRef shape,
-                           const std::string& name) {
-  if (bank.dim() != static_cast<int64_t>(shape.size())) {
-    throw std::invalid_argument("supernet tensor " + name + " has rank " +
-                                std::to_string(bank.dim()) + ", subnet needs " +
-                                std::to_string(shape.size()));
-  }
-  torch::Tensor view = bank;
-  for (int64_t d = 0; d < bank.dim(); ++d) {
-    if (shape[d] > bank.size(d)) {
-      throw std::invalid_argument("supernet tensor " + name +
-                                  " is smaller than the subnet needs");
-    }
-    if (shape[d] < bank.size(d)) view = view.narrow(d, 0, shape[d]);
-  }
-  return view;
 }
 
 // Where the stand-alone network's layers sit in the chain space's choices:
@@ -339,6 +303,18 @@ std::string CheckShardOptions(const ShardOptions& o) {
   return "";
 }
 
+// One step of Nesterov SGD with weight decay on `weights` (a slice of the
+// bank, updated in place) and its momentum slice `velocity`:
+//   g = grad + wd * w;  v = m * v + g;  w -= lr * (g + m * v).
+// `grad` is consumed (overwritten).
+void SgdUpdate(const ShardOptions& o, torch::Tensor weights, torch::Tensor grad,
+               torch::Tensor velocity) {
+  grad.add_(weights, o.weight_decay);
+  velocity.mul_(o.momentum).add_(grad);
+  grad.add_(velocity, o.momentum);
+  weights.sub_(grad, o.learning_rate);
+}
+
 bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
                 const ShardProgress& progress, ShardResult* result,
                 std::string* error) {
@@ -375,6 +351,14 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
 
   MoveBank(net, device);
   std::map<std::string, torch::Tensor> momentum;
+  // Chain spaces train through cached modules aliasing the bank (see
+  // ChainPathCache); NB201 cells, and every space with the cache switched
+  // off, rebuild the subnet and copy it back each step.
+  std::optional<ChainPathCache> cache;
+  if (o.cache_subnet_modules &&
+      std::holds_alternative<space::ChainConfig>(net->definition.config)) {
+    cache.emplace(&net->bank, &momentum, device);
+  }
   const torch::Tensor images = data.train_images().to(device);
   const torch::Tensor labels = data.train_labels().to(device);
   std::mt19937_64 rng(o.seed);
@@ -395,14 +379,29 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
     }
     const torch::Tensor idx = part_order.slice(0, cursor, cursor + batch);
     cursor += batch;
-    Subnet sub = BuildSubnet(*net, SampleChoices(*net->space, rng));
-    sub.network->train();
+    const std::vector<int> choices = SampleChoices(*net->space, rng);
     const torch::Tensor x = data.Normalize(images.index_select(0, idx));
     const torch::Tensor y = labels.index_select(0, idx);
-    const torch::Tensor loss =
-        torch::nn::functional::cross_entropy(sub.network->forward(x), y);
-    loss.backward();
-    {
+    torch::Tensor loss;
+    ChainPathCache::Path path;
+    if (cache && cache->Get(net->space->Network(choices, net->definition.input),
+                            ChainLayerSlots(*net->space, choices), &path)) {
+      loss = torch::nn::functional::cross_entropy(
+          ChainPathCache::Forward(path, x), y);
+      loss.backward();
+      // The path's tensors are the bank's slices: update them in place.
+      torch::NoGradGuard no_grad;
+      for (ChainPathCache::Entry* e : path.trainable) {
+        torch::Tensor grad = e->tensor.mutable_grad();
+        if (!grad.defined()) continue;
+        e->tensor.mutable_grad() = torch::Tensor();
+        SgdUpdate(o, e->tensor, grad, e->velocity);
+      }
+    } else {
+      Subnet sub = BuildSubnet(*net, choices);
+      sub.network->train();
+      loss = torch::nn::functional::cross_entropy(sub.network->forward(x), y);
+      loss.backward();
       torch::NoGradGuard no_grad;
       for (size_t i = 0; i < sub.tensors.size(); ++i) {
         const auto& [name, t] = sub.tensors[i];
@@ -416,10 +415,8 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
         if (!t.grad().defined()) continue;
         torch::Tensor& buffer = momentum[bank_name];
         if (!buffer.defined()) buffer = torch::zeros_like(net->bank.at(bank_name));
-        torch::Tensor velocity = LeadingSlice(buffer, t.sizes(), bank_name);
-        const torch::Tensor grad = t.grad() + o.weight_decay * weights;
-        velocity.mul_(o.momentum).add_(grad);
-        weights.sub_(o.learning_rate * (grad + o.momentum * velocity));
+        SgdUpdate(o, weights, t.grad(),
+                  LeadingSlice(buffer, t.sizes(), bank_name));
       }
     }
     loss_sum += loss.detach().to(torch::kFloat64);

@@ -90,6 +90,12 @@ struct ShardOptions {
   uint64_t seed = 0;  // paths and batch order; the split of parts is fixed
   std::string device = "auto";
   int num_threads = 0;
+  // Chain spaces: train through layer modules built once per shard whose
+  // tensors alias the bank, instead of rebuilding the subnet and copying it
+  // back every step. Same arithmetic (equal banks up to floating-point
+  // rounding); false selects the rebuilding reference path, for tests and
+  // benchmarks. NB201 cells always rebuild.
+  bool cache_subnet_modules = true;
 };
 
 struct ShardResult {
