@@ -403,7 +403,7 @@ class Bench {
 int main(int argc, char** argv) {
   std::map<std::string, std::string> flags = {
       {"data_dir", "data"},
-      {"spec", "examples/demo_fashion_mnist.yaml"},
+      {"spec", "examples/demo_fashion_mnist_from_scratch.yaml"},
       {"dataset", ""},  // default: the spec's
       {"truth", "bench/ranking/ground_truth.csv"},
       {"truth_count", "30"},

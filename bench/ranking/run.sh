@@ -17,6 +17,6 @@ if [ ! -f "$BUILD_DIR/build.ninja" ] && [ ! -f "$BUILD_DIR/Makefile" ]; then
 fi
 cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target ranking_bench
 exec nice -n "${NICE:-19}" "$BUILD_DIR/bench/ranking/ranking_bench" \
-  --data_dir data --spec examples/demo_fashion_mnist.yaml \
+  --data_dir data --spec examples/demo_fashion_mnist_from_scratch.yaml \
   --truth bench/ranking/ground_truth.csv --truth_count 24 --truth_pool 4000 \
   --truth_seed 1 --threads 2 "$@"
