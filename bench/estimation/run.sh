@@ -26,6 +26,7 @@ PG_PORT=${PG_PORT:-55490}
 CONTROLLER=127.0.0.1:${CONTROLLER_PORT:-50590}
 DATA=${NAS_DATA_DIR:-$ROOT/data}
 RUN_DIR=$(mktemp -d /tmp/nas-bench-estimation-XXXXXX)
+chmod 755 "$RUN_DIR"  # the PostgreSQL server user must reach pg/ inside
 PG_DIR="$RUN_DIR/pg"
 NASCTL=("$BUILD_DIR/nasctl/nasctl" --controller="$CONTROLLER" --plaintext)
 
@@ -64,7 +65,7 @@ while [[ $(state "$ws_id") == RUNNING ]]; do sleep 2; done
 ws_seconds=$(echo "$(date +%s.%N) - $start" | bc)
 ws_state=$(state "$ws_id")
 ws_best=$(best_of "$ws_id")
-ws_candidates=$("${NASCTL[@]}" trials "$ws_id" -o csv --state completed --limit 100000 | grep -c ',SCORE_INHERITED,' || true)
+ws_candidates=$("${NASCTL[@]}" trials "$ws_id" -o csv --state completed --limit 1000 | grep -c ',SCORE_INHERITED,' || true)
 
 scratch_spec="$RUN_DIR/scratch.yaml"
 # Enough trials that the search is still running when its time is up.
@@ -74,7 +75,7 @@ scratch_id=$(submit "$scratch_spec")
 sleep "$ws_seconds"
 "${NASCTL[@]}" cancel "$scratch_id" >/dev/null
 scratch_best=$(best_of "$scratch_id")
-scratch_done=$("${NASCTL[@]}" trials "$scratch_id" -o csv --state completed --limit 100000 | tail -n +2 | wc -l)
+scratch_done=$("${NASCTL[@]}" trials "$scratch_id" -o csv --state completed --limit 1000 | tail -n +2 | wc -l)
 
 echo
 echo "wall time per search: ${ws_seconds}s ($WORKERS workers, $THREADS threads each, $(nproc) cores)"

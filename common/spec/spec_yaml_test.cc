@@ -103,10 +103,11 @@ TEST(SpecYamlTest, ParsesTheWeightSharingDemo) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   ASSERT_TRUE(spec->estimation().has_weight_sharing());
   const nas::v1::WeightSharingConfig& ws = spec->estimation().weight_sharing();
-  EXPECT_EQ(ws.supernet().rounds(), 6);
+  EXPECT_EQ(ws.supernet().rounds(), 5);
   EXPECT_EQ(ws.supernet().shards_per_round(), 2);
   EXPECT_EQ(ws.supernet().steps_per_shard(), 0);
-  EXPECT_EQ(ws.candidates().bn_recalibration_batches(), 10);
+  EXPECT_EQ(ws.candidates().bn_recalibration_batches(), 8);
+  EXPECT_EQ(ws.candidates().max_validation_images(), 2000);
   EXPECT_EQ(ws.retrain_top_k(), 2);
   EXPECT_EQ(spec->budget().max_trials(), 200);
 }

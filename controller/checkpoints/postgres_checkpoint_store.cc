@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/hash/sha256.h"
+#include "controller/store/pg_checks.h"
 #include "controller/store/pg_pool.h"
 
 namespace nas::controller {
@@ -71,15 +72,6 @@ std::optional<StoredCheckpoint> SelectOne(pqxx::work& tx,
       args...);
   if (rows.empty()) return std::nullopt;
   return FromRow(rows[0]);
-}
-
-absl::Status CheckSearchExists(pqxx::work& tx, int64_t search_id) {
-  if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1", search_id)
-          .empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("search ", search_id, " not found"));
-  }
-  return absl::OkStatus();
 }
 
 // Stores `bytes` as chunks of kCheckpointChunkBytes under checkpoint_id.

@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "controller/store/capability_tokens.h"
+#include "controller/store/pg_checks.h"
 #include "controller/store/postgres_store_impl.h"
 #include "controller/store/proto_rows.h"
 
@@ -96,15 +97,6 @@ absl::StatusOr<std::vector<nas::v1::Trial>> TrialsFromRows(
     trials.push_back(*std::move(trial));
   }
   return trials;
-}
-
-absl::Status CheckSearchExists(pqxx::work& tx, int64_t search_id) {
-  if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1", search_id)
-          .empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("search ", search_id, " not found"));
-  }
-  return absl::OkStatus();
 }
 
 // For calls that keep a running trial alive (epoch reports, heartbeats):
