@@ -36,6 +36,20 @@ TrialView ToView(const nas::v1::SearchSpec& spec, const nas::v1::Trial& trial,
   return view;
 }
 
+// What the strategy sees of a search: its candidates (every trial of a
+// from-scratch search; no supernet shards or retrainings).
+SearchSnapshot StrategySnapshot(const nas::v1::SearchSpec& spec,
+                                const space::SearchSpace& space,
+                                const std::vector<nas::v1::Trial>& trials) {
+  SearchSnapshot snapshot;
+  snapshot.space = &space;
+  snapshot.seed = spec.seed();
+  for (const nas::v1::Trial* t : CandidateTrials(trials)) {
+    snapshot.trials.push_back(ToView(spec, *t, space));
+  }
+  return snapshot;
+}
+
 }  // namespace
 
 uint64_t TrialSeed(uint64_t search_seed, int trial_number) {
@@ -175,19 +189,15 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   absl::StatusOr<std::vector<nas::v1::Trial>> trials =
       store_->ListTrials(search_id, {}, -1, budget.max_trials());
   if (!trials.ok()) return trials.status();
-  SearchSnapshot snapshot;
-  snapshot.space = &space;
-  snapshot.seed = search->spec().seed();
-  for (const nas::v1::Trial& t : *trials) {
-    snapshot.trials.push_back(ToView(search->spec(), t, space));
-  }
+  const SearchSnapshot snapshot =
+      StrategySnapshot(search->spec(), space, *trials);
   // The free slots come from the same snapshot whose size AddTrials
   // re-checks under the search's lock: counts read in another transaction
   // (GetSearch above) may predate trials another replica added, and a step
   // sized by them would overshoot max_trials and parallelism. Since the
   // snapshot was taken, trials can only have left flight, so this cap is
   // never too large.
-  const int expected = static_cast<int>(snapshot.trials.size());
+  const int expected = static_cast<int>(trials->size());
   int in_flight = 0;
   for (const TrialView& t : snapshot.trials) {
     if (t.state == nas::v1::TRIAL_STATE_PENDING ||
@@ -249,12 +259,7 @@ absl::StatusOr<int> Scheduler::ReplenishWeightSharing(
   std::vector<NewTrial> new_trials;
   const space::SearchSpace& space = *context->space;
   if (step.action == WeightSharingStep::Action::kProposeCandidates) {
-    SearchSnapshot snapshot;
-    snapshot.space = &space;
-    snapshot.seed = spec.seed();
-    for (const nas::v1::Trial* t : CandidateTrials(*trials)) {
-      snapshot.trials.push_back(ToView(spec, *t, space));
-    }
+    const SearchSnapshot snapshot = StrategySnapshot(spec, space, *trials);
     for (std::vector<int>& choices :
          context->strategy->Propose(snapshot, step.free_slots)) {
       new_trials.push_back(
