@@ -103,7 +103,8 @@ EOF
 
 # The roles of deploy/sql/roles.sql (controller `nas`, read-only
 # `nas_reader`), plus CREATEDB for nas so that tests can create scratch
-# databases; the database `nas`; and deploy/sql/reader_grants.sql in both
+# databases and pg_signal_backend so that they can drop them WITH (FORCE)
+# while an autovacuum worker or a closing reader session is still attached; the database `nas`; and deploy/sql/reader_grants.sql in both
 # template1 (inherited by every database created later) and `nas`. The SQL
 # goes in on stdin: the server's OS user may not be able to read the
 # checkout.
@@ -113,6 +114,7 @@ ensure_role_and_db() {
   as_pg "${psql[@]}" -d postgres >&2 <"$SQL_DIR/roles.sql"
   as_pg "${psql[@]}" -d postgres >&2 <<'EOF'
 ALTER ROLE nas CREATEDB;
+GRANT pg_signal_backend TO nas;
 SELECT 'CREATE DATABASE nas OWNER nas'
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'nas')
 \gexec
