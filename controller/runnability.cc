@@ -8,26 +8,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/spec/estimation.h"
+#include "common/spec/trial_kinds.h"
 #include "controller/store/capability_tokens.h"
 
 namespace nas::controller {
 namespace {
 
 using nas::v1::TrialKind;
-
-// What a worker of `kind` produces, as the reason names it.
-std::string KindWork(TrialKind kind) {
-  switch (kind) {
-    case nas::v1::TRIAL_KIND_SUPERNET_SHARD:
-      return "supernet shards";
-    case nas::v1::TRIAL_KIND_SCORE_INHERITED:
-      return "inherited-weight scores";
-    case nas::v1::TRIAL_KIND_RETRAIN:
-      return "retrains";
-    default:
-      return "training";
-  }
-}
 
 // "a", "a and b", "a, b and c".
 std::string JoinAnd(const std::vector<std::string>& items) {
@@ -66,7 +53,7 @@ std::string Describe(const std::vector<std::string>& tokens) {
       continue;
     }
     std::vector<std::string> work;
-    for (TrialKind kind : kinds) work.push_back(KindWork(kind));
+    for (TrialKind kind : kinds) work.push_back(nas::spec::NamesOf(kind).work);
     described.push_back(
         absl::StrCat(target, " [", absl::StrJoin(work, ", "), "]"));
   }
@@ -113,7 +100,7 @@ std::string UnrunnableReason(const nas::v1::SearchSpec& spec,
   // there were other kinds.
   std::vector<std::string> work;
   for (TrialKind kind : missing) {
-    if (kind != nas::v1::TRIAL_KIND_TRAIN) work.push_back(KindWork(kind));
+    if (kind != nas::v1::TRIAL_KIND_TRAIN) work.push_back(nas::spec::NamesOf(kind).work);
   }
   const std::string space_and_data = absl::StrCat(
       "the ", SpaceToken(spec.space()), " space on ",

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "common/spec/constraint_text.h"
 #include "common/spec/estimation.h"
+#include "common/spec/trial_kinds.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "nasctl/table.h"
@@ -129,16 +130,7 @@ std::string Percent(double fraction) {
 }
 
 std::string KindName(nas::v1::TrialKind kind) {
-  switch (kind) {
-    case nas::v1::TRIAL_KIND_SUPERNET_SHARD:
-      return "shard";
-    case nas::v1::TRIAL_KIND_SCORE_INHERITED:
-      return "score";
-    case nas::v1::TRIAL_KIND_RETRAIN:
-      return "retrain";
-    default:
-      return "";
-  }
+  return nas::spec::NamesOf(kind).short_name;
 }
 
 std::string TrialSubject(const nas::v1::Trial& trial) {

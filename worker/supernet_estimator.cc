@@ -50,6 +50,12 @@ absl::Status CheckShardTask(const nas::v1::SupernetTask& t) {
     return absl::InvalidArgumentError(
         "task.batch_size and task.learning_rate must be >= 0");
   }
+  if (!(t.schedule_from() >= 0 && t.schedule_from() <= t.schedule_to() &&
+        t.schedule_to() <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task.schedule_from ", t.schedule_from(), " and schedule_to ",
+        t.schedule_to(), " must satisfy 0 <= from <= to <= 1"));
+  }
   return absl::OkStatus();
 }
 
@@ -135,6 +141,8 @@ absl::StatusOr<Evaluation> SupernetEstimator::TrainShard(
   train::ShardOptions o;
   if (t.batch_size() > 0) o.batch_size = t.batch_size();
   if (t.learning_rate() > 0) o.learning_rate = t.learning_rate();
+  o.schedule_from = t.schedule_from();
+  o.schedule_to = t.schedule_to();
   o.momentum = OffOrDefault(t.momentum(), o.momentum);
   o.weight_decay = OffOrDefault(t.weight_decay(), o.weight_decay);
   o.shard_index = t.shard_index();

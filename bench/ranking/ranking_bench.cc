@@ -147,28 +147,26 @@ class Bench {
     return true;
   }
 
-  // One worker, scored after each step count of --supernet_steps.
+  // One worker: for each step count of --supernet_steps, a fresh supernet
+  // trained for that many steps in one shard (the whole schedule, see
+  // --schedule), then scored.
   bool SupernetOneWorker(std::string* error) {
-    auto supernet = NewSupernet(error);
-    if (!supernet) return false;
-    double train_seconds = 0;
-    int done = 0;
     for (int steps : IntList(flags_["supernet_steps"])) {
-      nas::train::ShardOptions o = ShardOptions();
-      o.steps = steps - done;
-      o.seed = std::stoull(flags_["supernet_seed"]) * 1000 + done;
+      auto supernet = NewSupernet(error);
+      if (!supernet) return false;
+      nas::train::ShardOptions o = ShardOptions(0, 1);
+      o.steps = steps;
+      o.seed = std::stoull(flags_["supernet_seed"]) * 1000;
       nas::train::ShardResult r;
       if (!nas::train::TrainSupernetShard(supernet.get(), *data_, o, nullptr,
                                           &r, error)) {
         return false;
       }
-      train_seconds += r.seconds;
-      done = steps;
       Estimate e;
       e.name = "supernet, 1 worker, " + std::to_string(steps) + " steps";
-      e.training_seconds = train_seconds;
-      e.note = "steps/s " + Format(steps / train_seconds, "%.1f") +
-               ", last loss " + Format(r.train_loss, "%.3f");
+      e.training_seconds = r.seconds;
+      e.note = "steps/s " + Format(steps / r.seconds, "%.1f") +
+               ", mean loss " + Format(r.train_loss, "%.3f");
       if (!ScoreAll(*supernet, &e, error)) return false;
       estimates_.push_back(e);
     }
@@ -194,7 +192,9 @@ class Bench {
       for (int k = 0; k < shards; ++k) {
         auto shard = nas::train::SupernetFromTensors(def, start, error);
         if (!shard) return false;
-        nas::train::ShardOptions o = ShardOptions();
+        nas::train::ShardOptions o = ShardOptions(
+            static_cast<double>(round) / rounds,
+            static_cast<double>(round + 1) / rounds);
         o.steps = shard_steps;
         o.shard_index = k;
         o.num_shards = shards;
@@ -353,10 +353,18 @@ class Bench {
     return o;
   }
 
-  nas::train::ShardOptions ShardOptions() const {
+  // A shard covering [from, to] of the training's learning-rate schedule
+  // (--schedule cosine, as the controller plans it; constant ignores them).
+  nas::train::ShardOptions ShardOptions(double from, double to) const {
     nas::train::ShardOptions o;
     o.batch_size = spec_.batch_size;
     o.learning_rate = std::stod(flags_.at("supernet_lr"));
+    if (flags_.at("schedule") == "cosine") {
+      o.schedule_from = from;
+      o.schedule_to = to;
+    }
+    o.fair_paths = flags_.at("fair_paths") == "true";
+    o.sandwich = flags_.at("sandwich") == "true";
     o.validation_fraction = spec_.validation_fraction;
     o.device = flags_.at("device");
     o.num_threads = std::stoi(flags_.at("threads"));
@@ -414,6 +422,9 @@ int main(int argc, char** argv) {
       {"estimators", "supernet,shards,reduced"},  // or "none": truth only
       {"supernet_steps", "3200"},  // comma list: score after each
       {"supernet_lr", "0.05"},
+      {"schedule", "cosine"},     // or constant (supernet_lr throughout)
+      {"fair_paths", "true"},     // false: uniform independent draws (SPOS)
+      {"sandwich", "false"},      // true: the sandwich rule (ShardOptions)
       {"supernet_seed", "1"},
       {"shards", "4"},
       {"shard_steps", "200"},

@@ -13,8 +13,6 @@
 namespace nas::controller {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
-
 bool InFlight(const nas::v1::Trial& t) {
   return t.state() == nas::v1::TRIAL_STATE_PENDING ||
          t.state() == nas::v1::TRIAL_STATE_RUNNING;
@@ -192,8 +190,9 @@ nas::v1::SupernetTask ShardTask(const nas::v1::SearchSpec& spec, int round,
   task.set_shard_index(shard_index);
   task.set_num_shards(net.shards_per_round());
   task.set_steps(net.steps_per_shard());
-  task.set_learning_rate(net.learning_rate() * 0.5 *
-                         (1 + std::cos(kPi * round / net.rounds())));
+  task.set_learning_rate(net.learning_rate());
+  task.set_schedule_from(static_cast<double>(round) / net.rounds());
+  task.set_schedule_to(static_cast<double>(round + 1) / net.rounds());
   task.set_batch_size(net.batch_size());
   task.set_momentum(net.momentum());
   task.set_weight_decay(net.weight_decay());

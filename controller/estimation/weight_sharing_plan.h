@@ -56,8 +56,9 @@ WeightSharingStep NextWeightSharingStep(const nas::v1::SearchSpec& spec,
                                         bool strategy_exhausted);
 
 // The task of shard `shard_index` of `round`: it starts from version
-// `round` and trains with the round's learning rate, a cosine from
-// supernet.learning_rate down towards 0 over the rounds.
+// `round` and covers the round's part [round/R, (round+1)/R] of one cosine
+// learning-rate schedule from supernet.learning_rate down to 0 over all R
+// rounds.
 nas::v1::SupernetTask ShardTask(const nas::v1::SearchSpec& spec, int round,
                                 int shard_index);
 

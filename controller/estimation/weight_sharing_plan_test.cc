@@ -188,13 +188,19 @@ TEST(WeightSharingPlanTest, NothingScoredOrEveryRetrainFailedFails) {
   EXPECT_THAT(step.reason, HasSubstr("every retraining failed; trial #3: diverged"));
 }
 
-TEST(WeightSharingPlanTest, ShardLearningRateFollowsACosineOverRounds) {
+TEST(WeightSharingPlanTest, ShardsSplitOneCosineScheduleByRound) {
   const auto spec = Spec(4, 3, 4, 1);
-  EXPECT_DOUBLE_EQ(ShardTask(spec, 0, 0).learning_rate(), 0.1);
-  EXPECT_NEAR(ShardTask(spec, 2, 1).learning_rate(), 0.05, 1e-12);
+  const nas::v1::SupernetTask first = ShardTask(spec, 0, 0);
+  EXPECT_DOUBLE_EQ(first.learning_rate(), 0.1);  // the peak, for every round
+  EXPECT_DOUBLE_EQ(first.schedule_from(), 0);
+  EXPECT_DOUBLE_EQ(first.schedule_to(), 0.25);
+  const nas::v1::SupernetTask third = ShardTask(spec, 2, 1);
+  EXPECT_DOUBLE_EQ(third.learning_rate(), 0.1);
+  EXPECT_DOUBLE_EQ(third.schedule_from(), 0.5);
+  EXPECT_DOUBLE_EQ(third.schedule_to(), 0.75);
   const nas::v1::SupernetTask last = ShardTask(spec, 3, 2);
-  EXPECT_NEAR(last.learning_rate(), 0.1 * 0.5 * (1 + std::cos(M_PI * 0.75)),
-              1e-12);
+  EXPECT_DOUBLE_EQ(last.schedule_from(), 0.75);
+  EXPECT_DOUBLE_EQ(last.schedule_to(), 1);  // the rate reaches zero
   EXPECT_EQ(last.checkpoint_version(), 3);
   EXPECT_EQ(last.shard_index(), 2);
   EXPECT_EQ(last.num_shards(), 3);

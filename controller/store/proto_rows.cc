@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/spec/trial_kinds.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace nas::controller {
@@ -35,15 +36,6 @@ constexpr std::array<std::pair<SearchState, const char*>, 4> kSearchStates = {{
     {nas::v1::SEARCH_STATE_COMPLETED, "COMPLETED"},
     {nas::v1::SEARCH_STATE_CANCELLED, "CANCELLED"},
     {nas::v1::SEARCH_STATE_FAILED, "FAILED"},
-}};
-
-// The text of trials.kind (its CHECK in migrations.cc), in TrialKind number
-// order; capability tokens end in the same text.
-constexpr std::array<std::pair<TrialKind, const char*>, 4> kTrialKinds = {{
-    {nas::v1::TRIAL_KIND_TRAIN, "TRAIN"},
-    {nas::v1::TRIAL_KIND_SUPERNET_SHARD, "SUPERNET_SHARD"},
-    {nas::v1::TRIAL_KIND_SCORE_INHERITED, "SCORE_INHERITED"},
-    {nas::v1::TRIAL_KIND_RETRAIN, "RETRAIN"},
 }};
 
 // Keep in step with the best_trials view (migrations.cc).
@@ -118,19 +110,11 @@ SearchState SearchStateFromName(absl::string_view name) {
 }
 
 std::string TrialKindName(TrialKind kind) {
-  for (const auto& [value, name] : kTrialKinds) {
-    if (value == kind) return name;
-  }
-  // Before weight sharing TRAIN was the only kind and callers left it
-  // unspecified.
-  return "TRAIN";
+  return nas::spec::NamesOf(kind).stored;
 }
 
 TrialKind TrialKindFromName(absl::string_view name) {
-  for (const auto& [value, text] : kTrialKinds) {
-    if (name == text) return value;
-  }
-  return nas::v1::TRIAL_KIND_UNSPECIFIED;
+  return nas::spec::KindFromStored(name);
 }
 
 std::string DeviceTypeName(nas::v1::DeviceType type) {

@@ -14,6 +14,7 @@
 #include "common/space/nb201_cell.h"
 #include "worker/train/bank_paths.h"
 #include "worker/train/data_split.h"
+#include "worker/train/path_sampler.h"
 #include "worker/train/dataset.h"
 #include "worker/train/evaluate.h"
 #include "worker/train/model_builder.h"
@@ -273,15 +274,6 @@ bool Guarded(std::string* error, Body body) {
   return false;
 }
 
-std::vector<int> SampleChoices(const space::SearchSpace& space,
-                               std::mt19937_64& rng) {
-  std::vector<int> choices;
-  for (const space::Decision& d : space.decisions()) {
-    choices.push_back(static_cast<int>(rng() % d.options.size()));
-  }
-  return choices;
-}
-
 std::string CheckShardOptions(const ShardOptions& o) {
   if (o.steps < 0) return "steps must be >= 0";
   if (o.batch_size < 2 || o.batch_size > 65536) {
@@ -293,6 +285,11 @@ std::string CheckShardOptions(const ShardOptions& o) {
   if (!(o.momentum >= 0 && o.momentum < 1)) return "momentum must be in [0, 1)";
   if (!(o.weight_decay >= 0 && std::isfinite(o.weight_decay))) {
     return "weight_decay must be >= 0";
+  }
+  if (!(o.schedule_from >= 0 && o.schedule_from <= o.schedule_to &&
+        o.schedule_to <= 1)) {
+    return "the schedule fraction must satisfy 0 <= schedule_from <= "
+           "schedule_to <= 1";
   }
   if (o.num_shards < 1 || o.shard_index < 0 || o.shard_index >= o.num_shards) {
     return "shard_index must be in [0, num_shards)";
@@ -307,12 +304,13 @@ std::string CheckShardOptions(const ShardOptions& o) {
 // bank, updated in place) and its momentum slice `velocity`:
 //   g = grad + wd * w;  v = m * v + g;  w -= lr * (g + m * v).
 // `grad` is consumed (overwritten).
-void SgdUpdate(const ShardOptions& o, torch::Tensor weights, torch::Tensor grad,
+void SgdUpdate(const ShardOptions& o, double learning_rate,
+               torch::Tensor weights, torch::Tensor grad,
                torch::Tensor velocity) {
   grad.add_(weights, o.weight_decay);
   velocity.mul_(o.momentum).add_(grad);
   grad.add_(velocity, o.momentum);
-  weights.sub_(grad, o.learning_rate);
+  weights.sub_(grad, learning_rate);
 }
 
 bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
@@ -361,7 +359,8 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
   }
   const torch::Tensor images = data.train_images().to(device);
   const torch::Tensor labels = data.train_labels().to(device);
-  std::mt19937_64 rng(o.seed);
+  PathSampler paths(*net->space, o.fair_paths, o.sandwich, o.seed);
+  std::mt19937_64& rng = paths.rng();
   torch::manual_seed(o.seed);
   const auto start = Clock::now();
   auto loss_sum = torch::zeros(
@@ -379,7 +378,8 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
     }
     const torch::Tensor idx = part_order.slice(0, cursor, cursor + batch);
     cursor += batch;
-    const std::vector<int> choices = SampleChoices(*net->space, rng);
+    const std::vector<int> choices = paths.Next();
+    const double learning_rate = ShardLearningRate(o, step);
     const torch::Tensor x = data.Normalize(images.index_select(0, idx));
     const torch::Tensor y = labels.index_select(0, idx);
     torch::Tensor loss;
@@ -395,7 +395,7 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
         torch::Tensor grad = e->tensor.mutable_grad();
         if (!grad.defined()) continue;
         e->tensor.mutable_grad() = torch::Tensor();
-        SgdUpdate(o, e->tensor, grad, e->velocity);
+        SgdUpdate(o, learning_rate, e->tensor, grad, e->velocity);
       }
     } else {
       Subnet sub = BuildSubnet(*net, choices);
@@ -415,7 +415,7 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
         if (!t.grad().defined()) continue;
         torch::Tensor& buffer = momentum[bank_name];
         if (!buffer.defined()) buffer = torch::zeros_like(net->bank.at(bank_name));
-        SgdUpdate(o, weights, t.grad(),
+        SgdUpdate(o, learning_rate, weights, t.grad(),
                   LeadingSlice(buffer, t.sizes(), bank_name));
       }
     }

@@ -75,11 +75,30 @@ tensor::TensorMap SupernetTensors(const Supernet& supernet);
 const space::SearchSpace& SupernetSearchSpace(const Supernet& supernet);
 
 struct ShardOptions {
-  int steps = 200;  // optimizer steps, one uniformly sampled path each
+  int steps = 200;  // optimizer steps, one sampled path each
   int batch_size = 128;
-  // Constant within a shard; the controller sets it per round (e.g. a cosine
-  // over rounds), so that a shard's result does not depend on its worker.
+  // The peak of a cosine schedule over the whole supernet training, of
+  // which this shard covers the fraction [schedule_from, schedule_to]: at
+  // step i of n the rate is
+  //   learning_rate * (1 + cos(pi * (from + (to - from) * i / n))) / 2.
+  // The controller gives round r of R the fraction [r/R, (r+1)/R], so the
+  // rate falls smoothly to zero by the end of the last round, whatever
+  // worker runs which shard. from == to == 0 keeps the rate constant.
   double learning_rate = 0.05;
+  double schedule_from = 0;
+  double schedule_to = 0;
+  // Fair path sampling (FairNAS, Chu et al. 2021): every decision draws its
+  // options from a shuffled queue that refills when empty, so over every
+  // run of k steps each of a decision's k options trains exactly once.
+  // false: every decision uniform and independent at each step (SPOS).
+  bool fair_paths = true;
+  // The sandwich rule (BigNAS, Yu et al. 2020), one path per step: of every
+  // 4 steps one trains the largest depths and widths of the space, one the
+  // smallest, two drawn paths (ops are always drawn). A uniform draw trains
+  // a deep slot only when the depth reaches it and the wide channels only at
+  // the largest width, so the supernet under-rates big architectures; the
+  // largest and the smallest subnet bound all others.
+  bool sandwich = false;
   double momentum = 0.9;  // Nesterov; the buffer starts at zero per shard
   double weight_decay = 5e-4;
   // The shard trains only on part shard_index of num_shards equal parts of
@@ -111,7 +130,7 @@ struct ShardResult {
 using ShardProgress = std::function<bool(int steps_done)>;
 
 // Trains the bank in place for options.steps SPOS steps: each step samples
-// one architecture uniformly (every decision independently), trains its
+// one architecture (fairly or uniformly, see fair_paths), trains its
 // subnet on one batch, and writes the updated slices back into the bank.
 // Returns false and sets *error on bad options, a data set that does not
 // match the space's input, a non-finite loss or a Torch failure (the bank is
