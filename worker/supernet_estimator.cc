@@ -121,21 +121,14 @@ absl::StatusOr<Evaluation> SupernetEstimator::TrainShard(
     supernet = train::CreateSupernet(space, t.init_seed(), &error);
     if (!supernet) return absl::InvalidArgumentError(error);
   } else {
-    // Taken out of the cache: it is trained in place below.
-    auto cached =
-        std::find_if(cache_.begin(), cache_.end(), [&](const CachedVersion& c) {
-          return c.search_id == a.search_id() &&
-                 c.version == t.checkpoint_version();
-        });
-    if (cached != cache_.end()) {
-      supernet = std::move(cached->supernet);
-      cache_.erase(cached);
-    } else {
-      absl::StatusOr<train::SupernetPtr> fetched =
-          Fetch(a.search_id(), t.checkpoint_version(), space);
-      if (!fetched.ok()) return fetched.status();
-      supernet = *std::move(fetched);
-    }
+    // A copy of the cached version is trained, so that the version stays
+    // cached for the round's other shards and the scores that follow.
+    absl::StatusOr<train::Supernet*> version =
+        Version(a.search_id(), t.checkpoint_version(), space);
+    if (!version.ok()) return version.status();
+    supernet = train::SupernetFromTensors(
+        space, train::SupernetTensors(**version), &error);
+    if (!supernet) return absl::InternalError(error);
   }
 
   train::ShardOptions o;

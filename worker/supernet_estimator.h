@@ -23,9 +23,9 @@
 //
 // Versions come from a CheckpointSource. The last version loaded for each of
 // the last few searches stays in memory, ready to score, so a worker scoring
-// many candidates of one version fetches it once. A shard takes its starting
-// version out of that cache and trains it in place: a trained bank is never
-// kept as if it were a version.
+// many candidates of one version fetches it once. A shard trains a copy of
+// its starting version, which stays cached for the round's other shards and
+// for scoring: a trained bank is never kept as if it were a version.
 //
 // Errors (see Estimator::Evaluate for the faults):
 //  * the data set missing or unreadable: FAILED_PRECONDITION;

@@ -9,6 +9,7 @@
 #include "grpcpp/client_context.h"
 #include "spdlog/spdlog.h"
 #include "worker/lease_keeper.h"
+#include "worker/metrics_summary.h"
 
 namespace nas::worker {
 namespace {
@@ -309,13 +310,8 @@ nas::v1::FaultKind WorkerLoop::RunTrial(const nas::v1::TrialAssignment& a,
           return stub_->CompleteTrial(&context, request, &response);
         },
         options_.report_retry_window, stop, "CompleteTrial");
-    spdlog::info(
-        "trial {} done: val_acc {:.4f} test_acc {:.4f} params {} "
-        "flops {} latency {:.3f}ms train {:.1f}s",
-        a.trial_id(), evaluation->metrics.val_accuracy(),
-        evaluation->metrics.test_accuracy(), evaluation->metrics.params(),
-        evaluation->metrics.flops(), evaluation->metrics.latency_ms(),
-        evaluation->metrics.train_seconds());
+    spdlog::info("trial {} done: {}", a.trial_id(),
+                 MetricsSummary(evaluation->metrics));
   } else {
     fault = FaultOf(evaluation.status());
     const bool worker_fault = fault == nas::v1::FAULT_KIND_WORKER;
