@@ -4,7 +4,6 @@
 #include <cmath>
 #include <map>
 #include <optional>
-#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -123,7 +122,6 @@ WeightSharingStep NextWeightSharingStep(
     // Best feasible candidates by the first objective; ties by number so
     // that every replica picks the same ones.
     std::vector<std::pair<double, const nas::v1::Trial*>> scored;
-    std::set<std::string> keys;
     for (const nas::v1::Trial* t : candidates) {
       if (t->state() != nas::v1::TRIAL_STATE_COMPLETED ||
           !MeetsConstraints(spec, t->metrics())) {
@@ -144,11 +142,11 @@ WeightSharingStep NextWeightSharingStep(
                      [](const auto& a, const auto& b) {
                        return a.first > b.first;
                      });
+    // Candidates are distinct computations already (strategies skip every
+    // canonical key tried), so the best k are k different architectures.
     WeightSharingStep step = Step(WeightSharingStep::Action::kAddRetrains);
     for (const auto& [score, t] : scored) {
       if (static_cast<int>(step.retrain_trial_ids.size()) == k) break;
-      const std::string key = absl::StrCat(t->architecture().text());
-      if (!keys.insert(key).second) continue;
       step.retrain_trial_ids.push_back(t->id());
     }
     return step;
