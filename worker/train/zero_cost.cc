@@ -1,0 +1,129 @@
+#include "worker/train/zero_cost.h"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+
+#include "worker/train/model_builder.h"
+#include "worker/train/trainer.h"
+
+namespace nas::train {
+namespace {
+
+namespace nn = torch::nn;
+
+template <typename Fn>
+bool Guarded(std::string* error, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    *error = e.what();
+  }
+  return false;
+}
+
+// The network of `spec`, initialized from `o.seed`, on its device.
+Network Init(const space::NetworkSpec& spec, const ZeroCostOptions& o,
+             torch::Device* device, std::string* error) {
+  const std::string name = ResolveDevice(o.device, error);
+  if (name.empty()) throw std::invalid_argument(*error);
+  *device = torch::Device(name);
+  if (o.num_threads > 0) torch::set_num_threads(o.num_threads);
+  torch::manual_seed(o.seed);
+  Network net = BuildNetwork(spec);
+  net->to(*device);
+  return net;
+}
+
+// Calls fn(weight) for the weight of every convolution and linear layer.
+template <typename Fn>
+void ForEachWeight(Network& net, Fn&& fn) {
+  for (const auto& module : net->modules(/*include_self=*/false)) {
+    if (auto* conv = dynamic_cast<nn::Conv2dImpl*>(module.get())) {
+      fn(conv->weight);
+    } else if (auto* linear = dynamic_cast<nn::LinearImpl*>(module.get())) {
+      fn(linear->weight);
+    }
+  }
+}
+
+torch::Tensor Images(const space::NetworkSpec& spec, const ZeroCostBatch& b,
+                     const torch::Device& device) {
+  const space::InputShape& in = spec.input;
+  const int64_t expected =
+      b.batch * in.channels * in.height * in.width;
+  if (b.batch < 1 || static_cast<int64_t>(b.images.size()) != expected ||
+      static_cast<int64_t>(b.labels.size()) != b.batch) {
+    throw std::invalid_argument(
+        "zero-cost batch: need batch >= 1, batch x C x H x W image values "
+        "and one label per image");
+  }
+  return torch::from_blob(const_cast<float*>(b.images.data()),
+                          {b.batch, in.channels, in.height, in.width},
+                          torch::kFloat32)
+      .to(device);
+}
+
+}  // namespace
+
+bool SynflowScore(const space::NetworkSpec& spec, const ZeroCostOptions& o,
+                  double* score, std::string* error) {
+  return Guarded(error, [&] {
+    torch::Device device(torch::kCPU);
+    Network net = Init(spec, o, &device, error);
+    net->to(torch::kFloat64);
+    // Eval mode with batch norm made an exact identity: statistics mean 0
+    // and var 1 - eps, so that (x - 0) / sqrt(var + eps) * 1 + 0 = x.
+    net->eval();
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& module : net->modules(/*include_self=*/false)) {
+        if (auto* bn = dynamic_cast<nn::BatchNorm2dImpl*>(module.get())) {
+          bn->running_mean.zero_();
+          bn->running_var.fill_(1 - bn->options.eps());
+          if (bn->options.affine()) {
+            bn->weight.fill_(1);
+            bn->bias.zero_();
+          }
+        }
+      }
+      for (torch::Tensor& p : net->parameters()) p.abs_();
+    }
+    const space::InputShape& in = spec.input;
+    const torch::Tensor x = torch::ones(
+        {1, in.channels, in.height, in.width},
+        torch::TensorOptions().dtype(torch::kFloat64).device(device));
+    net->zero_grad();
+    net->forward(x).sum().backward();
+    torch::Tensor total = torch::zeros(
+        {}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+    ForEachWeight(net, [&](const torch::Tensor& w) {
+      if (w.grad().defined()) total += (w * w.grad()).abs().sum();
+    });
+    *score = total.item<double>();
+    return true;
+  });
+}
+
+bool GradNormScore(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
+                   const ZeroCostOptions& o, double* score,
+                   std::string* error) {
+  return Guarded(error, [&] {
+    torch::Device device(torch::kCPU);
+    Network net = Init(spec, o, &device, error);
+    const torch::Tensor x = Images(spec, batch, device);
+    const torch::Tensor y =
+        torch::tensor(batch.labels, torch::kInt64).to(device);
+    net->train();
+    net->zero_grad();
+    nn::functional::cross_entropy(net->forward(x), y).backward();
+    double total = 0;
+    ForEachWeight(net, [&](const torch::Tensor& w) {
+      if (w.grad().defined()) total += w.grad().norm().item<double>();
+    });
+    *score = total;
+    return true;
+  });
+}
+
+}  // namespace nas::train

@@ -1,0 +1,52 @@
+// Zero-cost proxies: scores of an untrained network that predict how well it
+// will train, computed at initialization in one forward and backward pass
+// (Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021).
+// No Torch in this header.
+//
+// Errors: no function throws; a bad spec or a Torch failure returns false
+// and sets *error. Thread-safety: each call seeds Torch's global RNG (the
+// initialization), like TrainAndEvaluate: one call at a time per process.
+#ifndef NAS_WORKER_TRAIN_ZERO_COST_H_
+#define NAS_WORKER_TRAIN_ZERO_COST_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/space/network_spec.h"
+
+namespace nas::train {
+
+struct ZeroCostOptions {
+  uint64_t seed = 0;  // the initialization the score is taken at
+  std::string device = "cpu";  // as TrainOptions::device ("auto" allowed)
+  int num_threads = 0;  // 0: Torch's default
+};
+
+// A batch to score with: `images` float [batch, C, H, W] row-major, already
+// normalized, and one class index per image.
+struct ZeroCostBatch {
+  std::vector<float> images;
+  std::vector<int64_t> labels;
+  int64_t batch = 0;
+};
+
+// synflow (Tanaka et al. 2020): the network in double precision with every
+// parameter replaced by its absolute value and batch norm left out (an
+// exact identity), R = the sum of its logits for one all-ones input; the
+// score is the sum over the weights of every convolution and linear layer
+// of |weight x dR/dweight|. Data-free. Large for networks that keep signal
+// flowing through many parameters; ranks are what matter (the values span
+// many orders of magnitude, so compare logs).
+bool SynflowScore(const space::NetworkSpec& spec, const ZeroCostOptions& o,
+                  double* score, std::string* error);
+
+// grad_norm: the sum over convolution and linear weights of the L2 norm of
+// the gradient of the mean cross-entropy of `batch` (train mode).
+bool GradNormScore(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
+                   const ZeroCostOptions& o, double* score,
+                   std::string* error);
+
+}  // namespace nas::train
+
+#endif  // NAS_WORKER_TRAIN_ZERO_COST_H_
