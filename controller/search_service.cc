@@ -8,6 +8,7 @@
 #include "common/space/space_size.h"
 #include "common/spec/space_from_proto.h"
 #include "common/spec/spec_validation.h"
+#include "common/spec/spec_yaml.h"
 #include "common/status_util.h"
 #include "controller/best_trials.h"
 #include "controller/request_checks.h"
@@ -69,6 +70,25 @@ std::vector<std::string> SpecWarnings(const nas::v1::SearchSpec& spec) {
   return warnings;
 }
 
+// The spec a CreateSearch or ValidateSearch request names: the message, or
+// its spec_yaml parsed, then checked.
+absl::StatusOr<nas::v1::SearchSpec> RequestedSpec(bool has_spec,
+                                                  const nas::v1::SearchSpec& spec,
+                                                  const std::string& spec_yaml) {
+  if (has_spec && !spec_yaml.empty()) {
+    return absl::InvalidArgumentError(
+        "set spec or spec_yaml, not both");
+  }
+  if (spec_yaml.empty()) return CheckedSpec(spec);
+  absl::StatusOr<nas::v1::SearchSpec> parsed =
+      spec::ParseSearchSpecYaml(spec_yaml);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("spec_yaml: ", parsed.status().message()));
+  }
+  return CheckedSpec(*parsed);
+}
+
 }  // namespace
 
 SearchServiceImpl::SearchServiceImpl(TrialStore* store, Scheduler* scheduler,
@@ -90,7 +110,8 @@ grpc::Status SearchServiceImpl::CreateSearch(
     nas::v1::Search* response) {
   absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<nas::v1::SearchSpec> spec = CheckedSpec(request->spec());
+  absl::StatusOr<nas::v1::SearchSpec> spec = RequestedSpec(
+      request->has_spec(), request->spec(), request->spec_yaml());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   absl::StatusOr<nas::v1::Search> search =
       store_->CreateSearch(*spec, caller->name);
@@ -117,7 +138,8 @@ grpc::Status SearchServiceImpl::ValidateSearch(
   // would.
   absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<nas::v1::SearchSpec> spec = CheckedSpec(request->spec());
+  absl::StatusOr<nas::v1::SearchSpec> spec = RequestedSpec(
+      request->has_spec(), request->spec(), request->spec_yaml());
   if (!spec.ok()) return ToGrpcStatus(spec.status());
   for (std::string& warning : SpecWarnings(*spec)) {
     response->add_warnings(std::move(warning));

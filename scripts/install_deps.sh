@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev openssl libssl-dev
   postgresql postgresql-client
   nodejs npm
+  python3 python3-grpcio python3-yaml
 )
 
 missing=()

@@ -181,6 +181,41 @@ TEST(EndToEnd, BadRequestsGetClearStatusCodes) {
             std::string::npos)
       << status.error_message();
 
+  // The same spec as YAML text: the controller parses it, errors name the
+  // path and line; a request with both forms is refused.
+  std::string yaml = kSmallSearch;
+  const std::string ops = "ops: [conv3x3, ir_k3_e3]";  // stage 1's only
+  yaml.replace(yaml.find(ops), ops.size(), "ops: [conv3x3, conv9x9]");
+  nas::v1::CreateSearchRequest from_yaml;
+  from_yaml.set_spec_yaml(yaml);
+  {
+    grpc::ClientContext context;
+    status = cluster.search().CreateSearch(&context, from_yaml, &search);
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find(
+                "spec_yaml: space.chain.stages[1].ops[1] (line "),
+            std::string::npos)
+      << status.error_message();
+  *from_yaml.mutable_spec() = ParseSpec(kSmallSearch);
+  {
+    grpc::ClientContext context;
+    status = cluster.search().CreateSearch(&context, from_yaml, &search);
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("not both"), std::string::npos)
+      << status.error_message();
+  nas::v1::ValidateSearchRequest validate;
+  validate.set_spec_yaml(kSmallSearch);
+  nas::v1::ValidateSearchResponse validated;
+  {
+    grpc::ClientContext context;
+    status = cluster.search().ValidateSearch(&context, validate, &validated);
+  }
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(validated.spec().name(), "e2e-mnist");
+  EXPECT_EQ(validated.spec().budget().max_trials(), 4);
+
   EXPECT_EQ(GetSearch(cluster.search(), 987654, &search).error_code(),
             grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(GetSearch(cluster.search(), -3, &search).error_code(),

@@ -33,6 +33,7 @@
 #include "common/tensor/tensor_archive.h"
 #include "worker/train/supernet.h"
 #include "worker/train/trainer.h"
+#include "worker/train/zero_cost.h"
 
 namespace {
 
@@ -72,6 +73,7 @@ bool Has(const std::string& list, const std::string& item) {
 struct Estimate {
   std::string name;
   std::vector<double> scores;      // parallel to the truth rows
+  std::vector<double> neg_val_loss;  // supernets: -val loss, same images
   double seconds_per_candidate = 0;  // scoring (or training) one candidate
   double training_seconds = 0;       // shared training (supernets), else 0
   std::string note;
@@ -168,7 +170,7 @@ class Bench {
       e.note = "steps/s " + Format(steps / r.seconds, "%.1f") +
                ", mean loss " + Format(r.train_loss, "%.3f");
       if (!ScoreAll(*supernet, &e, error)) return false;
-      estimates_.push_back(e);
+      PushSupernet(e);
     }
     return true;
   }
@@ -225,7 +227,7 @@ class Bench {
     e.training_seconds = train_seconds;
     e.note = std::to_string(shard_steps) + " steps per shard";
     if (!ScoreAll(*supernet, &e, error)) return false;
-    estimates_.push_back(e);
+    PushSupernet(e);
     return true;
   }
 
@@ -250,6 +252,45 @@ class Bench {
     e.seconds_per_candidate = seconds / truth_.size();
     reduced_seconds_ = e.seconds_per_candidate;
     estimates_.push_back(e);
+    return true;
+  }
+
+  // synflow and grad_norm at initialization (--zero_cost_seed), grad_norm
+  // on one batch of --zero_cost_batch training images.
+  bool ZeroCost(std::string* error) {
+    nas::train::ZeroCostOptions o;
+    o.seed = std::stoull(flags_["zero_cost_seed"]);
+    o.device = flags_["device"];
+    o.num_threads = std::stoi(flags_["threads"]);
+    nas::train::ZeroCostBatch batch;
+    if (!nas::train::TrainingBatch(*data_, std::stoll(flags_["zero_cost_batch"]),
+                                   spec_.validation_fraction, o.seed, &batch,
+                                   error)) {
+      return false;
+    }
+    Estimate synflow, grad_norm;
+    synflow.name = "zero-cost: synflow (data-free)";
+    grad_norm.name = "zero-cost: grad_norm (" + flags_["zero_cost_batch"] +
+                     " training images)";
+    double synflow_seconds = 0, grad_norm_seconds = 0;
+    for (const TruthRow& row : truth_) {
+      const nas::space::NetworkSpec spec = space_->Network(row.choices, shape_);
+      double score = 0;
+      auto start = Clock::now();
+      if (!nas::train::SynflowScore(spec, o, &score, error)) return false;
+      synflow_seconds += SecondsSince(start);
+      synflow.scores.push_back(score);
+      start = Clock::now();
+      if (!nas::train::GradNormScore(spec, batch, o, &score, error)) {
+        return false;
+      }
+      grad_norm_seconds += SecondsSince(start);
+      grad_norm.scores.push_back(score);
+    }
+    synflow.seconds_per_candidate = synflow_seconds / truth_.size();
+    grad_norm.seconds_per_candidate = grad_norm_seconds / truth_.size();
+    estimates_.push_back(synflow);
+    estimates_.push_back(grad_norm);
     return true;
   }
 
@@ -301,7 +342,6 @@ class Bench {
                   ratio.c_str(), e.note.c_str());
     }
     std::printf(
-        "| zero-cost proxies | (not implemented yet) | | | | | | |\n"
         "| truth val accuracy (noise floor of the truth) | %.3f | 1 | %.3f "
         "| 1 | | | |\n",
         nas::bench::KendallTau(val, test), nas::bench::Spearman(val, test));
@@ -371,6 +411,16 @@ class Bench {
     return o;
   }
 
+  // A supernet estimate, and the same scores ranked by validation loss
+  // instead of accuracy (a continuous measure of the same images).
+  void PushSupernet(const Estimate& e) {
+    estimates_.push_back(e);
+    Estimate by_loss = e;
+    by_loss.name += ", ranked by -val loss";
+    by_loss.scores = e.neg_val_loss;
+    estimates_.push_back(by_loss);
+  }
+
   bool ScoreAll(const nas::train::Supernet& supernet, Estimate* e,
                 std::string* error) const {
     nas::train::ScoreOptions o;
@@ -391,6 +441,7 @@ class Bench {
       }
       seconds += SecondsSince(start);
       e->scores.push_back(r.val_accuracy);
+      e->neg_val_loss.push_back(-r.val_loss);
     }
     e->seconds_per_candidate = seconds / truth_.size();
     return true;
@@ -419,7 +470,7 @@ int main(int argc, char** argv) {
       {"truth_seed", "1"},
       {"retrain", "false"},
       {"train_missing", "true"},  // false: rank only the rows stored
-      {"estimators", "supernet,shards,reduced"},  // or "none": truth only
+      {"estimators", "supernet,shards,reduced,zero_cost"},  // or "none": truth only
       {"supernet_steps", "3200"},  // comma list: score after each
       {"supernet_lr", "0.05"},
       {"schedule", "cosine"},     // or constant (supernet_lr throughout)
@@ -434,6 +485,8 @@ int main(int argc, char** argv) {
       {"reduced_fraction", "0.25"},
       {"device", "cpu"},
       {"threads", "1"},
+      {"zero_cost_seed", "1"},
+      {"zero_cost_batch", "64"},
       {"estimates_out", ""}};
   for (int i = 1; i < argc; ++i) {
     std::string key = argv[i];
@@ -468,6 +521,9 @@ int main(int argc, char** argv) {
     return Fail(error);
   }
   if (Has(estimators, "reduced") && !bench.ReducedEpoch(&error)) {
+    return Fail(error);
+  }
+  if (Has(estimators, "zero_cost") && !bench.ZeroCost(&error)) {
     return Fail(error);
   }
   bench.ParameterCount();

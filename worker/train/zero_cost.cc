@@ -2,8 +2,12 @@
 
 #include <torch/torch.h>
 
+#include <random>
 #include <stdexcept>
+#include <utility>
 
+#include "worker/train/data_split.h"
+#include "worker/train/dataset.h"
 #include "worker/train/model_builder.h"
 #include "worker/train/trainer.h"
 
@@ -65,6 +69,42 @@ torch::Tensor Images(const space::NetworkSpec& spec, const ZeroCostBatch& b,
 }
 
 }  // namespace
+
+bool TrainingBatch(const Dataset& data, int64_t batch,
+                   double validation_fraction, uint64_t seed,
+                   ZeroCostBatch* out, std::string* error) {
+  return Guarded(error, [&] {
+    DataSplit split;
+    if (!SplitTrainValidation(data.train_images().size(0), validation_fraction,
+                              &split, error)) {
+      return false;
+    }
+    if (batch < 1 || batch > static_cast<int64_t>(split.train_pool.size())) {
+      *error = "batch must be in [1, the training pool's size]";
+      return false;
+    }
+    std::mt19937_64 rng(seed);
+    std::vector<int64_t> pool = split.train_pool;
+    for (int64_t i = 0; i < batch; ++i) {  // a partial Fisher-Yates draw
+      const int64_t j = i + static_cast<int64_t>(rng() % (pool.size() - i));
+      std::swap(pool[i], pool[j]);
+    }
+    pool.resize(batch);
+    const torch::Tensor index = torch::tensor(pool, torch::kInt64);
+    const torch::Tensor images =
+        data.Normalize(data.train_images().index_select(0, index))
+            .to(torch::kFloat32)
+            .contiguous();
+    const torch::Tensor labels =
+        data.train_labels().index_select(0, index).to(torch::kInt64);
+    out->batch = batch;
+    out->images.assign(images.data_ptr<float>(),
+                       images.data_ptr<float>() + images.numel());
+    out->labels.assign(labels.data_ptr<int64_t>(),
+                       labels.data_ptr<int64_t>() + labels.numel());
+    return true;
+  });
+}
 
 bool SynflowScore(const space::NetworkSpec& spec, const ZeroCostOptions& o,
                   double* score, std::string* error) {

@@ -31,6 +31,15 @@ struct ZeroCostBatch {
   int64_t batch = 0;
 };
 
+class Dataset;  // trainer.h
+
+// `batch` images drawn with `seed` from the training pool of `data` (never
+// its validation images, split as TrainOptions::validation_fraction does),
+// normalized, with their labels.
+bool TrainingBatch(const Dataset& data, int64_t batch,
+                   double validation_fraction, uint64_t seed,
+                   ZeroCostBatch* out, std::string* error);
+
 // synflow (Tanaka et al. 2020): the network in double precision with every
 // parameter replaced by its absolute value and batch norm left out (an
 // exact identity), R = the sum of its logits for one all-ones input; the
