@@ -7,7 +7,10 @@
 namespace nas::bench {
 namespace {
 
-// 1-based ranks, ties sharing their average rank.
+int Sign(double x) { return (x > 0) - (x < 0); }
+
+}  // namespace
+
 std::vector<double> AverageRanks(const std::vector<double>& v) {
   std::vector<size_t> order(v.size());
   std::iota(order.begin(), order.end(), 0);
@@ -23,10 +26,6 @@ std::vector<double> AverageRanks(const std::vector<double>& v) {
   }
   return ranks;
 }
-
-int Sign(double x) { return (x > 0) - (x < 0); }
-
-}  // namespace
 
 double KendallTau(const std::vector<double>& a, const std::vector<double>& b) {
   double concordant_minus_discordant = 0;

@@ -6,6 +6,9 @@
 
 namespace nas::bench {
 
+// 1-based ranks of `v`, ties sharing their average rank.
+std::vector<double> AverageRanks(const std::vector<double>& v);
+
 // Kendall's tau-b (ties in either list count as neither concordant nor
 // discordant, and the denominator corrects for them). REQUIRES: equal sizes.
 // Returns 0 for fewer than two items or a list that is all ties.

@@ -474,7 +474,7 @@ int main(int argc, char** argv) {
       {"supernet_steps", "3200"},  // comma list: score after each
       {"supernet_lr", "0.05"},
       {"schedule", "cosine"},     // or constant (supernet_lr throughout)
-      {"fair_paths", "true"},     // false: uniform independent draws (SPOS)
+      {"fair_paths", "false"},    // true: FairNAS queues (ShardOptions)
       {"sandwich", "false"},      // true: the sandwich rule (ShardOptions)
       {"supernet_seed", "1"},
       {"shards", "4"},

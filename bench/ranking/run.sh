@@ -10,12 +10,7 @@
 # (default 19) the run's priority.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BUILD_DIR=${BUILD_DIR:-build}
-if [ ! -f "$BUILD_DIR/build.ninja" ] && [ ! -f "$BUILD_DIR/Makefile" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DNAS_TRAIN_ONLY=ON
-fi
-cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target ranking_bench
+source bench/build_torch_only.sh ranking_bench
 exec nice -n "${NICE:-19}" "$BUILD_DIR/bench/ranking/ranking_bench" \
   --data_dir data --spec examples/demo_fashion_mnist_from_scratch.yaml \
   --truth bench/ranking/ground_truth.csv --truth_count 24 --truth_pool 4000 \

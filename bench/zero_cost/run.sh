@@ -8,10 +8,5 @@
 # (default 19) the run's priority.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BUILD_DIR=${BUILD_DIR:-build}
-if [ ! -f "$BUILD_DIR/build.ninja" ] && [ ! -f "$BUILD_DIR/Makefile" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DNAS_TRAIN_ONLY=ON
-fi
-cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target zero_cost_bench
+source bench/build_torch_only.sh zero_cost_bench
 exec nice -n "${NICE:-19}" "$BUILD_DIR/bench/zero_cost/zero_cost_bench" "$@"

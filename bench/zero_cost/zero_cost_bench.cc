@@ -74,21 +74,6 @@ std::vector<Row> Stratified(std::vector<Row> rows, size_t count,
   return out;
 }
 
-std::vector<double> Ranks(const std::vector<double>& v) {
-  std::vector<size_t> order(v.size());
-  for (size_t i = 0; i < v.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return v[a] < v[b]; });
-  std::vector<double> ranks(v.size());
-  for (size_t i = 0; i < order.size();) {
-    size_t j = i;
-    while (j + 1 < order.size() && v[order[j + 1]] == v[order[i]]) ++j;
-    for (size_t k = i; k <= j; ++k) ranks[order[k]] = (i + j) / 2.0;
-    i = j + 1;
-  }
-  return ranks;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -193,7 +178,7 @@ int main(int argc, char** argv) {
   // data-free score here, ranked, averaged with equal weights.
   std::vector<double> combined(rows.size(), 0);
   for (const auto* scores : {&synflow, &grad_norm, &params, &flops}) {
-    const std::vector<double> r = Ranks(*scores);
+    const std::vector<double> r = nas::bench::AverageRanks(*scores);
     for (size_t i = 0; i < r.size(); ++i) combined[i] += r[i] / 4;
   }
 

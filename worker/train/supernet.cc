@@ -14,10 +14,10 @@
 #include "common/space/nb201_cell.h"
 #include "worker/train/bank_paths.h"
 #include "worker/train/data_split.h"
-#include "worker/train/path_sampler.h"
 #include "worker/train/dataset.h"
 #include "worker/train/evaluate.h"
 #include "worker/train/model_builder.h"
+#include "worker/train/path_sampler.h"
 
 namespace nas::train {
 

@@ -102,6 +102,15 @@ class Client:
         except grpc.RpcError as e:
             raise NasError(e.code(), e.details()) from None
 
+    def _pages(self, method, request, field: str):
+        """Every item of a paged list call, following next_page_token."""
+        while True:
+            response = self._call(method, request)
+            yield from getattr(response, field)
+            if not response.next_page_token:
+                return
+            request.page_token = response.next_page_token
+
     # Searches.
 
     def submit(self, spec: SpecLike) -> Search:
@@ -139,13 +148,8 @@ class Client:
             name=name, include_archived=include_archived, page_size=1000,
             states=[search_pb2.SearchState.Value("SEARCH_STATE_" + s.upper())
                     for s in states])
-        out: List[Search] = []
-        while True:
-            response = self._call(self._stub.ListSearches, request)
-            out.extend(Search.from_proto(s) for s in response.searches)
-            if not response.next_page_token:
-                return out
-            request.page_token = response.next_page_token
+        return [Search.from_proto(s) for s in
+                self._pages(self._stub.ListSearches, request, "searches")]
 
     def cancel(self, search_id: int) -> Search:
         return Search.from_proto(self._call(
@@ -162,13 +166,8 @@ class Client:
             search_id=search_id, page_size=1000,
             states=[search_pb2.TrialState.Value("TRIAL_STATE_" + s.upper())
                     for s in states])
-        out: List[Trial] = []
-        while True:
-            response = self._call(self._stub.ListTrials, request)
-            out.extend(Trial.from_proto(t) for t in response.trials)
-            if not response.next_page_token:
-                return out
-            request.page_token = response.next_page_token
+        return [Trial.from_proto(t) for t in
+                self._pages(self._stub.ListTrials, request, "trials")]
 
     def best_trials(self, search_id: int, k: int = 5) -> BestTrials:
         """The best feasible trials by the search's objective (the Pareto
