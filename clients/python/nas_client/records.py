@@ -86,7 +86,7 @@ class Search:
 
     @property
     def progress(self) -> str:
-        """"7/8 finished" in trials of every kind."""
+        """For example "7/8 finished", counting trials of every kind."""
         finished = sum(v for k, v in self.counts.items()
                        if k not in ("pending", "running"))
         return f"{finished}/{sum(self.counts.values())} finished"

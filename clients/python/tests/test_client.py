@@ -199,5 +199,91 @@ class ClientTest(unittest.TestCase):
                          "CANCELLED")
 
 
+class SecureClientTest(unittest.TestCase):
+    """TLS and bearer tokens, as nasctl uses them: a controller with the
+    certificates and tokens of scripts/make_certs.sh."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.environ.get("NAS_CONTROLLER_BINARY") or not os.environ.get(
+                "NAS_TEST_DATABASE_URL"):
+            raise unittest.SkipTest("set NAS_CONTROLLER_BINARY and "
+                                    "NAS_TEST_DATABASE_URL")
+        cls.dir = tempfile.TemporaryDirectory()
+        d = pathlib.Path(cls.dir.name)
+        root = HERE.parent.parent.parent
+        subprocess.run(["bash", str(root / "scripts" / "make_certs.sh"),
+                        str(d)], check=True, stdout=subprocess.DEVNULL)
+        # A second client, to check that searches stay their owner's.
+        (d / "other.token").write_text("other-client-token-0001\n")
+        with open(d / "tokens", "a") as tokens:
+            tokens.write("other client other-client-token-0001\n")
+        admin = os.environ["NAS_TEST_DATABASE_URL"]
+        cls.admin = admin
+        cls.db = "nas_pyclient_tls_" + uuid.uuid4().hex[:10]
+        subprocess.run(["psql", "-X", "-q", admin, "-c",
+                        f"CREATE DATABASE {cls.db}"], check=True)
+        port = free_port()
+        cls.address = f"127.0.0.1:{port}"
+        cls.log = open(d / "controller.log", "wb")
+        cls.controller = subprocess.Popen(
+            [os.environ["NAS_CONTROLLER_BINARY"], f"--listen={cls.address}",
+             f"--database_url={with_database(admin, cls.db)}",
+             f"--tls_cert={d / 'server.pem'}", f"--tls_key={d / 'server.key'}",
+             f"--auth_tokens_file={d / 'tokens'}"],
+            stdout=cls.log, stderr=subprocess.STDOUT)
+        cls.ca = str(d / "ca.pem")
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=(d / "ca.pem").read_bytes())
+        channel = grpc.secure_channel(cls.address, credentials)
+        grpc.channel_ready_future(channel).result(timeout=60)
+        channel.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.controller.terminate()
+        try:
+            cls.controller.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            cls.controller.kill()
+        cls.log.close()
+        subprocess.run(["psql", "-X", "-q", cls.admin, "-c",
+                        f"DROP DATABASE IF EXISTS {cls.db} WITH (FORCE)"],
+                       check=False)
+        cls.dir.cleanup()
+
+    def client(self, token_file=None, token=None):
+        return nas_client.Client(self.address, tls_ca=self.ca,
+                                 token_file=token_file, token=token)
+
+    def test_tokens_decide_who_may_call_and_see(self):
+        d = pathlib.Path(self.dir.name)
+        with self.client(token_file=str(d / "client.token")) as user:
+            search = user.submit(SPEC)
+            self.assertEqual(user.search(search.id).id, search.id)
+            self.assertNotEqual(search.owner, "")
+        with self.client(token_file=str(d / "other.token")) as other:
+            with self.assertRaises(nas_client.NasError) as e:
+                other.search(search.id)
+            self.assertEqual(e.exception.code, grpc.StatusCode.NOT_FOUND)
+        with self.client() as anonymous:
+            with self.assertRaises(nas_client.NasError) as e:
+                anonymous.searches()
+            self.assertEqual(e.exception.code,
+                             grpc.StatusCode.UNAUTHENTICATED)
+        with self.client(token="not-a-token") as forger:
+            with self.assertRaises(nas_client.NasError) as e:
+                forger.searches()
+            self.assertEqual(e.exception.code,
+                             grpc.StatusCode.UNAUTHENTICATED)
+
+    def test_an_untrusted_certificate_is_refused(self):
+        # No CA given: the system roots do not trust the private CA.
+        with nas_client.Client(self.address, token="x", timeout=10) as nas:
+            with self.assertRaises(nas_client.NasError) as e:
+                nas.searches()
+            self.assertEqual(e.exception.code, grpc.StatusCode.UNAVAILABLE)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
