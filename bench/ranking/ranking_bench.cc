@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
@@ -172,6 +173,54 @@ class Bench {
       if (!ScoreAll(*supernet, &e, error)) return false;
       PushSupernet(e);
     }
+    return true;
+  }
+
+  // Few-shot: one supernet per option of --few_shot_decision, each trained
+  // by one worker on the paths that take its option, for the last value of
+  // --supernet_steps divided among them (the same total steps); each
+  // architecture is scored by the supernet of its option.
+  bool SupernetFewShot(std::string* error) {
+    const std::string& name = flags_["few_shot_decision"];
+    const std::vector<nas::space::Decision>& decisions = space_->decisions();
+    size_t d = 0;
+    while (d < decisions.size() && decisions[d].name != name) ++d;
+    if (d == decisions.size()) {
+      *error = "--few_shot_decision: the space has no decision " + name;
+      return false;
+    }
+    const int options = static_cast<int>(decisions[d].options.size());
+    const int total = IntList(flags_["supernet_steps"]).back();
+    std::vector<nas::train::SupernetPtr> supernets;
+    double train_seconds = 0;
+    for (int k = 0; k < options; ++k) {
+      auto supernet = NewSupernet(error);
+      if (!supernet) return false;
+      nas::train::ShardOptions o = ShardOptions(0, 1);
+      o.steps = total / options;
+      o.seed = std::stoull(flags_["supernet_seed"]) * 1000 + k;
+      o.fixed_choices.assign(decisions.size(), -1);
+      o.fixed_choices[d] = k;
+      nas::train::ShardResult r;
+      if (!nas::train::TrainSupernetShard(supernet.get(), *data_, o, nullptr,
+                                          &r, error)) {
+        return false;
+      }
+      train_seconds += r.seconds;
+      supernets.push_back(std::move(supernet));
+    }
+    Estimate e;
+    e.name = "few-shot supernet, one per " + name + ", " +
+             std::to_string(total) + " steps in all";
+    e.training_seconds = train_seconds;
+    if (!ScoreEach(
+            [&](const TruthRow& row) -> const nas::train::Supernet& {
+              return *supernets[row.choices[d]];
+            },
+            &e, error)) {
+      return false;
+    }
+    PushSupernet(e);
     return true;
   }
 
@@ -423,6 +472,16 @@ class Bench {
 
   bool ScoreAll(const nas::train::Supernet& supernet, Estimate* e,
                 std::string* error) const {
+    return ScoreEach(
+        [&](const TruthRow&) -> const nas::train::Supernet& { return supernet; },
+        e, error);
+  }
+
+  // Scores every truth row with inherited weights from supernet_of(row).
+  bool ScoreEach(
+      const std::function<const nas::train::Supernet&(const TruthRow&)>&
+          supernet_of,
+      Estimate* e, std::string* error) const {
     nas::train::ScoreOptions o;
     o.bn_recalibration_batches = std::stoi(flags_.at("bn_batches"));
     o.batch_size = spec_.batch_size;
@@ -435,8 +494,8 @@ class Bench {
     for (const TruthRow& row : truth_) {
       nas::train::ScoreResult r;
       const auto start = Clock::now();
-      if (!nas::train::ScoreSubnet(supernet, row.choices, *data_, o, &r,
-                                   error)) {
+      if (!nas::train::ScoreSubnet(supernet_of(row), row.choices, *data_, o,
+                                   &r, error)) {
         return false;
       }
       seconds += SecondsSince(start);
@@ -478,6 +537,7 @@ int main(int argc, char** argv) {
       {"sandwich", "false"},      // true: the sandwich rule (ShardOptions)
       {"supernet_seed", "1"},
       {"shards", "4"},
+      {"few_shot_decision", "stage2.depth"},  // --estimators few_shot
       {"shard_steps", "200"},
       {"bn_batches", "20"},
       {"max_val_images", "0"},
@@ -518,6 +578,9 @@ int main(int argc, char** argv) {
     return Fail(error);
   }
   if (Has(estimators, "shards") && !bench.SupernetSharded(&error)) {
+    return Fail(error);
+  }
+  if (Has(estimators, "few_shot") && !bench.SupernetFewShot(&error)) {
     return Fail(error);
   }
   if (Has(estimators, "reduced") && !bench.ReducedEpoch(&error)) {

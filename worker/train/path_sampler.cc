@@ -20,12 +20,14 @@ bool IsSizeDecision(const std::string& name) {
 }  // namespace
 
 PathSampler::PathSampler(const space::SearchSpace& space, bool fair,
-                         bool sandwich, uint64_t seed)
+                         bool sandwich, uint64_t seed, std::vector<int> fixed)
     : space_(space),
       fair_(fair),
       sandwich_(sandwich),
       rng_(seed),
-      queues_(space.decisions().size()) {
+      queues_(space.decisions().size()),
+      fixed_(std::move(fixed)) {
+  fixed_.resize(space.decisions().size(), -1);
   for (const space::Decision& d : space.decisions()) {
     int largest = -1, smallest = -1;
     if (IsSizeDecision(d.name)) {
@@ -63,7 +65,9 @@ std::vector<int> PathSampler::Next() {
   std::vector<int> choices;
   choices.reserve(largest_.size());
   for (size_t i = 0; i < largest_.size(); ++i) {
-    if (phase == 0 && largest_[i] >= 0) {
+    if (fixed_[i] >= 0) {
+      choices.push_back(fixed_[i]);
+    } else if (phase == 0 && largest_[i] >= 0) {
       choices.push_back(largest_[i]);
     } else if (phase == 1 && smallest_[i] >= 0) {
       choices.push_back(smallest_[i]);

@@ -20,8 +20,10 @@ namespace nas::train {
 class PathSampler {
  public:
   // `space` must outlive the sampler.
+  // `fixed`: empty, or an option index (or -1: drawn) per decision, as
+  // ShardOptions::fixed_choices. REQUIRES: valid indices.
   PathSampler(const space::SearchSpace& space, bool fair, bool sandwich,
-              uint64_t seed);
+              uint64_t seed, std::vector<int> fixed = {});
 
   std::vector<int> Next();
 
@@ -41,6 +43,7 @@ class PathSampler {
   // it is a size decision ("*.depth", "*.width"), else -1.
   std::vector<int> largest_;
   std::vector<int> smallest_;
+  std::vector<int> fixed_;
   std::vector<std::vector<int>> queues_;  // per decision, options left
 };
 

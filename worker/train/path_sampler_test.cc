@@ -121,6 +121,27 @@ TEST(PathSamplerTest, SandwichTrainsLargestThenSmallestThenTwoDrawn) {
   }
 }
 
+TEST(PathSamplerTest, FixedDecisionsNeverChangeAndTheRestAreDrawn) {
+  const auto space = Space();
+  const size_t n = space->decisions().size();
+  std::vector<int> fixed(n, -1);
+  ASSERT_EQ(space->decisions()[4].name, "stage2.width");
+  fixed[4] = 1;  // its second option
+  PathSampler sampler(*space, /*fair=*/false, /*sandwich=*/true, 7, fixed);
+  bool others_vary = false;
+  std::vector<int> first;
+  for (int step = 0; step < 40; ++step) {
+    const std::vector<int> choices = sampler.Next();
+    ASSERT_EQ(choices.size(), n);
+    EXPECT_EQ(choices[4], 1) << "step " << step;  // even for the sandwich
+    if (first.empty()) first = choices;
+    for (size_t d = 0; d < n; ++d) {
+      if (d != 4 && choices[d] != first[d]) others_vary = true;
+    }
+  }
+  EXPECT_TRUE(others_vary);
+}
+
 TEST(ShardLearningRateTest, ConstantWithoutASchedule) {
   ShardOptions o;
   o.steps = 100;

@@ -320,6 +320,20 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
     *error = "bad shard options: " + bad;
     return false;
   }
+  if (!o.fixed_choices.empty()) {
+    const std::vector<space::Decision>& decisions = net->space->decisions();
+    bool ok = o.fixed_choices.size() == decisions.size();
+    for (size_t i = 0; ok && i < decisions.size(); ++i) {
+      ok = o.fixed_choices[i] >= -1 &&
+           o.fixed_choices[i] < static_cast<int>(decisions[i].options.size());
+    }
+    if (!ok) {
+      *error = "bad shard options: fixed_choices needs one entry per decision (" +
+               std::to_string(decisions.size()) +
+               "), each an option index or -1";
+      return false;
+    }
+  }
   if (!CheckData(*net, data, error)) return false;
   const std::string device_name = ResolveDevice(o.device, error);
   if (device_name.empty()) return false;
@@ -359,7 +373,8 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
   }
   const torch::Tensor images = data.train_images().to(device);
   const torch::Tensor labels = data.train_labels().to(device);
-  PathSampler paths(*net->space, o.fair_paths, o.sandwich, o.seed);
+  PathSampler paths(*net->space, o.fair_paths, o.sandwich, o.seed,
+                    o.fixed_choices);
   std::mt19937_64& rng = paths.rng();
   torch::manual_seed(o.seed);
   const auto start = Clock::now();

@@ -101,6 +101,11 @@ struct ShardOptions {
   // the largest width, so the supernet under-rates big architectures; the
   // largest and the smallest subnet bound all others.
   bool sandwich = false;
+  // Few-shot training (Zhao et al. 2021): when not empty, one entry per
+  // decision of the space, an option index to train only paths that take
+  // it, or -1 to draw that decision as usual. A sub-supernet per option of
+  // a decision then trains without the interference of the others.
+  std::vector<int> fixed_choices;
   double momentum = 0.9;  // Nesterov; the buffer starts at zero per shard
   double weight_decay = 5e-4;
   // The shard trains only on part shard_index of num_shards equal parts of

@@ -337,6 +337,14 @@ TEST(SupernetTest, BadArchivesChoicesAndOptionsAreErrors) {
   ShardResult r;
   EXPECT_FALSE(TrainSupernetShard(net.get(), *data, bad, nullptr, &r, &error));
   EXPECT_NE(error.find("shard_index"), std::string::npos) << error;
+  ShardOptions few = FastShard(1, 1);
+  few.fixed_choices = {0, 1};  // the space has 8 decisions
+  EXPECT_FALSE(TrainSupernetShard(net.get(), *data, few, nullptr, &r, &error));
+  EXPECT_NE(error.find("fixed_choices"), std::string::npos) << error;
+  few.fixed_choices = std::vector<int>(8, -1);
+  few.fixed_choices[0] = 2;  // stage1.depth has 2 options
+  EXPECT_FALSE(TrainSupernetShard(net.get(), *data, few, nullptr, &r, &error));
+  EXPECT_NE(error.find("fixed_choices"), std::string::npos) << error;
   auto wrong_shape = MakeDataset(
       "tiny", 10, {0.5f}, {0.5f}, torch::zeros({20, 1, 5, 5}, torch::kUInt8),
       torch::zeros({20}, torch::kInt64),
