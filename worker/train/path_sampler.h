@@ -43,8 +43,8 @@ class PathSampler {
   // it is a size decision ("*.depth", "*.width"), else -1.
   std::vector<int> largest_;
   std::vector<int> smallest_;
-  std::vector<int> fixed_;
   std::vector<std::vector<int>> queues_;  // per decision, options left
+  std::vector<int> fixed_;  // per decision, an option index or -1
 };
 
 // The learning rate of step `step` (0-based) of a shard with options `o`
