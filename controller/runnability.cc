@@ -100,7 +100,9 @@ std::string UnrunnableReason(const nas::v1::SearchSpec& spec,
   // there were other kinds.
   std::vector<std::string> work;
   for (TrialKind kind : missing) {
-    if (kind != nas::v1::TRIAL_KIND_TRAIN) work.push_back(nas::spec::NamesOf(kind).work);
+    if (kind != nas::v1::TRIAL_KIND_TRAIN) {
+      work.push_back(nas::spec::NamesOf(kind).work);
+    }
   }
   const std::string space_and_data = absl::StrCat(
       "the ", SpaceToken(spec.space()), " space on ",

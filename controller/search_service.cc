@@ -76,8 +76,7 @@ absl::StatusOr<nas::v1::SearchSpec> RequestedSpec(bool has_spec,
                                                   const nas::v1::SearchSpec& spec,
                                                   const std::string& spec_yaml) {
   if (has_spec && !spec_yaml.empty()) {
-    return absl::InvalidArgumentError(
-        "set spec or spec_yaml, not both");
+    return absl::InvalidArgumentError("set spec or spec_yaml, not both");
   }
   if (spec_yaml.empty()) return CheckedSpec(spec);
   absl::StatusOr<nas::v1::SearchSpec> parsed =

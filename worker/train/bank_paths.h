@@ -16,6 +16,23 @@
 
 namespace nas::train {
 
+// Runs `body(&message)`; returns true when it does. Otherwise sets *error
+// (when not null) to the message the body left, or that of the Torch or
+// standard exception it threw, or `fallback`.
+template <typename Body>
+bool Guarded(std::string* error, const char* fallback, Body body) {
+  std::string message;
+  try {
+    if (body(&message)) return true;
+  } catch (const c10::Error& e) {
+    message = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    message = e.what();
+  }
+  if (error) *error = message.empty() ? fallback : message;
+  return false;
+}
+
 // The leading block of `bank` of the given shape: a view, so in-place
 // updates of it change the bank. Throws std::invalid_argument when the rank
 // differs or the bank is smaller than `shape` (naming `name`).

@@ -259,20 +259,6 @@ void MoveBank(Supernet* net, const torch::Device& device) {
   for (auto& [name, t] : net->bank) t = t.to(device);
 }
 
-// Runs `body`, turning Torch and standard exceptions into *error.
-template <typename Body>
-bool Guarded(std::string* error, Body body) {
-  std::string message;
-  try {
-    if (body(&message)) return true;
-  } catch (const c10::Error& e) {
-    message = e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    message = e.what();
-  }
-  if (error) *error = message.empty() ? "supernet failure" : message;
-  return false;
-}
 
 std::string CheckShardOptions(const ShardOptions& o) {
   if (o.steps < 0) return "steps must be >= 0";
@@ -537,7 +523,7 @@ SupernetPtr CreateSupernet(const SupernetSpace& space, uint64_t seed,
                            std::string* error) {
   SupernetPtr net = NewSupernet(space, error);
   if (!net) return nullptr;
-  const bool ok = Guarded(error, [&](std::string*) {
+  const bool ok = Guarded(error, "supernet failure", [&](std::string*) {
     torch::manual_seed(seed);
     InitBank(net.get());
     return true;
@@ -550,7 +536,7 @@ SupernetPtr SupernetFromTensors(const SupernetSpace& space,
                                 std::string* error) {
   SupernetPtr net = CreateSupernet(space, 0, error);
   if (!net) return nullptr;
-  const bool ok = Guarded(error, [&](std::string* message) {
+  const bool ok = Guarded(error, "supernet failure", [&](std::string* message) {
     for (const auto& [name, t] : tensors) {
       if (net->bank.count(name) == 0) {
         *message = "tensor " + name + " is not part of this space's supernet";
@@ -594,7 +580,7 @@ bool TrainSupernetShard(Supernet* supernet, const Dataset& data,
                         const ShardProgress& progress, ShardResult* result,
                         std::string* error) {
   *result = ShardResult();
-  return Guarded(error, [&](std::string* message) {
+  return Guarded(error, "supernet failure", [&](std::string* message) {
     return TrainShard(supernet, data, options, progress, result, message);
   });
 }
@@ -603,7 +589,7 @@ bool ScoreSubnet(const Supernet& supernet, const std::vector<int>& choices,
                  const Dataset& data, const ScoreOptions& options,
                  ScoreResult* result, std::string* error) {
   *result = ScoreResult();
-  return Guarded(error, [&](std::string* message) {
+  return Guarded(error, "supernet failure", [&](std::string* message) {
     return Score(supernet, choices, data, options, result, message);
   });
 }
@@ -611,7 +597,7 @@ bool ScoreSubnet(const Supernet& supernet, const std::vector<int>& choices,
 bool ExtractSubnet(const Supernet& supernet, const std::vector<int>& choices,
                    tensor::TensorMap* out, std::string* error) {
   out->clear();
-  return Guarded(error, [&](std::string*) {
+  return Guarded(error, "supernet failure", [&](std::string*) {
     Subnet sub = BuildSubnet(supernet, choices);
     for (const auto& [name, t] : sub.tensors) (*out)[name] = ToPlain(t);
     return true;
@@ -640,7 +626,7 @@ std::vector<float> Forward(Network& network, const space::InputShape& in,
 bool SubnetLogits(const Supernet& supernet, const std::vector<int>& choices,
                   const std::vector<float>& images, int64_t batch,
                   std::vector<float>* logits, std::string* error) {
-  return Guarded(error, [&](std::string*) {
+  return Guarded(error, "supernet failure", [&](std::string*) {
     Subnet sub = BuildSubnet(supernet, choices);
     *logits = Forward(sub.network, sub.spec.input, images, batch);
     return true;
@@ -651,7 +637,7 @@ bool StandaloneLogits(const space::NetworkSpec& spec,
                       const tensor::TensorMap& tensors,
                       const std::vector<float>& images, int64_t batch,
                       std::vector<float>* logits, std::string* error) {
-  return Guarded(error, [&](std::string* message) {
+  return Guarded(error, "supernet failure", [&](std::string* message) {
     Network network = BuildNetwork(spec);
     torch::NoGradGuard no_grad;
     size_t used = 0;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "worker/train/bank_paths.h"
 #include "worker/train/data_split.h"
 #include "worker/train/dataset.h"
 #include "worker/train/model_builder.h"
@@ -16,21 +17,13 @@ namespace {
 
 namespace nn = torch::nn;
 
-template <typename Fn>
-bool Guarded(std::string* error, Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    *error = e.what();
-  }
-  return false;
-}
-
-// The network of `spec`, initialized from `o.seed`, on its device.
+// The network of `spec`, initialized from `o.seed`, on its device. Throws
+// when the device cannot be used.
 Network Init(const space::NetworkSpec& spec, const ZeroCostOptions& o,
-             torch::Device* device, std::string* error) {
-  const std::string name = ResolveDevice(o.device, error);
-  if (name.empty()) throw std::invalid_argument(*error);
+             torch::Device* device) {
+  std::string error;
+  const std::string name = ResolveDevice(o.device, &error);
+  if (name.empty()) throw std::invalid_argument(error);
   *device = torch::Device(name);
   if (o.num_threads > 0) torch::set_num_threads(o.num_threads);
   torch::manual_seed(o.seed);
@@ -73,14 +66,15 @@ torch::Tensor Images(const space::NetworkSpec& spec, const ZeroCostBatch& b,
 bool TrainingBatch(const Dataset& data, int64_t batch,
                    double validation_fraction, uint64_t seed,
                    ZeroCostBatch* out, std::string* error) {
-  return Guarded(error, [&] {
+  return Guarded(error, "cannot draw a zero-cost batch",
+                 [&](std::string* message) {
     DataSplit split;
     if (!SplitTrainValidation(data.train_images().size(0), validation_fraction,
-                              &split, error)) {
+                              &split, message)) {
       return false;
     }
     if (batch < 1 || batch > static_cast<int64_t>(split.train_pool.size())) {
-      *error = "batch must be in [1, the training pool's size]";
+      *message = "batch must be in [1, the training pool's size]";
       return false;
     }
     std::mt19937_64 rng(seed);
@@ -108,9 +102,9 @@ bool TrainingBatch(const Dataset& data, int64_t batch,
 
 bool SynflowScore(const space::NetworkSpec& spec, const ZeroCostOptions& o,
                   double* score, std::string* error) {
-  return Guarded(error, [&] {
+  return Guarded(error, "zero-cost score failed", [&](std::string*) {
     torch::Device device(torch::kCPU);
-    Network net = Init(spec, o, &device, error);
+    Network net = Init(spec, o, &device);
     net->to(torch::kFloat64);
     // Eval mode with batch norm made an exact identity: statistics mean 0
     // and var 1 - eps, so that (x - 0) / sqrt(var + eps) * 1 + 0 = x.
@@ -148,9 +142,9 @@ bool SynflowScore(const space::NetworkSpec& spec, const ZeroCostOptions& o,
 bool GradNormScore(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
                    const ZeroCostOptions& o, double* score,
                    std::string* error) {
-  return Guarded(error, [&] {
+  return Guarded(error, "zero-cost score failed", [&](std::string*) {
     torch::Device device(torch::kCPU);
-    Network net = Init(spec, o, &device, error);
+    Network net = Init(spec, o, &device);
     const torch::Tensor x = Images(spec, batch, device);
     const torch::Tensor y =
         torch::tensor(batch.labels, torch::kInt64).to(device);
