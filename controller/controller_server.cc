@@ -8,6 +8,7 @@
 #include "common/net/host_port.h"
 #include "controller/checkpoints/postgres_checkpoint_store.h"
 #include "controller/event_hub.h"
+#include "controller/pruning/pruning_book.h"
 #include "controller/scheduler.h"
 #include "controller/search_service.h"
 #include "controller/store/postgres_store.h"
@@ -84,13 +85,14 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
       std::make_unique<Scheduler>(server->store_.get(), scheduler_options,
                                   server->checkpoints_.get());
   server->hub_ = std::make_unique<EventHub>();
+  server->pruning_ = std::make_unique<PruningBook>(server->store_.get());
   server->search_service_ = std::make_unique<SearchServiceImpl>(
       server->store_.get(), server->scheduler_.get(), server->hub_.get(),
       &server->authorizer_);
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(
       server->store_.get(), server->checkpoints_.get(),
-      server->scheduler_.get(), server->hub_.get(), &server->authorizer_,
-      options.max_checkpoint_bytes);
+      server->scheduler_.get(), server->hub_.get(), server->pruning_.get(),
+      &server->authorizer_, options.max_checkpoint_bytes);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

@@ -21,6 +21,7 @@ class TrialStore;
 class CheckpointStore;
 class Scheduler;
 class EventHub;
+class PruningBook;
 class SearchServiceImpl;
 class WorkerServiceImpl;
 
@@ -76,6 +77,7 @@ class ControllerServer {
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<EventHub> hub_;
+  std::unique_ptr<PruningBook> pruning_;
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -27,7 +27,10 @@ TrialView ToView(const nas::v1::SearchSpec& spec, const nas::v1::Trial& trial,
                       trial.architecture().choices().end());
   view.canonical_key = space.CanonicalKey(view.choices);
   view.state = trial.state();
-  if (trial.state() == nas::v1::TRIAL_STATE_COMPLETED &&
+  // A STOPPED trial's metrics are its last epoch's: lower-fidelity
+  // evidence, scored like a completed trial (docs/early_stopping.md).
+  if ((trial.state() == nas::v1::TRIAL_STATE_COMPLETED ||
+       trial.state() == nas::v1::TRIAL_STATE_STOPPED) &&
       MeetsConstraints(spec, trial.metrics())) {
     view.score = OrientedScore(spec, trial.metrics());
     view.objectives = OrientedObjectives(spec, trial.metrics());

@@ -52,17 +52,43 @@ LeaseRef ToLeaseRef(const Request& request) {
   return LeaseRef{request.worker_id(), request.trial_id(), request.attempt()};
 }
 
+// Sends `bytes` in chunks of at most kCheckpointChunkBytes, the first with
+// the size and SHA-256.
+grpc::Status StreamChunks(const std::string& bytes, const std::string& sha256,
+                          grpc::ServerWriter<nas::v1::CheckpointChunk>* writer) {
+  const int64_t size = static_cast<int64_t>(bytes.size());
+  int64_t offset = 0;
+  do {
+    nas::v1::CheckpointChunk chunk;
+    if (offset == 0) {
+      chunk.set_size(size);
+      chunk.set_sha256(sha256);
+    }
+    const int64_t length = std::min(kCheckpointChunkBytes, size - offset);
+    chunk.set_data(bytes.substr(static_cast<size_t>(offset),
+                                static_cast<size_t>(length)));
+    if (!writer->Write(chunk)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED,
+                          "the worker stopped reading the checkpoint");
+    }
+    offset += length;
+  } while (offset < size);
+  return grpc::Status::OK;
+}
+
 }  // namespace
 
 WorkerServiceImpl::WorkerServiceImpl(TrialStore* store,
                                      CheckpointStore* checkpoints,
                                      Scheduler* scheduler, EventHub* hub,
+                                     PruningBook* pruning,
                                      const Authorizer* auth,
                                      int64_t max_checkpoint_bytes)
     : store_(store),
       checkpoints_(checkpoints),
       scheduler_(scheduler),
       hub_(hub),
+      pruning_(pruning),
       auth_(auth),
       max_checkpoint_bytes_(max_checkpoint_bytes) {}
 
@@ -181,6 +207,45 @@ grpc::Status WorkerServiceImpl::AcquireTrial(
   return grpc::Status::OK;
 }
 
+bool WorkerServiceImpl::ApplyPruning(const LeaseRef& ref, const EpochAck& ack,
+                                     const nas::v1::EpochMetrics& metrics,
+                                     std::optional<int>* rung) {
+  if (!IsTrainKind(ack.kind)) return false;
+  absl::StatusOr<std::optional<PruneDecision>> decision = pruning_->Decide(
+      ack.search_id, ref.trial_id, ack.trial_number, metrics);
+  if (!decision.ok()) {
+    // The trial goes on: a decision missed costs compute, not results.
+    spdlog::warn("trial {}: no early-stopping decision for epoch {}: {}",
+                 ref.trial_id, metrics.epoch(), decision.status().ToString());
+    return false;
+  }
+  if (!decision->has_value()) return false;
+  const PruneDecision& d = **decision;
+  if (!d.stop) {
+    if (d.rung.has_value()) {
+      *rung = d.rung;
+      if (absl::Status s = store_->SetTrialRung(ref, *d.rung); !s.ok()) {
+        spdlog::warn("trial {}: rung {} not recorded: {}", ref.trial_id,
+                     *d.rung, s.ToString());
+      }
+    }
+    return false;
+  }
+  nas::v1::TrialMetrics last;
+  last.set_val_accuracy(metrics.val_accuracy());
+  last.set_val_loss(metrics.val_loss());
+  if (absl::Status s = store_->StopTrial(ref, d.reason, last, d.rung);
+      !s.ok()) {
+    spdlog::warn("trial {}: not stopped: {}", ref.trial_id, s.ToString());
+    return false;
+  }
+  spdlog::info("trial {} (search {}, #{}) stopped: {}", ref.trial_id,
+               ack.search_id, ack.trial_number, d.reason);
+  absl::StatusOr<nas::v1::Trial> stopped = store_->GetTrial(ref.trial_id);
+  if (stopped.ok()) OnTrialEnded(ack.search_id, *stopped);
+  return true;
+}
+
 grpc::Status WorkerServiceImpl::ReportProgress(
     grpc::ServerContext* context, const nas::v1::ReportProgressRequest* request,
     nas::v1::ReportProgressResponse* response) {
@@ -190,22 +255,30 @@ grpc::Status WorkerServiceImpl::ReportProgress(
   if (absl::Status s = CheckEpochMetrics(request->metrics()); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<EpochAck> ack = store_->RecordEpoch(
-      ToLeaseRef(*request), request->metrics(), scheduler_->lease());
+  const LeaseRef ref = ToLeaseRef(*request);
+  absl::StatusOr<EpochAck> ack =
+      store_->RecordEpoch(ref, request->metrics(), scheduler_->lease());
   if (!ack.ok()) return ToGrpcStatus(ack.status());
-  response->set_stop(ack->stop);
-  if (!ack->stop) {
-    // Only watchers need the trial's search and number; skip the read
-    // otherwise.
-    absl::StatusOr<nas::v1::Trial> trial = store_->GetTrial(request->trial_id());
-    if (trial.ok() && hub_->HasSubscribers(trial->search_id())) {
-      nas::v1::SearchEvent event;
-      nas::v1::EpochReported* epoch = event.mutable_epoch_reported();
-      epoch->set_trial_id(trial->id());
-      epoch->set_trial_number(trial->number());
-      *epoch->mutable_metrics() = request->metrics();
-      Publish(trial->search_id(), std::move(event));
+  if (ack->stop) {
+    response->set_stop(true);
+    return grpc::Status::OK;
+  }
+  std::optional<int> rung;
+  if (ApplyPruning(ref, *ack, request->metrics(), &rung)) {
+    response->set_stop(true);
+    return grpc::Status::OK;
+  }
+  if (hub_->HasSubscribers(ack->search_id)) {
+    nas::v1::SearchEvent event;
+    nas::v1::EpochReported* epoch = event.mutable_epoch_reported();
+    epoch->set_trial_id(request->trial_id());
+    epoch->set_trial_number(ack->trial_number);
+    *epoch->mutable_metrics() = request->metrics();
+    if (rung.has_value()) {
+      epoch->set_promoted(true);
+      epoch->set_rung(*rung);
     }
+    Publish(ack->search_id, std::move(event));
   }
   return grpc::Status::OK;
 }
@@ -321,6 +394,7 @@ grpc::Status WorkerServiceImpl::FetchCheckpoint(
   if (absl::Status s = CheckId("search_id", request->search_id()); !s.ok()) {
     return ToGrpcStatus(s);
   }
+  if (request->trial_id() != 0) return FetchTrialState(*request, writer);
   if (request->version() < 1) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
         "version: supernet versions start at 1, got ", request->version())));
@@ -331,26 +405,54 @@ grpc::Status WorkerServiceImpl::FetchCheckpoint(
   absl::StatusOr<std::string> bytes = checkpoints_->ReadSupernetVersion(
       request->search_id(), request->version());
   if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+  if (grpc::Status sent = StreamChunks(*bytes, info->sha256, writer);
+      !sent.ok()) {
+    return sent;
+  }
   const int64_t size = static_cast<int64_t>(bytes->size());
-  int64_t offset = 0;
-  do {
-    nas::v1::CheckpointChunk chunk;
-    if (offset == 0) {
-      chunk.set_size(size);
-      chunk.set_sha256(info->sha256);
-    }
-    const int64_t length = std::min(kCheckpointChunkBytes, size - offset);
-    chunk.set_data(bytes->substr(static_cast<size_t>(offset),
-                                 static_cast<size_t>(length)));
-    if (!writer->Write(chunk)) {
-      return grpc::Status(grpc::StatusCode::CANCELLED,
-                          "the worker stopped reading the checkpoint");
-    }
-    offset += length;
-  } while (offset < size);
   spdlog::info("worker {} fetched search {} supernet version {} ({} bytes)",
                request->worker_id(), request->search_id(), request->version(),
                size);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerServiceImpl::FetchTrialState(
+    const nas::v1::FetchCheckpointRequest& request,
+    grpc::ServerWriter<nas::v1::CheckpointChunk>* writer) {
+  if (request.version() != 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        "version: must be 0 with trial_id (a trial's state has no version)"));
+  }
+  if (absl::Status s = CheckLease(request.worker_id(), request.trial_id(),
+                                  request.attempt());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  // Only the current lease may read the state it goes on from.
+  absl::StatusOr<nas::v1::Trial> trial = store_->GetTrial(request.trial_id());
+  if (!trial.ok()) return ToGrpcStatus(trial.status());
+  if (trial->search_id() != request.search_id() ||
+      trial->state() != nas::v1::TRIAL_STATE_RUNNING ||
+      trial->attempt() != request.attempt() ||
+      trial->worker_id() != request.worker_id()) {
+    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
+        "trial ", request.trial_id(), " of search ", request.search_id(),
+        ": attempt ", request.attempt(), " of worker ", request.worker_id(),
+        " is not its current lease")));
+  }
+  absl::StatusOr<CheckpointInfo> info =
+      checkpoints_->TrialUploadInfo(request.trial_id());
+  if (!info.ok()) return ToGrpcStatus(info.status());
+  absl::StatusOr<std::string> bytes =
+      checkpoints_->ReadTrialUpload(request.trial_id());
+  if (!bytes.ok()) return ToGrpcStatus(bytes.status());
+  if (grpc::Status sent = StreamChunks(*bytes, info->sha256, writer);
+      !sent.ok()) {
+    return sent;
+  }
+  spdlog::info(
+      "worker {} fetched the saved state of trial {} (attempt {}'s, {} bytes)",
+      request.worker_id(), request.trial_id(), info->attempt, bytes->size());
   return grpc::Status::OK;
 }
 

@@ -4,9 +4,11 @@
 #define NAS_CONTROLLER_WORKER_SERVICE_H_
 
 #include <cstdint>
+#include <optional>
 
 #include "controller/checkpoints/checkpoint_store.h"
 #include "controller/event_hub.h"
+#include "controller/pruning/pruning_book.h"
 #include "controller/scheduler.h"
 #include "controller/security/authorizer.h"
 #include "controller/store/trial_store.h"
@@ -18,9 +20,11 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
  public:
   // All pointers must outlive the service. Every call needs the worker role
   // (or admin). Uploads larger than max_checkpoint_bytes are refused.
+  // Epoch reports of TRAIN trials go through `pruning`: a trial its
+  // search's early stopping rule stops ends STOPPED and is told to stop.
   WorkerServiceImpl(TrialStore* store, CheckpointStore* checkpoints,
-                    Scheduler* scheduler, EventHub* hub, const Authorizer* auth,
-                    int64_t max_checkpoint_bytes);
+                    Scheduler* scheduler, EventHub* hub, PruningBook* pruning,
+                    const Authorizer* auth, int64_t max_checkpoint_bytes);
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const nas::v1::RegisterWorkerRequest* request,
@@ -54,11 +58,21 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   // its last trial, and tell watchers.
   void OnTrialEnded(int64_t search_id, const nas::v1::Trial& trial);
   void Publish(int64_t search_id, nas::v1::SearchEvent event);
+  // Early stopping's word on an epoch just stored; true when the trial was
+  // stopped. Sets *rung when the epoch was a rung the trial passed.
+  bool ApplyPruning(const LeaseRef& ref, const EpochAck& ack,
+                    const nas::v1::EpochMetrics& metrics,
+                    std::optional<int>* rung);
+  // FetchCheckpoint of a trial's saved training state (request.trial_id).
+  grpc::Status FetchTrialState(const nas::v1::FetchCheckpointRequest& request,
+                               grpc::ServerWriter<nas::v1::CheckpointChunk>*
+                                   writer);
 
   TrialStore* const store_;
   CheckpointStore* const checkpoints_;
   Scheduler* const scheduler_;
   EventHub* const hub_;
+  PruningBook* const pruning_;
   const Authorizer* const auth_;
   const int64_t max_checkpoint_bytes_;
 };

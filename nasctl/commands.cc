@@ -173,6 +173,9 @@ int Watch(Context& ctx, const Args& args) {
                                e.trial_number(), e.metrics().epoch(),
                                Percent(e.metrics().val_accuracy()),
                                e.metrics().train_loss(), e.metrics().seconds());
+        if (e.promoted()) {
+          line += absl::StrFormat(", promoted past rung %d", e.rung());
+        }
         break;
       }
       case nas::v1::SearchEvent::kTrialFinished: {

@@ -79,11 +79,8 @@ void CheckpointClient::set_worker_id(const std::string& worker_id) {
   worker_id_ = worker_id;
 }
 
-absl::StatusOr<std::string> CheckpointClient::FetchOnce(int64_t search_id,
-                                                        int64_t version) {
-  const std::string what = absl::StrCat("fetching supernet version ", version,
-                                        " of search ", search_id);
-  nas::v1::FetchCheckpointRequest request;
+absl::StatusOr<std::string> CheckpointClient::FetchOnce(
+    nas::v1::FetchCheckpointRequest request, const std::string& what) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     request.set_worker_id(worker_id_);
@@ -92,8 +89,6 @@ absl::StatusOr<std::string> CheckpointClient::FetchOnce(int64_t search_id,
     return absl::FailedPreconditionError(
         absl::StrCat(what, ": the worker is not registered"));
   }
-  request.set_search_id(search_id);
-  request.set_version(version);
 
   grpc::ClientContext context;
   SetDeadline(&context, options_.transfer_timeout);
@@ -146,11 +141,56 @@ absl::StatusOr<std::string> CheckpointClient::FetchOnce(int64_t search_id,
 
 absl::StatusOr<std::string> CheckpointClient::FetchSupernet(int64_t search_id,
                                                             int64_t version) {
+  nas::v1::FetchCheckpointRequest request;
+  request.set_search_id(search_id);
+  request.set_version(version);
+  return Fetch(request, absl::StrCat("fetching supernet version ", version,
+                                     " of search ", search_id));
+}
+
+absl::StatusOr<std::string> CheckpointClient::LoadTrialState(
+    const nas::v1::TrialAssignment& a) {
+  nas::v1::FetchCheckpointRequest request;
+  request.set_search_id(a.search_id());
+  request.set_trial_id(a.trial_id());
+  request.set_attempt(a.attempt());
+  return Fetch(request, absl::StrCat("fetching the saved state of trial ",
+                                     a.trial_id()));
+}
+
+absl::Status CheckpointClient::SaveTrialState(
+    const nas::v1::TrialAssignment& a, const std::string& bytes) {
+  UploadLease lease;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    lease.worker_id = worker_id_;
+  }
+  lease.trial_id = a.trial_id();
+  lease.attempt = a.attempt();
+  const absl::Time give_up = absl::Now() + options_.fetch_retry_window;
+  absl::Duration backoff = options_.initial_backoff;
+  while (true) {
+    absl::Status uploaded = Upload(lease, bytes, /*merge_weight=*/0);
+    const absl::StatusCode code = uploaded.code();
+    if (uploaded.ok() ||
+        (code != absl::StatusCode::kUnavailable &&
+         code != absl::StatusCode::kDataLoss) ||
+        absl::Now() >= give_up) {
+      return uploaded;
+    }
+    spdlog::warn("{}; retrying", std::string(uploaded.message()));
+    absl::SleepFor(std::min(backoff, give_up - absl::Now()));
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+absl::StatusOr<std::string> CheckpointClient::Fetch(
+    const nas::v1::FetchCheckpointRequest& request, const std::string& what) {
   const absl::Time give_up = absl::Now() + options_.fetch_retry_window;
   absl::Duration backoff = options_.initial_backoff;
   bool retried_data_loss = false;
   while (true) {
-    absl::StatusOr<std::string> bytes = FetchOnce(search_id, version);
+    absl::StatusOr<std::string> bytes = FetchOnce(request, what);
     if (bytes.ok()) return bytes;
     const absl::StatusCode code = bytes.status().code();
     if (code == absl::StatusCode::kDataLoss && !retried_data_loss) {

@@ -62,7 +62,7 @@ struct UploadLease {
   int32_t attempt = 0;
 };
 
-class CheckpointClient : public CheckpointSource {
+class CheckpointClient : public CheckpointSource, public TrialStateStore {
  public:
   explicit CheckpointClient(std::shared_ptr<grpc::Channel> channel,
                             CheckpointClientOptions options = {});
@@ -75,6 +75,14 @@ class CheckpointClient : public CheckpointSource {
   absl::StatusOr<std::string> FetchSupernet(int64_t search_id,
                                             int64_t version) override;
 
+  // A TRAIN trial's training state (early stopping): saved as the upload of
+  // its lease, retried like a fetch while the controller is unreachable;
+  // loaded by a later attempt with the errors of FetchSupernet.
+  absl::Status SaveTrialState(const nas::v1::TrialAssignment& assignment,
+                              const std::string& bytes) override;
+  absl::StatusOr<std::string> LoadTrialState(
+      const nas::v1::TrialAssignment& assignment) override;
+
   // Uploads `bytes` (REQUIRES: not empty) for `lease`: a header message
   // (size, SHA-256, merge_weight), then chunks of at most chunk_bytes.
   // OK once the controller has stored them and echoed their size and
@@ -83,8 +91,13 @@ class CheckpointClient : public CheckpointSource {
                       double merge_weight);
 
  private:
+  // FetchCheckpoint with `request` (worker_id filled in), retried as the
+  // errors above say; `what` starts every error message.
+  absl::StatusOr<std::string> Fetch(
+      const nas::v1::FetchCheckpointRequest& request, const std::string& what);
   // One FetchCheckpoint call.
-  absl::StatusOr<std::string> FetchOnce(int64_t search_id, int64_t version);
+  absl::StatusOr<std::string> FetchOnce(nas::v1::FetchCheckpointRequest request,
+                                        const std::string& what);
 
   const std::unique_ptr<nas::v1::WorkerService::Stub> stub_;
   const CheckpointClientOptions options_;

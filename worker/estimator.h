@@ -40,6 +40,21 @@ class CheckpointSource {
                                                     int64_t version) = 0;
 };
 
+// Where a TRAIN trial under early stopping keeps its training state
+// (TrialAssignment.checkpoint_epochs, resume): the controller's trial
+// uploads, fenced by the lease.
+class TrialStateStore {
+ public:
+  virtual ~TrialStateStore() = default;
+  // Saves `bytes` as the state of the assignment's trial under its lease.
+  // FailedPrecondition or NotFound: the lease is no longer current.
+  virtual absl::Status SaveTrialState(const nas::v1::TrialAssignment& a,
+                                      const std::string& bytes) = 0;
+  // The state an earlier attempt saved (the assignment says resume).
+  virtual absl::StatusOr<std::string> LoadTrialState(
+      const nas::v1::TrialAssignment& a) = 0;
+};
+
 class Estimator {
  public:
   virtual ~Estimator() = default;

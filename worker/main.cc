@@ -229,8 +229,8 @@ int main(int argc, char** argv) {
     torch_options.data_dir = absl::GetFlag(FLAGS_data_dir);
     torch_options.device = device;
     torch_options.num_threads = absl::GetFlag(FLAGS_threads);
-    torch_estimator =
-        std::make_unique<nas::worker::TorchEstimator>(torch_options, datasets);
+    torch_estimator = std::make_unique<nas::worker::TorchEstimator>(
+        torch_options, datasets, &checkpoints);
     nas::worker::SupernetEstimatorOptions supernet_options;
     supernet_options.device = device;
     supernet_options.num_threads = absl::GetFlag(FLAGS_threads);

@@ -24,9 +24,13 @@ class TorchEstimator : public Estimator {
  public:
   // Loads data sets from options.data_dir into a cache of its own.
   explicit TorchEstimator(TorchEstimatorOptions options);
-  // Shares `datasets` (options.data_dir is then unused).
+  // Shares `datasets` (options.data_dir is then unused). With `states`
+  // (not owned), a TRAIN trial under early stopping saves its training state
+  // at its checkpoint epochs and a resumed one goes on from it; without,
+  // such trials train from the start and save nothing.
   TorchEstimator(TorchEstimatorOptions options,
-                 std::shared_ptr<DatasetCache> datasets);
+                 std::shared_ptr<DatasetCache> datasets,
+                 TrialStateStore* states = nullptr);
 
   // Any kind is trained from scratch; RETRAIN also sets Evaluation::upload
   // to the trained network's tensors (a tensor archive, by the names
@@ -41,6 +45,7 @@ class TorchEstimator : public Estimator {
  private:
   const TorchEstimatorOptions options_;
   const std::shared_ptr<DatasetCache> datasets_;
+  TrialStateStore* const states_;
 };
 
 }  // namespace nas::worker

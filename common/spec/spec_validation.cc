@@ -1,5 +1,6 @@
 #include "common/spec/spec_validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -9,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "common/spec/early_stopping.h"
 #include "common/spec/field_errors.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -436,6 +438,7 @@ void ApplySpecDefaults(nas::v1::SearchSpec* spec,
     ApplyWeightSharingDefaults(
         spec->mutable_estimation()->mutable_weight_sharing(), explicitly_set);
   }
+  ApplyEarlyStoppingDefaults(spec, explicitly_set);
 }
 
 absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec) {
@@ -468,6 +471,7 @@ absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec,
   if (spec.estimation().has_weight_sharing()) {
     if (absl::Status s = ValidateWeightSharing(spec); !s.ok()) return s;
   }
+  if (absl::Status s = ValidateEarlyStopping(spec); !s.ok()) return s;
   return CheckAllFinite(spec, "");
 }
 

@@ -32,6 +32,7 @@ inline constexpr int kMaxShardsPerRound = 1024;
 inline constexpr int kMaxStepsPerShard = 1000000;
 inline constexpr int kMaxRecalibrationBatches = 10000;
 
+
 // Fills the fields that have defaults and are unset (zero or empty in
 // proto3): dataset.validation_fraction 0.1, the space defaults
 // (ApplySearchSpaceDefaults), budget.parallelism 1, budget.max_attempts 3,

@@ -47,8 +47,11 @@ class SpecReader {
   absl::Status ReadNb201(const YAML::Node& node,
                          nas::v1::NasBench201Space* nb201);
   absl::Status ReadChain(const YAML::Node& node, nas::v1::ChainSpace* chain);
-  absl::Status ReadStrategy(const YAML::Node& node,
-                            nas::v1::StrategySpec* strategy);
+  // A message whose oneof "kind" holds option messages (StrategySpec,
+  // EarlyStoppingSpec): the shorthand "path: name" (default options) or a
+  // mapping with exactly one name and its options.
+  absl::Status ReadKind(const YAML::Node& node, const std::string& path,
+                        google::protobuf::Message* message);
   // A strategy's options: a mapping onto the scalar fields of `options`.
   absl::Status ReadOptions(const YAML::Node& node, const std::string& path,
                            google::protobuf::Message* options);
@@ -84,7 +87,7 @@ absl::Status SpecReader::ReadSpec(const YAML::Node& root,
       yaml_.ReadMapping(root, "",
                         {"name", "seed", "dataset", "space", "strategy",
                          "objectives", "constraints", "budget", "training",
-                         "estimation"},
+                         "estimation", "early_stopping"},
                         &fields));
   for (const auto& [key, value] : fields.entries) {
     if (key == "name") {
@@ -99,7 +102,11 @@ absl::Status SpecReader::ReadSpec(const YAML::Node& root,
     } else if (key == "space") {
       NAS_SPEC_RETURN_IF_ERROR(ReadSpace(value, spec->mutable_space()));
     } else if (key == "strategy") {
-      NAS_SPEC_RETURN_IF_ERROR(ReadStrategy(value, spec->mutable_strategy()));
+      NAS_SPEC_RETURN_IF_ERROR(
+          ReadKind(value, key, spec->mutable_strategy()));
+    } else if (key == "early_stopping") {
+      NAS_SPEC_RETURN_IF_ERROR(
+          ReadKind(value, key, spec->mutable_early_stopping()));
     } else if (key == "objectives") {
       std::vector<YAML::Node> items;
       NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadList(value, key, &items));
@@ -315,9 +322,11 @@ absl::Status SpecReader::ReadChain(const YAML::Node& node,
 // The strategies are the fields of StrategySpec's oneof; each one's options
 // are the scalar fields of its config message. Reading them by reflection
 // keeps YAML in step with the proto as strategies are added.
-std::vector<absl::string_view> StrategyNames() {
+// The option names of the one oneof, "kind", of `descriptor`.
+std::vector<absl::string_view> KindNames(
+    const google::protobuf::Descriptor* descriptor) {
   const google::protobuf::OneofDescriptor* kind =
-      nas::v1::StrategySpec::descriptor()->FindOneofByName("kind");
+      descriptor->FindOneofByName("kind");
   std::vector<absl::string_view> names;
   for (int i = 0; i < kind->field_count(); ++i) {
     names.emplace_back(kind->field(i)->name());
@@ -325,52 +334,53 @@ std::vector<absl::string_view> StrategyNames() {
   return names;
 }
 
-absl::Status SpecReader::ReadStrategy(const YAML::Node& node,
-                                      nas::v1::StrategySpec* strategy) {
-  const std::vector<absl::string_view> names = StrategyNames();
+absl::Status SpecReader::ReadKind(const YAML::Node& node,
+                                  const std::string& path,
+                                  google::protobuf::Message* message) {
+  const google::protobuf::Descriptor* descriptor = message->GetDescriptor();
+  const google::protobuf::Reflection* reflection = message->GetReflection();
+  const std::vector<absl::string_view> names = KindNames(descriptor);
   const std::string expected =
       absl::StrCat("expected one of ", absl::StrJoin(names, ", "));
-  const google::protobuf::Descriptor* descriptor = strategy->GetDescriptor();
-  const google::protobuf::Reflection* reflection = strategy->GetReflection();
   if (node.IsScalar()) {  // the shorthand "strategy: random"
     const google::protobuf::FieldDescriptor* field =
         descriptor->FindFieldByName(node.Scalar());
     if (field == nullptr || field->containing_oneof() == nullptr) {
       return yaml_.Error(
-          "strategy",
-          absl::StrCat("unknown strategy ", QuoteForMessage(node.Scalar()),
-                       "; ", expected));
+          path, absl::StrCat("unknown ", path, " ",
+                             QuoteForMessage(node.Scalar()), "; ", expected));
     }
-    reflection->MutableMessage(strategy, field);
+    reflection->MutableMessage(message, field);
     return absl::OkStatus();
   }
-  if (node.IsMap()) {  // name unknown strategies as such, not as keys
+  if (node.IsMap()) {  // name unknown kinds as such, not as keys
     for (auto it = node.begin(); it != node.end(); ++it) {
       if (it->first.IsScalar() &&
           std::find(names.begin(), names.end(), it->first.Scalar()) ==
               names.end()) {
-        const std::string path =
-            ChildPath("strategy", KeyForPath(it->first.Scalar()));
-        yaml_.Remember(path, it->first.Mark());
-        return yaml_.Error(path, absl::StrCat("unknown strategy; ", expected));
+        const std::string key_path =
+            ChildPath(path, KeyForPath(it->first.Scalar()));
+        yaml_.Remember(key_path, it->first.Mark());
+        return yaml_.Error(key_path,
+                           absl::StrCat("unknown ", path, "; ", expected));
       }
     }
   }
   YamlFields fields;
-  NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadMapping(node, "strategy", names, &fields));
+  NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadMapping(node, path, names, &fields));
   if (fields.entries.size() > 1) {
-    return yaml_.Error("strategy",
-                       absl::StrCat("exactly one strategy may be given, got ",
+    return yaml_.Error(path,
+                       absl::StrCat("exactly one ", path, " may be given, got ",
                                     fields.entries[0].first, " and ",
                                     fields.entries[1].first));
   }
   if (fields.entries.empty()) {
-    return absl::OkStatus();  // validation says strategy is required
+    return absl::OkStatus();  // validation says when one is required
   }
   const auto& [name, options] = fields.entries[0];
   return ReadOptions(
-      options, ChildPath("strategy", name),
-      reflection->MutableMessage(strategy, descriptor->FindFieldByName(name)));
+      options, ChildPath(path, name),
+      reflection->MutableMessage(message, descriptor->FindFieldByName(name)));
 }
 
 absl::Status SpecReader::ReadOptions(const YAML::Node& node,

@@ -389,3 +389,29 @@ TEST(OpenPostgresCheckpointStoreTest, RefusesBadUrlsAndUnmigratedDatabases) {
 
 }  // namespace
 }  // namespace nas::controller::testing
+
+namespace nas::controller::testing {
+namespace {
+
+// Early stopping: a TRAIN trial that uploaded its training state and lost
+// its lease is leased again with resume set, so the next worker fetches the
+// state instead of training from the start.
+TEST_F(CheckpointStoreTest, ATrialWithAnUploadIsLeasedToResume) {
+  NewSearch(2, 2);
+  const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
+  const nas::v1::TrialAssignment b = Lease("w-1", kLongLease);
+  EXPECT_FALSE(a.resume());
+  ASSERT_TRUE(Upload(a, "w-1", Bytes(100, 3), 0).ok());
+  db().Query("UPDATE trials SET lease_expires_at = now() - interval '1 s'");
+  ASSERT_TRUE(store().ExpireLeases().ok());
+  const nas::v1::TrialAssignment again = Lease("w-2", kLongLease);
+  const nas::v1::TrialAssignment other = Lease("w-2", kLongLease);
+  ASSERT_EQ(again.trial_id(), a.trial_id());
+  EXPECT_EQ(again.attempt(), 2);
+  EXPECT_TRUE(again.resume());
+  EXPECT_EQ(other.trial_id(), b.trial_id());
+  EXPECT_FALSE(other.resume()) << "it never uploaded";
+}
+
+}  // namespace
+}  // namespace nas::controller::testing

@@ -98,9 +98,17 @@ class ForwardingStore : public TrialStore {
       const LeaseRef& ref, const std::string& reason) override {
     return inner_->ReleaseTrial(ref, reason);
   }
-  absl::Status StopTrial(const LeaseRef& ref,
-                         const std::string& reason) override {
-    return inner_->StopTrial(ref, reason);
+  absl::Status StopTrial(const LeaseRef& ref, const std::string& reason,
+                         const nas::v1::TrialMetrics& metrics,
+                         std::optional<int32_t> rung) override {
+    return inner_->StopTrial(ref, reason, metrics, rung);
+  }
+  absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) override {
+    return inner_->SetTrialRung(ref, rung);
+  }
+  absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
+      int64_t search_id) override {
+    return inner_->ListEpochReports(search_id);
   }
   absl::StatusOr<int> ExpireLeases() override { return inner_->ExpireLeases(); }
   absl::StatusOr<std::string> RegisterWorker(

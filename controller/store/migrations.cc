@@ -599,6 +599,48 @@ COMMENT ON COLUMN checkpoint_lineage.sha256 IS 'Lower-case hex SHA-256 of the wh
 COMMENT ON COLUMN checkpoint_lineage.created_at IS 'When it was stored.';
 )sql";
 
+// Version 10: early stopping. Each trial's rung (ASHA, Hyperband), and the
+// learning curve of a trial resumed by a later attempt shown whole.
+constexpr char kAddEarlyStopping[] = R"sql(
+ALTER TABLE trials ADD COLUMN rung integer CHECK (rung >= 0);
+
+-- New columns go last: CREATE OR REPLACE VIEW may only append.
+CREATE OR REPLACE VIEW trial_history AS
+SELECT t.id AS trial_id,
+       t.search_id,
+       s.name AS search_name,
+       t.number,
+       t.state,
+       t.kind,
+       t.arch_text AS architecture,
+       t.arch_choices,
+       t.attempt,
+       t.worker_id,
+       t.val_accuracy,
+       t.val_loss,
+       t.test_accuracy,
+       t.test_loss,
+       t.params,
+       t.flops,
+       t.latency_ms,
+       t.train_seconds,
+       t.reason,
+       t.created_at,
+       t.started_at,
+       t.finished_at,
+       t.finished_at - t.started_at AS last_attempt_duration,
+       t.task,
+       t.rung
+FROM trials t
+JOIN searches s ON s.id = t.search_id;
+
+COMMENT ON COLUMN trials.rung IS
+  'Early stopping with rungs (ASHA, Hyperband): the highest rung whose epoch the trial reported (rung k is at min_epochs x reduction_factor^k epochs); NULL without rungs. A STOPPED trial stopped at this rung.';
+COMMENT ON COLUMN trial_history.rung IS 'trials.rung.';
+COMMENT ON COLUMN trials.state IS
+  'PENDING, RUNNING, COMPLETED, FAILED, STOPPED (ended early by the search''s early_stopping rule; its metrics are its last epoch''s validation metrics) or CANCELLED (its search was cancelled).';
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -624,6 +666,7 @@ const std::vector<Migration>& AllMigrations() {
       {7, "comment_schema", kCommentSchema},
       {8, "add_weight_sharing", kAddWeightSharing},
       {9, "add_checkpoints", kAddCheckpoints},
+      {10, "add_early_stopping", kAddEarlyStopping},
   };
   return *migrations;
 }

@@ -300,7 +300,7 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
       << "repeating a failure is idempotent";
   EXPECT_EQ(store().CompleteTrial(Ref(failed, "w"), {}).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store().StopTrial(Ref(failed, "w"), "x").code(),
+  EXPECT_EQ(store().StopTrial(Ref(failed, "w"), "x", {}, std::nullopt).code(),
             absl::StatusCode::kFailedPrecondition);
 
   ASSERT_TRUE(store().CompleteTrial(Ref(completed, "w"), {}).ok());
@@ -313,7 +313,7 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
           .code(),
       absl::StatusCode::kFailedPrecondition);
 
-  ASSERT_TRUE(store().StopTrial(Ref(stopped, "w"), "median rule").ok());
+  ASSERT_TRUE(store().StopTrial(Ref(stopped, "w"), "median rule", {}, std::nullopt).ok());
   auto ack =
       store().RecordEpoch(Ref(stopped, "w"), Epoch(2, 0.1), absl::Seconds(5));
   ASSERT_TRUE(ack.ok()) << ack.status();

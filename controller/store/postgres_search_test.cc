@@ -188,7 +188,7 @@ TEST_F(SearchStoreTest, UnknownIdsAreNotFound) {
       store().RecordEpoch(ref, epoch, absl::Seconds(5)).status(),
       store().CompleteTrial(ref, metrics),
       store().FailTrial(ref, "x"),
-      store().StopTrial(ref, "x"),
+      store().StopTrial(ref, "x", {}, std::nullopt),
       store().TouchWorker("w-999"),
   };
   for (size_t i = 0; i < statuses.size(); ++i) {
@@ -263,7 +263,7 @@ TEST_F(SearchStoreTest, CompleteSearchIfDoneNeedsAllTrialsFinished) {
   ASSERT_TRUE(done.ok());
   EXPECT_FALSE(*done) << "one trial still runs";
 
-  ASSERT_TRUE(store().StopTrial(Ref(c, "w"), "pruned").ok());
+  ASSERT_TRUE(store().StopTrial(Ref(c, "w"), "pruned", {}, std::nullopt).ok());
   done = store().CompleteSearchIfDone(id);
   ASSERT_TRUE(done.ok());
   EXPECT_TRUE(*done);

@@ -139,11 +139,7 @@ void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials) {
     by_id[trial.id()] = &trial;
   }
   const pqxx::result rows = tx.exec_params(
-      "SELECT e.trial_id, e.epoch, e.train_loss, e.val_loss, e.val_accuracy, "
-      "e.seconds FROM trial_epochs e "
-      "JOIN trials t ON t.id = e.trial_id AND e.attempt = t.attempt "
-      "WHERE e.trial_id = ANY($1::bigint[]) ORDER BY e.trial_id, e.epoch",
-      Int64ArrayLiteral(ids));
+      CurveQuery("", "t.id = ANY($1::bigint[])"), Int64ArrayLiteral(ids));
   for (const pqxx::row& row : rows) {
     *by_id[row["trial_id"].as<int64_t>()]->add_epochs() = EpochFromRow(row);
   }

@@ -72,8 +72,12 @@ class PostgresStore final : public TrialStore {
                              const nas::v1::TrialMetrics& metrics) override;
   absl::Status FailTrial(const LeaseRef& ref,
                          const std::string& reason) override;
-  absl::Status StopTrial(const LeaseRef& ref,
-                         const std::string& reason) override;
+  absl::Status StopTrial(const LeaseRef& ref, const std::string& reason,
+                         const nas::v1::TrialMetrics& metrics,
+                         std::optional<int32_t> rung) override;
+  absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) override;
+  absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
+      int64_t search_id) override;
   absl::StatusOr<int> ExpireLeases() override;
 
   absl::StatusOr<std::string> RegisterWorker(
@@ -87,7 +91,8 @@ class PostgresStore final : public TrialStore {
   enum class Ending { kComplete, kFail, kStop };
   absl::Status FinishTrial(const LeaseRef& ref, Ending ending,
                            const nas::v1::TrialMetrics* metrics,
-                           const std::string& reason);
+                           const std::string& reason,
+                           std::optional<int32_t> rung = std::nullopt);
 
   PgPool pool_;
 };

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "common/spec/early_stopping.h"
 #include "controller/store/capability_tokens.h"
 #include "controller/store/pg_checks.h"
 #include "controller/store/postgres_store_impl.h"
@@ -56,21 +57,28 @@ struct LockedTrial {
   std::string state;
   int32_t attempt = 0;
   std::string worker_id;
+  int64_t search_id = 0;
+  int32_t number = 0;
+  std::string kind;
 };
 
 // Locks trial ref.trial_id and checks that `ref` is its current lease.
 // NotFound for an unknown trial, FailedPrecondition for a stale lease.
 absl::StatusOr<LockedTrial> LockLease(pqxx::work& tx, const LeaseRef& ref) {
   const pqxx::result rows = tx.exec_params(
-      "SELECT state, attempt, coalesce(worker_id, '') AS worker_id "
-      "FROM trials WHERE id = $1 FOR UPDATE",
+      "SELECT state, attempt, coalesce(worker_id, '') AS worker_id, "
+      "search_id, number, kind FROM trials WHERE id = $1 FOR UPDATE",
       ref.trial_id);
   if (rows.empty()) {
     return absl::NotFoundError(
         absl::StrCat("trial ", ref.trial_id, " not found"));
   }
-  LockedTrial trial{rows[0]["state"].c_str(), rows[0]["attempt"].as<int32_t>(),
-                    rows[0]["worker_id"].c_str()};
+  LockedTrial trial{rows[0]["state"].c_str(),
+                    rows[0]["attempt"].as<int32_t>(),
+                    rows[0]["worker_id"].c_str(),
+                    rows[0]["search_id"].as<int64_t>(),
+                    rows[0]["number"].as<int32_t>(),
+                    rows[0]["kind"].c_str()};
   if (trial.attempt != ref.attempt || trial.worker_id != ref.worker_id) {
     return absl::FailedPreconditionError(absl::StrCat(
         "trial ", ref.trial_id, ": lease attempt ", ref.attempt, " of worker ",
@@ -103,18 +111,23 @@ absl::StatusOr<std::vector<nas::v1::Trial>> TrialsFromRows(
 // locks the lease `ref`; nullopt when its trial still runs, a stop answer
 // when the trial was cancelled or stopped meanwhile, FailedPrecondition
 // (ending in `refused`) when it has finished.
+absl::StatusOr<std::optional<EpochAck>> RunningOrStop(
+    const LockedTrial& trial, const LeaseRef& ref, const char* refused) {
+  if (trial.state == "CANCELLED" || trial.state == "STOPPED") {
+    return std::optional<EpochAck>(EpochAck{/*stop=*/true});
+  }
+  if (trial.state != "RUNNING") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "trial ", ref.trial_id, " is already ", trial.state, "; ", refused));
+  }
+  return std::optional<EpochAck>();
+}
+
 absl::StatusOr<std::optional<EpochAck>> LockRunningLease(
     pqxx::work& tx, const LeaseRef& ref, const char* refused) {
   absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
   if (!trial.ok()) return trial.status();
-  if (trial->state == "CANCELLED" || trial->state == "STOPPED") {
-    return std::optional<EpochAck>(EpochAck{/*stop=*/true});
-  }
-  if (trial->state != "RUNNING") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "trial ", ref.trial_id, " is already ", trial->state, "; ", refused));
-  }
-  return std::optional<EpochAck>();
+  return RunningOrStop(*trial, ref, refused);
 }
 
 // The schema's trials_task_check, said before the INSERT so the caller
@@ -274,7 +287,9 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
             "WHERE id = $1) AS caps) "
             "SELECT t.id, t.search_id, t.number, t.kind, t.arch_text, "
             "t.arch_choices, t.budget::text AS budget, t.seed, "
-            "t.task::text AS task, s.spec::text AS spec "
+            "t.task::text AS task, s.spec::text AS spec, "
+            "EXISTS (SELECT 1 FROM checkpoints k WHERE k.trial_id = t.id "
+            "AND k.version = 0) AS has_upload "
             "FROM trials t JOIN searches s ON s.id = t.search_id "
             "CROSS JOIN me "
             "WHERE t.state = 'PENDING' AND s.state = 'RUNNING' "
@@ -320,6 +335,15 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
       parsed = FromJson(row["task"].c_str(), assignment.mutable_task());
       if (!parsed.ok()) return parsed;
     }
+    if (IsTrainKind(assignment.kind())) {
+      // Early stopping: the worker saves its state at each rung, so that a
+      // later attempt goes on from the last one instead of training again.
+      for (int epoch :
+           nas::spec::TrialRungEpochs(spec, assignment.trial_number())) {
+        assignment.add_checkpoint_epochs(epoch);
+      }
+      assignment.set_resume(row["has_upload"].as<bool>());
+    }
     tx.commit();
     return std::optional<nas::v1::TrialAssignment>(std::move(assignment));
   });
@@ -331,8 +355,10 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
   absl::StatusOr<int64_t> micros = LeaseMicros(lease);
   if (!micros.ok()) return micros.status();
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<EpochAck> {
+    absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+    if (!trial.ok()) return trial.status();
     absl::StatusOr<std::optional<EpochAck>> ended =
-        LockRunningLease(tx, ref, "it takes no more epochs");
+        RunningOrStop(*trial, ref, "it takes no more epochs");
     if (!ended.ok()) return ended.status();
     if (ended->has_value()) return **ended;
     tx.exec_params0(
@@ -344,7 +370,11 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
         Float8(metrics.val_accuracy()), Float8(metrics.seconds()));
     ExtendLease(tx, ref.trial_id, *micros);
     tx.commit();
-    return EpochAck{/*stop=*/false};
+    EpochAck ack;
+    ack.search_id = trial->search_id;
+    ack.trial_number = trial->number;
+    ack.kind = TrialKindFromName(trial->kind);
+    return ack;
   });
 }
 
@@ -425,13 +455,49 @@ absl::Status PostgresStore::FailTrial(const LeaseRef& ref,
 }
 
 absl::Status PostgresStore::StopTrial(const LeaseRef& ref,
-                                      const std::string& reason) {
-  return FinishTrial(ref, Ending::kStop, nullptr, reason);
+                                      const std::string& reason,
+                                      const nas::v1::TrialMetrics& metrics,
+                                      std::optional<int32_t> rung) {
+  return FinishTrial(ref, Ending::kStop, &metrics, reason, rung);
+}
+
+absl::Status PostgresStore::SetTrialRung(const LeaseRef& ref, int32_t rung) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+    absl::StatusOr<std::optional<EpochAck>> ended =
+        LockRunningLease(tx, ref, "its rung is final");
+    if (!ended.ok()) return ended.status();
+    if (ended->has_value()) return absl::OkStatus();  // ended meanwhile
+    tx.exec_params0("UPDATE trials SET rung = $2 WHERE id = $1", ref.trial_id,
+                    rung);
+    tx.commit();
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<EpochReport>> PostgresStore::ListEpochReports(
+    int64_t search_id) {
+  using Result = absl::StatusOr<std::vector<EpochReport>>;
+  return pool_.Transact([&](pqxx::work& tx) -> Result {
+    const pqxx::result rows = tx.exec_params(
+        CurveQuery("t.number, t.kind, ", "t.search_id = $1"), search_id);
+    std::vector<EpochReport> reports;
+    reports.reserve(rows.size());
+    for (const pqxx::row& row : rows) {
+      EpochReport report;
+      report.trial_id = row["trial_id"].as<int64_t>();
+      report.trial_number = row["number"].as<int32_t>();
+      report.kind = TrialKindFromName(row["kind"].c_str());
+      report.metrics = EpochFromRow(row);
+      reports.push_back(std::move(report));
+    }
+    return reports;
+  });
 }
 
 absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
                                         const nas::v1::TrialMetrics* metrics,
-                                        const std::string& reason) {
+                                        const std::string& reason,
+                                        std::optional<int32_t> rung) {
   const char* target = ending == Ending::kComplete ? "COMPLETED"
                        : ending == Ending::kFail   ? "FAILED"
                                                    : "STOPPED";
@@ -472,14 +538,35 @@ absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
           metrics->has_train_seconds()
               ? std::optional(Float8(metrics->train_seconds()))
               : std::nullopt);
+    } else if (ending == Ending::kStop) {
+      // What the last epoch measured: validation only; the trial never
+      // reached its test evaluation.
+      tx.exec_params0(
+          absl::StrCat("UPDATE trials SET state = 'STOPPED', ",
+                       AppendReason("$2"),
+                       ", val_accuracy = $3, val_loss = $4, "
+                       "train_seconds = coalesce($5, (SELECT sum(c.seconds) "
+                       "FROM (SELECT DISTINCT ON (epoch) seconds FROM "
+                       "trial_epochs WHERE trial_id = $1 ORDER BY epoch, "
+                       "attempt DESC) c)), rung = coalesce($6, rung), "
+                       "lease_expires_at = NULL, finished_at = now() "
+                       "WHERE id = $1"),
+          ref.trial_id, ReasonLine(ref, reason, "stopped"),
+          metrics->has_val_accuracy()
+              ? std::optional(Float8(metrics->val_accuracy()))
+              : std::nullopt,
+          metrics->has_val_loss() ? std::optional(Float8(metrics->val_loss()))
+                                  : std::nullopt,
+          metrics->has_train_seconds()
+              ? std::optional(Float8(metrics->train_seconds()))
+              : std::nullopt,
+          rung);
     } else {
       tx.exec_params0(
           absl::StrCat("UPDATE trials SET state = $2, ", AppendReason("$3"),
                        ", lease_expires_at = NULL, finished_at = now() "
                        "WHERE id = $1"),
-          ref.trial_id, target,
-          ReasonLine(ref, reason,
-                     ending == Ending::kFail ? "failed" : "stopped"));
+          ref.trial_id, target, ReasonLine(ref, reason, "failed"));
     }
     tx.commit();
     return absl::OkStatus();

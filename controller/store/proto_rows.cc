@@ -74,12 +74,24 @@ const char kTrialColumns[] =
     "t.arch_choices, t.budget::text AS budget, t.attempt, "
     "coalesce(t.worker_id, '') AS worker_id, t.val_accuracy, t.val_loss, "
     "t.test_accuracy, t.test_loss, t.params, t.flops, t.latency_ms, "
-    "t.train_seconds, t.reason, t.task::text AS task, "
+    "t.train_seconds, t.reason, t.task::text AS task, t.rung, "
     NAS_MICROS("t.created_at") " AS created_us, "
     NAS_MICROS("t.started_at") " AS started_us, "
     NAS_MICROS("t.finished_at") " AS finished_us";
 
 #undef NAS_MICROS
+
+std::string CurveQuery(const char* extra_columns, const char* where) {
+  return absl::StrCat(
+      "SELECT DISTINCT ON (e.trial_id, e.epoch) ", extra_columns,
+      "e.trial_id, e.epoch, e.train_loss, e.val_loss, e.val_accuracy, "
+      "e.seconds FROM trial_epochs e JOIN trials t ON t.id = e.trial_id "
+      "WHERE (",
+      where,
+      ") AND (e.attempt = t.attempt OR e.epoch < (SELECT min(c.epoch) FROM "
+      "trial_epochs c WHERE c.trial_id = t.id AND c.attempt = t.attempt)) "
+      "ORDER BY e.trial_id, e.epoch, e.attempt DESC");
+}
 
 std::string TrialStateName(TrialState state) {
   for (const auto& [value, name] : kTrialStates) {
@@ -300,6 +312,7 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
     parsed = FromJson(row["task"].c_str(), trial.mutable_task());
     if (!parsed.ok()) return parsed;
   }
+  if (!row["rung"].is_null()) trial.set_rung(row["rung"].as<int32_t>());
   SetTimestamp(row["created_us"], trial.mutable_created_at());
   if (!row["started_us"].is_null()) {
     SetTimestamp(row["started_us"], trial.mutable_started_at());

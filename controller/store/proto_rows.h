@@ -79,6 +79,13 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row);
 // seconds).
 nas::v1::EpochMetrics EpochFromRow(const pqxx::row& row);
 
+// The learning curves of the trials `where` selects (an SQL condition on
+// trials t), as EpochFromRow reads them, with `extra_columns` (e.g. "t.number,
+// ") first, ordered by trial and epoch: each trial's current attempt's
+// epochs, preceded, when that attempt resumed from a saved state (its first
+// epoch is not 1), by the latest earlier report of each epoch before it.
+std::string CurveQuery(const char* extra_columns, const char* where);
+
 // Adds `count` trials in state `state_name` to `counts`.
 void AddCount(absl::string_view state_name, int32_t count,
               nas::v1::TrialCounts* counts);

@@ -48,6 +48,13 @@ inline bool IsRankedKind(nas::v1::TrialKind kind) {
          kind == nas::v1::TRIAL_KIND_UNSPECIFIED;
 }
 
+// True for a trial trained from scratch in the search itself (TRAIN;
+// unspecified means TRAIN): the trials early stopping applies to.
+inline bool IsTrainKind(nas::v1::TrialKind kind) {
+  return kind == nas::v1::TRIAL_KIND_TRAIN ||
+         kind == nas::v1::TRIAL_KIND_UNSPECIFIED;
+}
+
 // Names the lease a worker reports under.
 struct LeaseRef {
   std::string worker_id;
@@ -71,6 +78,18 @@ struct SearchFilter {
 // What RecordEpoch tells the caller.
 struct EpochAck {
   bool stop = false;  // the trial was ended meanwhile (e.g. search cancelled)
+  // RecordEpoch, when the epoch was stored: whose it is.
+  int64_t search_id = 0;
+  int32_t trial_number = 0;
+  nas::v1::TrialKind kind = nas::v1::TRIAL_KIND_UNSPECIFIED;
+};
+
+// One stored epoch report, as early stopping replays them.
+struct EpochReport {
+  int64_t trial_id = 0;
+  int32_t trial_number = 0;
+  nas::v1::TrialKind kind = nas::v1::TRIAL_KIND_UNSPECIFIED;
+  nas::v1::EpochMetrics metrics;
 };
 
 // A worker registered recently, as the scheduler sees it.
@@ -153,7 +172,9 @@ class TrialStore {
   virtual absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
       int64_t search_id, const std::vector<nas::v1::TrialState>& states,
       int32_t after_number, int limit) = 0;
-  // One trial with the epoch metrics of its current attempt; NotFound for an
+  // One trial with its learning curve: the epoch metrics of its current
+  // attempt, preceded, when that attempt resumed from a saved state, by the
+  // earlier attempts' epochs before the one it resumed at. NotFound for an
   // unknown id.
   virtual absl::StatusOr<nas::v1::Trial> GetTrial(int64_t trial_id) = 0;
   // COMPLETED trials ordered best first by the search's first objective.
@@ -179,7 +200,9 @@ class TrialStore {
   // not registered) or one of its capability tokens matches the trial's
   // NeedToken (capability_tokens.h: its search's space and data set, and
   // its own kind). The assignment carries the trial's task when it has
-  // one. nullopt if none.
+  // one; a TRAIN trial under early stopping carries its rung epochs as
+  // checkpoint_epochs, and resume when an earlier attempt uploaded a state.
+  // nullopt if none.
   virtual absl::StatusOr<std::optional<nas::v1::TrialAssignment>> LeaseTrial(
       const std::string& worker_id, absl::Duration lease) = 0;
   // Stores one epoch's metrics (idempotent per (trial, attempt, epoch)) and
@@ -210,9 +233,20 @@ class TrialStore {
   // the trial is leased again returns that state and changes nothing.
   virtual absl::StatusOr<nas::v1::TrialState> ReleaseTrial(
       const LeaseRef& ref, const std::string& reason) = 0;
-  // RUNNING -> STOPPED (early stopping), with the reason.
-  virtual absl::Status StopTrial(const LeaseRef& ref,
-                                 const std::string& reason) = 0;
+  // RUNNING -> STOPPED (early stopping), with the reason, the metrics it
+  // ended with (its last epoch's) and its rung when it has one. Idempotent
+  // like CompleteTrial.
+  virtual absl::Status StopTrial(const LeaseRef& ref, const std::string& reason,
+                                 const nas::v1::TrialMetrics& metrics,
+                                 std::optional<int32_t> rung) = 0;
+  // Records that the RUNNING trial of lease `ref` reached rung `rung`
+  // (Trial.rung). FailedPrecondition when `ref` is not the current lease.
+  virtual absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) = 0;
+  // The epoch reports of a search's trials, each trial's curve as GetTrial
+  // shows it, ordered by trial and epoch: what early stopping rebuilds its
+  // state from after a restart.
+  virtual absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
+      int64_t search_id) = 0;
   // Every RUNNING trial whose lease has expired goes back to PENDING, or to
   // FAILED once it has had max_attempts leases; a line naming the attempt and
   // worker is appended to its reason. Returns how many trials it changed.

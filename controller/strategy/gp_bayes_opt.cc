@@ -338,11 +338,14 @@ std::vector<std::vector<int>> GpBayesOpt::Propose(
 std::optional<int> GpBayesOpt::Recommend(const SearchSnapshot& snapshot) {
   std::optional<Model> model = FitModel(snapshot);
   if (!model) return BestObservedTrial(snapshot);
-  size_t best = 0;
-  for (size_t i = 1; i < model->train.size(); ++i) {
-    if (model->train_means[i] > model->train_means[best]) best = i;
+  // Only a trial that reached the full budget is a result.
+  std::optional<size_t> best;
+  for (size_t i = 0; i < model->train.size(); ++i) {
+    if (model->train[i]->state != nas::v1::TRIAL_STATE_COMPLETED) continue;
+    if (!best || model->train_means[i] > model->train_means[*best]) best = i;
   }
-  return model->train[best]->number;
+  if (!best) return std::nullopt;
+  return model->train[*best]->number;
 }
 
 }  // namespace nas::controller

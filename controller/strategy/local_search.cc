@@ -35,7 +35,9 @@ struct Knowledge {
 
   void Add(const TrialView& t) {
     order.emplace(t.canonical_key, static_cast<int>(order.size()));
-    if (t.state == nas::v1::TRIAL_STATE_COMPLETED && t.score) {
+    if ((t.state == nas::v1::TRIAL_STATE_COMPLETED ||
+         t.state == nas::v1::TRIAL_STATE_STOPPED) &&
+        t.score) {
       completed[t.canonical_key] = t.score;
     } else if (t.state == nas::v1::TRIAL_STATE_PENDING ||
                t.state == nas::v1::TRIAL_STATE_RUNNING) {

@@ -42,7 +42,9 @@ uint64_t CountArchitectures(const space::SearchSpace& space, uint64_t cap) {
 std::vector<const TrialView*> CompletedTrials(const SearchSnapshot& snapshot) {
   std::vector<const TrialView*> completed;
   for (const TrialView& t : snapshot.trials) {
-    if (t.state == nas::v1::TRIAL_STATE_COMPLETED && t.score.has_value()) {
+    if ((t.state == nas::v1::TRIAL_STATE_COMPLETED ||
+         t.state == nas::v1::TRIAL_STATE_STOPPED) &&
+        t.score.has_value()) {
       completed.push_back(&t);
     }
   }
@@ -52,6 +54,7 @@ std::vector<const TrialView*> CompletedTrials(const SearchSnapshot& snapshot) {
 std::optional<int> BestObservedTrial(const SearchSnapshot& snapshot) {
   const TrialView* best = nullptr;
   for (const TrialView* t : CompletedTrials(snapshot)) {
+    if (t->state != nas::v1::TRIAL_STATE_COMPLETED) continue;
     if (best == nullptr || *t->score > *best->score) best = t;
   }
   if (best == nullptr) return std::nullopt;

@@ -28,11 +28,14 @@ std::vector<int> SampleUniform(const space::SearchSpace& space,
 // saturated at `cap`; tells a strategy when rejection sampling must give up.
 uint64_t CountArchitectures(const space::SearchSpace& space, uint64_t cap);
 
-// The completed trials that carry a score, in snapshot (number) order.
+// The trials that carry a score, in snapshot (number) order: COMPLETED ones
+// and STOPPED ones, whose score is what they reached when early stopping
+// ended them (lower-fidelity evidence; strategies learn from both).
 std::vector<const TrialView*> CompletedTrials(const SearchSnapshot& snapshot);
 
-// The number of the completed trial with the highest score (the lowest
-// number on ties); nullopt when no trial has completed.
+// The number of the COMPLETED trial with the highest score (the lowest
+// number on ties); nullopt when no trial has completed. STOPPED trials never
+// count: they did not reach the full budget.
 std::optional<int> BestObservedTrial(const SearchSnapshot& snapshot);
 
 // Every architecture that differs from `choices` in exactly one decision,

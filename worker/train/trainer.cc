@@ -18,6 +18,7 @@
 #include "worker/train/dataset.h"
 #include "worker/train/evaluate.h"
 #include "worker/train/model_builder.h"
+#include "worker/train/train_state.h"
 
 namespace nas::train {
 namespace {
@@ -166,18 +167,35 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
   // inverted-residual chain; docs/data.md) peak rates 0.05-0.2 reached
   // 90.4-90.7% test accuracy against 89.6-90.5% for Adam (3e-3, 1e-2) under
   // the same schedule, and its quality depends less on the rate.
-  torch::optim::SGD optimizer(model->parameters(),
-                              torch::optim::SGDOptions(options.learning_rate)
-                                  .momentum(0.9)
-                                  .nesterov(true)
-                                  .weight_decay(5e-4));
+  NesterovSgd sgd(model->parameters(), /*momentum=*/0.9,
+                  /*weight_decay=*/5e-4);
   const int64_t steps_per_epoch = num_train / options.batch_size +
                                   (num_train % options.batch_size >= 2 ? 1 : 0);
   const int64_t total_steps =
       std::max<int64_t>(1, steps_per_epoch * options.epochs);
   int64_t step = 0;
+  int first_epoch = 1;
+  if (options.resume_from != nullptr) {
+    int done = 0;
+    double seconds = 0;
+    if (!LoadTrainState(*options.resume_from, *model, sgd, options.epochs,
+                        &done, &seconds, error)) {
+      return false;
+    }
+    // The batch order of the epochs already trained comes from the same
+    // generator: draw it again, so the next epoch's order is the one an
+    // uninterrupted run would use.
+    for (int epoch = 1; epoch <= done; ++epoch) {
+      for (int64_t i = num_train - 1; i > 0; --i) rng();
+    }
+    first_epoch = done + 1;
+    step = steps_per_epoch * done;
+    result->train_seconds = seconds;
+    result->epochs_run = done;
+    result->resumed_after = done;
+  }
 
-  for (int epoch = 1; epoch <= options.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= options.epochs; ++epoch) {
     const auto start = Clock::now();
     model->train();
     std::vector<int64_t> order = train_indices;
@@ -197,14 +215,11 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
       const double lr = 0.5 * options.learning_rate *
                         (1 + std::cos(kPi * static_cast<double>(step) /
                                       static_cast<double>(total_steps)));
-      for (auto& group : optimizer.param_groups()) {
-        static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-      }
-      optimizer.zero_grad();
+      sgd.ZeroGrad();
       const torch::Tensor loss =
           torch::nn::functional::cross_entropy(model->forward(x), y);
       loss.backward();
-      optimizer.step();
+      sgd.Step(lr);
       loss_sum += loss.detach().to(torch::kFloat64);
       ++batches;
       ++step;
@@ -233,6 +248,16 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
     result->val_accuracy = v.accuracy;
     result->train_seconds += epoch_result.seconds;
     result->epochs_run = epoch;
+    if (options.on_checkpoint &&
+        std::find(options.checkpoint_epochs.begin(),
+                  options.checkpoint_epochs.end(),
+                  epoch) != options.checkpoint_epochs.end() &&
+        !options.on_checkpoint(SaveTrainState(*model, sgd, epoch,
+                                              options.epochs,
+                                              result->train_seconds))) {
+      result->stopped = true;
+      break;
+    }
     if (on_epoch && !on_epoch(epoch_result)) {
       result->stopped = true;
       break;

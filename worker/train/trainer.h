@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/space/network_spec.h"
 #include "common/tensor/tensor_archive.h"
@@ -44,6 +45,17 @@ struct TrainOptions {
   // Return the trained network's tensors in TrainResult::weights (for a
   // RETRAIN trial, whose weights are kept).
   bool keep_weights = false;
+  // After each of these epochs (1-based) the whole training state
+  // (weights, optimizer, position in the schedule) goes to on_checkpoint,
+  // before on_epoch sees the epoch; on_checkpoint returning false stops
+  // training (stopped = true). Early stopping saves a trial at its rungs.
+  std::vector<int> checkpoint_epochs;
+  std::function<bool(const tensor::TensorMap& state)> on_checkpoint;
+  // A state on_checkpoint received in an earlier run with the same spec,
+  // data set and options: training goes on after its epoch and ends exactly
+  // as the uninterrupted run would (same seed, same device). nullptr: start
+  // afresh. Not owned; must outlive the call.
+  const tensor::TensorMap* resume_from = nullptr;
 };
 
 struct EpochResult {
@@ -66,7 +78,8 @@ struct TrainResult {
   int64_t flops = 0;         // multiply-accumulates for one image (CountFlops)
   double latency_ms = 0;     // median batch-1 forward time on the device
   double train_seconds = 0;  // wall time of the training epochs
-  int epochs_run = 0;
+  int epochs_run = 0;  // counting those of a resumed run's earlier part
+  int resumed_after = 0;  // the epoch resume_from was saved after; 0: none
   bool stopped = false;  // the epoch callback asked to stop
   std::string device;    // the resolved device, e.g. "cpu" or "cuda:0"
   // With keep_weights: every parameter and batch-norm running statistic of
@@ -107,8 +120,9 @@ int64_t DatasetTestSize(const Dataset& data);
 
 // Trains `spec` on `data` and evaluates it. REQUIRES: result != nullptr.
 // Returns false and sets *error on a bad option, a spec that does not match
-// the data set's shape, an unknown op, an unavailable device, a non-finite
-// loss, or any Torch failure; *result is then unspecified.
+// the data set's shape, a resume_from state of another network or budget,
+// an unknown op, an unavailable device, a non-finite loss, or any Torch
+// failure; *result is then unspecified.
 bool TrainAndEvaluate(const space::NetworkSpec& spec, const Dataset& data,
                       const TrainOptions& options,
                       const EpochCallback& on_epoch, TrainResult* result,

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -349,6 +350,109 @@ TEST(TrainerTest, KeptWeightsReproduceTheTrainedModel) {
       out.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
   EXPECT_NEAR(loss, result.test_loss, 1e-4);
   EXPECT_NEAR(accuracy, result.test_accuracy, 1e-9);
+}
+
+// Early stopping's promotion: a run stopped after its rung epoch and resumed
+// from the saved state (serialized, as it travels) in a fresh call ends with
+// exactly the weights and metrics of the run that was never interrupted.
+TEST(TrainerTest, ResumedRunMatchesUninterruptedRun) {
+  auto data = SyntheticData(300, 64);
+  const space::NetworkSpec spec = SmallChain(DatasetShape(*data));
+  TrainOptions options = FastOptions();
+  options.keep_weights = true;
+  std::vector<EpochResult> full_epochs;
+  TrainResult full;
+  std::string error;
+  ASSERT_TRUE(TrainAndEvaluate(
+      spec, *data, options,
+      [&](const EpochResult& e) {
+        full_epochs.push_back(e);
+        return true;
+      },
+      &full, &error))
+      << error;
+
+  // The first part: saves its state after epoch 1 and is stopped there.
+  TrainOptions first = options;
+  first.checkpoint_epochs = {1};
+  std::string saved;
+  first.on_checkpoint = [&](const tensor::TensorMap& state) {
+    saved = tensor::Serialize(state);
+    return true;
+  };
+  TrainResult part;
+  ASSERT_TRUE(TrainAndEvaluate(
+      spec, *data, first, [](const EpochResult& e) { return e.epoch < 1; },
+      &part, &error))
+      << error;
+  ASSERT_TRUE(part.stopped);
+  ASSERT_FALSE(saved.empty());
+  tensor::TensorMap state;
+  ASSERT_TRUE(tensor::Parse(saved, &state, &error)) << error;
+  EXPECT_EQ(state.at("trainer/epoch").values[0], 1.0f);
+  EXPECT_GT(std::count_if(state.begin(), state.end(),
+                          [](const auto& item) {
+                            return item.first.rfind("momentum/", 0) == 0;
+                          }),
+            0)
+      << "the optimizer's momentum is part of the state";
+
+  // The second part, in another call (as on another worker).
+  TrainOptions second = options;
+  second.resume_from = &state;
+  std::vector<EpochResult> resumed_epochs;
+  TrainResult resumed;
+  ASSERT_TRUE(TrainAndEvaluate(
+      spec, *data, second,
+      [&](const EpochResult& e) {
+        resumed_epochs.push_back(e);
+        return true;
+      },
+      &resumed, &error))
+      << error;
+  EXPECT_EQ(resumed.resumed_after, 1);
+  EXPECT_EQ(resumed.epochs_run, 3);
+  ASSERT_EQ(resumed_epochs.size(), 2u);
+  EXPECT_EQ(resumed_epochs[0].epoch, 2);
+  EXPECT_EQ(resumed_epochs[1].train_loss, full_epochs[2].train_loss);
+  EXPECT_EQ(resumed_epochs[1].val_loss, full_epochs[2].val_loss);
+  EXPECT_EQ(resumed.test_loss, full.test_loss);
+  ASSERT_EQ(resumed.weights.size(), full.weights.size());
+  for (const auto& [name, tensor] : full.weights) {
+    EXPECT_EQ(resumed.weights.at(name).values, tensor.values) << name;
+  }
+}
+
+TEST(TrainerTest, ResumeRefusesAStateOfAnotherRun) {
+  auto data = SyntheticData(200, 50);
+  const space::NetworkSpec spec = SmallChain(DatasetShape(*data));
+  TrainOptions options = FastOptions();
+  options.checkpoint_epochs = {1};
+  tensor::TensorMap state;
+  options.on_checkpoint = [&](const tensor::TensorMap& s) {
+    state = s;
+    return false;  // e.g. the lease was lost: stop
+  };
+  TrainResult result;
+  std::string error;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, options, nullptr, &result, &error))
+      << error;
+  EXPECT_TRUE(result.stopped);
+  EXPECT_EQ(result.epochs_run, 1);
+
+  TrainOptions longer = FastOptions();
+  longer.epochs = 9;
+  longer.resume_from = &state;
+  EXPECT_FALSE(
+      TrainAndEvaluate(spec, *data, longer, nullptr, &result, &error));
+  EXPECT_EQ(error, "saved training state is of epoch 1 of 3, not of a 9-epoch run");
+
+  space::NetworkSpec wider = spec;
+  std::get<space::ChainNetwork>(wider.body).layers[1].out_channels = 24;
+  TrainOptions same = FastOptions();
+  same.resume_from = &state;
+  EXPECT_FALSE(TrainAndEvaluate(wider, *data, same, nullptr, &result, &error));
+  EXPECT_NE(error.find("has shape"), std::string::npos) << error;
 }
 
 TEST(TrainerTest, MeasuresLatencyOfAFreshNetwork) {

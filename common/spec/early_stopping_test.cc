@@ -1,0 +1,126 @@
+#include "common/spec/early_stopping.h"
+
+#include <string>
+#include <vector>
+
+#include "common/spec/spec_validation.h"
+#include "common/spec/spec_yaml.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace nas::spec {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr const char* kBase = R"(
+name: es
+dataset: {name: fashion_mnist}
+space: {nb201: {}}
+strategy: random
+objectives: [{metric: val_accuracy, direction: maximize}]
+budget: {max_trials: 20, parallelism: 2}
+training: {epochs: 9}
+)";
+
+absl::StatusOr<nas::v1::SearchSpec> Parse(const std::string& extra) {
+  return ParseSearchSpecYaml(std::string(kBase) + extra);
+}
+
+TEST(RungEpochsTest, GeometricBelowTheFullBudget) {
+  EXPECT_THAT(RungEpochs(1, 9, 3), ElementsAre(1, 3));
+  EXPECT_THAT(RungEpochs(1, 27, 3), ElementsAre(1, 3, 9));
+  EXPECT_THAT(RungEpochs(2, 20, 2), ElementsAre(2, 4, 8, 16));
+  EXPECT_THAT(RungEpochs(1, 10, 3), ElementsAre(1, 3, 9));
+  EXPECT_THAT(RungEpochs(5, 5, 3), IsEmpty());
+  EXPECT_EQ(HyperbandBrackets(1, 9, 3), 3);
+  EXPECT_EQ(HyperbandBrackets(1, 27, 3), 4);
+}
+
+TEST(EarlyStoppingSpecTest, AshaDefaultsFromTraining) {
+  absl::StatusOr<nas::v1::SearchSpec> spec = Parse("early_stopping: asha\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const nas::v1::AshaConfig& asha = spec->early_stopping().asha();
+  EXPECT_EQ(asha.min_epochs(), 1);
+  EXPECT_EQ(asha.max_epochs(), 9);
+  EXPECT_EQ(asha.reduction_factor(), 3);
+  EXPECT_THAT(TrialRungEpochs(*spec, 0), ElementsAre(1, 3));
+  EXPECT_THAT(TrialRungEpochs(*spec, 7), ElementsAre(1, 3));
+}
+
+TEST(EarlyStoppingSpecTest, HyperbandBracketsByTrialNumber) {
+  absl::StatusOr<nas::v1::SearchSpec> spec = Parse(
+      "early_stopping: {hyperband: {min_epochs: 1, max_epochs: 9, "
+      "reduction_factor: 3}}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_THAT(TrialRungEpochs(*spec, 0), ElementsAre(1, 3));
+  EXPECT_THAT(TrialRungEpochs(*spec, 1), ElementsAre(3));
+  EXPECT_THAT(TrialRungEpochs(*spec, 2), IsEmpty());
+  EXPECT_THAT(TrialRungEpochs(*spec, 3), ElementsAre(1, 3));
+}
+
+TEST(EarlyStoppingSpecTest, MedianHasNoRungs) {
+  absl::StatusOr<nas::v1::SearchSpec> spec =
+      Parse("early_stopping: {median: {warmup_epochs: 2}}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->early_stopping().median().warmup_epochs(), 2);
+  EXPECT_EQ(spec->early_stopping().median().min_trials(), 3);
+  EXPECT_THAT(TrialRungEpochs(*spec, 0), IsEmpty());
+}
+
+TEST(EarlyStoppingSpecTest, ZeroWarmupWrittenIsKept) {
+  absl::StatusOr<nas::v1::SearchSpec> spec =
+      Parse("early_stopping: {median: {warmup_epochs: 0}}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->early_stopping().median().warmup_epochs(), 0);
+}
+
+TEST(EarlyStoppingSpecTest, ErrorsNameTheField) {
+  struct Case {
+    std::string yaml;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"early_stopping: {asha: {max_epochs: 27}}\n",
+       "early_stopping.asha.max_epochs (line 9): must equal training.epochs "
+       "(9)"},
+      {"early_stopping: {asha: {min_epochs: 9}}\n",
+       "early_stopping.asha.min_epochs (line 9): must be between 1 and 8, "
+       "got 9"},
+      {"early_stopping: {hyperband: {reduction_factor: 1}}\n",
+       "early_stopping.hyperband.reduction_factor (line 9): must be between "
+       "2 and 100, got 1"},
+      {"early_stopping: {median: {warmup_epochs: 9}}\n",
+       "early_stopping.median.warmup_epochs (line 9): must be between 0 and "
+       "8, got 9"},
+      {"early_stopping: sha\n",
+       "early_stopping (line 9): unknown early_stopping \"sha\"; expected "
+       "one of asha, hyperband, median"},
+      {"early_stopping: {asha: {}, median: {}}\n",
+       "exactly one early_stopping may be given"},
+      {"early_stopping: asha\nestimation: weight_sharing\n",
+       "early_stopping (line 9): applies only to candidates trained from "
+       "scratch"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<nas::v1::SearchSpec> spec = Parse(c.yaml);
+    ASSERT_FALSE(spec.ok()) << c.yaml;
+    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(spec.status().message()), HasSubstr(c.message))
+        << c.yaml;
+  }
+}
+
+TEST(EarlyStoppingSpecTest, ValidatesHandBuiltProtos) {
+  absl::StatusOr<nas::v1::SearchSpec> spec = Parse("");
+  ASSERT_TRUE(spec.ok());
+  spec->mutable_early_stopping()->mutable_asha()->set_max_epochs(3);
+  spec->mutable_training()->set_epochs(1);
+  const absl::Status s = ValidateEarlyStopping(*spec);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("must equal"));
+}
+
+}  // namespace
+}  // namespace nas::spec

@@ -1,0 +1,193 @@
+// Early stopping end to end: nas-controller and nas-worker processes over
+// loopback gRPC, a real PostgreSQL, real LibTorch on the MNIST subset.
+// ASHA stops trials at their rungs and promotes others; a trial whose worker
+// is killed after a rung goes on from the state it saved there, on another
+// worker.
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/cluster.h"
+#include "tests/cluster_calls.h"
+
+namespace nas::testing {
+namespace {
+
+constexpr char kSmallStage[] =
+    "{depths: [1, 2], widths: [8, 16], ops: [conv3x3, ir_k3_e3, skip], "
+    "stride: 2}";
+
+std::string SpecYaml(const std::string& name, int max_trials, int parallelism,
+                     int epochs, double data_fraction,
+                     const std::string& early_stopping,
+                     const std::string& stage = kSmallStage) {
+  return absl::StrCat(R"(
+name: )", name, R"(
+seed: 3
+dataset: {name: mnist, validation_fraction: 0.1}
+space:
+  chain:
+    stem_channels: 8
+    stages:
+      - )", stage, R"(
+strategy: random
+objectives: [{metric: val_accuracy, direction: maximize}]
+budget: {max_trials: )", max_trials, ", parallelism: ", parallelism, R"(, max_attempts: 3}
+training: {epochs: )", epochs, ", data_fraction: ", data_fraction, R"(, batch_size: 64, learning_rate: 0.05}
+early_stopping: )", early_stopping, "\n");
+}
+
+std::string Sql(Cluster& cluster, const std::string& query) {
+  return cluster.db().QueryScalar(query);
+}
+
+TEST(EarlyStoppingEndToEnd, AshaStopsAtRungsAndPromotes) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  cluster.StartWorkers(2);
+  nas::v1::Search search;
+  ASSERT_TRUE(CreateSearch(cluster.search(),
+                           ParseSpec(SpecYaml(
+                               "e2e-asha", 10, 2, 4, 0.2,
+                               "{asha: {min_epochs: 1, reduction_factor: 2}}")),
+                           &search)
+                  .ok());
+  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
+                                 std::chrono::minutes(10)))
+      << cluster.Logs();
+  ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
+  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
+      << search.state_reason() << cluster.Logs();
+
+  const std::vector<nas::v1::Trial> trials =
+      ListAllTrialsOrFail(cluster.search(), search.id());
+  ASSERT_EQ(trials.size(), 10u);
+  int stopped = 0, completed = 0;
+  for (const nas::v1::Trial& t : trials) {
+    ASSERT_TRUE(t.has_rung()) << "trial #" << t.number();
+    if (t.state() == nas::v1::TRIAL_STATE_STOPPED) {
+      ++stopped;
+      // Stopped at a rung (epoch 1 or 2), with its curve up to there and
+      // the last epoch's validation metrics; never tested.
+      EXPECT_TRUE(absl::StrContains(t.reason(), "is not in the top 1/2"))
+          << t.reason();
+      const int rung_epoch = t.rung() == 0 ? 1 : 2;
+      ASSERT_EQ(t.epochs_size(), rung_epoch) << t.reason();
+      EXPECT_EQ(t.metrics().val_accuracy(),
+                t.epochs(rung_epoch - 1).val_accuracy());
+      EXPECT_FALSE(t.metrics().has_test_accuracy());
+      EXPECT_GT(t.metrics().train_seconds(), 0);
+    } else {
+      ASSERT_EQ(t.state(), nas::v1::TRIAL_STATE_COMPLETED) << t.reason();
+      ++completed;
+      EXPECT_EQ(t.epochs_size(), 4);
+      EXPECT_EQ(t.rung(), 1) << "passed both rungs (epochs 1 and 2)";
+      EXPECT_TRUE(t.metrics().has_test_accuracy());
+    }
+  }
+  EXPECT_GT(stopped, 0) << cluster.Logs();
+  EXPECT_GT(completed, 0);
+  EXPECT_EQ(search.counts().stopped(), stopped);
+
+  // Only trials that trained the full budget rank.
+  nas::v1::GetBestTrialsResponse best;
+  ASSERT_TRUE(GetBestTrials(cluster.search(), search.id(), 10, &best).ok());
+  EXPECT_EQ(best.trials_size(), completed);
+  for (const nas::v1::Trial& t : best.trials()) {
+    EXPECT_EQ(t.state(), nas::v1::TRIAL_STATE_COMPLETED);
+  }
+  // SQL shows each trial's rung; every rung epoch saved a state.
+  const std::string id = absl::StrCat(search.id());
+  EXPECT_EQ(Sql(cluster, "SELECT count(*) FROM trial_history WHERE rung IS "
+                         "NOT NULL AND search_id = " + id),
+            "10");
+  EXPECT_EQ(Sql(cluster, "SELECT count(*) FROM checkpoints k JOIN trials t "
+                         "ON t.id = k.trial_id WHERE t.search_id = " + id),
+            "10");
+  EXPECT_TRUE(absl::StrContains(cluster.controller()->ReadLog(), "stopped: rung"))
+      << cluster.Logs();
+}
+
+TEST(EarlyStoppingEndToEnd, KilledWorkerResumesFromTheRungState) {
+  ClusterOptions options;
+  options.lease_seconds = 4;
+  Cluster cluster(options);
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  cluster.StartWorkers(1);
+  nas::v1::Search search;
+  // One trial of 8 epochs with rungs at 2 and 6: alone, it is always
+  // promoted, and saves its state after epochs 2 and 6. Its one
+  // architecture trains for about a second per epoch, so the kill after
+  // epoch 2 lands well before the next save.
+  ASSERT_TRUE(CreateSearch(
+                  cluster.search(),
+                  ParseSpec(SpecYaml(
+                      "e2e-resume", 1, 1, 8, 1.0,
+                      "{asha: {min_epochs: 2, reduction_factor: 3}}",
+                      "{depths: [2], widths: [16], ops: [ir_k3_e3], "
+                      "stride: 2}")),
+                  &search)
+                  .ok());
+  const std::string id = absl::StrCat(search.id());
+  // Kill the worker once the trial has saved its state after epoch 2.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Sql(cluster, "SELECT count(*) FROM epoch_metrics WHERE epoch "
+                            ">= 2 AND search_id = " + id) != "0";
+      },
+      std::chrono::seconds(300)))
+      << cluster.Logs();
+  cluster.workers()[0]->Signal(SIGKILL);
+  const std::string reported = Sql(
+      cluster, "SELECT max(epoch) FROM epoch_metrics WHERE search_id = " + id);
+  ASSERT_TRUE(reported == "2" || reported == "3" || reported == "4")
+      << reported;
+
+  cluster.StartWorkers(1);
+  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
+                                 std::chrono::minutes(10)))
+      << cluster.Logs();
+  const std::vector<nas::v1::Trial> trials =
+      ListAllTrialsOrFail(cluster.search(), search.id());
+  ASSERT_EQ(trials.size(), 1u);
+  const nas::v1::Trial& t = trials[0];
+  ASSERT_EQ(t.state(), nas::v1::TRIAL_STATE_COMPLETED) << t.reason();
+  EXPECT_EQ(t.attempt(), 2);
+  // The curve is whole: epochs 1-2 from the first attempt, 3-8 from the
+  // second, which went on after epoch 2 instead of training again.
+  ASSERT_EQ(t.epochs_size(), 8);
+  for (int e = 0; e < 8; ++e) EXPECT_EQ(t.epochs(e).epoch(), e + 1);
+  EXPECT_EQ(Sql(cluster, "SELECT min(epoch) FROM epoch_metrics WHERE attempt "
+                         "= 2 AND search_id = " + id),
+            "3");
+  const std::string second_log = cluster.workers()[1]->ReadLog();
+  EXPECT_TRUE(absl::StrContains(second_log, "resumed after epoch 2"))
+      << second_log;
+  EXPECT_TRUE(absl::StrContains(cluster.controller()->ReadLog(),
+                                "fetched the saved state of trial"))
+      << cluster.Logs();
+  EXPECT_GT(t.metrics().test_accuracy(), 0.8) << cluster.Logs();
+}
+
+TEST(EarlyStoppingEndToEnd, BadRuleIsRefusedWithTheField) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  nas::v1::Search search;
+  nas::v1::SearchSpec spec = ParseSpec(SpecYaml("bad", 2, 1, 4, 0.1, "asha"));
+  spec.mutable_early_stopping()->mutable_asha()->set_max_epochs(9);
+  const grpc::Status status = CreateSearch(cluster.search(), spec, &search);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(status.error_message(),
+                                "early_stopping.asha.max_epochs: must equal "
+                                "training.epochs (4)"))
+      << status.error_message();
+}
+
+}  // namespace
+}  // namespace nas::testing
