@@ -23,29 +23,25 @@ std::optional<double> MetricValue(const nas::v1::TrialMetrics& m,
   return std::nullopt;
 }
 
-namespace {
-
-std::optional<double> Oriented(const nas::v1::Objective& objective,
-                               const nas::v1::TrialMetrics& metrics) {
+std::optional<double> OrientedValue(const nas::v1::Objective& objective,
+                                    const nas::v1::TrialMetrics& metrics) {
   std::optional<double> value = MetricValue(metrics, objective.metric());
   if (!value) return std::nullopt;
   return objective.direction() == nas::v1::DIRECTION_MINIMIZE ? -*value
                                                               : *value;
 }
 
-}  // namespace
-
 std::optional<double> OrientedScore(const nas::v1::SearchSpec& spec,
                                     const nas::v1::TrialMetrics& metrics) {
   if (spec.objectives().empty()) return std::nullopt;
-  return Oriented(spec.objectives(0), metrics);
+  return OrientedValue(spec.objectives(0), metrics);
 }
 
 std::vector<double> OrientedObjectives(const nas::v1::SearchSpec& spec,
                                        const nas::v1::TrialMetrics& metrics) {
   std::vector<double> values;
   for (const nas::v1::Objective& objective : spec.objectives()) {
-    std::optional<double> value = Oriented(objective, metrics);
+    std::optional<double> value = OrientedValue(objective, metrics);
     if (!value) return {};
     values.push_back(*value);
   }

@@ -16,6 +16,11 @@ namespace nas::controller {
 std::optional<double> MetricValue(const nas::v1::TrialMetrics& metrics,
                                   absl::string_view metric);
 
+// `objective`'s value oriented so that larger is better (negated for
+// MINIMIZE); nullopt when unmeasured or unknown.
+std::optional<double> OrientedValue(const nas::v1::Objective& objective,
+                                    const nas::v1::TrialMetrics& metrics);
+
 // The first objective's value oriented so that larger is better (negated for
 // MINIMIZE). nullopt when the search has no objective or it is unknown.
 std::optional<double> OrientedScore(const nas::v1::SearchSpec& spec,

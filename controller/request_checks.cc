@@ -81,7 +81,8 @@ absl::Status CheckTrialMetrics(const nas::v1::TrialMetrics& m) {
     if (absl::Status s = CheckFraction(field, value); !s.ok()) return s;
   }
   for (auto [field, value] : {std::pair{"metrics.val_loss", m.val_loss()},
-                              {"metrics.test_loss", m.test_loss()}}) {
+                              {"metrics.test_loss", m.test_loss()},
+                              {"metrics.zero_cost_score", m.zero_cost_score()}}) {
     if (absl::Status s = CheckFinite(field, value); !s.ok()) return s;
   }
   for (auto [field, value] :

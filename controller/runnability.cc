@@ -63,6 +63,9 @@ std::string Describe(const std::vector<std::string>& tokens) {
 }  // namespace
 
 std::vector<TrialKind> TrialKindsOf(const nas::v1::SearchSpec& spec) {
+  if (nas::spec::UsesZeroCost(spec)) {
+    return {nas::v1::TRIAL_KIND_ZERO_COST, nas::v1::TRIAL_KIND_RETRAIN};
+  }
   if (!nas::spec::UsesWeightSharing(spec)) return {nas::v1::TRIAL_KIND_TRAIN};
   return {nas::v1::TRIAL_KIND_SUPERNET_SHARD,
           nas::v1::TRIAL_KIND_SCORE_INHERITED, nas::v1::TRIAL_KIND_RETRAIN};

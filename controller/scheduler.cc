@@ -32,8 +32,28 @@ TrialView ToView(const nas::v1::SearchSpec& spec, const nas::v1::Trial& trial,
   if ((trial.state() == nas::v1::TRIAL_STATE_COMPLETED ||
        trial.state() == nas::v1::TRIAL_STATE_STOPPED) &&
       MeetsConstraints(spec, trial.metrics())) {
-    view.score = OrientedScore(spec, trial.metrics());
-    view.objectives = OrientedObjectives(spec, trial.metrics());
+    nas::v1::TrialMetrics metrics = trial.metrics();
+    if (trial.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
+      // The proxy stands in for the first objective: it predicts its rank.
+      // Other objectives count as measured (params, flops) or leave the
+      // trial unscored.
+      if (!metrics.has_zero_cost_score()) return view;
+      const double proxy = metrics.zero_cost_score();
+      view.score = proxy;
+      view.objectives.push_back(proxy);
+      for (int i = 1; i < spec.objectives_size(); ++i) {
+        std::optional<double> value =
+            OrientedValue(spec.objectives(i), metrics);
+        if (!value) {
+          view.objectives.clear();
+          break;
+        }
+        view.objectives.push_back(*value);
+      }
+    } else {
+      view.score = OrientedScore(spec, metrics);
+      view.objectives = OrientedObjectives(spec, metrics);
+    }
     if (view.objectives.empty()) view.score.reset();
   }
   return view;
@@ -164,6 +184,8 @@ NewTrial MakeCandidate(const space::SearchSpace& space,
   if (spec::UsesWeightSharing(spec)) {
     t.kind = nas::v1::TRIAL_KIND_SCORE_INHERITED;
     t.task = ScoreTask(spec, version);
+  } else if (spec::UsesZeroCost(spec)) {
+    t.kind = nas::v1::TRIAL_KIND_ZERO_COST;
   }
   return t;
 }
@@ -171,10 +193,10 @@ NewTrial MakeCandidate(const space::SearchSpace& space,
 absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
   if (!search.ok()) return search.status();
-  if (spec::UsesWeightSharing(search->spec())) {
+  if (spec::UsesEstimationPlan(search->spec())) {
     absl::StatusOr<SearchContext*> context = Context(*search);
     if (!context.ok()) return context.status();
-    return ReplenishWeightSharing(*search, *context);
+    return ReplenishByPlan(*search, *context);
   }
   const nas::v1::TrialCounts& counts = search->counts();
   const nas::v1::SearchBudget& budget = search->spec().budget();
@@ -240,17 +262,19 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   return static_cast<int>(new_trials.size());
 }
 
-absl::StatusOr<int> Scheduler::ReplenishWeightSharing(
-    const nas::v1::Search& search, SearchContext* context) {
+absl::StatusOr<int> Scheduler::ReplenishByPlan(const nas::v1::Search& search,
+                                               SearchContext* context) {
   const int64_t search_id = search.id();
-  if (checkpoints_ == nullptr) {
-    return EndByPlan(search_id, nas::v1::SEARCH_STATE_FAILED,
-                     "this controller has no checkpoint store, which weight "
-                     "sharing needs");
-  }
   const nas::v1::SearchSpec& spec = search.spec();
-  absl::StatusOr<int64_t> version =
-      checkpoints_->LatestSupernetVersion(search_id);
+  absl::StatusOr<int64_t> version = 0;  // zero cost: no supernet
+  if (spec::UsesWeightSharing(spec)) {
+    if (checkpoints_ == nullptr) {
+      return EndByPlan(search_id, nas::v1::SEARCH_STATE_FAILED,
+                       "this controller has no checkpoint store, which weight "
+                       "sharing needs");
+    }
+    version = checkpoints_->LatestSupernetVersion(search_id);
+  }
   if (!version.ok()) return version.status();
   absl::StatusOr<std::vector<nas::v1::Trial>> trials = store_->ListTrials(
       search_id, {}, -1, spec.budget().max_trials() + spec::ExtraTrials(spec));

@@ -125,10 +125,10 @@ class Scheduler {
   // many trials it added.
   absl::StatusOr<int> Replenish();
   absl::StatusOr<int> ReplenishSearch(int64_t search_id);
-  // ReplenishSearch for a weight-sharing search: one step of its plan
-  // (weight_sharing_plan.h).
-  absl::StatusOr<int> ReplenishWeightSharing(const nas::v1::Search& search,
-                                             SearchContext* context);
+  // ReplenishSearch for a weight-sharing or zero-cost search: one step of
+  // its plan (weight_sharing_plan.h).
+  absl::StatusOr<int> ReplenishByPlan(const nas::v1::Search& search,
+                                      SearchContext* context);
   // Averages the uploads of a finished round's shards, weighted by the
   // images each trained on, into the next supernet version.
   absl::Status MergeRound(int64_t search_id, const WeightSharingStep& step);
@@ -178,8 +178,8 @@ NewTrial MakeTrial(const space::SearchSpace& space,
 
 // The trial numbered `number` for `choices` in a search with `spec`, as its
 // estimation scores a proposed candidate: MakeTrial for training from
-// scratch, or a SCORE_INHERITED trial of supernet `version` for weight
-// sharing.
+// scratch, a SCORE_INHERITED trial of supernet `version` for weight
+// sharing, a ZERO_COST trial for zero cost.
 NewTrial MakeCandidate(const space::SearchSpace& space,
                        const nas::v1::SearchSpec& spec,
                        const std::vector<int>& choices, int number,

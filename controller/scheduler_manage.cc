@@ -31,7 +31,9 @@ std::string Label(const nas::v1::Architecture& a) {
 // search was created with; changing it midway has no defined meaning yet.
 absl::Status WeightSharingRefusal(int64_t search_id, absl::string_view what) {
   return absl::FailedPreconditionError(absl::StrCat(
-      "search ", search_id, " uses weight sharing; cannot ", what,
+      "search ", search_id,
+      " estimates its candidates in planned phases (weight sharing or zero "
+      "cost); cannot ", what,
       " it: its phases are planned from the budget it was created with. "
       "Submit a new search instead"));
 }
@@ -48,7 +50,7 @@ absl::StatusOr<std::vector<nas::v1::Trial>> Scheduler::EnqueueTrials(
   }
   absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
   if (!search.ok()) return search.status();
-  if (spec::UsesWeightSharing(search->spec())) {
+  if (spec::UsesEstimationPlan(search->spec())) {
     return WeightSharingRefusal(search_id, "enqueue trials into");
   }
   absl::StatusOr<std::unique_ptr<space::SearchSpace>> space =
@@ -121,7 +123,7 @@ absl::StatusOr<nas::v1::Search> Scheduler::ExtendSearch(int64_t search_id,
   }
   absl::StatusOr<nas::v1::Search> current = store_->GetSearch(search_id);
   if (!current.ok()) return current.status();
-  if (spec::UsesWeightSharing(current->spec())) {
+  if (spec::UsesEstimationPlan(current->spec())) {
     return WeightSharingRefusal(search_id, "extend");
   }
   absl::StatusOr<nas::v1::Search> search =

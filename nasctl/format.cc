@@ -143,6 +143,13 @@ std::string TrialSubject(const nas::v1::Trial& trial) {
   return trial.architecture().text();
 }
 
+// Finished trials whose metrics are final: COMPLETED, and STOPPED ones
+// (their last epoch's validation metrics).
+static bool HasFinalMetrics(const nas::v1::Trial& t) {
+  return t.state() == nas::v1::TRIAL_STATE_COMPLETED ||
+         t.state() == nas::v1::TRIAL_STATE_STOPPED;
+}
+
 int PlannedTrials(const nas::v1::Search& search) {
   return search.spec().budget().max_trials() +
          spec::ExtraTrials(search.spec());
@@ -150,6 +157,18 @@ int PlannedTrials(const nas::v1::Search& search) {
 
 std::string PhaseText(const nas::v1::Search& search) {
   const nas::v1::SearchSpec& spec = search.spec();
+  if (spec::UsesZeroCost(spec)) {
+    const nas::v1::TrialCounts retrains =
+        CountsOf(search, nas::v1::TRIAL_KIND_RETRAIN);
+    if (TotalTrials(retrains) == 0) {
+      return absl::StrFormat(
+          "scoring %d/%d candidates (%s)",
+          Finished(CountsOf(search, nas::v1::TRIAL_KIND_ZERO_COST)),
+          spec.budget().max_trials(), spec.estimation().zero_cost().score());
+    }
+    return absl::StrFormat("training the best %d/%d", Finished(retrains),
+                           TotalTrials(retrains));
+  }
   if (!spec::UsesWeightSharing(spec)) return "";
   const nas::v1::WeightSharingConfig& ws = spec.estimation().weight_sharing();
   const int rounds = ws.supernet().rounds();
@@ -205,12 +224,15 @@ void PrintSearches(const std::vector<nas::v1::Search>& searches,
 void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
                  OutputFormat format) {
   if (format == OutputFormat::kCsv) {
+    // New columns go last, so that scripts reading by position keep
+    // working.
     Table table({"trial_id", "number", "state", "kind", "val_accuracy",
                  "val_loss",
                  "test_accuracy", "test_loss", "params", "flops", "latency_ms",
-                 "train_seconds", "reason", "architecture"});
+                 "train_seconds", "reason", "architecture", "rung",
+                 "zero_cost_score"});
     for (const nas::v1::Trial& t : trials) {
-      const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
+      const bool done = HasFinalMetrics(t);
       const nas::v1::TrialMetrics& m = t.metrics();
       // Empty for a metric the trial's estimator did not measure.
       auto number = [done](bool has, double v) {
@@ -230,7 +252,8 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
            count(m.has_params(), m.params()), count(m.has_flops(), m.flops()),
            number(m.has_latency_ms(), m.latency_ms()),
            number(m.has_train_seconds(), m.train_seconds()), t.reason(),
-           TrialSubject(t)});
+           TrialSubject(t), t.has_rung() ? std::to_string(t.rung()) : "",
+           number(m.has_zero_cost_score(), m.zero_cost_score())});
     }
     table.PrintCsv(out);
     return;
@@ -241,15 +264,21 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
         return t.kind() != nas::v1::TRIAL_KIND_TRAIN &&
                t.kind() != nas::v1::TRIAL_KIND_UNSPECIFIED;
       });
+  // A ZC_SCORE column only where there are zero-cost scores.
+  const bool scores = std::any_of(
+      trials.begin(), trials.end(), [](const nas::v1::Trial& t) {
+        return t.metrics().has_zero_cost_score();
+      });
   std::vector<std::string> header = {"TRIAL", "#", "STATE"};
   if (kinds) header.push_back("KIND");
+  if (scores) header.push_back("ZC_SCORE");
   for (const char* column : {"VAL_ACC", "TEST_ACC", "PARAMS", "FLOPS",
                              "LATENCY", "TRAIN_S", "REASON", "ARCHITECTURE"}) {
     header.push_back(column);
   }
   Table table(header);
   for (const nas::v1::Trial& t : trials) {
-    const bool done = t.state() == nas::v1::TRIAL_STATE_COMPLETED;
+    const bool done = HasFinalMetrics(t);
     const nas::v1::TrialMetrics& m = t.metrics();
     std::vector<std::string> row = {std::to_string(t.id()),
                                     std::to_string(t.number()),
@@ -257,6 +286,11 @@ void PrintTrials(const std::vector<nas::v1::Trial>& trials, std::ostream& out,
     if (kinds) {
       const std::string kind = KindName(t.kind());
       row.push_back(kind.empty() ? "train" : kind);
+    }
+    if (scores) {
+      row.push_back(done && m.has_zero_cost_score()
+                        ? absl::StrFormat("%.4g", m.zero_cost_score())
+                        : "-");
     }
     for (std::string& cell : std::vector<std::string>{
          done && m.has_val_accuracy() ? Percent(m.val_accuracy()) : "-",

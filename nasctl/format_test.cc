@@ -117,10 +117,10 @@ TEST(FormatTest, TrialsCsvHasPlainNumbersAndQuotesCells) {
   EXPECT_EQ(out.str(),
             "trial_id,number,state,kind,val_accuracy,val_loss,test_accuracy,"
             "test_loss,params,flops,latency_ms,train_seconds,reason,"
-            "architecture\n"
+            "architecture,rung,zero_cost_score\n"
             // Metrics the estimator did not measure are empty, not 0.
-            "11,0,COMPLETED,TRAIN,0.9,,,,1500000,,,,,\"|a, b|\"\n"
-            "12,1,FAILED,RETRAIN,,,,,,,,,\"line 1\nsaid \"\"no\"\"\",\n");
+            "11,0,COMPLETED,TRAIN,0.9,,,,1500000,,,,,\"|a, b|\",,\n"
+            "12,1,FAILED,RETRAIN,,,,,,,,,\"line 1\nsaid \"\"no\"\"\",,,\n");
 }
 
 nas::v1::Search WeightSharingSearch() {

@@ -29,6 +29,7 @@
 #include "worker/torch_estimator.h"
 #include "worker/train/trainer.h"
 #include "worker/worker_loop.h"
+#include "worker/zero_cost_estimator.h"
 
 using nas::EnvBoolOr;
 using nas::EnvDoubleOr;
@@ -201,14 +202,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Torch workers train (TRAIN, RETRAIN) and run weight sharing
-  // (SUPERNET_SHARD, SCORE_INHERITED) on one shared set of data sets, and
+  // Torch workers train (TRAIN, RETRAIN), run weight sharing
+  // (SUPERNET_SHARD, SCORE_INHERITED) and zero-cost proxies (ZERO_COST) on
+  // one shared set of data sets, and
   // fetch and upload checkpoints on the channel of their other calls; the
   // tabular worker only looks trials up.
   nas::worker::CheckpointClient checkpoints(*channel);
   std::unique_ptr<nas::worker::Estimator> tabular_estimator;
   std::unique_ptr<nas::worker::Estimator> torch_estimator;
   std::unique_ptr<nas::worker::Estimator> supernet_estimator;
+  std::unique_ptr<nas::worker::Estimator> zero_cost_estimator;
   std::vector<nas::worker::EstimatorRoute> routes;
   if (const std::string table = absl::GetFlag(FLAGS_table); !table.empty()) {
     auto tabular = nas::worker::TabularEstimator::Load(
@@ -241,6 +244,13 @@ int main(int argc, char** argv) {
     routes.push_back({{nas::v1::TRIAL_KIND_SUPERNET_SHARD,
                        nas::v1::TRIAL_KIND_SCORE_INHERITED},
                       supernet_estimator.get()});
+    nas::worker::ZeroCostEstimatorOptions zero_cost_options;
+    zero_cost_options.device = device;
+    zero_cost_options.num_threads = absl::GetFlag(FLAGS_threads);
+    zero_cost_estimator = std::make_unique<nas::worker::ZeroCostEstimator>(
+        zero_cost_options, datasets);
+    routes.push_back(
+        {{nas::v1::TRIAL_KIND_ZERO_COST}, zero_cost_estimator.get()});
   }
   nas::worker::RoutingEstimator estimator(std::move(routes));
 

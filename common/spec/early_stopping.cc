@@ -75,7 +75,7 @@ absl::Status ValidateEarlyStopping(const nas::v1::SearchSpec& spec) {
     return FieldError(
         "early_stopping",
         "applies only to candidates trained from scratch (estimation: "
-        "from_scratch); weight-sharing candidates are scored "
+        "from_scratch); weight-sharing and zero-cost candidates are scored "
         "without training epochs to stop");
   }
   const nas::v1::EarlyStoppingSpec& rule = spec.early_stopping();

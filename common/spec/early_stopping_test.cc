@@ -124,3 +124,67 @@ TEST(EarlyStoppingSpecTest, ValidatesHandBuiltProtos) {
 
 }  // namespace
 }  // namespace nas::spec
+
+namespace nas::spec {
+namespace {
+
+TEST(EarlyStoppingSpecTest, TheExampleParses) {
+  absl::StatusOr<nas::v1::SearchSpec> spec =
+      ParseSearchSpecFile(NAS_EXAMPLES_DIR "/asha_fashion_mnist.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_THAT(TrialRungEpochs(*spec, 5), ElementsAre(1, 3));
+}
+
+}  // namespace
+}  // namespace nas::spec
+
+namespace nas::spec {
+namespace {
+
+TEST(ZeroCostSpecTest, DefaultsAndErrors) {
+  absl::StatusOr<nas::v1::SearchSpec> spec = Parse("estimation: zero_cost\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->estimation().zero_cost().score(), "synflow");
+  EXPECT_EQ(spec->estimation().zero_cost().batch_size(), 64);
+  EXPECT_EQ(spec->estimation().zero_cost().train_top_k(), 3);
+  spec = Parse("estimation: {zero_cost: {score: naswot, train_top_k: 2}}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->estimation().zero_cost().score(), "naswot");
+  EXPECT_EQ(spec->estimation().zero_cost().train_top_k(), 2);
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"estimation: {zero_cost: {score: snip}}\n",
+       "estimation.zero_cost.score (line 9): unknown score \"snip\"; expected "
+       "one of synflow, naswot, grad_norm, params, flops"},
+      {"estimation: {zero_cost: {train_top_k: 21}}\n",
+       "estimation.zero_cost.train_top_k (line 9): must be between 1 and 20, "
+       "got 21"},
+      {"estimation: {zero_cost: {batch_size: 1}}\n",
+       "estimation.zero_cost.batch_size (line 9): must be between 2 and 1024, "
+       "got 1"},
+      {"estimation: {zero_cost: {scores: synflow}}\n", "scores"},
+  };
+  for (const auto& [yaml, message] : cases) {
+    absl::StatusOr<nas::v1::SearchSpec> bad = Parse(yaml);
+    ASSERT_FALSE(bad.ok()) << yaml;
+    EXPECT_THAT(std::string(bad.status().message()), HasSubstr(message))
+        << yaml;
+  }
+}
+
+}  // namespace
+}  // namespace nas::spec
+
+namespace nas::spec {
+namespace {
+
+TEST(ZeroCostSpecTest, TheExampleParses) {
+  absl::StatusOr<nas::v1::SearchSpec> spec =
+      ParseSearchSpecFile(NAS_EXAMPLES_DIR "/zero_cost_fashion_mnist.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->estimation().zero_cost().score(), "grad_norm");
+  EXPECT_EQ(spec->estimation().zero_cost().train_top_k(), 3);
+}
+
+}  // namespace
+}  // namespace nas::spec

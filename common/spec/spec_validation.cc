@@ -375,6 +375,35 @@ absl::Status ValidateWeightSharing(const nas::v1::SearchSpec& spec) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateZeroCost(const nas::v1::SearchSpec& spec) {
+  const nas::v1::ZeroCostConfig& zc = spec.estimation().zero_cost();
+  const std::vector<absl::string_view>& scores = ZeroCostScores();
+  if (std::find(scores.begin(), scores.end(), zc.score()) == scores.end()) {
+    return FieldError("estimation.zero_cost.score",
+                      absl::StrCat("unknown score ", QuoteForMessage(zc.score()),
+                                   "; expected one of ",
+                                   absl::StrJoin(scores, ", ")));
+  }
+  if (absl::Status s = CheckRange("estimation.zero_cost.batch_size",
+                                  zc.batch_size(), 2, kMaxZeroCostBatch);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckRange("estimation.zero_cost.train_top_k",
+                                  zc.train_top_k(), 1,
+                                  spec.budget().max_trials());
+      !s.ok()) {
+    return s;
+  }
+  if (int64_t{spec.budget().max_trials()} + zc.train_top_k() > kMaxTrials) {
+    return FieldError("estimation.zero_cost.train_top_k",
+                      absl::StrCat("the search would run more than ",
+                                   kMaxTrials,
+                                   " trials (max_trials + train_top_k)"));
+  }
+  return absl::OkStatus();
+}
+
 void ApplyWeightSharingDefaults(nas::v1::WeightSharingConfig* ws,
                                 const FieldPathSet& explicitly_set) {
   auto unset = [&](auto value, absl::string_view field) {
@@ -404,6 +433,12 @@ void ApplyWeightSharingDefaults(nas::v1::WeightSharingConfig* ws,
 }
 
 }  // namespace
+
+const std::vector<absl::string_view>& ZeroCostScores() {
+  static const auto* scores = new std::vector<absl::string_view>{
+      "synflow", "naswot", "grad_norm", "params", "flops"};
+  return *scores;
+}
 
 void ApplySpecDefaults(nas::v1::SearchSpec* spec) {
   ApplySpecDefaults(spec, FieldPathSet());
@@ -438,6 +473,14 @@ void ApplySpecDefaults(nas::v1::SearchSpec* spec,
     ApplyWeightSharingDefaults(
         spec->mutable_estimation()->mutable_weight_sharing(), explicitly_set);
   }
+  if (spec->estimation().has_zero_cost()) {
+    nas::v1::ZeroCostConfig* zc = spec->mutable_estimation()->mutable_zero_cost();
+    if (zc->score().empty()) zc->set_score("synflow");
+    if (zc->batch_size() == 0) zc->set_batch_size(64);
+    if (unset(zc->train_top_k(), "estimation.zero_cost.train_top_k")) {
+      zc->set_train_top_k(3);
+    }
+  }
   ApplyEarlyStoppingDefaults(spec, explicitly_set);
 }
 
@@ -470,6 +513,9 @@ absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec,
   }
   if (spec.estimation().has_weight_sharing()) {
     if (absl::Status s = ValidateWeightSharing(spec); !s.ok()) return s;
+  }
+  if (spec.estimation().has_zero_cost()) {
+    if (absl::Status s = ValidateZeroCost(spec); !s.ok()) return s;
   }
   if (absl::Status s = ValidateEarlyStopping(spec); !s.ok()) return s;
   return CheckAllFinite(spec, "");

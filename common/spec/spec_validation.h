@@ -11,7 +11,10 @@
 #ifndef NAS_COMMON_SPEC_SPEC_VALIDATION_H_
 #define NAS_COMMON_SPEC_SPEC_VALIDATION_H_
 
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "common/spec/space_from_proto.h"
 #include "nas/v1/search.pb.h"
 
@@ -31,7 +34,10 @@ inline constexpr int kMaxSupernetRounds = 1000;
 inline constexpr int kMaxShardsPerRound = 1024;
 inline constexpr int kMaxStepsPerShard = 1000000;
 inline constexpr int kMaxRecalibrationBatches = 10000;
+inline constexpr int kMaxZeroCostBatch = 1024;
 
+// The proxies estimation.zero_cost.score may name.
+const std::vector<absl::string_view>& ZeroCostScores();
 
 // Fills the fields that have defaults and are unset (zero or empty in
 // proto3): dataset.validation_fraction 0.1, the space defaults

@@ -64,8 +64,9 @@ class SpecReader {
                           nas::v1::SearchBudget* budget);
   absl::Status ReadTraining(const YAML::Node& node,
                             nas::v1::TrainingBudget* training);
-  // "estimation: from_scratch", "estimation: weight_sharing" (defaults), or
-  // a mapping with exactly one of them and its options.
+  // "estimation: from_scratch", "estimation: weight_sharing",
+  // "estimation: zero_cost" (defaults), or a mapping with exactly one of
+  // them and its options.
   absl::Status ReadEstimation(const YAML::Node& node,
                               nas::v1::EstimationSpec* estimation);
   absl::Status ReadWeightSharing(const YAML::Node& node,
@@ -136,12 +137,14 @@ absl::Status SpecReader::ReadSpec(const YAML::Node& root,
 absl::Status SpecReader::ReadEstimation(const YAML::Node& node,
                                         nas::v1::EstimationSpec* estimation) {
   constexpr absl::string_view kExpected =
-      "expected from_scratch or weight_sharing";
+      "expected from_scratch, weight_sharing or zero_cost";
   if (node.IsScalar()) {
     if (node.Scalar() == "from_scratch") {
       estimation->mutable_from_scratch();
     } else if (node.Scalar() == "weight_sharing") {
       estimation->mutable_weight_sharing();
+    } else if (node.Scalar() == "zero_cost") {
+      estimation->mutable_zero_cost();
     } else {
       return yaml_.Error(
           "estimation",
@@ -152,7 +155,8 @@ absl::Status SpecReader::ReadEstimation(const YAML::Node& node,
   }
   YamlFields fields;
   NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadMapping(
-      node, "estimation", {"from_scratch", "weight_sharing"}, &fields));
+      node, "estimation", {"from_scratch", "weight_sharing", "zero_cost"},
+      &fields));
   if (fields.entries.size() != 1) {
     return yaml_.Error(
         "estimation",
@@ -169,6 +173,10 @@ absl::Status SpecReader::ReadEstimation(const YAML::Node& node,
         yaml_.ReadMapping(options, "estimation.from_scratch", {}, &none));
     estimation->mutable_from_scratch();
     return absl::OkStatus();
+  }
+  if (name == "zero_cost") {
+    return ReadOptions(options, "estimation.zero_cost",
+                       estimation->mutable_zero_cost());
   }
   return ReadWeightSharing(options, estimation->mutable_weight_sharing());
 }
@@ -412,6 +420,12 @@ absl::Status SpecReader::ReadOptions(const YAML::Node& node,
         double number = 0;
         NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadDouble(value, field_path, &number));
         reflection->SetDouble(options, field, number);
+        break;
+      }
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING: {
+        std::string text;
+        NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadString(value, field_path, &text));
+        reflection->SetString(options, field, text);
         break;
       }
       default:  // no such option yet; add a case when one appears

@@ -305,7 +305,7 @@ const std::vector<Mistake>& YamlMistakes() {
       // Estimation.
       Mistake{"unknown_estimation", Spec({}, {"estimation: supernet"}),
               "estimation (line 8): unknown estimation \"supernet\"; "
-              "expected from_scratch or weight_sharing"},
+              "expected from_scratch, weight_sharing or zero_cost"},
       Mistake{"two_estimations",
               Spec({}, {"estimation: {from_scratch: {}, weight_sharing: {}}"}),
               "estimation (line 8): exactly one estimation may be given"},

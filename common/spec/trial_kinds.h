@@ -22,13 +22,14 @@ struct TrialKindNames {
 
 // In TrialKind number order. TRIAL_KIND_UNSPECIFIED is not listed: callers
 // before weight sharing left the kind unset, and it means TRAIN.
-inline constexpr std::array<TrialKindNames, 4> kTrialKinds = {{
+inline constexpr std::array<TrialKindNames, 5> kTrialKinds = {{
     {nas::v1::TRIAL_KIND_TRAIN, "TRAIN", "", "training"},
     {nas::v1::TRIAL_KIND_SUPERNET_SHARD, "SUPERNET_SHARD", "shard",
      "supernet shards"},
     {nas::v1::TRIAL_KIND_SCORE_INHERITED, "SCORE_INHERITED", "score",
      "inherited-weight scores"},
     {nas::v1::TRIAL_KIND_RETRAIN, "RETRAIN", "retrain", "retrains"},
+    {nas::v1::TRIAL_KIND_ZERO_COST, "ZERO_COST", "zc", "zero-cost scores"},
 }};
 
 // The row of `kind`; TRAIN's for TRIAL_KIND_UNSPECIFIED and unknown values.

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/spec/estimation.h"
 #include "controller/objective.h"
 
 namespace nas::controller {
@@ -81,18 +82,31 @@ std::vector<const nas::v1::Trial*> CandidateTrials(
   std::vector<const nas::v1::Trial*> candidates;
   for (const nas::v1::Trial& t : trials) {
     if (t.kind() == nas::v1::TRIAL_KIND_TRAIN ||
-        t.kind() == nas::v1::TRIAL_KIND_SCORE_INHERITED) {
+        t.kind() == nas::v1::TRIAL_KIND_SCORE_INHERITED ||
+        t.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
       candidates.push_back(&t);
     }
   }
   return candidates;
 }
 
+std::optional<double> CandidateScore(const nas::v1::SearchSpec& spec,
+                                     const nas::v1::Trial& trial) {
+  if (!MeetsConstraints(spec, trial.metrics())) return std::nullopt;
+  if (trial.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
+    if (!trial.metrics().has_zero_cost_score()) return std::nullopt;
+    return trial.metrics().zero_cost_score();
+  }
+  return OrientedScore(spec, trial.metrics());
+}
+
 WeightSharingStep NextWeightSharingStep(
     const nas::v1::SearchSpec& spec, const std::vector<nas::v1::Trial>& trials,
     int64_t latest_version, bool strategy_exhausted) {
-  const nas::v1::WeightSharingConfig& ws = spec.estimation().weight_sharing();
-  if (latest_version < ws.supernet().rounds()) {
+  const int rounds = spec::UsesWeightSharing(spec)
+                         ? spec.estimation().weight_sharing().supernet().rounds()
+                         : 0;
+  if (latest_version < rounds) {
     return SupernetStep(spec, trials, static_cast<int>(latest_version));
   }
 
@@ -102,7 +116,7 @@ WeightSharingStep NextWeightSharingStep(
     if (t.kind() == nas::v1::TRIAL_KIND_RETRAIN) retrains.push_back(&t);
   }
   const int max_trials = spec.budget().max_trials();
-  const int k = ws.retrain_top_k();
+  const int k = spec::RetrainTopK(spec);
 
   if (retrains.empty()) {
     int in_flight = 0;
@@ -123,11 +137,8 @@ WeightSharingStep NextWeightSharingStep(
     // that every replica picks the same ones.
     std::vector<std::pair<double, const nas::v1::Trial*>> scored;
     for (const nas::v1::Trial* t : candidates) {
-      if (t->state() != nas::v1::TRIAL_STATE_COMPLETED ||
-          !MeetsConstraints(spec, t->metrics())) {
-        continue;
-      }
-      const std::optional<double> score = OrientedScore(spec, t->metrics());
+      if (t->state() != nas::v1::TRIAL_STATE_COMPLETED) continue;
+      const std::optional<double> score = CandidateScore(spec, *t);
       if (score.has_value()) scored.emplace_back(*score, t);
     }
     if (scored.empty()) {

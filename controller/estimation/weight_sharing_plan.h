@@ -1,6 +1,9 @@
-// What a weight-sharing search does next, decided from its stored trials and
-// its latest merged supernet version alone, so that a restarted controller
-// (or another replica) decides exactly as the one before.
+// What a weight-sharing or zero-cost search does next, decided from its
+// stored trials and its latest merged supernet version alone, so that a
+// restarted controller (or another replica) decides exactly as the one
+// before. A zero-cost search has no supernet: it starts at phase 2 with
+// ZERO_COST candidates ranked by their zero_cost_score, and retrains the
+// zero_cost.train_top_k best.
 //
 // The phases (docs/estimators.md):
 //  1. Supernet rounds. Round r adds shards_per_round SUPERNET_SHARD trials
@@ -19,6 +22,7 @@
 #define NAS_CONTROLLER_ESTIMATION_WEIGHT_SHARING_PLAN_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +53,7 @@ struct WeightSharingStep {
 // trials in number order; `latest_version` is its latest merged supernet
 // version; `strategy_exhausted` is true when the strategy has just proposed
 // nothing for free candidate slots. REQUIRES: spec defaults applied and
-// spec.estimation() is weight_sharing.
+// spec.estimation() is weight_sharing or zero_cost.
 WeightSharingStep NextWeightSharingStep(const nas::v1::SearchSpec& spec,
                                         const std::vector<nas::v1::Trial>& trials,
                                         int64_t latest_version,
@@ -66,10 +70,16 @@ nas::v1::SupernetTask ShardTask(const nas::v1::SearchSpec& spec, int round,
 nas::v1::SupernetTask ScoreTask(const nas::v1::SearchSpec& spec,
                                 int64_t version);
 
-// The candidate trials (TRAIN or SCORE_INHERITED) of `trials`: what the
-// strategy sees.
+// The candidate trials (TRAIN, SCORE_INHERITED or ZERO_COST) of `trials`:
+// what the strategy sees.
 std::vector<const nas::v1::Trial*> CandidateTrials(
     const std::vector<nas::v1::Trial>& trials);
+
+// What ranks a candidate for retraining and what the strategy learns from:
+// a ZERO_COST trial's zero_cost_score, any other's first objective
+// (oriented, OrientedScore); nullopt when unmeasured or infeasible.
+std::optional<double> CandidateScore(const nas::v1::SearchSpec& spec,
+                                     const nas::v1::Trial& trial);
 
 }  // namespace nas::controller
 

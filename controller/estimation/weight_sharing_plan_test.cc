@@ -209,3 +209,46 @@ TEST(WeightSharingPlanTest, ShardsSplitOneCosineScheduleByRound) {
 
 }  // namespace
 }  // namespace nas::controller
+
+namespace nas::controller {
+namespace {
+
+// Zero cost has no supernet: candidates right away, ranked by their proxy
+// score (not by an objective they did not measure), the best k trained.
+TEST(ZeroCostPlanTest, ScoresThenTrainsTheBestByProxy) {
+  nas::v1::SearchSpec spec;
+  spec.add_objectives()->set_metric("val_accuracy");
+  spec.mutable_objectives(0)->set_direction(nas::v1::DIRECTION_MAXIMIZE);
+  spec.mutable_budget()->set_max_trials(3);
+  spec.mutable_budget()->set_parallelism(2);
+  spec.mutable_estimation()->mutable_zero_cost()->set_score("synflow");
+  spec.mutable_estimation()->mutable_zero_cost()->set_train_top_k(2);
+
+  Trials trials;
+  WeightSharingStep step = NextWeightSharingStep(spec, trials.all(), 0, false);
+  EXPECT_EQ(step.action, Action::kProposeCandidates);
+  EXPECT_EQ(step.free_slots, 2);
+  for (double score : {5.0, 9.0, 7.0}) {
+    nas::v1::Trial& t =
+        trials.Add(nas::v1::TRIAL_KIND_ZERO_COST, nas::v1::TRIAL_STATE_COMPLETED);
+    t.mutable_metrics()->set_zero_cost_score(score);
+  }
+  EXPECT_EQ(CandidateTrials(trials.all()).size(), 3u);
+  step = NextWeightSharingStep(spec, trials.all(), 0, false);
+  ASSERT_EQ(step.action, Action::kAddRetrains);
+  EXPECT_THAT(step.retrain_trial_ids, ElementsAre(102, 103));
+
+  // A constraint on a metric the proxy measures applies; one it does not
+  // measure leaves a candidate unscored.
+  spec.add_constraints()->set_metric("params");
+  spec.mutable_constraints(0)->set_op(nas::v1::COMPARISON_LESS_EQUAL);
+  spec.mutable_constraints(0)->set_bound(1000);
+  nas::v1::Trial scored = trials.all()[1];
+  scored.mutable_metrics()->set_params(500);
+  EXPECT_EQ(CandidateScore(spec, scored), 9.0);
+  scored.mutable_metrics()->set_params(5000);
+  EXPECT_EQ(CandidateScore(spec, scored), std::nullopt);
+}
+
+}  // namespace
+}  // namespace nas::controller

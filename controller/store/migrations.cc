@@ -599,10 +599,15 @@ COMMENT ON COLUMN checkpoint_lineage.sha256 IS 'Lower-case hex SHA-256 of the wh
 COMMENT ON COLUMN checkpoint_lineage.created_at IS 'When it was stored.';
 )sql";
 
-// Version 10: early stopping. Each trial's rung (ASHA, Hyperband), and the
-// learning curve of a trial resumed by a later attempt shown whole.
-constexpr char kAddEarlyStopping[] = R"sql(
+// Version 10: early stopping and zero-cost estimation. Each trial's rung
+// (ASHA, Hyperband); ZERO_COST trials and their proxy scores.
+constexpr char kAddRungsAndZeroCost[] = R"sql(
 ALTER TABLE trials ADD COLUMN rung integer CHECK (rung >= 0);
+ALTER TABLE trials ADD COLUMN zero_cost_score double precision;
+ALTER TABLE trials DROP CONSTRAINT trials_kind_check;
+ALTER TABLE trials ADD CONSTRAINT trials_kind_check
+  CHECK (kind IN ('TRAIN', 'SUPERNET_SHARD', 'SCORE_INHERITED', 'RETRAIN',
+                  'ZERO_COST'));
 
 -- New columns go last: CREATE OR REPLACE VIEW may only append.
 CREATE OR REPLACE VIEW trial_history AS
@@ -630,13 +635,19 @@ SELECT t.id AS trial_id,
        t.finished_at,
        t.finished_at - t.started_at AS last_attempt_duration,
        t.task,
-       t.rung
+       t.rung,
+       t.zero_cost_score
 FROM trials t
 JOIN searches s ON s.id = t.search_id;
 
 COMMENT ON COLUMN trials.rung IS
   'Early stopping with rungs (ASHA, Hyperband): the highest rung whose epoch the trial reported (rung k is at min_epochs x reduction_factor^k epochs); NULL without rungs. A STOPPED trial stopped at this rung.';
 COMMENT ON COLUMN trial_history.rung IS 'trials.rung.';
+COMMENT ON COLUMN trials.zero_cost_score IS
+  'ZERO_COST trials: the zero-cost proxy''s score at initialization (larger predicts more accurate; an estimate, never in best_trials); NULL for other kinds.';
+COMMENT ON COLUMN trial_history.zero_cost_score IS 'trials.zero_cost_score.';
+COMMENT ON COLUMN trials.kind IS
+  'How it is estimated: TRAIN (train from scratch), with weight sharing SUPERNET_SHARD (train the supernet for a while), SCORE_INHERITED (score with the supernet''s weights: an estimate, never among best_trials), with zero cost ZERO_COST (score at initialization: an estimate, never among best_trials), and RETRAIN (train a best-estimated candidate from scratch).';
 COMMENT ON COLUMN trials.state IS
   'PENDING, RUNNING, COMPLETED, FAILED, STOPPED (ended early by the search''s early_stopping rule; its metrics are its last epoch''s validation metrics) or CANCELLED (its search was cancelled).';
 )sql";
@@ -666,7 +677,7 @@ const std::vector<Migration>& AllMigrations() {
       {7, "comment_schema", kCommentSchema},
       {8, "add_weight_sharing", kAddWeightSharing},
       {9, "add_checkpoints", kAddCheckpoints},
-      {10, "add_early_stopping", kAddEarlyStopping},
+      {10, "add_rungs_and_zero_cost", kAddRungsAndZeroCost},
   };
   return *migrations;
 }

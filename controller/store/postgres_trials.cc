@@ -335,6 +335,9 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
       parsed = FromJson(row["task"].c_str(), assignment.mutable_task());
       if (!parsed.ok()) return parsed;
     }
+    if (assignment.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
+      *assignment.mutable_zero_cost() = spec.estimation().zero_cost();
+    }
     if (IsTrainKind(assignment.kind())) {
       // Early stopping: the worker saves its state at each rung, so that a
       // later attempt goes on from the last one instead of training again.
@@ -516,6 +519,7 @@ absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
           "UPDATE trials SET state = 'COMPLETED', val_accuracy = $2, "
           "val_loss = $3, test_accuracy = $4, test_loss = $5, params = $6, "
           "flops = $7, latency_ms = $8, train_seconds = $9, "
+          "zero_cost_score = $10, "
           "lease_expires_at = NULL, finished_at = now() WHERE id = $1",
           ref.trial_id,
           // A metric the estimator did not measure is NULL, not 0.
@@ -537,6 +541,9 @@ absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
               : std::nullopt,
           metrics->has_train_seconds()
               ? std::optional(Float8(metrics->train_seconds()))
+              : std::nullopt,
+          metrics->has_zero_cost_score()
+              ? std::optional(Float8(metrics->zero_cost_score()))
               : std::nullopt);
     } else if (ending == Ending::kStop) {
       // What the last epoch measured: validation only; the trial never

@@ -74,7 +74,8 @@ const char kTrialColumns[] =
     "t.arch_choices, t.budget::text AS budget, t.attempt, "
     "coalesce(t.worker_id, '') AS worker_id, t.val_accuracy, t.val_loss, "
     "t.test_accuracy, t.test_loss, t.params, t.flops, t.latency_ms, "
-    "t.train_seconds, t.reason, t.task::text AS task, t.rung, "
+    "t.train_seconds, t.zero_cost_score, t.reason, t.task::text AS task, "
+    "t.rung, "
     NAS_MICROS("t.created_at") " AS created_us, "
     NAS_MICROS("t.started_at") " AS started_us, "
     NAS_MICROS("t.finished_at") " AS finished_us";
@@ -278,8 +279,9 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
   // Final metrics exist once a trial completed; a NULL column is a metric
   // its estimator did not measure, and stays unset.
   const char* metric_columns[] = {
-      "val_accuracy", "val_loss", "test_accuracy", "test_loss",
-      "params",       "flops",    "latency_ms",    "train_seconds"};
+      "val_accuracy", "val_loss",   "test_accuracy", "test_loss",
+      "params",       "flops",      "latency_ms",    "train_seconds",
+      "zero_cost_score"};
   bool has_metrics = false;
   for (const char* column : metric_columns) {
     has_metrics = has_metrics || !row[column].is_null();
@@ -305,6 +307,9 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
     }
     if (!row["train_seconds"].is_null()) {
       m->set_train_seconds(row["train_seconds"].as<double>());
+    }
+    if (!row["zero_cost_score"].is_null()) {
+      m->set_zero_cost_score(row["zero_cost_score"].as<double>());
     }
   }
   trial.set_reason(row["reason"].c_str());

@@ -13,7 +13,8 @@ from google.protobuf import json_format
 from nas_client._protos import search_pb2
 
 _METRICS = ("val_accuracy", "val_loss", "test_accuracy", "test_loss",
-            "params", "flops", "latency_ms", "train_seconds")
+            "params", "flops", "latency_ms", "train_seconds",
+            "zero_cost_score")
 
 
 def _enum_name(enum_type, value: int, prefix: str) -> str:
@@ -34,7 +35,7 @@ class Trial:
     number: int
     state: str  # PENDING, RUNNING, COMPLETED, FAILED, STOPPED, CANCELLED
     # TRAIN; with weight sharing also SUPERNET_SHARD, SCORE_INHERITED,
-    # RETRAIN (docs/estimators.md).
+    # RETRAIN; with zero cost ZERO_COST, RETRAIN (docs/estimators.md).
     kind: str
     architecture: str
     choices: List[int]
@@ -46,6 +47,9 @@ class Trial:
     created_at: Optional[datetime.datetime]
     started_at: Optional[datetime.datetime]
     finished_at: Optional[datetime.datetime]
+    # Early stopping with rungs: the highest rung the trial reached; None
+    # without (docs/early_stopping.md).
+    rung: Optional[int] = None
 
     @classmethod
     def from_proto(cls, t) -> "Trial":
@@ -62,7 +66,8 @@ class Trial:
             choices=list(t.architecture.choices), metrics=metrics,
             epochs=epochs, attempt=t.attempt, worker_id=t.worker_id,
             reason=t.reason, created_at=_time(t.created_at),
-            started_at=_time(t.started_at), finished_at=_time(t.finished_at))
+            started_at=_time(t.started_at), finished_at=_time(t.finished_at),
+            rung=t.rung if t.HasField("rung") else None)
 
 
 @dataclasses.dataclass
@@ -160,7 +165,8 @@ def trials_frame(trials: List[Trial]):
     for t in trials:
         row = {"id": t.id, "number": t.number, "state": t.state,
                "kind": t.kind, "architecture": t.architecture,
-               "attempt": t.attempt, "finished_at": t.finished_at}
+               "attempt": t.attempt, "rung": t.rung,
+               "finished_at": t.finished_at}
         row.update(t.metrics)
         rows.append(row)
     return pandas.DataFrame(rows)
