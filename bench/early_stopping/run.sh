@@ -13,7 +13,7 @@
 # the seconds from submission until a trial first finished with at least
 # TARGET (default 0.90) test accuracy.
 #
-#   bench/early_stopping/run.sh            # SECONDS=900 WORKERS=2
+#   bench/early_stopping/run.sh   # SECONDS=900 WORKERS=2 THREADS=nproc/WORKERS
 #
 # BUILD_DIR (default build) must hold a build; NAS_DATA_DIR (default data/)
 # must hold fashion_mnist/. The PostgreSQL server lives in a fresh /tmp
@@ -46,7 +46,7 @@ DB_URL=$(scripts/pg_local.sh start "$PG_DIR" "$PG_PORT" | tail -n 1)
 "$BUILD_DIR/controller/nas-controller" --listen="$CONTROLLER" \
   --database_url="$DB_URL" --plaintext >"$RUN_DIR/controller.log" 2>&1 &
 PIDS+=($!)
-THREADS=$(( $(nproc) / WORKERS )); (( THREADS < 1 )) && THREADS=1
+THREADS=${THREADS:-$(( $(nproc) / WORKERS ))}; (( THREADS < 1 )) && THREADS=1
 for i in $(seq 1 "$WORKERS"); do
   "$BUILD_DIR/worker/nas-worker" --controller="$CONTROLLER" --plaintext \
     --device=auto --data_dir="$DATA" --threads="$THREADS" \

@@ -106,7 +106,12 @@ TEST_F(CheckpointStoreTest, WrongChecksumIsDataLossAndStoresNothing) {
 }
 
 TEST_F(CheckpointStoreTest, OnlyTheCurrentLeaseMayUpload) {
-  NewSearch(1, 1, /*max_attempts=*/3);
+  // A RETRAIN trial: its weights are kept once it completed.
+  auto search = store().CreateSearch(Spec("retrain", 1, 3), "");
+  ASSERT_TRUE(search.ok()) << search.status();
+  NewTrial retrain = Trial(0);
+  retrain.kind = nas::v1::TRIAL_KIND_RETRAIN;
+  ASSERT_TRUE(store().AddTrials(search->id(), 0, {retrain}).ok());
   const nas::v1::TrialAssignment first = Lease("w-1", kLongLease);
   // The worker's fault: the trial goes back to PENDING and to another lease.
   ASSERT_TRUE(store().ReleaseTrial(Ref(first, "w-1"), "gone").ok());
@@ -411,6 +416,15 @@ TEST_F(CheckpointStoreTest, ATrialWithAnUploadIsLeasedToResume) {
   EXPECT_TRUE(again.resume());
   EXPECT_EQ(other.trial_id(), b.trial_id());
   EXPECT_FALSE(other.resume()) << "it never uploaded";
+
+  // Once the trial ended, nothing resumes it: its state is deleted.
+  ASSERT_TRUE(Upload(again, "w-2", Bytes(100, 4), 0).ok());
+  nas::v1::TrialMetrics last;
+  last.set_val_accuracy(0.3);
+  ASSERT_TRUE(store().StopTrial(Ref(again, "w-2"), "rung 0", last, 0).ok());
+  EXPECT_EQ(checkpoints().TrialUploadInfo(a.trial_id()).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Count("checkpoint_chunks"), 0);
 }
 
 }  // namespace

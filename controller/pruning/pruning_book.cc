@@ -46,9 +46,4 @@ absl::StatusOr<std::optional<PruneDecision>> PruningBook::Decide(
       {trial_id, trial_number, metrics.epoch(), *value}));
 }
 
-void PruningBook::Forget(int64_t search_id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  entries_.erase(search_id);
-}
-
 }  // namespace nas::controller

@@ -5,7 +5,8 @@
 //
 // Several controller replicas each keep their own book; a replica's state
 // includes the reports it stored itself and those stored before it first
-// decided for the search.
+// decided for the search. An entry lives as long as the process: a few
+// values per trial, and search ids are never reused.
 //
 // Thread-safe: one lock for the map, one per search for its pruner.
 #ifndef NAS_CONTROLLER_PRUNING_PRUNING_BOOK_H_
@@ -34,9 +35,6 @@ class PruningBook {
   absl::StatusOr<std::optional<PruneDecision>> Decide(
       int64_t search_id, int64_t trial_id, int trial_number,
       const nas::v1::EpochMetrics& metrics);
-
-  // Drops a search's state (it was deleted).
-  void Forget(int64_t search_id);
 
  private:
   struct Entry {

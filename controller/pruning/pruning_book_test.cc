@@ -101,7 +101,9 @@ TEST_F(PruningBookTest, ARestartedBookDecidesAsTheOneBefore) {
       }
     }
     EXPECT_GT(stops, 0);
-    if (std::string(rule) != "median") EXPECT_GT(promotions, 0);
+    if (std::string(rule) != "median") {
+      EXPECT_GT(promotions, 0);
+    }
   }
 }
 

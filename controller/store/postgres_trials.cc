@@ -575,6 +575,13 @@ absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
                        "WHERE id = $1"),
           ref.trial_id, target, ReasonLine(ref, reason, "failed"));
     }
+    if (trial->kind == "TRAIN") {
+      // A TRAIN trial uploads only its training state for resuming (early
+      // stopping); once it ended nothing resumes it, so the bytes go.
+      tx.exec_params0(
+          "DELETE FROM checkpoints WHERE trial_id = $1 AND version = 0",
+          ref.trial_id);
+    }
     tx.commit();
     return absl::OkStatus();
   });

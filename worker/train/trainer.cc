@@ -268,6 +268,7 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
     result->val_loss = v.loss;
     result->val_accuracy = v.accuracy;
   }
+  if (result->stopped) return true;
   const Evaluation test =
       Evaluate(model, data, data.test_images().to(device),
                data.test_labels().to(device), torch::Tensor());

@@ -70,8 +70,11 @@ struct TrainResult {
   // Of the last epoch run (of the untrained network when epochs == 0).
   double val_accuracy = 0;
   double val_loss = 0;
-  // On the official test split, evaluated once after training, also when
-  // training was stopped early. Not for model selection.
+  // On the official test split, evaluated once after training. Not for
+  // model selection. Not when training was stopped early (stopped): a
+  // stopped run's result is not kept, so test_accuracy, test_loss and
+  // latency_ms stay 0 and no weights are returned, which saves a stopped
+  // trial its test pass (for early stopping, most trials).
   double test_accuracy = 0;
   double test_loss = 0;
   int64_t params = 0;        // trainable parameters

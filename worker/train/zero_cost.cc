@@ -1,9 +1,15 @@
 #include "worker/train/zero_cost.h"
 
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
 #include <random>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include "worker/train/bank_paths.h"
@@ -59,6 +65,161 @@ torch::Tensor Images(const space::NetworkSpec& spec, const ZeroCostBatch& b,
                           {b.batch, in.channels, in.height, in.width},
                           torch::kFloat32)
       .to(device);
+}
+
+// NASWOT's capture of activation codes. LibTorch's C++ modules have no
+// forward hooks, and the networks apply ReLU both as modules (nn::ReLU,
+// nn::ReLU6) and as calls inside a module's forward (torch::relu in
+// ReluConvBn and ConvBnRelu). All of them reach the dispatcher as aten::relu
+// or aten::relu6 (or the in-place forms), so the profiler's op-level hook, a
+// RecordFunction observer, sees the input of every ReLU whichever module
+// applies it, without re-running any piece of the network. Only these names
+// are matched: relu6's nested call of hardtanh is not counted twice.
+struct CodeKernel {
+  int64_t batch = 0;
+  std::vector<int64_t> agreements;  // K_H so far, row-major [batch, batch]
+  int relus = 0;
+  std::string error;  // the first failure inside the observer
+};
+
+// Set only while a ScopedCodeCapture lives on this thread; the observer is a
+// plain function pointer and cannot carry state of its own.
+thread_local CodeKernel* active_kernel = nullptr;
+
+bool IsRelu(const char* op) {
+  for (const char* name :
+       {"aten::relu", "aten::relu_", "aten::relu6", "aten::relu6_"}) {
+    if (std::strcmp(op, name) == 0) return true;
+  }
+  return false;
+}
+
+// Portable (no popcnt instruction assumed) and branch-free.
+int64_t PopCount(uint64_t x) {
+  x -= (x >> 1) & 0x5555555555555555ULL;
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+  return static_cast<int64_t>((x * 0x0101010101010101ULL) >> 56);
+}
+
+// Adds one ReLU's agreements to K_H: units - Hamming(i, j), on the codes
+// packed 64 to a word, a xor and a popcount per 64 units (a matrix product
+// of the 0/1 codes took longer than the forward pass itself).
+void AddCodes(const torch::Tensor& relu_input, CodeKernel* kernel) {
+  const int64_t n = kernel->batch;
+  if (relu_input.dim() == 0 || relu_input.size(0) != n) {
+    throw std::runtime_error("a ReLU whose input is not [batch, ...]");
+  }
+  const int64_t units = relu_input.numel() / n;
+  const torch::Tensor codes =
+      (relu_input.reshape({n, units}) > 0).to(torch::kCPU).contiguous();
+  const bool* code = codes.data_ptr<bool>();
+  const int64_t words = (units + 63) / 64;
+  std::vector<uint64_t> packed(n * words, 0);  // padding bits stay 0
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t u = 0; u < units; ++u) {
+      packed[i * words + (u >> 6)] |= uint64_t{code[i * units + u]} << (u & 63);
+    }
+  }
+  std::vector<int64_t>& k = kernel->agreements;
+  for (int64_t i = 0; i < n; ++i) {
+    k[i * n + i] += units;
+    for (int64_t j = i + 1; j < n; ++j) {
+      int64_t differ = 0;
+      for (int64_t w = 0; w < words; ++w) {
+        differ += PopCount(packed[i * words + w] ^ packed[j * words + w]);
+      }
+      k[i * n + j] += units - differ;
+      k[j * n + i] += units - differ;
+    }
+  }
+  ++kernel->relus;
+}
+
+// Exceptions thrown here would be logged and swallowed by RecordFunction, so
+// the first one is kept in the kernel for the caller to report.
+std::unique_ptr<at::ObserverContext> OnOpStart(const at::RecordFunction& fn) {
+  CodeKernel* kernel = active_kernel;
+  if (kernel == nullptr || !kernel->error.empty() || !IsRelu(fn.name())) {
+    return nullptr;
+  }
+  try {
+    const auto inputs = fn.inputs();
+    if (inputs.empty() || !inputs[0].isTensor()) {
+      throw std::runtime_error(std::string(fn.name()) + " without a tensor");
+    }
+    at::DisableRecordFunctionGuard not_observed;  // the ops of AddCodes
+    AddCodes(inputs[0].toTensor(), kernel);
+  } catch (const c10::Error& e) {
+    kernel->error = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    kernel->error = e.what();
+  }
+  return nullptr;
+}
+
+// Observes this thread's ReLUs into `kernel` while it lives.
+class ScopedCodeCapture {
+ public:
+  explicit ScopedCodeCapture(CodeKernel* kernel)
+      : handle_(at::addThreadLocalCallback(
+            at::RecordFunctionCallback(&OnOpStart)
+                .needsInputs(true)
+                .scopes({at::RecordScope::FUNCTION}))) {
+    active_kernel = kernel;
+  }
+  ~ScopedCodeCapture() {
+    active_kernel = nullptr;
+    at::removeCallback(handle_);
+  }
+  ScopedCodeCapture(const ScopedCodeCapture&) = delete;
+  ScopedCodeCapture& operator=(const ScopedCodeCapture&) = delete;
+
+ private:
+  at::CallbackHandle handle_;
+};
+
+// K_H of `batch` (see NaswotScore) on the CPU. Throws on failure.
+torch::Tensor ActivationCodeKernel(const space::NetworkSpec& spec,
+                                   const ZeroCostBatch& batch,
+                                   const ZeroCostOptions& o) {
+  torch::Device device(torch::kCPU);
+  Network net = Init(spec, o, &device);
+  const torch::Tensor x = Images(spec, batch, device);
+  net->train();
+  CodeKernel kernel;
+  kernel.batch = batch.batch;
+  kernel.agreements.assign(batch.batch * batch.batch, 0);
+  {
+    torch::NoGradGuard no_grad;
+    ScopedCodeCapture capture(&kernel);
+    net->forward(x);
+  }
+  if (!kernel.error.empty()) {
+    throw std::runtime_error("naswot: " + kernel.error);
+  }
+  // Every network BuildNetwork makes applies a ReLU, so none seen means the
+  // observer did not run.
+  if (kernel.relus == 0) {
+    throw std::runtime_error(
+        "naswot: no ReLU observed (is RecordFunction disabled in this "
+        "LibTorch?)");
+  }
+  return torch::tensor(kernel.agreements, torch::kInt64)
+      .reshape({batch.batch, batch.batch})
+      .to(torch::kFloat64);
+}
+
+// Whether two images have the same code (K_H[i][j] == N_A): their rows are
+// equal, so K_H is singular however rounding falls in the determinant.
+bool HasRepeatedCode(const torch::Tensor& k) {
+  auto a = k.accessor<double, 2>();
+  for (int64_t i = 0; i < k.size(0); ++i) {
+    for (int64_t j = i + 1; j < k.size(0); ++j) {
+      if (a[i][j] == a[i][i]) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -156,6 +317,31 @@ bool GradNormScore(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
       if (w.grad().defined()) total += w.grad().norm().item<double>();
     });
     *score = total;
+    return true;
+  });
+}
+
+bool NaswotKernel(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
+                  const ZeroCostOptions& o, std::vector<double>* kernel,
+                  std::string* error) {
+  return Guarded(error, "zero-cost score failed", [&](std::string*) {
+    const torch::Tensor k = ActivationCodeKernel(spec, batch, o);
+    kernel->assign(k.data_ptr<double>(), k.data_ptr<double>() + k.numel());
+    return true;
+  });
+}
+
+bool NaswotScore(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
+                 const ZeroCostOptions& o, double* score, std::string* error) {
+  return Guarded(error, "zero-cost score failed", [&](std::string*) {
+    const torch::Tensor k = ActivationCodeKernel(spec, batch, o);
+    if (HasRepeatedCode(k)) {
+      *score = -std::numeric_limits<double>::infinity();
+    } else {
+      // The authors' score: log|det|, the sign ignored (K_H is a sum of Gram
+      // matrices, so only rounding can make it negative).
+      *score = std::get<1>(torch::linalg_slogdet(k)).item<double>();
+    }
     return true;
   });
 }

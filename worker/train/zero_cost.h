@@ -1,5 +1,6 @@
 // Zero-cost proxies: scores of an untrained network that predict how well it
-// will train, computed at initialization in one forward and backward pass
+// will train, computed at initialization in one forward pass and at most one
+// backward pass
 // (Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021).
 // No Torch in this header.
 //
@@ -55,6 +56,33 @@ bool SynflowScore(const space::NetworkSpec& spec, const ZeroCostOptions& o,
 bool GradNormScore(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
                    const ZeroCostOptions& o, double* score,
                    std::string* error);
+
+// NASWOT (Mellor et al., "Neural Architecture Search without Training",
+// ICML 2021): the log |det K_H| of the batch's activation-code kernel, in
+// double precision. One forward pass of `batch` in train mode (batch norm on
+// the batch's statistics, as the authors' code). Each image's code is, for
+// every unit of every ReLU (and ReLU6) the network applies, 1 where the
+// ReLU's input is > 0 and 0 otherwise, concatenated over the ReLUs; K_H[i][j]
+// is the number of units on which images i and j agree (N_A minus their
+// Hamming distance). Labels are not read. Large when the untrained network
+// already tells the images apart.
+//
+// A kernel that is singular because two images have the same code (identical
+// images, or a network that maps them alike) gives *score = -infinity and
+// returns true, so such a network ranks last; other singular kernels give
+// -infinity or, where rounding leaves a tiny determinant, a very low finite
+// value. A ReLU applied once per edge counts once per edge; ReLUs the network
+// does not run (NAS-Bench-201 edges reduced to "none") count nothing, where
+// the authors' code, which multiplies "none" edges by zero, counts them as
+// units on which every image agrees.
+bool NaswotScore(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
+                 const ZeroCostOptions& o, double* score, std::string* error);
+
+// The kernel K_H behind NaswotScore, row-major [batch x batch]; its diagonal
+// is N_A, the number of ReLU units. For tests and inspection.
+bool NaswotKernel(const space::NetworkSpec& spec, const ZeroCostBatch& batch,
+                  const ZeroCostOptions& o, std::vector<double>* kernel,
+                  std::string* error);
 
 }  // namespace nas::train
 
