@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/spec/space_from_proto.h"
 
 namespace nas::worker {
 namespace {
@@ -67,6 +68,23 @@ nas::v1::Capabilities DatasetCache::Capabilities(
     for (nas::v1::DatasetName name : present) c->add_datasets(name);
   }
   return caps;
+}
+
+absl::StatusOr<Candidate> CandidateOf(const nas::v1::TrialAssignment& a,
+                                      DatasetCache& datasets) {
+  absl::StatusOr<std::unique_ptr<space::SearchSpace>> space =
+      spec::MakeSearchSpace(a.space());
+  if (!space.ok()) return space.status();
+  std::vector<int> choices(a.architecture().choices().begin(),
+                           a.architecture().choices().end());
+  if (std::string error = (*space)->Validate(choices); !error.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("architecture: ", error));
+  }
+  absl::StatusOr<std::shared_ptr<const train::Dataset>> data =
+      datasets.Load(a.dataset().name());
+  if (!data.ok()) return data.status();
+  return Candidate{(*space)->Network(choices, train::DatasetShape(**data)),
+                   *std::move(data)};
 }
 
 }  // namespace nas::worker

@@ -44,6 +44,18 @@ class DatasetCache {
       ABSL_GUARDED_BY(mu_);
 };
 
+// The network a trial's candidate architecture builds on its data set,
+// with the data set loaded.
+struct Candidate {
+  space::NetworkSpec network;
+  std::shared_ptr<const train::Dataset> data;
+};
+
+// INVALID_ARGUMENT (a trial fault) for an architecture not in the
+// assignment's space; the errors of MakeSearchSpace and Load otherwise.
+absl::StatusOr<Candidate> CandidateOf(const nas::v1::TrialAssignment& a,
+                                      DatasetCache& datasets);
+
 }  // namespace nas::worker
 
 #endif  // NAS_WORKER_DATASET_CACHE_H_

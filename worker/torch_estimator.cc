@@ -28,20 +28,10 @@ TorchEstimator::TorchEstimator(TorchEstimatorOptions options,
 
 absl::StatusOr<Evaluation> TorchEstimator::Evaluate(
     const nas::v1::TrialAssignment& a, const ProgressFn& on_epoch) {
-  absl::StatusOr<std::unique_ptr<space::SearchSpace>> space =
-      spec::MakeSearchSpace(a.space());
-  if (!space.ok()) return space.status();
-  std::vector<int> choices(a.architecture().choices().begin(),
-                           a.architecture().choices().end());
-  if (std::string error = (*space)->Validate(choices); !error.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("architecture: ", error));
-  }
-  absl::StatusOr<std::shared_ptr<const train::Dataset>> data =
-      datasets_->Load(a.dataset().name());
-  if (!data.ok()) return data.status();
-
-  const space::NetworkSpec network =
-      (*space)->Network(choices, train::DatasetShape(**data));
+  absl::StatusOr<Candidate> candidate = CandidateOf(a, *datasets_);
+  if (!candidate.ok()) return candidate.status();
+  const space::NetworkSpec& network = candidate->network;
+  const train::Dataset& data = *candidate->data;
   train::TrainOptions train_options;
   train_options.epochs = a.budget().epochs();
   train_options.data_fraction = a.budget().data_fraction();
@@ -105,14 +95,14 @@ absl::StatusOr<Evaluation> TorchEstimator::Evaluate(
   };
   train::TrainResult result;
   std::string error;
-  if (!train::TrainAndEvaluate(network, **data, train_options, forward_epoch,
+  if (!train::TrainAndEvaluate(network, data, train_options, forward_epoch,
                                &result, &error) &&
       train_options.resume_from != nullptr) {
     // A state that does not fit (another budget or network): start over.
     spdlog::warn("trial {}: resuming failed ({}); training from the start",
                  a.trial_id(), error);
     train_options.resume_from = nullptr;
-    if (!train::TrainAndEvaluate(network, **data, train_options, forward_epoch,
+    if (!train::TrainAndEvaluate(network, data, train_options, forward_epoch,
                                  &result, &error)) {
       return TorchFailure("training failed", error);
     }

@@ -33,19 +33,10 @@ absl::StatusOr<Evaluation> ZeroCostEstimator::Evaluate(
         "the zero-cost estimator runs ZERO_COST trials, not ",
         nas::v1::TrialKind_Name(a.kind())));
   }
-  absl::StatusOr<std::unique_ptr<space::SearchSpace>> space =
-      spec::MakeSearchSpace(a.space());
-  if (!space.ok()) return space.status();
-  std::vector<int> choices(a.architecture().choices().begin(),
-                           a.architecture().choices().end());
-  if (std::string error = (*space)->Validate(choices); !error.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("architecture: ", error));
-  }
-  absl::StatusOr<std::shared_ptr<const train::Dataset>> data =
-      datasets_->Load(a.dataset().name());
-  if (!data.ok()) return data.status();
-  const space::NetworkSpec network =
-      (*space)->Network(choices, train::DatasetShape(**data));
+  absl::StatusOr<Candidate> candidate = CandidateOf(a, *datasets_);
+  if (!candidate.ok()) return candidate.status();
+  const space::NetworkSpec& network = candidate->network;
+  const train::Dataset& data = *candidate->data;
 
   const auto start = std::chrono::steady_clock::now();
   const std::string& proxy = a.zero_cost().score();
@@ -63,7 +54,7 @@ absl::StatusOr<Evaluation> ZeroCostEstimator::Evaluate(
     if (ok) score = std::log(score);
   } else if (proxy == "naswot" || proxy == "grad_norm") {
     train::ZeroCostBatch batch;
-    ok = train::TrainingBatch(**data, std::max(2, a.zero_cost().batch_size()),
+    ok = train::TrainingBatch(data, std::max(2, a.zero_cost().batch_size()),
                               a.dataset().validation_fraction(), a.seed(),
                               &batch, &error);
     if (ok && proxy == "naswot") {

@@ -6,15 +6,6 @@
 namespace nas::train {
 namespace {
 
-tensor::Tensor Plain(const torch::Tensor& t) {
-  const torch::Tensor cpu =
-      t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  tensor::Tensor out;
-  out.shape.assign(cpu.sizes().begin(), cpu.sizes().end());
-  out.values.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
-  return out;
-}
-
 tensor::Tensor Scalar(double value) {
   tensor::Tensor out;
   out.values.push_back(static_cast<float>(value));
@@ -37,6 +28,15 @@ bool CopyInto(const tensor::Tensor& plain, torch::Tensor target) {
 }
 
 }  // namespace
+
+tensor::Tensor ToPlain(const torch::Tensor& t) {
+  const torch::Tensor cpu =
+      t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  tensor::Tensor out;
+  out.shape.assign(cpu.sizes().begin(), cpu.sizes().end());
+  out.values.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
+  return out;
+}
 
 NesterovSgd::NesterovSgd(std::vector<torch::Tensor> params, double momentum,
                          double weight_decay)
@@ -77,13 +77,13 @@ tensor::TensorMap SaveTrainState(torch::nn::Module& model, NesterovSgd& sgd,
   tensor::TensorMap state;
   const auto params = model.named_parameters();
   for (size_t i = 0; i < params.size(); ++i) {
-    state["model/" + params[i].key()] = Plain(params[i].value());
+    state["model/" + params[i].key()] = ToPlain(params[i].value());
     if (sgd.buffers()[i].defined()) {
-      state["momentum/" + params[i].key()] = Plain(sgd.buffers()[i]);
+      state["momentum/" + params[i].key()] = ToPlain(sgd.buffers()[i]);
     }
   }
   for (const auto& item : model.named_buffers()) {
-    state["model/" + item.key()] = Plain(item.value());
+    state["model/" + item.key()] = ToPlain(item.value());
   }
   state["trainer/epoch"] = Scalar(epoch);
   state["trainer/epochs"] = Scalar(epochs);

@@ -13,6 +13,9 @@
 
 namespace nas::train {
 
+// `t` as float32 values on the host (the archive's tensor type).
+tensor::Tensor ToPlain(const torch::Tensor& t);
+
 // SGD with Nesterov momentum and weight decay, step for step what
 // torch::optim::SGD computes (d = g + wd p; b = m b + d, b = d on the first
 // step; p -= lr (d + m b)), with its momentum buffers in the open so that

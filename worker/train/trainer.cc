@@ -89,15 +89,6 @@ bool IsStepCounter(const std::string& name) {
          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-tensor::Tensor ToPlain(const torch::Tensor& t) {
-  const torch::Tensor cpu =
-      t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  tensor::Tensor out;
-  out.shape.assign(cpu.sizes().begin(), cpu.sizes().end());
-  out.values.assign(cpu.data_ptr<float>(), cpu.data_ptr<float>() + cpu.numel());
-  return out;
-}
-
 // The tensors StandaloneLogits loads (supernet.h): parameters and buffers by
 // name, without batch-norm step counters.
 tensor::TensorMap NetworkWeights(const Network& model) {
