@@ -29,7 +29,7 @@ std::string Label(const nas::v1::Architecture& a) {
 
 // Its phases (supernet, candidates, retraining) follow from the budget the
 // search was created with; changing it midway has no defined meaning yet.
-absl::Status WeightSharingRefusal(int64_t search_id, absl::string_view what) {
+absl::Status PlannedEstimationRefusal(int64_t search_id, absl::string_view what) {
   return absl::FailedPreconditionError(absl::StrCat(
       "search ", search_id,
       " estimates its candidates in planned phases (weight sharing or zero "
@@ -51,7 +51,7 @@ absl::StatusOr<std::vector<nas::v1::Trial>> Scheduler::EnqueueTrials(
   absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
   if (!search.ok()) return search.status();
   if (spec::UsesEstimationPlan(search->spec())) {
-    return WeightSharingRefusal(search_id, "enqueue trials into");
+    return PlannedEstimationRefusal(search_id, "enqueue trials into");
   }
   absl::StatusOr<std::unique_ptr<space::SearchSpace>> space =
       spec::MakeSearchSpace(search->spec().space());
@@ -124,7 +124,7 @@ absl::StatusOr<nas::v1::Search> Scheduler::ExtendSearch(int64_t search_id,
   absl::StatusOr<nas::v1::Search> current = store_->GetSearch(search_id);
   if (!current.ok()) return current.status();
   if (spec::UsesEstimationPlan(current->spec())) {
-    return WeightSharingRefusal(search_id, "extend");
+    return PlannedEstimationRefusal(search_id, "extend");
   }
   absl::StatusOr<nas::v1::Search> search =
       store_->ExtendSearch(search_id, max_trials);
