@@ -1,5 +1,5 @@
 # CPU worker on Debian's LibTorch. For GPU workers, build the same sources on
-# an image with LibTorch 2.x + CUDA (see docs/gpu.md) and run with --device=auto.
+# an image with LibTorch 2.x + CUDA (see docs/deploy.md) and run with --device=auto.
 FROM debian:12 AS build
 COPY scripts/install_deps.sh /src/scripts/install_deps.sh
 RUN /src/scripts/install_deps.sh && rm -rf /var/lib/apt/lists/*

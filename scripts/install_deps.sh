@@ -11,6 +11,7 @@ PACKAGES=(
   postgresql postgresql-client
   nodejs npm
   python3 python3-grpcio python3-yaml
+  kubernetes-client
 )
 
 missing=()
@@ -20,6 +21,11 @@ done
 # npm may come from elsewhere (e.g. a Node.js install); only ask apt when absent.
 if command -v npm >/dev/null && command -v node >/dev/null; then
   missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+# kubectl from another package (e.g. the Google Cloud SDK's) owns
+# /usr/bin/kubectl, so Debian's would not install beside it.
+if command -v kubectl >/dev/null; then
+  missing=("${missing[@]/kubernetes-client}")
 fi
 read -r -a missing <<<"${missing[*]:-}"
 if ((${#missing[@]} == 0)); then
