@@ -281,11 +281,11 @@ absl::StatusOr<int> Scheduler::ReplenishByPlan(const nas::v1::Search& search,
   if (!trials.ok()) return trials.status();
   const int expected = static_cast<int>(trials->size());
 
-  WeightSharingStep step =
-      NextWeightSharingStep(spec, *trials, *version, false);
+  EstimationStep step =
+      NextEstimationStep(spec, *trials, *version, false);
   std::vector<NewTrial> new_trials;
   const space::SearchSpace& space = *context->space;
-  if (step.action == WeightSharingStep::Action::kProposeCandidates) {
+  if (step.action == EstimationStep::Action::kProposeCandidates) {
     const SearchSnapshot snapshot = StrategySnapshot(spec, space, *trials);
     for (std::vector<int>& choices :
          context->strategy->Propose(snapshot, step.free_slots)) {
@@ -295,14 +295,14 @@ absl::StatusOr<int> Scheduler::ReplenishByPlan(const nas::v1::Search& search,
                         *version));
     }
     if (new_trials.empty()) {
-      step = NextWeightSharingStep(spec, *trials, *version, true);
+      step = NextEstimationStep(spec, *trials, *version, true);
     }
   }
   switch (step.action) {
-    case WeightSharingStep::Action::kWait:
-    case WeightSharingStep::Action::kProposeCandidates:
+    case EstimationStep::Action::kWait:
+    case EstimationStep::Action::kProposeCandidates:
       break;
-    case WeightSharingStep::Action::kAddShards:
+    case EstimationStep::Action::kAddShards:
       for (int i = 0; i < spec.estimation().weight_sharing().supernet()
                               .shards_per_round();
            ++i) {
@@ -313,7 +313,7 @@ absl::StatusOr<int> Scheduler::ReplenishByPlan(const nas::v1::Search& search,
         new_trials.push_back(std::move(shard));
       }
       break;
-    case WeightSharingStep::Action::kMerge: {
+    case EstimationStep::Action::kMerge: {
       absl::Status merged = MergeRound(search_id, step);
       if (absl::IsAlreadyExists(merged)) return 1;  // another replica did
       if (absl::IsDataLoss(merged) || absl::IsNotFound(merged) ||
@@ -325,7 +325,7 @@ absl::StatusOr<int> Scheduler::ReplenishByPlan(const nas::v1::Search& search,
       // The next round's shards (or the first candidates) come right away.
       return 1;
     }
-    case WeightSharingStep::Action::kAddRetrains: {
+    case EstimationStep::Action::kAddRetrains: {
       std::map<int64_t, const nas::v1::Trial*> by_id;
       for (const nas::v1::Trial& t : *trials) by_id[t.id()] = &t;
       for (int64_t id : step.retrain_trial_ids) {
@@ -345,9 +345,9 @@ absl::StatusOr<int> Scheduler::ReplenishByPlan(const nas::v1::Search& search,
                    search_id, new_trials.size());
       break;
     }
-    case WeightSharingStep::Action::kComplete:
+    case EstimationStep::Action::kComplete:
       return EndByPlan(search_id, nas::v1::SEARCH_STATE_COMPLETED, step.reason);
-    case WeightSharingStep::Action::kFail:
+    case EstimationStep::Action::kFail:
       return EndByPlan(search_id, nas::v1::SEARCH_STATE_FAILED, step.reason);
   }
   if (new_trials.empty()) return 0;
@@ -358,7 +358,7 @@ absl::StatusOr<int> Scheduler::ReplenishByPlan(const nas::v1::Search& search,
 }
 
 absl::Status Scheduler::MergeRound(int64_t search_id,
-                                   const WeightSharingStep& step) {
+                                   const EstimationStep& step) {
   std::vector<tensor::TensorMap> shards(step.merge_trial_ids.size());
   std::vector<double> weights;
   for (size_t i = 0; i < step.merge_trial_ids.size(); ++i) {

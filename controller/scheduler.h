@@ -21,7 +21,7 @@
 #include "absl/time/time.h"
 #include "common/space/space.h"
 #include "controller/checkpoints/checkpoint_store.h"
-#include "controller/estimation/weight_sharing_plan.h"
+#include "controller/estimation/estimation_plan.h"
 #include "controller/store/trial_store.h"
 #include "controller/strategy/search_strategy.h"
 
@@ -59,7 +59,7 @@ class Scheduler {
   // The ids of searches this scheduler ended itself since the last call:
   // COMPLETED because their strategy found no untried computation ("space
   // exhausted: ..." in state_reason), or ended by a weight-sharing plan
-  // (weight_sharing_plan.h); each is returned once, so that the
+  // (estimation_plan.h); each is returned once, so that the
   // caller logs it and tells its watchers. A search ends so when its
   // strategy proposes nothing for free slots and none of its trials is in
   // flight: strategies never propose a computation twice, so nothing could
@@ -126,12 +126,12 @@ class Scheduler {
   absl::StatusOr<int> Replenish();
   absl::StatusOr<int> ReplenishSearch(int64_t search_id);
   // ReplenishSearch for a weight-sharing or zero-cost search: one step of
-  // its plan (weight_sharing_plan.h).
+  // its plan (estimation_plan.h).
   absl::StatusOr<int> ReplenishByPlan(const nas::v1::Search& search,
                                       SearchContext* context);
   // Averages the uploads of a finished round's shards, weighted by the
   // images each trained on, into the next supernet version.
-  absl::Status MergeRound(int64_t search_id, const WeightSharingStep& step);
+  absl::Status MergeRound(int64_t search_id, const EstimationStep& step);
   // Ends a search (COMPLETED or FAILED) on its plan's word.
   absl::StatusOr<int> EndByPlan(int64_t search_id, nas::v1::SearchState state,
                                 const std::string& reason);

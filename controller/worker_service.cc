@@ -210,7 +210,7 @@ grpc::Status WorkerServiceImpl::AcquireTrial(
 bool WorkerServiceImpl::ApplyPruning(const LeaseRef& ref, const EpochAck& ack,
                                      const nas::v1::EpochMetrics& metrics,
                                      std::optional<int>* rung) {
-  if (!IsTrainKind(ack.kind)) return false;
+  if (!IsEarlyStoppableKind(ack.kind)) return false;
   absl::StatusOr<std::optional<PruneDecision>> decision = pruning_->Decide(
       ack.search_id, ref.trial_id, ack.trial_number, metrics);
   if (!decision.ok()) {

@@ -185,6 +185,107 @@ TEST(EarlyStoppingEndToEnd, KilledWorkerResumesFromTheRungState) {
   EXPECT_GT(t.metrics().test_accuracy(), 0.8) << cluster.Logs();
 }
 
+// Weight sharing with ASHA: candidates inherit the supernet's weights and
+// are fine-tuned for 3 epochs, judged at the rung after epoch 1; the
+// retrained answer comes from the candidates that finished fine-tuning.
+constexpr char kFineTunedWeightSharing[] = R"(
+name: e2e-ws-asha
+seed: 4
+dataset: {name: mnist, validation_fraction: 0.1}
+space:
+  chain:
+    stem_channels: 8
+    stages:
+      - {depths: [1, 2], widths: [8, 16], ops: [conv3x3, ir_k3_e3, skip], stride: 2}
+strategy: random
+objectives: [{metric: val_accuracy, direction: maximize}]
+budget: {max_trials: 8, parallelism: 2, max_attempts: 3}
+training: {epochs: 1, data_fraction: 0.3, batch_size: 64, learning_rate: 0.05}
+estimation:
+  weight_sharing:
+    supernet: {rounds: 1, shards_per_round: 1, steps_per_shard: 300, batch_size: 64, learning_rate: 0.1}
+    candidates:
+      bn_recalibration_batches: 5
+      fine_tune: {epochs: 3, data_fraction: 0.1, batch_size: 64}
+    retrain_top_k: 1
+early_stopping: {asha: {min_epochs: 1, reduction_factor: 3}}
+)";
+
+TEST(EarlyStoppingEndToEnd, WeightSharingCandidatesStopDuringFineTuning) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  cluster.StartWorkers(2);
+  nas::v1::Search search;
+  ASSERT_TRUE(CreateSearch(cluster.search(), ParseSpec(kFineTunedWeightSharing),
+                           &search)
+                  .ok());
+  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
+                                 std::chrono::minutes(10)))
+      << cluster.Logs();
+  ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
+  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
+      << search.state_reason() << cluster.Logs();
+
+  const std::vector<nas::v1::Trial> trials =
+      ListAllTrialsOrFail(cluster.search(), search.id());
+  std::vector<const nas::v1::Trial*> candidates, retrains;
+  for (const nas::v1::Trial& t : trials) {
+    if (t.kind() == nas::v1::TRIAL_KIND_SCORE_INHERITED) candidates.push_back(&t);
+    if (t.kind() == nas::v1::TRIAL_KIND_RETRAIN) retrains.push_back(&t);
+  }
+  ASSERT_EQ(candidates.size(), 8u);
+  ASSERT_EQ(retrains.size(), 1u);
+  int stopped = 0;
+  for (const nas::v1::Trial* t : candidates) {
+    ASSERT_TRUE(t->has_rung()) << "candidate #" << t->number();
+    EXPECT_FALSE(t->metrics().has_test_accuracy()) << "a score is an estimate";
+    if (t->state() == nas::v1::TRIAL_STATE_STOPPED) {
+      ++stopped;
+      // Stopped after its first fine-tuning epoch, with that epoch's
+      // validation as its (lower-fidelity) score.
+      ASSERT_EQ(t->epochs_size(), 1) << t->reason();
+      EXPECT_EQ(t->metrics().val_accuracy(), t->epochs(0).val_accuracy());
+    } else {
+      ASSERT_EQ(t->state(), nas::v1::TRIAL_STATE_COMPLETED) << t->reason();
+      ASSERT_EQ(t->epochs_size(), 3);
+      EXPECT_EQ(t->metrics().val_accuracy(), t->epochs(2).val_accuracy());
+      EXPECT_GT(t->metrics().latency_ms(), 0);
+    }
+  }
+  EXPECT_GT(stopped, 0) << cluster.Logs();
+  EXPECT_LT(stopped, 8);
+  // Fine-tuning starts from inherited weights: after one short epoch (11
+  // steps) every candidate is well above chance (10%).
+  for (const nas::v1::Trial* t : candidates) {
+    EXPECT_GT(t->epochs(0).val_accuracy(), 0.25) << "candidate #" << t->number();
+  }
+
+  // The retrained candidate is the best one that finished fine-tuning.
+  const nas::v1::Trial* best = nullptr;
+  for (const nas::v1::Trial* t : candidates) {
+    if (t->state() != nas::v1::TRIAL_STATE_COMPLETED) continue;
+    if (best == nullptr ||
+        t->metrics().val_accuracy() > best->metrics().val_accuracy()) {
+      best = t;
+    }
+  }
+  ASSERT_NE(best, nullptr);
+  EXPECT_EQ(retrains[0]->architecture().text(), best->architecture().text());
+  EXPECT_EQ(retrains[0]->state(), nas::v1::TRIAL_STATE_COMPLETED);
+  EXPECT_FALSE(retrains[0]->has_rung()) << "retraining is never pruned";
+  // The candidates saved their fine-tuning state at the rung; nothing is
+  // left once they ended.
+  const std::string id = absl::StrCat(search.id());
+  EXPECT_EQ(Sql(cluster, "SELECT count(*) FROM checkpoints k JOIN trials t "
+                         "ON t.id = k.trial_id WHERE t.kind = "
+                         "'SCORE_INHERITED' AND t.search_id = " + id),
+            "0");
+  EXPECT_EQ(Sql(cluster, "SELECT count(*) FROM trial_history WHERE kind = "
+                         "'SCORE_INHERITED' AND rung IS NOT NULL AND "
+                         "search_id = " + id),
+            "8");
+}
+
 TEST(EarlyStoppingEndToEnd, BadRuleIsRefusedWithTheField) {
   Cluster cluster;
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();

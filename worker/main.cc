@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
     supernet_options.device = device;
     supernet_options.num_threads = absl::GetFlag(FLAGS_threads);
     supernet_estimator = std::make_unique<nas::worker::SupernetEstimator>(
-        supernet_options, datasets, &checkpoints);
+        supernet_options, datasets, &checkpoints, &checkpoints);
     routes.push_back({{nas::v1::TRIAL_KIND_TRAIN, nas::v1::TRIAL_KIND_RETRAIN},
                       torch_estimator.get()});
     routes.push_back({{nas::v1::TRIAL_KIND_SUPERNET_SHARD,

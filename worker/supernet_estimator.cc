@@ -1,12 +1,14 @@
 #include "worker/supernet_estimator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/spec/space_from_proto.h"
 #include "common/tensor/tensor_archive.h"
+#include "worker/resumable_training.h"
 #include "worker/torch_failure.h"
 #include "worker/train/data_split.h"
 
@@ -69,10 +71,12 @@ double OffOrDefault(double value, double default_value) {
 
 SupernetEstimator::SupernetEstimator(SupernetEstimatorOptions options,
                                      std::shared_ptr<DatasetCache> datasets,
-                                     CheckpointSource* checkpoints)
+                                     CheckpointSource* checkpoints,
+                                     TrialStateStore* states)
     : options_(std::move(options)),
       datasets_(std::move(datasets)),
-      checkpoints_(checkpoints) {}
+      checkpoints_(checkpoints),
+      states_(states) {}
 
 SupernetEstimator::~SupernetEstimator() = default;
 
@@ -104,7 +108,7 @@ absl::StatusOr<Evaluation> SupernetEstimator::Evaluate(
   if (a.kind() == nas::v1::TRIAL_KIND_SUPERNET_SHARD) {
     return TrainShard(a, space, **data, on_epoch);
   }
-  return Score(a, space, **data);
+  return Score(a, space, **data, on_epoch);
 }
 
 absl::StatusOr<Evaluation> SupernetEstimator::TrainShard(
@@ -177,7 +181,7 @@ absl::StatusOr<Evaluation> SupernetEstimator::TrainShard(
 
 absl::StatusOr<Evaluation> SupernetEstimator::Score(
     const nas::v1::TrialAssignment& a, const train::SupernetSpace& space,
-    const train::Dataset& data) {
+    const train::Dataset& data, const ProgressFn& on_epoch) {
   const nas::v1::SupernetTask& t = a.task();
   if (t.checkpoint_version() < 1) {
     return absl::InvalidArgumentError(
@@ -211,6 +215,9 @@ absl::StatusOr<Evaluation> SupernetEstimator::Score(
   o.seed = a.seed();
   o.device = options_.device;
   o.num_threads = options_.num_threads;
+  if (t.fine_tune().epochs() > 0) {
+    return FineTune(a, **supernet, choices, data, o, on_epoch);
+  }
   train::ScoreResult result;
   std::string error;
   if (!train::ScoreSubnet(**supernet, choices, data, o, &result, &error)) {
@@ -229,6 +236,58 @@ absl::StatusOr<Evaluation> SupernetEstimator::Score(
   m.set_flops(result.flops);
   m.set_latency_ms(latency_ms);
   m.set_train_seconds(result.seconds);
+  return evaluation;
+}
+
+absl::StatusOr<Evaluation> SupernetEstimator::FineTune(
+    const nas::v1::TrialAssignment& a, const train::Supernet& supernet,
+    const std::vector<int>& choices, const train::Dataset& data,
+    const train::ScoreOptions& inherit, const ProgressFn& on_epoch) {
+  const nas::v1::TrainingBudget& budget = a.task().fine_tune();
+  // Inherited even when the attempt resumes: should its saved state be
+  // unusable, training starts over, and then from these weights.
+  const auto start = std::chrono::steady_clock::now();
+  tensor::TensorMap inherited;
+  std::string error;
+  if (!train::InheritSubnet(supernet, choices, data, inherit, &inherited,
+                            &error)) {
+    return TorchFailure("inheriting weights failed", error);
+  }
+  const double inherit_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  train::TrainOptions o;
+  o.epochs = budget.epochs();
+  o.data_fraction = budget.data_fraction();
+  o.batch_size = budget.batch_size();
+  o.learning_rate = budget.learning_rate();
+  o.validation_fraction = a.dataset().validation_fraction();
+  o.seed = a.seed();
+  o.device = options_.device;
+  o.num_threads = options_.num_threads;
+  o.initial_weights = &inherited;
+  o.evaluate_test = false;  // a score is an estimate, ranked by validation
+  const space::NetworkSpec network =
+      train::SupernetSearchSpace(supernet).Network(choices,
+                                                   train::DatasetShape(data));
+  absl::StatusOr<train::TrainResult> trained =
+      TrainResumably(a, network, data, o, states_, on_epoch);
+  if (!trained.ok()) return trained.status();
+  double latency_ms = 0;
+  if (!trained->stopped &&
+      !train::MeasureLatency(network, options_.device, &latency_ms, &error)) {
+    return TorchFailure("latency measurement failed", error);
+  }
+  Evaluation evaluation;
+  evaluation.stopped = trained->stopped;
+  nas::v1::TrialMetrics& m = evaluation.metrics;
+  m.set_val_accuracy(trained->val_accuracy);
+  m.set_val_loss(trained->val_loss);
+  m.set_params(trained->params);
+  m.set_flops(trained->flops);
+  if (!trained->stopped) m.set_latency_ms(latency_ms);
+  // The trainer's seconds count a resumed attempt's earlier epochs too.
+  m.set_train_seconds(inherit_seconds + trained->train_seconds);
   return evaluation;
 }
 

@@ -16,6 +16,15 @@
 //    the candidate's stand-alone network on this device, as a TRAIN trial
 //    measures it) and train_seconds (the scoring's seconds). No test
 //    accuracy: a score is an estimate.
+//    With task.fine_tune (epochs > 0), the candidate's subnet (batch norm
+//    recalibrated as above) is instead fine-tuned stand-alone for
+//    fine_tune.epochs epochs (fine_tune's data_fraction, batch_size and
+//    peak learning_rate; TrainAndEvaluate's schedule), reporting each
+//    epoch's validation like a TRAIN trial, so that early stopping can
+//    judge it; its state is saved at checkpoint_epochs and resumed as a
+//    TRAIN trial's (resumable_training.h). val_accuracy and val_loss are
+//    then the last epoch's, on all validation images; train_seconds
+//    counts the fine-tuning too.
 // Task numbers: momentum, weight_decay and bn_recalibration_batches that are
 // negative are off (0); zeros, and a zero batch_size or learning_rate, take
 // the defaults the search spec documents (those of ShardOptions and
@@ -50,6 +59,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "worker/dataset_cache.h"
@@ -67,10 +77,12 @@ struct SupernetEstimatorOptions {
 
 class SupernetEstimator : public Estimator {
  public:
-  // `checkpoints` must outlive the estimator.
+  // `checkpoints` and `states` (which may be null: fine-tuning then neither
+  // saves nor resumes) must outlive the estimator.
   SupernetEstimator(SupernetEstimatorOptions options,
                     std::shared_ptr<DatasetCache> datasets,
-                    CheckpointSource* checkpoints);
+                    CheckpointSource* checkpoints,
+                    TrialStateStore* states = nullptr);
   ~SupernetEstimator() override;
 
   // SUPERNET_SHARD and SCORE_INHERITED (see above); other kinds are
@@ -96,7 +108,16 @@ class SupernetEstimator : public Estimator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Evaluation> Score(const nas::v1::TrialAssignment& a,
                                    const train::SupernetSpace& space,
-                                   const train::Dataset& data)
+                                   const train::Dataset& data,
+                                   const ProgressFn& on_epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Score's fine-tuning path, from the inherited version `supernet`.
+  absl::StatusOr<Evaluation> FineTune(const nas::v1::TrialAssignment& a,
+                                      const train::Supernet& supernet,
+                                      const std::vector<int>& choices,
+                                      const train::Dataset& data,
+                                      const train::ScoreOptions& inherit,
+                                      const ProgressFn& on_epoch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Version `version` of the search's supernet: the cached one, or fetched,
   // checked and loaded, replacing the search's cached version.
@@ -110,6 +131,7 @@ class SupernetEstimator : public Estimator {
   const SupernetEstimatorOptions options_;
   const std::shared_ptr<DatasetCache> datasets_;
   CheckpointSource* const checkpoints_;
+  TrialStateStore* const states_;
   std::mutex mu_;
   // Most recently used first; one entry per search.
   std::list<CachedVersion> cache_ ABSL_GUARDED_BY(mu_);

@@ -37,6 +37,25 @@ class FakeCheckpoints : public CheckpointSource {
   int fetches = 0;
 };
 
+// Trial states in memory, as the controller keeps one per trial.
+class FakeStates : public TrialStateStore {
+ public:
+  absl::Status SaveTrialState(const nas::v1::TrialAssignment& a,
+                              const std::string& bytes) override {
+    ++saves;
+    states[a.trial_id()] = bytes;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> LoadTrialState(
+      const nas::v1::TrialAssignment& a) override {
+    auto it = states.find(a.trial_id());
+    if (it == states.end()) return absl::NotFoundError("no saved state");
+    return it->second;
+  }
+  std::map<int64_t, std::string> states;
+  int saves = 0;
+};
+
 const char* DataDir() {
   const char* dir = std::getenv("NAS_DATA_DIR");
   return dir != nullptr && *dir != '\0' ? dir : nullptr;
@@ -127,10 +146,10 @@ class SupernetEstimatorTest : public ::testing::Test {
 
   // A supernet version made the way the controller makes them: a shard's
   // upload (merging one shard is the shard).
-  std::string TrainedVersion(int64_t from_version) {
+  std::string TrainedVersion(int64_t from_version, int steps = 3) {
     SupernetEstimator estimator(Options(), Datasets(), &checkpoints_);
     absl::StatusOr<Evaluation> shard =
-        estimator.Evaluate(Shard(from_version, 3), nullptr);
+        estimator.Evaluate(Shard(from_version, steps), nullptr);
     EXPECT_TRUE(shard.ok()) << shard.status();
     return shard.ok() ? shard->upload : "";
   }
@@ -221,6 +240,93 @@ TEST_F(SupernetEstimatorTest, ScoresFetchEachVersionOnce) {
   EXPECT_TRUE(a->upload.empty());
   // Deeper and wider: more parameters.
   EXPECT_GT(a->metrics.params(), b->metrics.params());
+}
+
+// Weight sharing's fidelity for early stopping: a candidate fine-tuned
+// from its inherited weights reports each epoch's validation, saves its
+// state at its rung, and, stopped there and resumed from that state by a
+// fresh estimator, ends exactly as the run that was never stopped.
+TEST_F(SupernetEstimatorTest, FineTunedScoresReportEpochsAndResume) {
+  // 200 steps of 16 images: a supernet that has learnt something.
+  checkpoints_.versions[{5, 1}] = TrainedVersion(0, 200);
+  nas::v1::TrialAssignment a = Score(1, {1, 1, 0, 0});
+  nas::v1::TrainingBudget* fine_tune = a.mutable_task()->mutable_fine_tune();
+  fine_tune->set_epochs(3);
+  fine_tune->set_data_fraction(0.01);
+  fine_tune->set_batch_size(32);
+  fine_tune->set_learning_rate(0.02);
+  a.add_checkpoint_epochs(1);
+
+  FakeStates whole_states;
+  std::vector<nas::v1::EpochMetrics> whole_reports;
+  SupernetEstimator whole_run(Options(), Datasets(), &checkpoints_,
+                              &whole_states);
+  absl::StatusOr<Evaluation> whole =
+      whole_run.Evaluate(a, [&](const nas::v1::EpochMetrics& m) {
+        whole_reports.push_back(m);
+        return true;
+      });
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_EQ(whole_reports.size(), 3u);
+  EXPECT_EQ(whole_reports[2].epoch(), 3);
+  EXPECT_EQ(whole_states.saves, 1);
+  const nas::v1::TrialMetrics& m = whole->metrics;
+  EXPECT_EQ(m.val_accuracy(), whole_reports[2].val_accuracy());
+  EXPECT_EQ(m.val_loss(), whole_reports[2].val_loss());
+  EXPECT_FALSE(m.has_test_accuracy()) << "a score is an estimate";
+  EXPECT_GT(m.latency_ms(), 0);
+  EXPECT_GT(m.params(), 0);
+  EXPECT_GT(m.train_seconds(), 0);
+  EXPECT_TRUE(whole->upload.empty());
+  // Inherited weights are a head start: after one epoch on 540 images the
+  // candidate is well ahead of the same network trained from scratch on
+  // the same images with the same budget.
+  TorchEstimatorOptions scratch_options;
+  scratch_options.device = "cpu";
+  TorchEstimator scratch(scratch_options, Datasets());
+  nas::v1::TrialAssignment from_scratch = Assignment(nas::v1::TRIAL_KIND_TRAIN);
+  *from_scratch.mutable_architecture() = a.architecture();
+  *from_scratch.mutable_budget() = *fine_tune;
+  std::vector<double> scratch_accuracy;
+  ASSERT_TRUE(scratch
+                  .Evaluate(from_scratch,
+                            [&](const nas::v1::EpochMetrics& e) {
+                              scratch_accuracy.push_back(e.val_accuracy());
+                              return true;
+                            })
+                  .ok());
+  ASSERT_EQ(scratch_accuracy.size(), 3u);
+  EXPECT_GT(whole_reports[0].val_accuracy(), scratch_accuracy[0] + 0.1)
+      << "from scratch: " << scratch_accuracy[0];
+
+  // Stopped at the rung after epoch 1, as early stopping's reply says.
+  FakeStates states;
+  SupernetEstimator first(Options(), Datasets(), &checkpoints_, &states);
+  int reports = 0;
+  absl::StatusOr<Evaluation> stopped =
+      first.Evaluate(a, [&](const nas::v1::EpochMetrics&) {
+        ++reports;
+        return false;
+      });
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_TRUE(stopped->stopped);
+  EXPECT_EQ(reports, 1);
+  ASSERT_EQ(states.saves, 1);
+
+  // A later attempt on another worker goes on after epoch 1.
+  a.set_resume(true);
+  a.set_attempt(2);
+  SupernetEstimator second(Options(), Datasets(), &checkpoints_, &states);
+  std::vector<int> epochs;
+  absl::StatusOr<Evaluation> resumed =
+      second.Evaluate(a, [&](const nas::v1::EpochMetrics& e) {
+        epochs.push_back(e.epoch());
+        return true;
+      });
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(epochs, (std::vector<int>{2, 3}));
+  EXPECT_EQ(resumed->metrics.val_accuracy(), m.val_accuracy());
+  EXPECT_EQ(resumed->metrics.val_loss(), m.val_loss());
 }
 
 TEST_F(SupernetEstimatorTest, AShardTrainsACopyAndTheVersionStaysCached) {

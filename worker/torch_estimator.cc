@@ -6,8 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/spec/space_from_proto.h"
 #include "common/tensor/tensor_archive.h"
-#include "spdlog/spdlog.h"
-#include "worker/torch_failure.h"
+#include "worker/resumable_training.h"
 
 namespace nas::worker {
 
@@ -44,75 +43,10 @@ absl::StatusOr<Evaluation> TorchEstimator::Evaluate(
   const bool retrain = a.kind() == nas::v1::TRIAL_KIND_RETRAIN;
   train_options.keep_weights = retrain;
 
-  // Early stopping: save the state at each rung, and go on from the last
-  // one an earlier attempt saved.
-  tensor::TensorMap resume_state;
-  if (states_ != nullptr && a.resume()) {
-    absl::StatusOr<std::string> bytes = states_->LoadTrialState(a);
-    std::string error;
-    if (!bytes.ok()) {
-      // Training again from the start is slower, never wrong.
-      spdlog::warn("trial {}: saved state not loaded ({}); training from the "
-                   "start",
-                   a.trial_id(), bytes.status().ToString());
-    } else if (!tensor::Parse(*bytes, &resume_state, &error)) {
-      spdlog::warn("trial {}: saved state unreadable ({}); training from the "
-                   "start",
-                   a.trial_id(), error);
-      resume_state.clear();
-    } else {
-      train_options.resume_from = &resume_state;
-    }
-  }
-  if (states_ != nullptr && a.checkpoint_epochs_size() > 0) {
-    train_options.checkpoint_epochs.assign(a.checkpoint_epochs().begin(),
-                                           a.checkpoint_epochs().end());
-    train_options.on_checkpoint = [&](const tensor::TensorMap& state) {
-      absl::Status saved = states_->SaveTrialState(a, tensor::Serialize(state));
-      if (saved.code() == absl::StatusCode::kFailedPrecondition ||
-          saved.code() == absl::StatusCode::kNotFound) {
-        spdlog::warn("trial {}: state refused, lease lost ({}); stopping",
-                     a.trial_id(), saved.ToString());
-        return false;
-      }
-      if (!saved.ok()) {
-        // A later attempt would go on from an earlier rung, or start over.
-        spdlog::warn("trial {}: training state not saved: {}", a.trial_id(),
-                     saved.ToString());
-      }
-      return true;
-    };
-  }
-
-  auto forward_epoch = [&](const train::EpochResult& r) {
-    nas::v1::EpochMetrics m;
-    m.set_epoch(r.epoch);
-    m.set_train_loss(r.train_loss);
-    m.set_val_loss(r.val_loss);
-    m.set_val_accuracy(r.val_accuracy);
-    m.set_seconds(r.seconds);
-    return on_epoch(m);
-  };
-  train::TrainResult result;
-  std::string error;
-  if (!train::TrainAndEvaluate(network, data, train_options, forward_epoch,
-                               &result, &error) &&
-      train_options.resume_from != nullptr) {
-    // A state that does not fit (another budget or network): start over.
-    spdlog::warn("trial {}: resuming failed ({}); training from the start",
-                 a.trial_id(), error);
-    train_options.resume_from = nullptr;
-    if (!train::TrainAndEvaluate(network, data, train_options, forward_epoch,
-                                 &result, &error)) {
-      return TorchFailure("training failed", error);
-    }
-  } else if (!error.empty()) {
-    return TorchFailure("training failed", error);
-  }
-  if (result.resumed_after > 0) {
-    spdlog::info("trial {}: resumed after epoch {}", a.trial_id(),
-                 result.resumed_after);
-  }
+  absl::StatusOr<train::TrainResult> trained =
+      TrainResumably(a, network, data, train_options, states_, on_epoch);
+  if (!trained.ok()) return trained.status();
+  const train::TrainResult& result = *trained;
   Evaluation evaluation;
   evaluation.stopped = result.stopped;
   nas::v1::TrialMetrics& m = evaluation.metrics;

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/spec/estimation.h"
 #include "common/spec/field_errors.h"
 
 namespace nas::spec {
@@ -50,7 +51,7 @@ void ApplyRungDefaults(Config* c, int training_epochs, absl::string_view path,
 void ApplyEarlyStoppingDefaults(nas::v1::SearchSpec* spec,
                                 const FieldPathSet& explicitly_set) {
   nas::v1::EarlyStoppingSpec* rule = spec->mutable_early_stopping();
-  const int epochs = spec->training().epochs();
+  const int epochs = CandidateEpochs(*spec);
   if (rule->has_asha()) {
     ApplyRungDefaults(rule->mutable_asha(), epochs, "early_stopping.asha",
                       explicitly_set);
@@ -70,16 +71,26 @@ void ApplyEarlyStoppingDefaults(nas::v1::SearchSpec* spec,
 
 absl::Status ValidateEarlyStopping(const nas::v1::SearchSpec& spec) {
   if (!UsesEarlyStopping(spec)) return absl::OkStatus();
-  if (spec.estimation().kind_case() != nas::v1::EstimationSpec::KIND_NOT_SET &&
-      !spec.estimation().has_from_scratch()) {
+  if (UsesZeroCost(spec)) {
     return FieldError(
         "early_stopping",
-        "applies only to candidates trained from scratch (estimation: "
-        "from_scratch); weight-sharing and zero-cost candidates are scored "
+        "does not apply to zero-cost estimation: its candidates are scored "
         "without training epochs to stop");
   }
+  if (UsesWeightSharing(spec) && !FineTunesCandidates(spec)) {
+    return FieldError(
+        "early_stopping",
+        "with weight sharing, early stopping judges each candidate's "
+        "fine-tuning epochs from its inherited weights: set "
+        "estimation.weight_sharing.candidates.fine_tune.epochs");
+  }
   const nas::v1::EarlyStoppingSpec& rule = spec.early_stopping();
-  const int epochs = spec.training().epochs();
+  const int epochs = CandidateEpochs(spec);
+  // Where the epochs come from, for messages.
+  const char* epochs_field =
+      FineTunesCandidates(spec)
+          ? "estimation.weight_sharing.candidates.fine_tune.epochs"
+          : "training.epochs";
   if (rule.has_median()) {
     const nas::v1::MedianStoppingConfig& m = rule.median();
     if (absl::Status s = CheckRange("early_stopping.median.warmup_epochs",
@@ -94,10 +105,11 @@ absl::Status ValidateEarlyStopping(const nas::v1::SearchSpec& spec) {
   if (r.max_epochs != epochs) {
     return FieldError(
         absl::StrCat(r.path, ".max_epochs"),
-        absl::StrCat("must equal training.epochs (", epochs,
+        absl::StrCat("must equal ", epochs_field, " (", epochs,
                      "), the budget every trial's learning-rate schedule "
                      "is defined over; got ",
-                     r.max_epochs, " (leave it out to use training.epochs)"));
+                     r.max_epochs, " (leave it out to use ", epochs_field,
+                     ")"));
   }
   if (absl::Status s = CheckRange(absl::StrCat(r.path, ".reduction_factor"),
                                   r.eta, 2, kMaxReductionFactor);
@@ -106,9 +118,9 @@ absl::Status ValidateEarlyStopping(const nas::v1::SearchSpec& spec) {
   }
   if (r.max_epochs < 2) {
     return FieldError(r.path,
-                      absl::StrCat("needs training.epochs of at least 2 so "
-                                   "that a rung comes before the full "
-                                   "budget, got ",
+                      absl::StrCat("needs ", epochs_field,
+                                   " of at least 2 so that a rung comes "
+                                   "before the full budget, got ",
                                    r.max_epochs));
   }
   return CheckRange(absl::StrCat(r.path, ".min_epochs"), r.min_epochs, 1,

@@ -20,14 +20,16 @@ inline bool UsesEarlyStopping(const nas::v1::SearchSpec& spec) {
          nas::v1::EarlyStoppingSpec::KIND_NOT_SET;
 }
 
-// Fills the rule's unset options: min_epochs 1, max_epochs training.epochs,
+// Fills the rule's unset options: min_epochs 1, max_epochs the candidates'
+// epochs (CandidateEpochs: training.epochs, or the fine-tuning's),
 // reduction_factor 3, warmup_epochs 1, min_trials 3; fields in
 // `explicitly_set` keep their value (see ApplySpecDefaults).
 void ApplyEarlyStoppingDefaults(nas::v1::SearchSpec* spec,
                                 const FieldPathSet& explicitly_set);
 
-// INVALID_ARGUMENT naming the field: ranges, max_epochs equal to
-// training.epochs, and a rule only where trials train from scratch.
+// INVALID_ARGUMENT naming the field: ranges, max_epochs equal to the
+// candidates' epochs, and a rule only where candidates train in epochs
+// (from scratch, or fine-tuned under weight sharing; never zero cost).
 absl::Status ValidateEarlyStopping(const nas::v1::SearchSpec& spec);
 
 // The rung epochs of one ASHA bracket: min_epochs * eta^k for k = 0, 1, ...

@@ -101,8 +101,19 @@ TEST(EarlyStoppingSpecTest, ErrorsNameTheField) {
       {"early_stopping: {asha: {}, median: {}}\n",
        "exactly one early_stopping may be given"},
       {"early_stopping: asha\nestimation: weight_sharing\n",
-       "early_stopping (line 9): applies only to candidates trained from "
-       "scratch"},
+       "early_stopping (line 9): with weight sharing, early stopping judges "
+       "each candidate's fine-tuning epochs from its inherited weights: set "
+       "estimation.weight_sharing.candidates.fine_tune.epochs"},
+      {"early_stopping: asha\nestimation: zero_cost\n",
+       "early_stopping (line 9): does not apply to zero-cost estimation"},
+      {"early_stopping: {asha: {max_epochs: 9}}\nestimation: "
+       "{weight_sharing: {candidates: {fine_tune: {epochs: 4}}}}\n",
+       "early_stopping.asha.max_epochs (line 9): must equal "
+       "estimation.weight_sharing.candidates.fine_tune.epochs (4)"},
+      {"early_stopping: asha\nestimation: "
+       "{weight_sharing: {candidates: {fine_tune: {epochs: 1}}}}\n",
+       "early_stopping.asha (in early_stopping at line 9): needs "
+       "estimation.weight_sharing.candidates.fine_tune.epochs of at least 2"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<nas::v1::SearchSpec> spec = Parse(c.yaml);
@@ -110,6 +121,44 @@ TEST(EarlyStoppingSpecTest, ErrorsNameTheField) {
     EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(spec.status().message()), HasSubstr(c.message))
         << c.yaml;
+  }
+}
+
+TEST(EarlyStoppingSpecTest, WeightSharingJudgesFineTuningEpochs) {
+  absl::StatusOr<nas::v1::SearchSpec> spec = Parse(
+      "early_stopping: {hyperband: {reduction_factor: 2}}\n"
+      "estimation:\n"
+      "  weight_sharing:\n"
+      "    supernet: {batch_size: 96}\n"
+      "    candidates: {fine_tune: {epochs: 4}}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const nas::v1::TrainingBudget& fine_tune =
+      spec->estimation().weight_sharing().candidates().fine_tune();
+  EXPECT_EQ(fine_tune.epochs(), 4);
+  EXPECT_EQ(fine_tune.data_fraction(), 0.1);
+  EXPECT_EQ(fine_tune.learning_rate(), 0.01);
+  EXPECT_EQ(fine_tune.batch_size(), 96) << "the supernet's batch";
+  // The rule's budget is the fine-tuning's, not training's 9 epochs.
+  EXPECT_EQ(spec->early_stopping().hyperband().max_epochs(), 4);
+  EXPECT_THAT(TrialRungEpochs(*spec, 0), ElementsAre(1, 2));
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"estimation: {weight_sharing: {candidates: {fine_tune: {}}}}\n",
+       "estimation.weight_sharing.candidates.fine_tune.epochs (in "
+       "estimation.weight_sharing.candidates.fine_tune at line 9): required"},
+      {"estimation: {weight_sharing: {candidates: {fine_tune: {epochs: 2, "
+       "data_fraction: 1.5}}}}\n",
+       "estimation.weight_sharing.candidates.fine_tune.data_fraction (line 9): "
+       "must be in (0, 1], got 1.5"},
+      {"estimation: {weight_sharing: {candidates: {fine_tune: {epochs: 2, "
+       "steps: 5}}}}\n",
+       "steps"},
+  };
+  for (const auto& [yaml, message] : bad) {
+    absl::StatusOr<nas::v1::SearchSpec> refused = Parse(yaml);
+    ASSERT_FALSE(refused.ok()) << yaml;
+    EXPECT_THAT(std::string(refused.status().message()), HasSubstr(message))
+        << yaml;
   }
 }
 
@@ -133,6 +182,16 @@ TEST(EarlyStoppingSpecTest, TheExampleParses) {
       ParseSearchSpecFile(NAS_EXAMPLES_DIR "/asha_fashion_mnist.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_THAT(TrialRungEpochs(*spec, 5), ElementsAre(1, 3));
+  spec = ParseSearchSpecFile(NAS_EXAMPLES_DIR
+                             "/weight_sharing_asha_fashion_mnist.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->early_stopping().asha().max_epochs(), 9);
+  EXPECT_EQ(spec->estimation()
+                .weight_sharing()
+                .candidates()
+                .fine_tune()
+                .batch_size(),
+            128);
 }
 
 }  // namespace

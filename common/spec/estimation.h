@@ -18,6 +18,23 @@ inline bool UsesZeroCost(const nas::v1::SearchSpec& spec) {
   return spec.estimation().has_zero_cost();
 }
 
+// True when weight-sharing candidates are fine-tuned from their inherited
+// weights before they are scored (candidates.fine_tune).
+inline bool FineTunesCandidates(const nas::v1::SearchSpec& spec) {
+  return UsesWeightSharing(spec) &&
+         spec.estimation().weight_sharing().candidates().has_fine_tune();
+}
+
+// The epochs a candidate trains for within the search, the ones early
+// stopping judges: fine_tune.epochs for fine-tuned weight-sharing
+// candidates, training.epochs for candidates trained from scratch.
+inline int CandidateEpochs(const nas::v1::SearchSpec& spec) {
+  if (FineTunesCandidates(spec)) {
+    return spec.estimation().weight_sharing().candidates().fine_tune().epochs();
+  }
+  return spec.training().epochs();
+}
+
 // True when candidates are estimated, not trained, and the search runs in
 // planned phases (controller/estimation): weight sharing or zero cost.
 inline bool UsesEstimationPlan(const nas::v1::SearchSpec& spec) {

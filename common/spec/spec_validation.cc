@@ -299,25 +299,28 @@ absl::Status ValidateBudget(const nas::v1::SearchBudget& budget,
                     kMaxAttempts);
 }
 
-absl::Status ValidateTraining(const nas::v1::TrainingBudget& training,
+// `path` is where the budget sits: "training", or a candidate fine-tuning's.
+absl::Status ValidateTraining(absl::string_view path,
+                              const nas::v1::TrainingBudget& training,
                               const FieldPathSet& explicitly_set) {
-  if (absl::Status s = CheckRequiredRange("training.epochs", training.epochs(),
-                                          1, kMaxEpochs, explicitly_set);
+  if (absl::Status s = CheckRequiredRange(absl::StrCat(path, ".epochs"),
+                                          training.epochs(), 1, kMaxEpochs,
+                                          explicitly_set);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckFraction("training.data_fraction",
+  if (absl::Status s = CheckFraction(absl::StrCat(path, ".data_fraction"),
                                      training.data_fraction(), 1.0);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckRange("training.batch_size", training.batch_size(),
-                                  1, kMaxBatchSize);
+  if (absl::Status s = CheckRange(absl::StrCat(path, ".batch_size"),
+                                  training.batch_size(), 1, kMaxBatchSize);
       !s.ok()) {
     return s;
   }
-  return CheckFraction("training.learning_rate", training.learning_rate(),
-                       kMaxLearningRate);
+  return CheckFraction(absl::StrCat(path, ".learning_rate"),
+                       training.learning_rate(), kMaxLearningRate);
 }
 
 // A number in [min, max) where a negative value means "off".
@@ -330,7 +333,8 @@ absl::Status CheckBelowOrOff(absl::string_view path, double value,
                                  value));
 }
 
-absl::Status ValidateWeightSharing(const nas::v1::SearchSpec& spec) {
+absl::Status ValidateWeightSharing(const nas::v1::SearchSpec& spec,
+                                   const FieldPathSet& explicitly_set) {
   const nas::v1::WeightSharingConfig& ws = spec.estimation().weight_sharing();
   const nas::v1::SupernetTrainingConfig& net = ws.supernet();
   constexpr absl::string_view kNet = "estimation.weight_sharing.supernet.";
@@ -360,6 +364,14 @@ absl::Status ValidateWeightSharing(const nas::v1::SearchSpec& spec) {
                       ws.retrain_top_k(), 1, spec.budget().max_trials()),
        }) {
     if (!s.ok()) return s;
+  }
+  if (ws.candidates().has_fine_tune()) {
+    if (absl::Status s =
+            ValidateTraining(absl::StrCat(kCandidates, "fine_tune"),
+                             ws.candidates().fine_tune(), explicitly_set);
+        !s.ok()) {
+      return s;
+    }
   }
   const int64_t total = int64_t{spec.budget().max_trials()} +
                         int64_t{net.rounds()} * net.shards_per_round() +
@@ -428,6 +440,18 @@ void ApplyWeightSharingDefaults(nas::v1::WeightSharingConfig* ws,
   if (unset(candidates->bn_recalibration_batches(),
             "candidates.bn_recalibration_batches")) {
     candidates->set_bn_recalibration_batches(20);
+  }
+  if (candidates->has_fine_tune()) {
+    nas::v1::TrainingBudget* fine_tune = candidates->mutable_fine_tune();
+    if (unset(fine_tune->data_fraction(), "candidates.fine_tune.data_fraction")) {
+      fine_tune->set_data_fraction(0.1);
+    }
+    if (unset(fine_tune->learning_rate(), "candidates.fine_tune.learning_rate")) {
+      fine_tune->set_learning_rate(0.01);
+    }
+    if (unset(fine_tune->batch_size(), "candidates.fine_tune.batch_size")) {
+      fine_tune->set_batch_size(net->batch_size());
+    }
   }
   if (unset(ws->retrain_top_k(), "retrain_top_k")) ws->set_retrain_top_k(3);
 }
@@ -507,12 +531,16 @@ absl::Status ValidateSearchSpec(const nas::v1::SearchSpec& spec,
     return s;
   if (absl::Status s = ValidateBudget(spec.budget(), explicitly_set); !s.ok())
     return s;
-  if (absl::Status s = ValidateTraining(spec.training(), explicitly_set);
+  if (absl::Status s =
+          ValidateTraining("training", spec.training(), explicitly_set);
       !s.ok()) {
     return s;
   }
   if (spec.estimation().has_weight_sharing()) {
-    if (absl::Status s = ValidateWeightSharing(spec); !s.ok()) return s;
+    if (absl::Status s = ValidateWeightSharing(spec, explicitly_set);
+        !s.ok()) {
+      return s;
+    }
   }
   if (spec.estimation().has_zero_cost()) {
     if (absl::Status s = ValidateZeroCost(spec); !s.ok()) return s;

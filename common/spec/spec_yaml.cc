@@ -428,6 +428,10 @@ absl::Status SpecReader::ReadOptions(const YAML::Node& node,
         reflection->SetString(options, field, text);
         break;
       }
+      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
+        NAS_SPEC_RETURN_IF_ERROR(ReadOptions(
+            value, field_path, reflection->MutableMessage(options, field)));
+        break;
       default:  // no such option yet; add a case when one appears
         return yaml_.Error(
             field_path, absl::StrCat("options of type ", field->cpp_type_name(),

@@ -429,3 +429,62 @@ TEST_F(CheckpointStoreTest, ATrialWithAnUploadIsLeasedToResume) {
 
 }  // namespace
 }  // namespace nas::controller::testing
+
+namespace nas::controller::testing {
+namespace {
+
+// Weight sharing with early stopping: a fine-tuned SCORE_INHERITED candidate
+// saves and resumes its state like a TRAIN trial, at the rungs of its
+// fine-tuning epochs; RETRAIN trials are never judged, so they save none.
+TEST_F(CheckpointStoreTest, AFineTunedCandidateSavesAndResumesItsState) {
+  nas::v1::SearchSpec spec = Spec("ws-asha", 2);
+  spec.mutable_training()->set_epochs(9);
+  nas::v1::WeightSharingConfig* ws =
+      spec.mutable_estimation()->mutable_weight_sharing();
+  ws->mutable_supernet()->set_rounds(1);
+  ws->mutable_supernet()->set_shards_per_round(1);
+  ws->mutable_candidates()->mutable_fine_tune()->set_epochs(3);
+  nas::v1::AshaConfig* asha = spec.mutable_early_stopping()->mutable_asha();
+  asha->set_min_epochs(1);
+  asha->set_max_epochs(3);
+  asha->set_reduction_factor(3);
+  auto search = store().CreateSearch(spec, "");
+  ASSERT_TRUE(search.ok()) << search.status();
+  NewTrial candidate = Trial(0);
+  candidate.kind = nas::v1::TRIAL_KIND_SCORE_INHERITED;
+  candidate.task.emplace();
+  candidate.task->set_checkpoint_version(1);
+  *candidate.task->mutable_fine_tune() = ws->candidates().fine_tune();
+  NewTrial retrain = Trial(1);
+  retrain.kind = nas::v1::TRIAL_KIND_RETRAIN;
+  ASSERT_TRUE(store().AddTrials(search->id(), 0, {candidate, retrain}).ok());
+
+  const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
+  ASSERT_EQ(a.kind(), nas::v1::TRIAL_KIND_SCORE_INHERITED);
+  EXPECT_EQ(std::vector<int>(a.checkpoint_epochs().begin(),
+                             a.checkpoint_epochs().end()),
+            (std::vector<int>{1}));
+  EXPECT_EQ(a.task().fine_tune().epochs(), 3);
+  EXPECT_FALSE(a.resume());
+  const nas::v1::TrialAssignment r = Lease("w-1", kLongLease);
+  ASSERT_EQ(r.kind(), nas::v1::TRIAL_KIND_RETRAIN);
+  EXPECT_EQ(r.checkpoint_epochs_size(), 0);
+
+  ASSERT_TRUE(Upload(a, "w-1", Bytes(100, 5), 0).ok());
+  db().Query("UPDATE trials SET lease_expires_at = now() - interval '1 s'");
+  ASSERT_TRUE(store().ExpireLeases().ok());
+  nas::v1::TrialAssignment again = Lease("w-2", kLongLease);
+  if (again.trial_id() != a.trial_id()) again = Lease("w-2", kLongLease);
+  ASSERT_EQ(again.trial_id(), a.trial_id());
+  EXPECT_TRUE(again.resume());
+
+  // Completed, it will never resume: its state goes.
+  nas::v1::TrialMetrics metrics;
+  metrics.set_val_accuracy(0.8);
+  ASSERT_TRUE(store().CompleteTrial(Ref(again, "w-2"), metrics).ok());
+  EXPECT_EQ(checkpoints().TrialUploadInfo(a.trial_id()).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace nas::controller::testing

@@ -8,7 +8,8 @@
 // decided for the search. An entry lives as long as the process: a few
 // values per trial, and search ids are never reused.
 //
-// Thread-safe: one lock for the map, one per search for its pruner.
+// Thread-safe: one lock for the map (never held while reading the store),
+// one per search for its pruner.
 #ifndef NAS_CONTROLLER_PRUNING_PRUNING_BOOK_H_
 #define NAS_CONTROLLER_PRUNING_PRUNING_BOOK_H_
 
@@ -45,6 +46,8 @@ class PruningBook {
 
   // The search's entry, built from the store on first use.
   absl::StatusOr<Entry*> EntryFor(int64_t search_id);
+  // A new entry for the search from its spec and stored reports.
+  absl::StatusOr<std::unique_ptr<Entry>> Build(int64_t search_id);
 
   TrialStore* const store_;
   std::mutex mu_;

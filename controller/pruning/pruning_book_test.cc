@@ -5,9 +5,12 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "controller/store/forwarding_store.h"
 #include "controller/pruning/pruning_book.h"
 #include "controller/store/store_test_util.h"
 #include "gtest/gtest.h"
@@ -119,6 +122,74 @@ TEST_F(PruningBookTest, NoRuleNoDecision) {
   EXPECT_FALSE(d->has_value());
   EXPECT_EQ(book.Decide(id + 1000, a.trial_id(), 0, m).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// Reading one search's reports (long, for a big search after a restart)
+// must not hold up decisions for other searches.
+class SlowReportsStore : public ForwardingStore {
+ public:
+  SlowReportsStore(TrialStore* inner, int64_t slow_search)
+      : ForwardingStore(inner), slow_search_(slow_search) {}
+  absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
+      int64_t search_id) override {
+    if (search_id == slow_search_) {
+      absl::MutexLock lock(&mu_);
+      reading_ = true;
+      // Until the other search was decided, or 20 s: with the book's lock
+      // held here the other decision could not happen, and the test fails
+      // after the wait instead of hanging.
+      mu_.AwaitWithTimeout(absl::Condition(&other_decided_), absl::Seconds(20));
+      decided_while_reading_ = other_decided_;
+    }
+    return ForwardingStore::ListEpochReports(search_id);
+  }
+  void WaitUntilReading() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&reading_));
+  }
+  void OtherDecided() {
+    absl::MutexLock lock(&mu_);
+    other_decided_ = true;
+  }
+  bool decided_while_reading() {
+    absl::MutexLock lock(&mu_);
+    return decided_while_reading_;
+  }
+
+ private:
+  const int64_t slow_search_;
+  absl::Mutex mu_;
+  bool reading_ = false;
+  bool other_decided_ = false;
+  bool decided_while_reading_ = false;
+};
+
+TEST_F(PruningBookTest, ASearchBeingRebuiltDoesNotBlockOthers) {
+  std::vector<int64_t> ids;
+  std::vector<nas::v1::TrialAssignment> leases;
+  for (int s = 0; s < 2; ++s) {
+    nas::v1::SearchSpec spec = Spec("median", 2);
+    spec.mutable_training()->set_epochs(4);
+    spec.mutable_early_stopping()->mutable_median()->set_min_trials(1);
+    auto search = store().CreateSearch(spec, "");
+    ASSERT_TRUE(search.ok()) << search.status();
+    ASSERT_TRUE(store().AddTrials(search->id(), 0, {Trial(0)}).ok());
+    ids.push_back(search->id());
+    leases.push_back(Lease("w", kLongLease));
+  }
+  nas::v1::EpochMetrics m;
+  m.set_epoch(1);
+  m.set_val_accuracy(0.5);
+  SlowReportsStore slow(&store(), ids[0]);
+  PruningBook book(&slow);
+  std::thread rebuilding([&] {
+    EXPECT_TRUE(book.Decide(ids[0], leases[0].trial_id(), 0, m).ok());
+  });
+  slow.WaitUntilReading();
+  EXPECT_TRUE(book.Decide(ids[1], leases[1].trial_id(), 0, m).ok());
+  slow.OtherDecided();
+  rebuilding.join();
+  EXPECT_TRUE(slow.decided_while_reading());
 }
 
 }  // namespace

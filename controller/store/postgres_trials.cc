@@ -338,7 +338,7 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
     if (assignment.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
       *assignment.mutable_zero_cost() = spec.estimation().zero_cost();
     }
-    if (IsTrainKind(assignment.kind())) {
+    if (IsEarlyStoppableKind(assignment.kind())) {
       // Early stopping: the worker saves its state at each rung, so that a
       // later attempt goes on from the last one instead of training again.
       for (int epoch :
@@ -575,9 +575,9 @@ absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
                        "WHERE id = $1"),
           ref.trial_id, target, ReasonLine(ref, reason, "failed"));
     }
-    if (trial->kind == "TRAIN") {
-      // A TRAIN trial uploads only its training state for resuming (early
-      // stopping); once it ended nothing resumes it, so the bytes go.
+    if (IsEarlyStoppableKind(TrialKindFromName(trial->kind))) {
+      // These trials upload only their training state for resuming (early
+      // stopping); once one ended nothing resumes it, so the bytes go.
       tx.exec_params0(
           "DELETE FROM checkpoints WHERE trial_id = $1 AND version = 0",
           ref.trial_id);

@@ -48,11 +48,15 @@ inline bool IsRankedKind(nas::v1::TrialKind kind) {
          kind == nas::v1::TRIAL_KIND_UNSPECIFIED;
 }
 
-// True for a trial trained from scratch in the search itself (TRAIN;
-// unspecified means TRAIN): the trials early stopping applies to.
-inline bool IsTrainKind(nas::v1::TrialKind kind) {
+// True for the candidates that train in epochs within the search, which a
+// search's early-stopping rule judges: TRAIN (from scratch; unspecified
+// means TRAIN) and SCORE_INHERITED (fine-tuned from inherited weights; a
+// spec allows early stopping with weight sharing only with fine-tuning).
+// Never RETRAIN: those are the search's final answer.
+inline bool IsEarlyStoppableKind(nas::v1::TrialKind kind) {
   return kind == nas::v1::TRIAL_KIND_TRAIN ||
-         kind == nas::v1::TRIAL_KIND_UNSPECIFIED;
+         kind == nas::v1::TRIAL_KIND_UNSPECIFIED ||
+         kind == nas::v1::TRIAL_KIND_SCORE_INHERITED;
 }
 
 // Names the lease a worker reports under.

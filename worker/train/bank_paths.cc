@@ -4,16 +4,12 @@
 #include <stdexcept>
 
 #include "worker/train/model_builder.h"
+#include "worker/train/train_state.h"
 
 namespace nas::train {
 namespace {
 
 namespace nn = torch::nn;
-
-bool IsStepCounter(const std::string& name) {
-  return name.size() >= 19 &&
-         name.compare(name.size() - 19, 19, "num_batches_tracked") == 0;
-}
 
 }  // namespace
 

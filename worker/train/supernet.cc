@@ -444,9 +444,23 @@ bool TrainShard(Supernet* net, const Dataset& data, const ShardOptions& o,
   return true;
 }
 
-bool Score(const Supernet& const_net, const std::vector<int>& choices,
-           const Dataset& data, const ScoreOptions& o, ScoreResult* result,
-           std::string* error) {
+// Rows `indices` of `from`, gathered on the host and then moved: only the
+// images a score reads go to the device, not the whole training set once
+// per candidate.
+torch::Tensor GatherTo(const torch::Tensor& from,
+                       const std::vector<int64_t>& indices,
+                       const torch::Device& device) {
+  return from.index_select(0, IndexTensor(indices, torch::kCPU)).to(device);
+}
+
+// The subnet of `choices`, on the options' device, with its batch-norm
+// statistics recomputed from o.bn_recalibration_batches training batches:
+// what both a score and a fine-tuning start from. Fills result->device,
+// params and flops. False, with *error, on bad options or data.
+bool PrepareSubnet(const Supernet& const_net, const std::vector<int>& choices,
+                   const Dataset& data, const ScoreOptions& o,
+                   DataSplit* split, Subnet* sub, ScoreResult* result,
+                   std::string* error) {
   if (o.bn_recalibration_batches < 0 || o.batch_size < 2 ||
       o.max_validation_images < 0 ||
       !(o.validation_fraction > 0 && o.validation_fraction < 1)) {
@@ -467,50 +481,55 @@ bool Score(const Supernet& const_net, const std::vector<int>& choices,
   Supernet& net = const_cast<Supernet&>(const_net);
   MoveBank(&net, device);
 
-  DataSplit split;
   if (!SplitTrainValidation(data.train_images().size(0), o.validation_fraction,
-                            &split, error)) {
+                            split, error)) {
     return false;
   }
-  const auto start = Clock::now();
   torch::manual_seed(o.seed);
-  Subnet sub = BuildSubnet(net, choices);
-  result->params = CountParameters(sub.spec);
-  result->flops = CountFlops(sub.spec);
-  // Only the images this score reads go to the device (gathered on the
-  // host), not the whole training set once per candidate.
-  const torch::Tensor& images = data.train_images();
-  const torch::Tensor& labels = data.train_labels();
-  auto gather = [&](const std::vector<int64_t>& indices,
-                    const torch::Tensor& from) {
-    return from.index_select(0, IndexTensor(indices, torch::kCPU)).to(device);
-  };
+  *sub = BuildSubnet(net, choices);
+  result->params = CountParameters(sub->spec);
+  result->flops = CountFlops(sub->spec);
+  if (o.bn_recalibration_batches == 0) return true;
   torch::NoGradGuard no_grad;
-  if (o.bn_recalibration_batches > 0) {
-    for (const auto& module : sub.network->modules(/*include_self=*/false)) {
-      if (auto* bn = dynamic_cast<nn::BatchNorm2dImpl*>(module.get())) {
-        bn->options.momentum(c10::nullopt);  // a plain average over batches
-        bn->reset_running_stats();
-      }
-    }
-    sub.network->train();
-    std::mt19937_64 rng(o.seed);
-    const int64_t pool = static_cast<int64_t>(split.train_pool.size());
-    for (int b = 0; b < o.bn_recalibration_batches; ++b) {
-      std::vector<int64_t> batch;
-      for (int i = 0; i < o.batch_size; ++i) {
-        batch.push_back(split.train_pool[static_cast<int64_t>(rng() % pool)]);
-      }
-      sub.network->forward(data.Normalize(gather(batch, images)));
+  for (const auto& module : sub->network->modules(/*include_self=*/false)) {
+    if (auto* bn = dynamic_cast<nn::BatchNorm2dImpl*>(module.get())) {
+      bn->options.momentum(c10::nullopt);  // a plain average over batches
+      bn->reset_running_stats();
     }
   }
+  sub->network->train();
+  std::mt19937_64 rng(o.seed);
+  const int64_t pool = static_cast<int64_t>(split->train_pool.size());
+  for (int b = 0; b < o.bn_recalibration_batches; ++b) {
+    std::vector<int64_t> batch;
+    for (int i = 0; i < o.batch_size; ++i) {
+      batch.push_back(split->train_pool[static_cast<int64_t>(rng() % pool)]);
+    }
+    sub->network->forward(
+        data.Normalize(GatherTo(data.train_images(), batch, device)));
+  }
+  return true;
+}
+
+bool Score(const Supernet& net, const std::vector<int>& choices,
+           const Dataset& data, const ScoreOptions& o, ScoreResult* result,
+           std::string* error) {
+  const auto start = Clock::now();
+  DataSplit split;
+  Subnet sub;
+  if (!PrepareSubnet(net, choices, data, o, &split, &sub, result, error)) {
+    return false;
+  }
+  torch::NoGradGuard no_grad;
   std::vector<int64_t> val = split.validation;
   if (o.max_validation_images > 0 &&
       static_cast<int64_t>(val.size()) > o.max_validation_images) {
     val.resize(static_cast<size_t>(o.max_validation_images));
   }
-  const Evaluation v = Evaluate(sub.network, data, gather(val, images),
-                                gather(val, labels), torch::Tensor());
+  const torch::Device device(result->device);
+  const Evaluation v = Evaluate(
+      sub.network, data, GatherTo(data.train_images(), val, device),
+      GatherTo(data.train_labels(), val, device), torch::Tensor());
   result->val_accuracy = v.accuracy;
   result->val_loss = v.loss;
   result->seconds = SecondsSince(start);
@@ -599,6 +618,23 @@ bool ExtractSubnet(const Supernet& supernet, const std::vector<int>& choices,
   out->clear();
   return Guarded(error, "supernet failure", [&](std::string*) {
     Subnet sub = BuildSubnet(supernet, choices);
+    for (const auto& [name, t] : sub.tensors) (*out)[name] = ToPlain(t);
+    return true;
+  });
+}
+
+bool InheritSubnet(const Supernet& supernet, const std::vector<int>& choices,
+                   const Dataset& data, const ScoreOptions& options,
+                   tensor::TensorMap* out, std::string* error) {
+  out->clear();
+  return Guarded(error, "supernet failure", [&](std::string* message) {
+    DataSplit split;
+    Subnet sub;
+    ScoreResult unused;
+    if (!PrepareSubnet(supernet, choices, data, options, &split, &sub, &unused,
+                       message)) {
+      return false;
+    }
     for (const auto& [name, t] : sub.tensors) (*out)[name] = ToPlain(t);
     return true;
   });

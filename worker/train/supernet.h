@@ -186,6 +186,15 @@ bool ScoreSubnet(const Supernet& supernet, const std::vector<int>& choices,
 bool ExtractSubnet(const Supernet& supernet, const std::vector<int>& choices,
                    tensor::TensorMap* out, std::string* error);
 
+// The subnet of `choices` as ExtractSubnet gives it, with its batch-norm
+// statistics recomputed as ScoreSubnet does (options' bn_recalibration_batches,
+// batch_size, seed, validation_fraction, device): the weights a candidate
+// inherits to be fine-tuned stand-alone (TrainOptions::initial_weights).
+// The bank is not changed. Returns false and sets *error as ScoreSubnet.
+bool InheritSubnet(const Supernet& supernet, const std::vector<int>& choices,
+                   const Dataset& data, const ScoreOptions& options,
+                   tensor::TensorMap* out, std::string* error);
+
 // Logits of the subnet of `choices` (as ScoreSubnet would use it, with the
 // bank's batch-norm statistics) for `images` (float, [N, C, H, W], already
 // normalized), in eval mode, as a flat row-major vector.

@@ -120,6 +120,49 @@ TEST(SupernetTest, ExtractedSubnetComputesWhatTheSupernetScores) {
   }
 }
 
+// A fine-tuned candidate starts from exactly what the candidate's score
+// measures: the inherited weights with recalibrated batch norm, evaluated by
+// the stand-alone trainer before any training, score as ScoreSubnet scores.
+TEST(SupernetTest, InheritedWeightsAreWhatTheScoreMeasures) {
+  SupernetPtr net = TrainedChain(40);
+  auto data = RowData(400, 100);
+  ScoreOptions o;
+  o.bn_recalibration_batches = 4;
+  o.batch_size = 32;
+  o.seed = 9;
+  o.device = TestDevice();
+  const std::vector<int> choices{1, 1, 1, 0, 0, 1, 1, 0};
+  ScoreResult score;
+  tensor::TensorMap inherited;
+  std::string error;
+  ASSERT_TRUE(ScoreSubnet(*net, choices, *data, o, &score, &error)) << error;
+  ASSERT_TRUE(InheritSubnet(*net, choices, *data, o, &inherited, &error))
+      << error;
+  const tensor::TensorMap bank_before = SupernetTensors(*net);
+
+  TrainOptions t;
+  t.epochs = 0;
+  t.batch_size = 32;
+  t.device = TestDevice();
+  t.initial_weights = &inherited;
+  t.evaluate_test = false;
+  TrainResult evaluated;
+  const space::NetworkSpec spec =
+      SupernetSearchSpace(*net).Network(choices, kInput);
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, t, nullptr, &evaluated, &error))
+      << error;
+  EXPECT_NEAR(evaluated.val_accuracy, score.val_accuracy, 1e-9);
+  EXPECT_NEAR(evaluated.val_loss, score.val_loss, 1e-4);
+  EXPECT_GT(score.val_accuracy, 0.3) << "inherited weights must be useful";
+
+  // Recalibration changed the statistics, not the bank.
+  tensor::TensorMap extracted;
+  ASSERT_TRUE(ExtractSubnet(*net, choices, &extracted, &error)) << error;
+  EXPECT_NE(tensor::Serialize(extracted), tensor::Serialize(inherited));
+  EXPECT_EQ(tensor::Serialize(SupernetTensors(*net)),
+            tensor::Serialize(bank_before));
+}
+
 TEST(SupernetTest, NarrowSubnetsUseTheLeadingSliceOfTheBank) {
   SupernetPtr net = TrainedChain(10);
   const tensor::TensorMap bank = SupernetTensors(*net);

@@ -27,7 +27,34 @@ bool CopyInto(const tensor::Tensor& plain, torch::Tensor target) {
   return true;
 }
 
+// Copies tensor `name` of `from` into `target`; false, with *error naming
+// the tensor and `what` (e.g. "saved training state"), when `from` lacks it
+// or holds it in another shape.
+bool LoadNamed(const tensor::TensorMap& from, const std::string& what,
+               const std::string& name, torch::Tensor target,
+               std::string* error) {
+  auto it = from.find(name);
+  if (it == from.end()) {
+    *error = what + " lacks " + name;
+    return false;
+  }
+  if (!CopyInto(it->second, target)) {
+    *error = name + " in " + what + " has shape " +
+             tensor::ShapeText(it->second.shape) + ", the network's is " +
+             tensor::ShapeText(std::vector<int64_t>(target.sizes().begin(),
+                                                    target.sizes().end()));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+bool IsStepCounter(const std::string& name) {
+  static constexpr char kSuffix[] = "num_batches_tracked";
+  const size_t n = sizeof(kSuffix) - 1;
+  return name.size() >= n && name.compare(name.size() - n, n, kSuffix) == 0;
+}
 
 tensor::Tensor ToPlain(const torch::Tensor& t) {
   const torch::Tensor cpu =
@@ -119,16 +146,7 @@ bool LoadTrainState(const tensor::TensorMap& state, torch::nn::Module& model,
   }
   size_t expected = 3;
   auto load = [&](const std::string& name, torch::Tensor target) {
-    auto it = state.find(name);
-    if (it == state.end()) {
-      *error = "saved training state lacks " + name;
-      return false;
-    }
-    if (!CopyInto(it->second, target)) {
-      *error = "saved training state's " + name + " has shape " +
-               tensor::ShapeText(it->second.shape) + ", the network's is " +
-               tensor::ShapeText(std::vector<int64_t>(target.sizes().begin(),
-                                                      target.sizes().end()));
+    if (!LoadNamed(state, "saved training state", name, target, error)) {
       return false;
     }
     ++expected;
@@ -154,6 +172,31 @@ bool LoadTrainState(const tensor::TensorMap& state, torch::nn::Module& model,
   }
   *epoch = static_cast<int>(saved_epoch);
   *train_seconds = seconds;
+  return true;
+}
+
+bool LoadWeights(const tensor::TensorMap& weights, torch::nn::Module& model,
+                 std::string* error) {
+  size_t used = 0;
+  auto load = [&](const std::string& name, torch::Tensor target) {
+    if (!LoadNamed(weights, "weights", name, target, error)) return false;
+    ++used;
+    return true;
+  };
+  for (const auto& item : model.named_parameters()) {
+    if (!load(item.key(), item.value())) return false;
+  }
+  for (const auto& item : model.named_buffers()) {
+    if (!IsStepCounter(item.key()) && !load(item.key(), item.value())) {
+      return false;
+    }
+  }
+  if (used != weights.size()) {
+    *error = "weights hold " + std::to_string(weights.size()) +
+             " tensors, the network has " + std::to_string(used) +
+             ": they are of another architecture";
+    return false;
+  }
   return true;
 }
 

@@ -16,6 +16,11 @@ namespace nas::train {
 // `t` as float32 values on the host (the archive's tensor type).
 tensor::Tensor ToPlain(const torch::Tensor& t);
 
+// True for a batch-norm step counter ("...num_batches_tracked"): a buffer
+// that weight archives leave out (it is not a weight, and the plain archive
+// holds floats only).
+bool IsStepCounter(const std::string& name);
+
 // SGD with Nesterov momentum and weight decay, step for step what
 // torch::optim::SGD computes (d = g + wd p; b = m b + d, b = d on the first
 // step; p -= lr (d + m b)), with its momentum buffers in the open so that
@@ -54,6 +59,13 @@ tensor::TensorMap SaveTrainState(torch::nn::Module& model, NesterovSgd& sgd,
 bool LoadTrainState(const tensor::TensorMap& state, torch::nn::Module& model,
                     NesterovSgd& sgd, int epochs, int* epoch,
                     double* train_seconds, std::string* error);
+
+// Loads `weights` (every parameter and buffer of `model` by name, step
+// counters excepted, as ExtractSubnet and TrainResult::weights give them)
+// into `model`. False, with *error naming the tensor, when one is missing,
+// has another shape, or is not part of the model.
+bool LoadWeights(const tensor::TensorMap& weights, torch::nn::Module& model,
+                 std::string* error);
 
 }  // namespace nas::train
 

@@ -83,12 +83,6 @@ double MedianLatencyMs(Network& model, const space::InputShape& shape,
   return times[times.size() / 2];
 }
 
-bool IsStepCounter(const std::string& name) {
-  const std::string suffix = "num_batches_tracked";
-  return name.size() >= suffix.size() &&
-         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // The tensors StandaloneLogits loads (supernet.h): parameters and buffers by
 // name, without batch-norm step counters.
 tensor::TensorMap NetworkWeights(const Network& model) {
@@ -166,6 +160,11 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
       std::max<int64_t>(1, steps_per_epoch * options.epochs);
   int64_t step = 0;
   int first_epoch = 1;
+  if (options.initial_weights != nullptr && options.resume_from == nullptr &&
+      !LoadWeights(*options.initial_weights, *model, error)) {
+    *error = "initial weights do not fit the network: " + *error;
+    return false;
+  }
   if (options.resume_from != nullptr) {
     int done = 0;
     double seconds = 0;
@@ -260,12 +259,14 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
     result->val_accuracy = v.accuracy;
   }
   if (result->stopped) return true;
-  const Evaluation test =
-      Evaluate(model, data, data.test_images().to(device),
-               data.test_labels().to(device), torch::Tensor());
-  result->test_loss = test.loss;
-  result->test_accuracy = test.accuracy;
-  result->latency_ms = MedianLatencyMs(model, shape, device);
+  if (options.evaluate_test) {
+    const Evaluation test =
+        Evaluate(model, data, data.test_images().to(device),
+                 data.test_labels().to(device), torch::Tensor());
+    result->test_loss = test.loss;
+    result->test_accuracy = test.accuracy;
+    result->latency_ms = MedianLatencyMs(model, shape, device);
+  }
   if (options.keep_weights) result->weights = NetworkWeights(model);
   return true;
 }

@@ -56,6 +56,16 @@ struct TrainOptions {
   // as the uninterrupted run would (same seed, same device). nullptr: start
   // afresh. Not owned; must outlive the call.
   const tensor::TensorMap* resume_from = nullptr;
+  // Weights to start from instead of a fresh initialization (a subnet
+  // inherited from a supernet, fine-tuned): every parameter and batch-norm
+  // statistic by name, as ExtractSubnet gives them. A resume_from state
+  // holds its own weights and takes precedence. Not owned; must outlive the
+  // call.
+  const tensor::TensorMap* initial_weights = nullptr;
+  // false: no test-set pass and no latency measurement after training
+  // (test_accuracy, test_loss and latency_ms stay 0), for estimates ranked
+  // by validation alone.
+  bool evaluate_test = true;
 };
 
 struct EpochResult {

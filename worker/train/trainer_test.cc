@@ -355,6 +355,51 @@ TEST(TrainerTest, KeptWeightsReproduceTheTrainedModel) {
   EXPECT_NEAR(accuracy, result.test_accuracy, 1e-9);
 }
 
+// Fine-tuning starts from given weights: with no epochs, the network is the
+// given one (its validation as the trained run measured it); with epochs,
+// training goes on from them. Without a test pass nothing is tested.
+TEST(TrainerTest, StartsFromInitialWeightsAndSkipsTheTestOnRequest) {
+  auto data = SyntheticData(300, 64);
+  const space::NetworkSpec spec = SmallChain(DatasetShape(*data));
+  TrainOptions options = FastOptions();
+  options.epochs = 2;
+  options.keep_weights = true;
+  TrainResult trained;
+  std::string error;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, options, nullptr, &trained, &error))
+      << error;
+
+  TrainOptions start = FastOptions();
+  start.epochs = 0;
+  start.seed = 99;  // another initialization, overwritten by the weights
+  start.initial_weights = &trained.weights;
+  start.evaluate_test = false;
+  TrainResult loaded;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, start, nullptr, &loaded, &error))
+      << error;
+  EXPECT_NEAR(loaded.val_loss, trained.val_loss, 1e-5);
+  EXPECT_EQ(loaded.val_accuracy, trained.val_accuracy);
+  EXPECT_EQ(loaded.test_accuracy, 0);
+  EXPECT_EQ(loaded.latency_ms, 0);
+
+  TrainResult fresh;
+  start.initial_weights = nullptr;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, start, nullptr, &fresh, &error))
+      << error;
+  EXPECT_NE(fresh.val_loss, loaded.val_loss);
+
+  // Weights of another network are refused, naming a tensor.
+  space::NetworkSpec wider = spec;
+  std::get<space::ChainNetwork>(wider.body).layers[1].out_channels = 24;
+  start.initial_weights = &trained.weights;
+  EXPECT_FALSE(TrainAndEvaluate(wider, *data, start, nullptr, &fresh, &error));
+  EXPECT_NE(error.find("initial weights do not fit the network: "),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find(" in weights has shape "), std::string::npos)
+      << error;
+}
+
 // Early stopping's promotion: a run stopped after its rung epoch and resumed
 // from the saved state (serialized, as it travels) in a fresh call ends with
 // exactly the weights and metrics of the run that was never interrupted.

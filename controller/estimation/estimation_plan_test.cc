@@ -1,4 +1,4 @@
-#include "controller/estimation/weight_sharing_plan.h"
+#include "controller/estimation/estimation_plan.h"
 
 #include <cmath>
 #include <vector>
@@ -9,7 +9,7 @@
 namespace nas::controller {
 namespace {
 
-using Action = WeightSharingStep::Action;
+using Action = EstimationStep::Action;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -63,25 +63,25 @@ class Trials {
 TEST(WeightSharingPlanTest, RoundsAddShardsThenMergeWhenAllCompleted) {
   const auto spec = Spec(2, 2, 4, 2);
   Trials trials;
-  WeightSharingStep step = NextWeightSharingStep(spec, trials.all(), 0, false);
+  EstimationStep step = NextEstimationStep(spec, trials.all(), 0, false);
   EXPECT_EQ(step.action, Action::kAddShards);
   EXPECT_EQ(step.round, 0);
 
   trials.Shard(0, 0, nas::v1::TRIAL_STATE_COMPLETED);
   trials.Shard(0, 1, nas::v1::TRIAL_STATE_RUNNING);
-  EXPECT_EQ(NextWeightSharingStep(spec, trials.all(), 0, false).action,
+  EXPECT_EQ(NextEstimationStep(spec, trials.all(), 0, false).action,
             Action::kWait);
 
   Trials done;
   done.Shard(0, 1, nas::v1::TRIAL_STATE_COMPLETED);  // ids follow shard order
   done.Shard(0, 0, nas::v1::TRIAL_STATE_COMPLETED);
-  step = NextWeightSharingStep(spec, done.all(), 0, false);
+  step = NextEstimationStep(spec, done.all(), 0, false);
   EXPECT_EQ(step.action, Action::kMerge);
   EXPECT_EQ(step.round, 0);
   EXPECT_THAT(step.merge_trial_ids, ElementsAre(102, 101));
 
   // Version 1 merged: round 1 comes next, whatever round 0 looked like.
-  step = NextWeightSharingStep(spec, done.all(), 1, false);
+  step = NextEstimationStep(spec, done.all(), 1, false);
   EXPECT_EQ(step.action, Action::kAddShards);
   EXPECT_EQ(step.round, 1);
 }
@@ -92,8 +92,8 @@ TEST(WeightSharingPlanTest, AFailedShardFailsTheSearchNamingIt) {
   trials.Shard(0, 0, nas::v1::TRIAL_STATE_COMPLETED);
   trials.Shard(0, 1, nas::v1::TRIAL_STATE_FAILED)
       .set_reason("attempt 1: x\nattempt 3: out of memory");
-  const WeightSharingStep step =
-      NextWeightSharingStep(spec, trials.all(), 0, false);
+  const EstimationStep step =
+      NextEstimationStep(spec, trials.all(), 0, false);
   EXPECT_EQ(step.action, Action::kFail);
   EXPECT_THAT(step.reason, HasSubstr("supernet round 1 of 3: shard 2 of 2"));
   EXPECT_THAT(step.reason, HasSubstr("FAILED: attempt 3: out of memory"));
@@ -103,16 +103,16 @@ TEST(WeightSharingPlanTest, CandidatesFillFreeSlotsUpToMaxTrials) {
   const auto spec = Spec(1, 1, 3, 2);  // parallelism 2
   Trials trials;
   trials.Shard(0, 0, nas::v1::TRIAL_STATE_COMPLETED);
-  WeightSharingStep step = NextWeightSharingStep(spec, trials.all(), 1, false);
+  EstimationStep step = NextEstimationStep(spec, trials.all(), 1, false);
   EXPECT_EQ(step.action, Action::kProposeCandidates);
   EXPECT_EQ(step.free_slots, 2);
   trials.Candidate("a", 0, nas::v1::TRIAL_STATE_RUNNING);
   trials.Candidate("b", 0.5);
-  step = NextWeightSharingStep(spec, trials.all(), 1, false);
+  step = NextEstimationStep(spec, trials.all(), 1, false);
   EXPECT_EQ(step.action, Action::kProposeCandidates);
   EXPECT_EQ(step.free_slots, 1);  // max_trials 3 - 2 proposed
   trials.Candidate("c", 0, nas::v1::TRIAL_STATE_PENDING);
-  EXPECT_EQ(NextWeightSharingStep(spec, trials.all(), 1, false).action,
+  EXPECT_EQ(NextEstimationStep(spec, trials.all(), 1, false).action,
             Action::kWait);
 }
 
@@ -128,7 +128,7 @@ TEST(WeightSharingPlanTest, RetrainsTheBestFeasibleCandidatesOnce) {
       .mutable_metrics()->set_params(5000);
   trials.Candidate("failed", 0, nas::v1::TRIAL_STATE_FAILED);
   trials.Candidate("second", 0.9).mutable_metrics()->set_params(10);
-  WeightSharingStep step = NextWeightSharingStep(spec, trials.all(), 1, false);
+  EstimationStep step = NextEstimationStep(spec, trials.all(), 1, false);
   EXPECT_EQ(step.action, Action::kAddRetrains);
   EXPECT_THAT(step.retrain_trial_ids, ElementsAre(105, 102));
 
@@ -136,12 +136,41 @@ TEST(WeightSharingPlanTest, RetrainsTheBestFeasibleCandidatesOnce) {
   nas::v1::Trial& r1 = trials.Add(nas::v1::TRIAL_KIND_RETRAIN,
                                   nas::v1::TRIAL_STATE_RUNNING);
   trials.Add(nas::v1::TRIAL_KIND_RETRAIN, nas::v1::TRIAL_STATE_COMPLETED);
-  EXPECT_EQ(NextWeightSharingStep(spec, trials.all(), 1, false).action,
+  EXPECT_EQ(NextEstimationStep(spec, trials.all(), 1, false).action,
             Action::kWait);
   r1.set_state(nas::v1::TRIAL_STATE_FAILED);
-  step = NextWeightSharingStep(spec, trials.all(), 1, false);
+  step = NextEstimationStep(spec, trials.all(), 1, false);
   EXPECT_EQ(step.action, Action::kComplete);
   EXPECT_EQ(step.reason, "");
+}
+
+// Early stopping over fine-tuning: a candidate stopped at a rung was judged
+// on fewer epochs than the others, so it is never retrained, however high
+// its last score; a score task carries the fine-tuning budget.
+TEST(WeightSharingPlanTest, StoppedCandidatesAreNotRetrained) {
+  auto spec = Spec(1, 1, 3, 2);
+  nas::v1::TrainingBudget* fine_tune = spec.mutable_estimation()
+                                           ->mutable_weight_sharing()
+                                           ->mutable_candidates()
+                                           ->mutable_fine_tune();
+  fine_tune->set_epochs(3);
+  fine_tune->set_learning_rate(0.01);
+  Trials trials;
+  trials.Shard(0, 0, nas::v1::TRIAL_STATE_COMPLETED);
+  trials.Candidate("stopped", 0, nas::v1::TRIAL_STATE_STOPPED)
+      .mutable_metrics()
+      ->set_val_accuracy(0.99);
+  trials.Candidate("finished", 0.8);
+  trials.Candidate("finished_too", 0.7);
+  const EstimationStep step =
+      NextEstimationStep(spec, trials.all(), 1, false);
+  EXPECT_EQ(step.action, Action::kAddRetrains);
+  EXPECT_THAT(step.retrain_trial_ids, ElementsAre(103, 104));
+
+  const nas::v1::SupernetTask task = ScoreTask(spec, 1);
+  EXPECT_EQ(task.fine_tune().epochs(), 3);
+  EXPECT_EQ(task.fine_tune().learning_rate(), 0.01);
+  EXPECT_FALSE(ScoreTask(Spec(1, 1, 3, 2), 1).has_fine_tune());
 }
 
 TEST(WeightSharingPlanTest, AnExhaustedStrategyMovesOnToRetraining) {
@@ -150,18 +179,18 @@ TEST(WeightSharingPlanTest, AnExhaustedStrategyMovesOnToRetraining) {
   trials.Shard(0, 0, nas::v1::TRIAL_STATE_COMPLETED);
   trials.Candidate("a", 0.5);
   trials.Candidate("b", 0.6, nas::v1::TRIAL_STATE_RUNNING);
-  EXPECT_EQ(NextWeightSharingStep(spec, trials.all(), 1, true).action,
+  EXPECT_EQ(NextEstimationStep(spec, trials.all(), 1, true).action,
             Action::kWait);  // b's score may still matter
   Trials done;
   done.Shard(0, 0, nas::v1::TRIAL_STATE_COMPLETED);
   done.Candidate("a", 0.5);
   done.Candidate("c", 0.4);
-  WeightSharingStep step = NextWeightSharingStep(spec, done.all(), 1, true);
+  EstimationStep step = NextEstimationStep(spec, done.all(), 1, true);
   EXPECT_EQ(step.action, Action::kAddRetrains);
   EXPECT_THAT(step.retrain_trial_ids, ElementsAre(102, 103));
   done.Add(nas::v1::TRIAL_KIND_RETRAIN, nas::v1::TRIAL_STATE_COMPLETED);
   done.Add(nas::v1::TRIAL_KIND_RETRAIN, nas::v1::TRIAL_STATE_COMPLETED);
-  step = NextWeightSharingStep(spec, done.all(), 1, true);
+  step = NextEstimationStep(spec, done.all(), 1, true);
   EXPECT_EQ(step.action, Action::kComplete);
   EXPECT_THAT(step.reason, HasSubstr("space exhausted"));
   EXPECT_THAT(step.reason, HasSubstr("the best 2 were retrained"));
@@ -173,7 +202,7 @@ TEST(WeightSharingPlanTest, NothingScoredOrEveryRetrainFailedFails) {
   trials.Shard(0, 0, nas::v1::TRIAL_STATE_COMPLETED);
   trials.Candidate("a", 0, nas::v1::TRIAL_STATE_FAILED);
   trials.Candidate("b", 0, nas::v1::TRIAL_STATE_FAILED);
-  WeightSharingStep step = NextWeightSharingStep(spec, trials.all(), 1, false);
+  EstimationStep step = NextEstimationStep(spec, trials.all(), 1, false);
   EXPECT_EQ(step.action, Action::kFail);
   EXPECT_THAT(step.reason, HasSubstr("none of the 2 candidates was scored"));
 
@@ -183,7 +212,7 @@ TEST(WeightSharingPlanTest, NothingScoredOrEveryRetrainFailedFails) {
   retrained.Candidate("b", 0.4);
   retrained.Add(nas::v1::TRIAL_KIND_RETRAIN, nas::v1::TRIAL_STATE_FAILED)
       .set_reason("diverged");
-  step = NextWeightSharingStep(spec, retrained.all(), 1, false);
+  step = NextEstimationStep(spec, retrained.all(), 1, false);
   EXPECT_EQ(step.action, Action::kFail);
   EXPECT_THAT(step.reason, HasSubstr("every retraining failed; trial #3: diverged"));
 }
@@ -225,7 +254,7 @@ TEST(ZeroCostPlanTest, ScoresThenTrainsTheBestByProxy) {
   spec.mutable_estimation()->mutable_zero_cost()->set_train_top_k(2);
 
   Trials trials;
-  WeightSharingStep step = NextWeightSharingStep(spec, trials.all(), 0, false);
+  EstimationStep step = NextEstimationStep(spec, trials.all(), 0, false);
   EXPECT_EQ(step.action, Action::kProposeCandidates);
   EXPECT_EQ(step.free_slots, 2);
   for (double score : {5.0, 9.0, 7.0}) {
@@ -234,7 +263,7 @@ TEST(ZeroCostPlanTest, ScoresThenTrainsTheBestByProxy) {
     t.mutable_metrics()->set_zero_cost_score(score);
   }
   EXPECT_EQ(CandidateTrials(trials.all()).size(), 3u);
-  step = NextWeightSharingStep(spec, trials.all(), 0, false);
+  step = NextEstimationStep(spec, trials.all(), 0, false);
   ASSERT_EQ(step.action, Action::kAddRetrains);
   EXPECT_THAT(step.retrain_trial_ids, ElementsAre(102, 103));
 

@@ -18,8 +18,8 @@
 //     search's training budget. When they have finished, the search is
 //     done.
 // Pure: no store, no gRPC.
-#ifndef NAS_CONTROLLER_ESTIMATION_WEIGHT_SHARING_PLAN_H_
-#define NAS_CONTROLLER_ESTIMATION_WEIGHT_SHARING_PLAN_H_
+#ifndef NAS_CONTROLLER_ESTIMATION_ESTIMATION_PLAN_H_
+#define NAS_CONTROLLER_ESTIMATION_ESTIMATION_PLAN_H_
 
 #include <cstdint>
 #include <optional>
@@ -30,7 +30,7 @@
 
 namespace nas::controller {
 
-struct WeightSharingStep {
+struct EstimationStep {
   enum class Action {
     kWait,            // trials are in flight; nothing to add
     kAddShards,       // add the shards of `round`
@@ -54,7 +54,7 @@ struct WeightSharingStep {
 // version; `strategy_exhausted` is true when the strategy has just proposed
 // nothing for free candidate slots. REQUIRES: spec defaults applied and
 // spec.estimation() is weight_sharing or zero_cost.
-WeightSharingStep NextWeightSharingStep(const nas::v1::SearchSpec& spec,
+EstimationStep NextEstimationStep(const nas::v1::SearchSpec& spec,
                                         const std::vector<nas::v1::Trial>& trials,
                                         int64_t latest_version,
                                         bool strategy_exhausted);
@@ -83,4 +83,4 @@ std::optional<double> CandidateScore(const nas::v1::SearchSpec& spec,
 
 }  // namespace nas::controller
 
-#endif  // NAS_CONTROLLER_ESTIMATION_WEIGHT_SHARING_PLAN_H_
+#endif  // NAS_CONTROLLER_ESTIMATION_ESTIMATION_PLAN_H_

@@ -1,4 +1,4 @@
-#include "controller/estimation/weight_sharing_plan.h"
+#include "controller/estimation/estimation_plan.h"
 
 #include <algorithm>
 #include <cmath>
@@ -23,13 +23,13 @@ std::string LastLine(const std::string& reason) {
   return reason.substr(reason.rfind('\n') + 1);
 }
 
-WeightSharingStep Step(WeightSharingStep::Action action) {
-  WeightSharingStep step;
+EstimationStep Step(EstimationStep::Action action) {
+  EstimationStep step;
   step.action = action;
   return step;
 }
 
-WeightSharingStep SupernetStep(const nas::v1::SearchSpec& spec,
+EstimationStep SupernetStep(const nas::v1::SearchSpec& spec,
                                const std::vector<nas::v1::Trial>& trials,
                                int round) {
   const int rounds = spec.estimation().weight_sharing().supernet().rounds();
@@ -44,16 +44,16 @@ WeightSharingStep SupernetStep(const nas::v1::SearchSpec& spec,
     }
   }
   if (round_shards.empty()) {
-    WeightSharingStep step = Step(WeightSharingStep::Action::kAddShards);
+    EstimationStep step = Step(EstimationStep::Action::kAddShards);
     step.round = round;
     return step;
   }
-  WeightSharingStep merge = Step(WeightSharingStep::Action::kMerge);
+  EstimationStep merge = Step(EstimationStep::Action::kMerge);
   merge.round = round;
   for (const auto& [index, trial] : round_shards) {
-    if (InFlight(*trial)) return Step(WeightSharingStep::Action::kWait);
+    if (InFlight(*trial)) return Step(EstimationStep::Action::kWait);
     if (trial->state() != nas::v1::TRIAL_STATE_COMPLETED) {
-      WeightSharingStep fail = Step(WeightSharingStep::Action::kFail);
+      EstimationStep fail = Step(EstimationStep::Action::kFail);
       fail.reason = absl::StrCat(
           "supernet round ", round + 1, " of ", rounds, ": shard ", index + 1,
           " of ", shards, " (trial #", trial->number(), ") ended ",
@@ -66,7 +66,7 @@ WeightSharingStep SupernetStep(const nas::v1::SearchSpec& spec,
   if (static_cast<int>(round_shards.size()) < shards) {
     // Fewer shards than the spec asks for: only possible if the spec was
     // changed under a running search; there is nothing sound to merge.
-    WeightSharingStep fail = Step(WeightSharingStep::Action::kFail);
+    EstimationStep fail = Step(EstimationStep::Action::kFail);
     fail.reason = absl::StrCat("supernet round ", round + 1, " has ",
                                round_shards.size(), " shards, expected ",
                                shards);
@@ -100,7 +100,7 @@ std::optional<double> CandidateScore(const nas::v1::SearchSpec& spec,
   return OrientedScore(spec, trial.metrics());
 }
 
-WeightSharingStep NextWeightSharingStep(
+EstimationStep NextEstimationStep(
     const nas::v1::SearchSpec& spec, const std::vector<nas::v1::Trial>& trials,
     int64_t latest_version, bool strategy_exhausted) {
   const int rounds = spec::UsesWeightSharing(spec)
@@ -123,15 +123,15 @@ WeightSharingStep NextWeightSharingStep(
     for (const nas::v1::Trial* t : candidates) in_flight += InFlight(*t);
     const int proposed = static_cast<int>(candidates.size());
     if (proposed < max_trials && !strategy_exhausted) {
-      WeightSharingStep step = Step(WeightSharingStep::Action::kWait);
+      EstimationStep step = Step(EstimationStep::Action::kWait);
       step.free_slots = std::min(spec.budget().parallelism() - in_flight,
                                  max_trials - proposed);
       if (step.free_slots > 0) {
-        step.action = WeightSharingStep::Action::kProposeCandidates;
+        step.action = EstimationStep::Action::kProposeCandidates;
       }
       return step;
     }
-    if (in_flight > 0) return Step(WeightSharingStep::Action::kWait);
+    if (in_flight > 0) return Step(EstimationStep::Action::kWait);
 
     // Best feasible candidates by the first objective; ties by number so
     // that every replica picks the same ones.
@@ -142,7 +142,7 @@ WeightSharingStep NextWeightSharingStep(
       if (score.has_value()) scored.emplace_back(*score, t);
     }
     if (scored.empty()) {
-      WeightSharingStep fail = Step(WeightSharingStep::Action::kFail);
+      EstimationStep fail = Step(EstimationStep::Action::kFail);
       fail.reason = absl::StrCat(
           "none of the ", candidates.size(),
           " candidates was scored (COMPLETED and feasible), so there is "
@@ -155,7 +155,7 @@ WeightSharingStep NextWeightSharingStep(
                      });
     // Candidates are distinct computations already (strategies skip every
     // canonical key tried), so the best k are k different architectures.
-    WeightSharingStep step = Step(WeightSharingStep::Action::kAddRetrains);
+    EstimationStep step = Step(EstimationStep::Action::kAddRetrains);
     for (const auto& [score, t] : scored) {
       if (static_cast<int>(step.retrain_trial_ids.size()) == k) break;
       step.retrain_trial_ids.push_back(t->id());
@@ -165,17 +165,17 @@ WeightSharingStep NextWeightSharingStep(
 
   int completed = 0;
   for (const nas::v1::Trial* t : retrains) {
-    if (InFlight(*t)) return Step(WeightSharingStep::Action::kWait);
+    if (InFlight(*t)) return Step(EstimationStep::Action::kWait);
     completed += t->state() == nas::v1::TRIAL_STATE_COMPLETED;
   }
   if (completed == 0) {
-    WeightSharingStep fail = Step(WeightSharingStep::Action::kFail);
+    EstimationStep fail = Step(EstimationStep::Action::kFail);
     fail.reason = absl::StrCat("every retraining failed; trial #",
                                retrains.back()->number(), ": ",
                                LastLine(retrains.back()->reason()));
     return fail;
   }
-  WeightSharingStep done = Step(WeightSharingStep::Action::kComplete);
+  EstimationStep done = Step(EstimationStep::Action::kComplete);
   if (static_cast<int>(candidates.size()) < max_trials) {
     done.reason = absl::StrCat(
         "space exhausted: the strategy found no untried computation after ",
@@ -218,6 +218,9 @@ nas::v1::SupernetTask ScoreTask(const nas::v1::SearchSpec& spec,
   task.set_batch_size(spec.estimation().weight_sharing().supernet().batch_size());
   task.set_bn_recalibration_batches(candidates.bn_recalibration_batches());
   task.set_max_validation_images(candidates.max_validation_images());
+  if (candidates.has_fine_tune()) {
+    *task.mutable_fine_tune() = candidates.fine_tune();
+  }
   return task;
 }
 
