@@ -11,6 +11,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "tests/cluster_calls.h"
 
 namespace nas::testing {
 namespace {
@@ -144,6 +145,32 @@ std::string Cluster::Logs() const {
     logs += "--- worker " + std::to_string(i) + " ---\n" + workers_[i]->ReadLog();
   }
   return logs;
+}
+
+::testing::AssertionResult RunSearchToCompletion(
+    Cluster& cluster, const nas::v1::SearchSpec& spec, nas::v1::Search* search,
+    std::chrono::seconds timeout) {
+  const grpc::Status created = CreateSearch(cluster.search(), spec, search);
+  if (!created.ok()) {
+    return ::testing::AssertionFailure()
+           << "CreateSearch refused the spec: " << created.error_message();
+  }
+  const bool completed =
+      WaitUntilCompleted(cluster.search(), search->id(), timeout);
+  const grpc::Status got = GetSearch(cluster.search(), search->id(), search);
+  if (!got.ok()) {
+    return ::testing::AssertionFailure()
+           << "GetSearch " << search->id() << ": " << got.error_message()
+           << cluster.Logs();
+  }
+  if (!completed || search->state() != nas::v1::SEARCH_STATE_COMPLETED) {
+    return ::testing::AssertionFailure()
+           << "search " << search->id() << " is "
+           << nas::v1::SearchState_Name(search->state()) << " after "
+           << timeout.count() << " s: " << search->state_reason()
+           << cluster.Logs();
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace nas::testing

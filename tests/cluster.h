@@ -4,12 +4,14 @@
 #ifndef NAS_TESTS_CLUSTER_H_
 #define NAS_TESTS_CLUSTER_H_
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/client/channel.h"
+#include "gtest/gtest.h"
 
 #include "nas/v1/search_service.grpc.pb.h"
 #include "nas/v1/worker_service.grpc.pb.h"
@@ -82,6 +84,15 @@ class Cluster {
   std::unique_ptr<nas::v1::SearchService::Stub> search_;
   std::unique_ptr<nas::v1::WorkerService::Stub> worker_api_;
 };
+
+// Creates a search of `spec` on the cluster's controller and waits, up to
+// `timeout`, until it is COMPLETED; *search is then the completed search.
+// On failure the message says what happened (refused, still running, or
+// ended in another state, with its reason) and carries the cluster's logs:
+//   ASSERT_TRUE(RunSearchToCompletion(cluster, spec, &search));
+::testing::AssertionResult RunSearchToCompletion(
+    Cluster& cluster, const nas::v1::SearchSpec& spec, nas::v1::Search* search,
+    std::chrono::seconds timeout = std::chrono::minutes(10));
 
 }  // namespace nas::testing
 

@@ -52,18 +52,11 @@ TEST(EarlyStoppingEndToEnd, AshaStopsAtRungsAndPromotes) {
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
   nas::v1::Search search;
-  ASSERT_TRUE(CreateSearch(cluster.search(),
-                           ParseSpec(SpecYaml(
-                               "e2e-asha", 10, 2, 4, 0.2,
-                               "{asha: {min_epochs: 1, reduction_factor: 2}}")),
-                           &search)
-                  .ok());
-  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
-                                 std::chrono::minutes(10)))
-      << cluster.Logs();
-  ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
-  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
-      << search.state_reason() << cluster.Logs();
+  ASSERT_TRUE(RunSearchToCompletion(
+      cluster,
+      ParseSpec(SpecYaml("e2e-asha", 10, 2, 4, 0.2,
+                         "{asha: {min_epochs: 1, reduction_factor: 2}}")),
+      &search));
 
   const std::vector<nas::v1::Trial> trials =
       ListAllTrialsOrFail(cluster.search(), search.id());
@@ -216,15 +209,8 @@ TEST(EarlyStoppingEndToEnd, WeightSharingCandidatesStopDuringFineTuning) {
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
   nas::v1::Search search;
-  ASSERT_TRUE(CreateSearch(cluster.search(), ParseSpec(kFineTunedWeightSharing),
-                           &search)
-                  .ok());
-  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
-                                 std::chrono::minutes(10)))
-      << cluster.Logs();
-  ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
-  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
-      << search.state_reason() << cluster.Logs();
+  ASSERT_TRUE(RunSearchToCompletion(
+      cluster, ParseSpec(kFineTunedWeightSharing), &search));
 
   const std::vector<nas::v1::Trial> trials =
       ListAllTrialsOrFail(cluster.search(), search.id());

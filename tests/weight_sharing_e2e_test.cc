@@ -77,15 +77,8 @@ TEST(WeightSharingEndToEnd, ThreePhasesMergeScoreAndRetrain) {
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
   cluster.StartWorkers(2);
   nas::v1::Search search;
-  ASSERT_TRUE(CreateSearch(cluster.search(), ParseSpec(kWeightSharingSearch),
-                           &search)
-                  .ok());
-  ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
-                                 std::chrono::minutes(10)))
-      << cluster.Logs();
-  ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
-  ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
-      << search.state_reason() << cluster.Logs();
+  ASSERT_TRUE(
+      RunSearchToCompletion(cluster, ParseSpec(kWeightSharingSearch), &search));
   EXPECT_EQ(search.state_reason(), "");
   EXPECT_EQ(search.supernet_version(), 2);
 

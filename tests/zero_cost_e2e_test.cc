@@ -44,13 +44,7 @@ TEST(ZeroCostEndToEnd, ScoresCandidatesAndTrainsOnlyTheBest) {
     cluster.StartWorkers(2);
     nas::v1::Search search;
     ASSERT_TRUE(
-        CreateSearch(cluster.search(), ParseSpec(Spec(proxy)), &search).ok());
-    ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
-                                   std::chrono::minutes(10)))
-        << cluster.Logs();
-    ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
-    ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
-        << search.state_reason() << cluster.Logs();
+        RunSearchToCompletion(cluster, ParseSpec(Spec(proxy)), &search));
 
     const std::vector<nas::v1::Trial> trials =
         ListAllTrialsOrFail(cluster.search(), search.id());

@@ -9,6 +9,22 @@
 
 namespace nas::worker {
 
+train::TrainOptions TrainOptionsOf(const nas::v1::TrainingBudget& budget,
+                                   const nas::v1::TrialAssignment& a,
+                                   const std::string& device,
+                                   int num_threads) {
+  train::TrainOptions o;
+  o.epochs = budget.epochs();
+  o.data_fraction = budget.data_fraction();
+  o.batch_size = budget.batch_size();
+  o.learning_rate = budget.learning_rate();
+  o.validation_fraction = a.dataset().validation_fraction();
+  o.seed = a.seed();
+  o.device = device;
+  o.num_threads = num_threads;
+  return o;
+}
+
 absl::StatusOr<train::TrainResult> TrainResumably(
     const nas::v1::TrialAssignment& a, const space::NetworkSpec& network,
     const train::Dataset& data, train::TrainOptions options,

@@ -13,6 +13,8 @@
 #ifndef NAS_WORKER_RESUMABLE_TRAINING_H_
 #define NAS_WORKER_RESUMABLE_TRAINING_H_
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "common/space/network_spec.h"
 #include "nas/v1/worker_service.pb.h"
@@ -20,6 +22,13 @@
 #include "worker/train/trainer.h"
 
 namespace nas::worker {
+
+// The trainer's options for `budget` (a TRAIN or RETRAIN trial's
+// a.budget(), or a candidate's fine-tuning), with the assignment's
+// validation split and seed, on `device` with `num_threads`.
+train::TrainOptions TrainOptionsOf(const nas::v1::TrainingBudget& budget,
+                                   const nas::v1::TrialAssignment& a,
+                                   const std::string& device, int num_threads);
 
 // Trains `network` on `data` with `options` (whose checkpoint and resume
 // fields this fills) for assignment `a`. Errors as TorchFailure maps the

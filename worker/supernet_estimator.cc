@@ -243,7 +243,6 @@ absl::StatusOr<Evaluation> SupernetEstimator::FineTune(
     const nas::v1::TrialAssignment& a, const train::Supernet& supernet,
     const std::vector<int>& choices, const train::Dataset& data,
     const train::ScoreOptions& inherit, const ProgressFn& on_epoch) {
-  const nas::v1::TrainingBudget& budget = a.task().fine_tune();
   // Inherited even when the attempt resumes: should its saved state be
   // unusable, training starts over, and then from these weights.
   const auto start = std::chrono::steady_clock::now();
@@ -256,15 +255,8 @@ absl::StatusOr<Evaluation> SupernetEstimator::FineTune(
   const double inherit_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  train::TrainOptions o;
-  o.epochs = budget.epochs();
-  o.data_fraction = budget.data_fraction();
-  o.batch_size = budget.batch_size();
-  o.learning_rate = budget.learning_rate();
-  o.validation_fraction = a.dataset().validation_fraction();
-  o.seed = a.seed();
-  o.device = options_.device;
-  o.num_threads = options_.num_threads;
+  train::TrainOptions o = TrainOptionsOf(a.task().fine_tune(), a,
+                                         options_.device, options_.num_threads);
   o.initial_weights = &inherited;
   o.evaluate_test = false;  // a score is an estimate, ranked by validation
   const space::NetworkSpec network =

@@ -16,6 +16,7 @@
 #include "common/spec/space_from_proto.h"
 #include "common/tensor/tensor_archive.h"
 #include "worker/torch_estimator.h"
+#include "worker/test_datasets.h"
 #include "worker/train/supernet.h"
 
 namespace nas::worker {
@@ -56,17 +57,8 @@ class FakeStates : public TrialStateStore {
   int saves = 0;
 };
 
-const char* DataDir() {
-  const char* dir = std::getenv("NAS_DATA_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : nullptr;
-}
-
-// One data set load for the whole test program.
-std::shared_ptr<DatasetCache> Datasets() {
-  static auto* cache = new std::shared_ptr<DatasetCache>(
-      std::make_shared<DatasetCache>(DataDir() ? DataDir() : ""));
-  return *cache;
-}
+using test_data::DataDir;
+using test_data::Datasets;
 
 // Decisions: stage1.depth {1, 2}, stage1.width {8, 16}, stage1.layer1.op and
 // stage1.layer2.op {conv3x3, skip}.

@@ -31,15 +31,8 @@ absl::StatusOr<Evaluation> TorchEstimator::Evaluate(
   if (!candidate.ok()) return candidate.status();
   const space::NetworkSpec& network = candidate->network;
   const train::Dataset& data = *candidate->data;
-  train::TrainOptions train_options;
-  train_options.epochs = a.budget().epochs();
-  train_options.data_fraction = a.budget().data_fraction();
-  train_options.batch_size = a.budget().batch_size();
-  train_options.learning_rate = a.budget().learning_rate();
-  train_options.validation_fraction = a.dataset().validation_fraction();
-  train_options.seed = a.seed();
-  train_options.device = options_.device;
-  train_options.num_threads = options_.num_threads;
+  train::TrainOptions train_options = TrainOptionsOf(
+      a.budget(), a, options_.device, options_.num_threads);
   const bool retrain = a.kind() == nas::v1::TRIAL_KIND_RETRAIN;
   train_options.keep_weights = retrain;
 

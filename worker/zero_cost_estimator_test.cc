@@ -12,22 +12,15 @@
 
 #include "common/spec/space_from_proto.h"
 #include "gtest/gtest.h"
+#include "worker/test_datasets.h"
 #include "worker/train/trainer.h"
 #include "worker/train/zero_cost.h"
 
 namespace nas::worker {
 namespace {
 
-const char* DataDir() {
-  const char* dir = std::getenv("NAS_DATA_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : nullptr;
-}
-
-std::shared_ptr<DatasetCache> Datasets() {
-  static auto* cache = new std::shared_ptr<DatasetCache>(
-      std::make_shared<DatasetCache>(DataDir() ? DataDir() : ""));
-  return *cache;
-}
+using test_data::DataDir;
+using test_data::Datasets;
 
 // Decisions: stage1.depth {1, 2}, stage1.width {8, 16}, the ops {conv3x3,
 // ir_k3_e3}.
