@@ -227,31 +227,58 @@ TEST(WeightSharingEndToEnd, AShardWorkerKilledMidRoundIsRetried) {
   cluster.StartWorkers(2);
   const std::string id = absl::StrCat(search.id());
 
-  // Kill the worker running the first shard of round 1 once it has run
-  // for a moment.
-  std::string victim;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        victim = Sql(cluster,
-                     "SELECT worker_id FROM trials WHERE state = 'RUNNING' "
-                     "AND kind = 'SUPERNET_SHARD' AND search_id = " + id +
-                         " ORDER BY number LIMIT 1");
-        return !victim.empty();
-      },
-      std::chrono::seconds(60)))
-      << cluster.Logs();
-  std::this_thread::sleep_for(std::chrono::seconds(2));
-  // Each worker logs the id it registered as.
-  int index = -1;
-  for (int i = 0; i < 2; ++i) {
-    if (absl::StrContains(cluster.workers()[i]->ReadLog(),
-                          "registered as " + victim)) {
-      index = i;
+  // Kill the worker of a running shard. A shard can finish between the
+  // query that finds it and the kill (a few hundred steps take a second or
+  // two on a fast machine), so the kill counts only if the shard is still
+  // RUNNING under the dead worker afterwards; otherwise try the next one.
+  bool killed_mid_shard = false;
+  std::string trial_id;
+  int killed_attempt = 0;
+  std::set<std::string> killed_workers;
+  for (int tries = 0; tries < 5 && !killed_mid_shard; ++tries) {
+    std::string victim;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          const std::string running =
+              Sql(cluster,
+                  "SELECT string_agg(id || ' ' || worker_id, ',' ORDER BY "
+                  "number) FROM trials WHERE state = 'RUNNING' AND kind = "
+                  "'SUPERNET_SHARD' AND search_id = " + id);
+          for (absl::string_view row : absl::StrSplit(
+                   running, ',', absl::SkipEmpty())) {
+            const std::vector<std::string> fields = absl::StrSplit(row, ' ');
+            if (fields.size() == 2 && !killed_workers.count(fields[1])) {
+              trial_id = fields[0];
+              victim = fields[1];
+              return true;
+            }
+          }
+          return false;
+        },
+        std::chrono::seconds(60)))
+        << cluster.Logs();
+    // Each worker logs the id it registered as.
+    Subprocess* worker = nullptr;
+    for (auto& candidate : cluster.workers()) {
+      if (candidate->running() &&
+          absl::StrContains(candidate->ReadLog(), "registered as " + victim)) {
+        worker = candidate.get();
+      }
     }
+    ASSERT_NE(worker, nullptr) << victim << cluster.Logs();
+    worker->Signal(SIGKILL);
+    killed_workers.insert(victim);
+    cluster.StartWorkers(1);
+    // Only the lease's expiry (3 s) can change a dead worker's trial.
+    const std::vector<std::string> after = absl::StrSplit(
+        Sql(cluster, "SELECT state || ' ' || worker_id || ' ' || attempt "
+                     "FROM trials WHERE id = " + trial_id),
+        ' ');
+    killed_mid_shard = after.size() == 3 && after[0] == "RUNNING" &&
+                       after[1] == victim &&
+                       absl::SimpleAtoi(after[2], &killed_attempt);
   }
-  ASSERT_GE(index, 0) << victim << cluster.Logs();
-  cluster.workers()[index]->Signal(SIGKILL);
-  cluster.StartWorkers(1);
+  ASSERT_TRUE(killed_mid_shard) << cluster.Logs();
 
   ASSERT_TRUE(WaitUntilCompleted(cluster.search(), search.id(),
                                  std::chrono::minutes(10)))
@@ -259,10 +286,11 @@ TEST(WeightSharingEndToEnd, AShardWorkerKilledMidRoundIsRetried) {
   ASSERT_TRUE(GetSearch(cluster.search(), search.id(), &search).ok());
   ASSERT_EQ(search.state(), nas::v1::SEARCH_STATE_COMPLETED)
       << search.state_reason() << cluster.Logs();
-  // The killed shard was leased again and the versions have no gaps.
-  EXPECT_EQ(Sql(cluster, "SELECT max(attempt) FROM trials WHERE kind = "
-                         "'SUPERNET_SHARD' AND search_id = " + id),
-            "2");
+  // The killed shard was leased again and the versions have no gaps. (A
+  // shard whose worker died in an earlier try may have been leased before.)
+  EXPECT_EQ(Sql(cluster, "SELECT state || ' ' || attempt FROM trials WHERE "
+                         "id = " + trial_id),
+            absl::StrCat("COMPLETED ", killed_attempt + 1));
   EXPECT_EQ(Sql(cluster,
                 "SELECT string_agg(version::text, ',' ORDER BY version) FROM "
                 "checkpoints WHERE version > 0 AND search_id = " + id),
