@@ -8,6 +8,9 @@
 #include "common/net/host_port.h"
 #include "controller/checkpoints/postgres_checkpoint_store.h"
 #include "controller/event_hub.h"
+#include "controller/http/http_endpoint.h"
+#include "controller/metrics/controller_metrics.h"
+#include "controller/metrics/rpc_metrics.h"
 #include "controller/pruning/pruning_book.h"
 #include "controller/scheduler.h"
 #include "controller/search_service.h"
@@ -67,8 +70,17 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   absl::StatusOr<ServerSecurity> security =
       MakeServerSecurity(options.security, options.listen_address);
   if (!security.ok()) return security.status();
+  if (!options.http_listen.empty()) {
+    if (absl::Status s =
+            HttpEndpoint::CheckOptions(options.http_listen, options.security);
+        !s.ok()) {
+      return s;
+    }
+  }
   std::unique_ptr<ControllerServer> server(new ControllerServer());
   server->authorizer_ = std::move(security->authorizer);
+  server->registry_ = std::make_unique<metrics::Registry>();
+  server->metrics_ = std::make_unique<ControllerMetrics>(server->registry_.get());
   absl::StatusOr<std::unique_ptr<TrialStore>> store = OpenStoreWaiting(options);
   if (!store.ok()) return store.status();
   server->store_ = std::move(*store);
@@ -81,6 +93,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
 
   Scheduler::Options scheduler_options;
   scheduler_options.lease = options.lease;
+  scheduler_options.metrics = server->metrics_.get();
   server->scheduler_ =
       std::make_unique<Scheduler>(server->store_.get(), scheduler_options,
                                   server->checkpoints_.get());
@@ -92,7 +105,10 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(
       server->store_.get(), server->checkpoints_.get(),
       server->scheduler_.get(), server->hub_.get(), server->pruning_.get(),
-      &server->authorizer_, options.max_checkpoint_bytes);
+      &server->authorizer_, options.max_checkpoint_bytes,
+      server->metrics_.get());
+  server->metrics_->CollectFrom(server->store_.get(),
+                                server->checkpoints_.get(), options.lease);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -105,6 +121,12 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.RegisterService(server->search_service_.get());
   builder.RegisterService(server->worker_service_.get());
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      MakeRpcMetricsInterceptorFactory(server->registry_.get()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   server->server_ = builder.BuildAndStart();
   if (!server->server_ || server->port_ == 0) {
     return absl::UnavailableError(
@@ -113,6 +135,15 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
                      "address is not one of this host's"));
   }
   spdlog::info("security: {}", security->summary);
+  if (!options.http_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpEndpoint>> http =
+        HttpEndpoint::Start(options.http_listen, options.security,
+                            &server->authorizer_, server->registry_.get());
+    if (!http.ok()) return http.status();
+    server->http_ = *std::move(http);
+    spdlog::info("{} endpoint on port {}: /metrics, /healthz",
+                 server->http_->scheme(), server->http_->port());
+  }
   server->maintenance_ = std::thread(
       [s = server.get(), interval = options.maintenance_interval] {
         s->MaintenanceLoop(interval);
@@ -171,6 +202,10 @@ void ControllerServer::PublishSearchDone(int64_t search_id) {
   hub_->Publish(search_id, done);
 }
 
+int ControllerServer::http_port() const {
+  return http_ ? http_->port() : 0;
+}
+
 void ControllerServer::Wait() {
   if (server_) server_->Wait();
 }
@@ -186,6 +221,7 @@ void ControllerServer::Shutdown() {
                       std::chrono::seconds(2));
   }
   if (maintenance_.joinable()) maintenance_.join();
+  http_.reset();
 }
 
 ControllerServer::~ControllerServer() { Shutdown(); }

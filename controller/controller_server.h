@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/metrics/metrics.h"
 #include "controller/security/server_security.h"
 #include "grpcpp/server.h"
 
@@ -24,6 +25,8 @@ class EventHub;
 class PruningBook;
 class SearchServiceImpl;
 class WorkerServiceImpl;
+class ControllerMetrics;
+class HttpEndpoint;
 
 struct ControllerOptions {
   std::string listen_address = "127.0.0.1:50051";
@@ -45,6 +48,10 @@ struct ControllerOptions {
   int max_message_bytes = 4 << 20;
   // TLS, mTLS and tokens; the defaults refuse to start (no certificate).
   ServerSecurityOptions security;
+  // HOST:PORT of the HTTP endpoint (/metrics, /healthz); empty: none. It
+  // follows `security` (HTTPS with the same certificate, or plain HTTP
+  // under the plaintext rules).
+  std::string http_listen;
 };
 
 class ControllerServer {
@@ -62,6 +69,8 @@ class ControllerServer {
 
   // The port actually bound (useful with port 0).
   int port() const { return port_; }
+  // The HTTP endpoint's port; 0 without one.
+  int http_port() const;
   // Blocks until Shutdown is called from another thread.
   void Wait();
   void Shutdown();
@@ -73,6 +82,9 @@ class ControllerServer {
   void PublishSearchDone(int64_t search_id);
 
   Authorizer authorizer_;
+  // Before everything that records into them, so they are destroyed last.
+  std::unique_ptr<metrics::Registry> registry_;
+  std::unique_ptr<ControllerMetrics> metrics_;
   std::unique_ptr<TrialStore> store_;
   std::unique_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<Scheduler> scheduler_;
@@ -81,6 +93,7 @@ class ControllerServer {
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpEndpoint> http_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread maintenance_;

@@ -53,9 +53,13 @@ ABSL_FLAG(bool, allow_remote_plaintext,
           EnvBoolOr("NAS_ALLOW_REMOTE_PLAINTEXT", false),
           "with --plaintext: allow a non-loopback --listen address, for a "
           "private network only (env NAS_ALLOW_REMOTE_PLAINTEXT)");
+ABSL_FLAG(std::string, http_listen, EnvOr("NAS_HTTP_LISTEN", ""),
+          "address to serve HTTP on: /metrics for Prometheus (role monitor "
+          "or admin when tokens are on) and /healthz; HTTPS with --tls_cert "
+          "unless --plaintext; empty: off (env NAS_HTTP_LISTEN)");
 ABSL_FLAG(std::string, auth_tokens_file, EnvOr("NAS_AUTH_TOKENS_FILE", ""),
-          "file of '<name> <role> <token>' lines (role client, worker or "
-          "admin); required unless --plaintext on loopback "
+          "file of '<name> <role> <token>' lines (role client, worker, monitor "
+          "or admin); required unless --plaintext on loopback "
           "(env NAS_AUTH_TOKENS_FILE)");
 
 namespace {
@@ -97,6 +101,7 @@ int main(int argc, char** argv) {
   options.security.allow_remote_plaintext =
       absl::GetFlag(FLAGS_allow_remote_plaintext);
   options.security.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
   if (options.database_url.empty()) {
     spdlog::error("--database_url (or NAS_DATABASE_URL) is required");
     return 2;

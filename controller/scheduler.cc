@@ -1,5 +1,7 @@
 #include "controller/scheduler.h"
 
+#include "controller/metrics/controller_metrics.h"
+
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -486,17 +488,20 @@ absl::StatusOr<bool> Scheduler::FailIfEveryAttemptFailed(int64_t search_id) {
 }
 
 absl::StatusOr<nas::v1::TrialState> Scheduler::FailAttempt(
-    const LeaseRef& ref, const std::string& reason, nas::v1::FaultKind fault) {
+    const LeaseRef& ref, const std::string& reason, nas::v1::FaultKind fault,
+    bool* repeated) {
   const bool worker_fault = fault == nas::v1::FAULT_KIND_WORKER;
   absl::StatusOr<nas::v1::TrialState> state;
   if (worker_fault) {
     state = store_->ReleaseTrial(ref, reason);
   } else {
-    absl::Status failed = store_->FailTrial(ref, reason);
+    absl::StatusOr<bool> failed = store_->FailTrial(ref, reason);
     if (failed.ok()) {
       state = nas::v1::TRIAL_STATE_FAILED;
+      if (repeated != nullptr) *repeated = !*failed;
+      if (!*failed) return state;  // logged the first time
     } else {
-      state = failed;
+      state = failed.status();
     }
   }
   if (!state.ok()) return state;
@@ -550,6 +555,7 @@ absl::StatusOr<std::vector<int64_t>> Scheduler::Maintain() {
   absl::StatusOr<int> expired = store_->ExpireLeases();
   if (!expired.ok()) return expired.status();
   if (*expired > 0) {
+    if (options_.metrics != nullptr) options_.metrics->LeasesExpired(*expired);
     // Each trial's reason names the attempt and worker (trial_history).
     spdlog::warn(
         "{} lease(s) expired: their trials went back to PENDING, "

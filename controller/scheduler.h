@@ -27,6 +27,8 @@
 
 namespace nas::controller {
 
+class ControllerMetrics;
+
 class Scheduler {
  public:
   struct Options {
@@ -34,6 +36,8 @@ class Scheduler {
     // How often a waiting Acquire re-checks the store, to see work created
     // by another controller replica.
     absl::Duration poll_interval = absl::Milliseconds(500);
+    // Told of lease expiries; may be null.
+    ControllerMetrics* metrics = nullptr;
   };
 
   // `store` and `checkpoints` must outlive the scheduler. Without a
@@ -76,10 +80,12 @@ class Scheduler {
   // A worker reports that an attempt failed. A trial fault (or UNSPECIFIED,
   // from older workers) ends the trial FAILED; a worker fault returns it to
   // PENDING while it has attempts left. Logs the failure with its reason.
-  // Returns the trial's new state.
+  // Returns the trial's new state. *repeated (when given) is set when a
+  // trial fault repeats one already recorded for this attempt.
   absl::StatusOr<nas::v1::TrialState> FailAttempt(const LeaseRef& ref,
                                                   const std::string& reason,
-                                                  nas::v1::FaultKind fault);
+                                                  nas::v1::FaultKind fault,
+                                                  bool* repeated = nullptr);
 
   // Sets or clears the "no connected worker can run this search" reason of
   // every RUNNING search. Returns how many reasons it changed.

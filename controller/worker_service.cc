@@ -1,5 +1,7 @@
 #include "controller/worker_service.h"
 
+#include "controller/metrics/controller_metrics.h"
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -83,14 +85,16 @@ WorkerServiceImpl::WorkerServiceImpl(TrialStore* store,
                                      Scheduler* scheduler, EventHub* hub,
                                      PruningBook* pruning,
                                      const Authorizer* auth,
-                                     int64_t max_checkpoint_bytes)
+                                     int64_t max_checkpoint_bytes,
+                                     ControllerMetrics* metrics)
     : store_(store),
       checkpoints_(checkpoints),
       scheduler_(scheduler),
       hub_(hub),
       pruning_(pruning),
       auth_(auth),
-      max_checkpoint_bytes_(max_checkpoint_bytes) {}
+      max_checkpoint_bytes_(max_checkpoint_bytes),
+      metrics_(metrics) {}
 
 void WorkerServiceImpl::Publish(int64_t search_id, nas::v1::SearchEvent event) {
   if (!hub_->HasSubscribers(search_id)) return;
@@ -103,6 +107,7 @@ void WorkerServiceImpl::Publish(int64_t search_id, nas::v1::SearchEvent event) {
 void WorkerServiceImpl::OnTrialEnded(int64_t search_id,
                                      const nas::v1::Trial& trial) {
   scheduler_->Notify();
+  metrics_->TrialEnded(trial);
   nas::v1::SearchEvent event;
   *event.mutable_trial_finished() = trial;
   Publish(search_id, event);
@@ -156,6 +161,7 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
                 absl::StrJoin(CapabilityTokens(request->capabilities()), " "),
                 "]")
           : std::string("every trial (no capabilities declared)"));
+  metrics_->WorkerRegistered(*id, *request);
   response->set_worker_id(*id);
   response->set_lease_seconds(
       static_cast<int32_t>(absl::ToInt64Seconds(scheduler_->lease())));
@@ -191,6 +197,7 @@ grpc::Status WorkerServiceImpl::AcquireTrial(
   if (!leased->has_value()) return grpc::Status::OK;
   const nas::v1::TrialAssignment& a = **leased;
   *response->mutable_assignment() = a;
+  metrics_->TrialLeased(a);
 
   nas::v1::SearchEvent event;
   nas::v1::Trial* started = event.mutable_trial_started();
@@ -234,11 +241,15 @@ bool WorkerServiceImpl::ApplyPruning(const LeaseRef& ref, const EpochAck& ack,
   nas::v1::TrialMetrics last;
   last.set_val_accuracy(metrics.val_accuracy());
   last.set_val_loss(metrics.val_loss());
-  if (absl::Status s = store_->StopTrial(ref, d.reason, last, d.rung);
-      !s.ok()) {
-    spdlog::warn("trial {}: not stopped: {}", ref.trial_id, s.ToString());
+  absl::StatusOr<bool> stopped_now =
+      store_->StopTrial(ref, d.reason, last, d.rung);
+  if (!stopped_now.ok()) {
+    spdlog::warn("trial {}: not stopped: {}", ref.trial_id,
+                 stopped_now.status().ToString());
     return false;
   }
+  // A repeated report of the epoch that stopped it: already announced.
+  if (!*stopped_now) return true;
   spdlog::info("trial {} (search {}, #{}) stopped: {}", ref.trial_id,
                ack.search_id, ack.trial_number, d.reason);
   absl::StatusOr<nas::v1::Trial> stopped = store_->GetTrial(ref.trial_id);
@@ -306,10 +317,11 @@ grpc::Status WorkerServiceImpl::CompleteTrial(
     return ToGrpcStatus(s);
   }
   const LeaseRef ref = ToLeaseRef(*request);
-  if (absl::Status s = store_->CompleteTrial(ref, request->metrics());
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
+  absl::StatusOr<bool> ended = store_->CompleteTrial(ref, request->metrics());
+  if (!ended.ok()) return ToGrpcStatus(ended.status());
+  // A worker retrying a reply it lost: the ending was announced and counted
+  // the first time.
+  if (!*ended) return grpc::Status::OK;
   nas::v1::Trial trial;
   trial.set_id(request->trial_id());
   trial.set_state(nas::v1::TRIAL_STATE_COMPLETED);
@@ -340,11 +352,15 @@ grpc::Status WorkerServiceImpl::FailTrial(
                      "; use FAULT_KIND_TRIAL or FAULT_KIND_WORKER")));
   }
   std::string reason = request->reason().substr(0, kMaxReasonBytes);
-  absl::StatusOr<nas::v1::TrialState> state =
-      scheduler_->FailAttempt(ToLeaseRef(*request), reason, request->fault());
+  bool repeated = false;
+  absl::StatusOr<nas::v1::TrialState> state = scheduler_->FailAttempt(
+      ToLeaseRef(*request), reason, request->fault(), &repeated);
   if (!state.ok()) return ToGrpcStatus(state.status());
   // A requeued trial has not ended; the scheduler already woke the workers.
-  if (*state != nas::v1::TRIAL_STATE_FAILED) return grpc::Status::OK;
+  // A repeated failure was announced the first time.
+  if (*state != nas::v1::TRIAL_STATE_FAILED || repeated) {
+    return grpc::Status::OK;
+  }
   absl::StatusOr<nas::v1::Trial> stored = store_->GetTrial(request->trial_id());
   if (stored.ok()) OnTrialEnded(stored->search_id(), *stored);
   return grpc::Status::OK;

@@ -16,15 +16,19 @@
 
 namespace nas::controller {
 
+class ControllerMetrics;
+
 class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
  public:
   // All pointers must outlive the service. Every call needs the worker role
   // (or admin). Uploads larger than max_checkpoint_bytes are refused.
   // Epoch reports of TRAIN trials go through `pruning`: a trial its
   // search's early stopping rule stops ends STOPPED and is told to stop.
+  // Leases, ends and registrations are counted in `metrics`.
   WorkerServiceImpl(TrialStore* store, CheckpointStore* checkpoints,
                     Scheduler* scheduler, EventHub* hub, PruningBook* pruning,
-                    const Authorizer* auth, int64_t max_checkpoint_bytes);
+                    const Authorizer* auth, int64_t max_checkpoint_bytes,
+                    ControllerMetrics* metrics);
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const nas::v1::RegisterWorkerRequest* request,
@@ -75,6 +79,7 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   PruningBook* const pruning_;
   const Authorizer* const auth_;
   const int64_t max_checkpoint_bytes_;
+  ControllerMetrics* const metrics_;
 };
 
 }  // namespace nas::controller

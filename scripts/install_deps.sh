@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
-  libtorch-dev libpqxx-dev libabsl-dev libspdlog-dev libyaml-cpp-dev
+  libtorch-dev libpqxx-dev libabsl-dev libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev openssl libssl-dev
   postgresql postgresql-client
   nodejs npm

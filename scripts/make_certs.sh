@@ -12,6 +12,7 @@
 #   client.pem client.key    nas-worker / nasctl --tls_cert / --tls_key
 #   tokens                   nas-controller --auth_tokens_file
 #   client.token worker.token admin.token   --token_file of each role
+#   monitor.token            what Prometheus scrapes /metrics with
 # Existing files are kept, so rerunning never rotates secrets by accident.
 set -euo pipefail
 DIR=${1:?usage: scripts/make_certs.sh DIR [DNS_NAME...]}
@@ -42,11 +43,12 @@ extendedKeyUsage=serverAuth"
 issue client "extendedKeyUsage=clientAuth"
 
 if [[ ! -f tokens ]]; then
-  for role in client worker admin; do openssl rand -hex 24 >"$role.token"; done
+  for role in client worker monitor admin; do openssl rand -hex 24 >"$role.token"; done
   {
     echo "# <name> <role> <token>; see docs/security.md"
     echo "user    client $(cat client.token)"
     echo "workers worker $(cat worker.token)"
+    echo "prometheus monitor $(cat monitor.token)"
     echo "admin   admin  $(cat admin.token)"
   } >tokens
 fi

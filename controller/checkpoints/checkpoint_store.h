@@ -47,6 +47,9 @@ class CheckpointStore {
  public:
   virtual ~CheckpointStore() = default;
 
+  // Its database connections' counts (zeros without a database).
+  virtual DatabaseStats database_stats() const { return {}; }
+
   // Stores the weights a trial's current lease produced, replacing an
   // earlier upload of the same trial. Fenced in the same transaction:
   // FailedPrecondition unless `ref` names the trial's current RUNNING

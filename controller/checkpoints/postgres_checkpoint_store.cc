@@ -144,6 +144,8 @@ class PostgresCheckpointStore final : public CheckpointStore {
   PostgresCheckpointStore(const std::string& url, int pool_size)
       : pool_(url, pool_size) {}
 
+  DatabaseStats database_stats() const override { return pool_.stats(); }
+
   // OK when the database has the checkpoint tables (migration 9).
   absl::Status CheckSchema() {
     return pool_.Transact([](pqxx::work& tx) -> absl::Status {

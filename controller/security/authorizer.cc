@@ -16,22 +16,30 @@ absl::StatusOr<Caller> Authorizer::Authorize(const grpc::ServerContext& context,
   if (!tokens_) return Caller{};
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
-  std::optional<Caller> caller;
+  std::optional<absl::string_view> header;
   if (it != metadata.end()) {
-    absl::string_view value(it->second.data(), it->second.size());
-    if (absl::StartsWith(value, kBearer)) {
-      caller = tokens_->Find(value.substr(kBearer.size()));
-    }
+    header = absl::string_view(it->second.data(), it->second.size());
+  }
+  return AuthorizeHeader(header, context.peer(), needed);
+}
+
+absl::StatusOr<Caller> Authorizer::AuthorizeHeader(
+    std::optional<absl::string_view> authorization, absl::string_view peer,
+    Role needed) const {
+  if (!tokens_) return Caller{};
+  std::optional<Caller> caller;
+  if (authorization && absl::StartsWith(*authorization, kBearer)) {
+    caller = tokens_->Find(authorization->substr(kBearer.size()));
   }
   if (!caller) {
-    spdlog::warn("refused a call from {}: {} bearer token", context.peer(),
-                 it == metadata.end() ? "no" : "an unknown or malformed");
+    spdlog::warn("refused a call from {}: {} bearer token", std::string(peer),
+                 authorization ? "an unknown or malformed" : "no");
     return absl::UnauthenticatedError(
         "missing or unknown token: send \"authorization: Bearer <token>\"");
   }
   if (caller->role != needed && caller->role != Role::kAdmin) {
     spdlog::warn("refused a call from {}: token \"{}\" has role {}, needs {}",
-                 context.peer(), caller->name,
+                 std::string(peer), caller->name,
                  std::string(RoleName(caller->role)),
                  std::string(RoleName(needed)));
     return absl::PermissionDeniedError(absl::StrCat(

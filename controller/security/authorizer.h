@@ -28,6 +28,11 @@ class Authorizer {
   // Logs refusals with the peer and the token's name, never the token.
   absl::StatusOr<Caller> Authorize(const grpc::ServerContext& context,
                                    Role needed) const;
+  // The same rule for any protocol: `authorization` is the header's value
+  // (nullopt when absent), `peer` names the caller in refusal logs.
+  absl::StatusOr<Caller> AuthorizeHeader(
+      std::optional<absl::string_view> authorization, absl::string_view peer,
+      Role needed) const;
 
  private:
   std::optional<TokenTable> tokens_;

@@ -16,6 +16,7 @@ constexpr size_t kMinTokenLength = 16;
 std::optional<Role> ParseRole(absl::string_view text) {
   if (text == "client") return Role::kClient;
   if (text == "worker") return Role::kWorker;
+  if (text == "monitor") return Role::kMonitor;
   if (text == "admin") return Role::kAdmin;
   return std::nullopt;
 }
@@ -41,6 +42,8 @@ absl::string_view RoleName(Role role) {
       return "client";
     case Role::kWorker:
       return "worker";
+    case Role::kMonitor:
+      return "monitor";
     case Role::kAdmin:
       return "admin";
   }
@@ -71,7 +74,7 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view text) {
     std::optional<Role> role = ParseRole(fields[1]);
     if (!role) {
       return error(absl::StrCat("role \"", fields[1],
-                                "\" is not one of client, worker, admin"));
+                                "\" is not one of client, worker, monitor, admin"));
     }
     if (fields[2].size() < kMinTokenLength) {
       return error(absl::StrCat("token of \"", fields[0], "\" is shorter than ",

@@ -14,8 +14,9 @@
 namespace nas::controller {
 
 // client: create and read its own searches. worker: register, acquire and
-// report trials. admin: everything, every search.
-enum class Role { kClient, kWorker, kAdmin };
+// report trials. monitor: read the HTTP metrics endpoint (what Prometheus
+// scrapes with), nothing else. admin: everything, every search.
+enum class Role { kClient, kWorker, kMonitor, kAdmin };
 
 absl::string_view RoleName(Role role);
 

@@ -9,6 +9,7 @@ namespace {
 constexpr char kValid[] = R"(# name role token
 alice  client  alice-token-0123456789
 w1     worker  worker-token-0123456789   # trailing comment
+prom   monitor prom-token-0123456789
 
 root	admin	root-token-0123456789
 )";
@@ -16,13 +17,15 @@ root	admin	root-token-0123456789
 TEST(TokenTableTest, ParsesNamesRolesAndComments) {
   absl::StatusOr<TokenTable> table = TokenTable::Parse(kValid);
   ASSERT_TRUE(table.ok()) << table.status();
-  EXPECT_EQ(table->size(), 3u);
+  EXPECT_EQ(table->size(), 4u);
   std::optional<Caller> alice = table->Find("alice-token-0123456789");
   ASSERT_TRUE(alice.has_value());
   EXPECT_EQ(alice->name, "alice");
   EXPECT_EQ(alice->role, Role::kClient);
   EXPECT_EQ(table->Find("worker-token-0123456789")->role, Role::kWorker);
   EXPECT_EQ(table->Find("root-token-0123456789")->role, Role::kAdmin);
+  EXPECT_EQ(table->Find("prom-token-0123456789")->role, Role::kMonitor);
+  EXPECT_EQ(RoleName(Role::kMonitor), "monitor");
 }
 
 TEST(TokenTableTest, UnknownPrefixAndEmptyTokensAreNotFound) {

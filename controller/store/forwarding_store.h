@@ -86,21 +86,22 @@ class ForwardingStore : public TrialStore {
                                       absl::Duration lease) override {
     return inner_->RenewLease(ref, lease);
   }
-  absl::Status CompleteTrial(const LeaseRef& ref,
-                             const nas::v1::TrialMetrics& metrics) override {
+  absl::StatusOr<bool> CompleteTrial(
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override {
     return inner_->CompleteTrial(ref, metrics);
   }
-  absl::Status FailTrial(const LeaseRef& ref,
-                         const std::string& reason) override {
+  absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
+                                 const std::string& reason) override {
     return inner_->FailTrial(ref, reason);
   }
   absl::StatusOr<nas::v1::TrialState> ReleaseTrial(
       const LeaseRef& ref, const std::string& reason) override {
     return inner_->ReleaseTrial(ref, reason);
   }
-  absl::Status StopTrial(const LeaseRef& ref, const std::string& reason,
-                         const nas::v1::TrialMetrics& metrics,
-                         std::optional<int32_t> rung) override {
+  absl::StatusOr<bool> StopTrial(const LeaseRef& ref,
+                                 const std::string& reason,
+                                 const nas::v1::TrialMetrics& metrics,
+                                 std::optional<int32_t> rung) override {
     return inner_->StopTrial(ref, reason, metrics, rung);
   }
   absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) override {
@@ -121,6 +122,9 @@ class ForwardingStore : public TrialStore {
   absl::StatusOr<std::vector<LiveWorker>> ListLiveWorkers(
       absl::Duration within) override {
     return inner_->ListLiveWorkers(within);
+  }
+  DatabaseStats database_stats() const override {
+    return inner_->database_stats();
   }
 
  private:

@@ -197,8 +197,29 @@ pqxx::connection& PgPool::Slot::Connection(bool* opened) {
     setup.exec0("SET client_min_messages TO warning");
     setup.commit();
     connection = std::move(fresh);
+    pool_->connections_opened_.fetch_add(1, std::memory_order_relaxed);
   }
   return *connection;
+}
+
+absl::Status PgPool::Counted(absl::Status status) {
+  const int code = static_cast<int>(status.code());
+  if (!status.ok() && code > 0 && code < static_cast<int>(errors_.size())) {
+    errors_[code].fetch_add(1, std::memory_order_relaxed);
+  }
+  return status;
+}
+
+DatabaseStats PgPool::stats() const {
+  DatabaseStats stats;
+  stats.connections_opened = connections_opened_.load();
+  for (size_t code = 1; code < errors_.size(); ++code) {
+    if (const int64_t n = errors_[code].load(); n > 0) {
+      stats.errors[absl::StatusCodeToString(static_cast<absl::StatusCode>(
+          code))] = n;
+    }
+  }
+  return stats;
 }
 
 void PgPool::Slot::Discard() {

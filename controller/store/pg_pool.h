@@ -3,6 +3,8 @@
 #ifndef NAS_CONTROLLER_STORE_PG_POOL_H_
 #define NAS_CONTROLLER_STORE_PG_POOL_H_
 
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -14,6 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "controller/store/database_stats.h"
 #include "pqxx/pqxx"
 
 namespace nas::controller {
@@ -66,7 +69,14 @@ class PgPool {
   template <typename Fn>
   auto Transact(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>()));
 
+  // Counts so far; errors are those Run and Transact returned, not the
+  // statuses fn itself returned.
+  DatabaseStats stats() const;
+
  private:
+  // Counts `status` as a failed call and returns it.
+  absl::Status Counted(absl::Status status);
+
   // An exclusive hold on one slot; returns it on destruction.
   class Slot {
    public:
@@ -94,6 +104,9 @@ class PgPool {
   std::vector<int> free_ ABSL_GUARDED_BY(mu_);  // indexes of idle slots
   // Slot i's connection is touched only by the thread holding slot i.
   std::vector<std::unique_ptr<pqxx::connection>> connections_;
+  std::atomic<int64_t> connections_opened_{0};
+  // By absl::StatusCode (0..16).
+  std::array<std::atomic<int64_t>, 17> errors_{};
 };
 
 template <typename Fn>
@@ -107,7 +120,7 @@ auto PgPool::Run(Fn&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
     status = StatusFromCurrentException(&lost);
   }
   if (lost) slot.Discard();
-  return status;
+  return Counted(std::move(status));
 }
 
 template <typename Fn>
@@ -122,10 +135,10 @@ auto PgPool::Transact(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
       tx = std::make_unique<pqxx::work>(slot.Connection(&opened));
     } catch (...) {
       status = StatusFromCurrentException(&lost);
-      if (!lost) return status;
+      if (!lost) return Counted(std::move(status));
       slot.Discard();
       if (!opened) continue;  // died while idle: reconnect and retry
-      return status;
+      return Counted(std::move(status));
     }
     try {
       return fn(*tx);
@@ -134,9 +147,9 @@ auto PgPool::Transact(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
     }
     tx.reset();  // rolls back (or gives up on a dead connection) first
     if (lost) slot.Discard();
-    return status;
+    return Counted(std::move(status));
   }
-  return status;
+  return Counted(std::move(status));
 }
 
 }  // namespace nas::controller

@@ -177,7 +177,7 @@ TEST_F(LeaseTest, StaleAttemptsAreRefused) {
   ExpireLeaseNow(db(), old.trial_id());
   ASSERT_EQ(store().ExpireLeases().value_or(-1), 1);
   // While PENDING, and after someone else leased it.
-  EXPECT_EQ(store().CompleteTrial(Ref(old, "w-old"), {}).code(),
+  EXPECT_EQ(store().CompleteTrial(Ref(old, "w-old"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
   const nas::v1::TrialAssignment current = Lease("w-new");
   ASSERT_EQ(current.attempt(), 2);
@@ -189,12 +189,12 @@ TEST_F(LeaseTest, StaleAttemptsAreRefused) {
   EXPECT_EQ(epoch.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(absl::StrContains(epoch.message(), "current attempt is 2"))
       << epoch;
-  EXPECT_EQ(store().CompleteTrial(Ref(old, "w-old"), {}).code(),
+  EXPECT_EQ(store().CompleteTrial(Ref(old, "w-old"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store().FailTrial(Ref(old, "w-old"), "late").code(),
+  EXPECT_EQ(store().FailTrial(Ref(old, "w-old"), "late").status().code(),
             absl::StatusCode::kFailedPrecondition);
   // The right attempt from the wrong worker is refused too.
-  EXPECT_EQ(store().CompleteTrial(Ref(current, "w-old"), {}).code(),
+  EXPECT_EQ(store().CompleteTrial(Ref(current, "w-old"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(), 0);
   EXPECT_EQ(GetTrial(id, 0).state(), nas::v1::TRIAL_STATE_RUNNING);
@@ -232,10 +232,14 @@ TEST_F(LeaseTest, CompleteTrialIsIdempotentAndKeepsTheFirstMetrics) {
   metrics.set_flops(9876543210);
   metrics.set_latency_ms(1.5e-3);
   metrics.set_train_seconds(3600.5);
-  ASSERT_TRUE(store().CompleteTrial(Ref(a, "w"), metrics).ok());
+  absl::StatusOr<bool> first = store().CompleteTrial(Ref(a, "w"), metrics);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first) << "the first call ends the trial";
   nas::v1::TrialMetrics other = metrics;
   other.set_val_accuracy(0.5);
-  EXPECT_TRUE(store().CompleteTrial(Ref(a, "w"), other).ok());
+  absl::StatusOr<bool> repeat = store().CompleteTrial(Ref(a, "w"), other);
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_FALSE(*repeat) << "a repeat is told apart, so it is announced once";
   const nas::v1::Trial trial = GetTrial(id, 0);
   EXPECT_EQ(trial.state(), nas::v1::TRIAL_STATE_COMPLETED);
   EXPECT_TRUE(MessageDifferencer::Equals(trial.metrics(), metrics))
@@ -289,22 +293,25 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
   auto listed = store().ListTrials(id, {}, -1, 1);
   ASSERT_TRUE(listed.ok());
   const LeaseRef never{"w", (*listed)[0].id(), 0};
-  EXPECT_EQ(store().CompleteTrial(never, {}).code(),
+  EXPECT_EQ(store().CompleteTrial(never, {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
 
   const nas::v1::TrialAssignment failed = Lease("w");     // trial 0
   const nas::v1::TrialAssignment completed = Lease("w");  // trial 1
   const nas::v1::TrialAssignment stopped = Lease("w");    // trial 2
   ASSERT_TRUE(store().FailTrial(Ref(failed, "w"), "cuda error").ok());
-  EXPECT_TRUE(store().FailTrial(Ref(failed, "w"), "cuda error").ok())
-      << "repeating a failure is idempotent";
-  EXPECT_EQ(store().CompleteTrial(Ref(failed, "w"), {}).code(),
+  absl::StatusOr<bool> failed_again =
+      store().FailTrial(Ref(failed, "w"), "cuda error");
+  ASSERT_TRUE(failed_again.ok()) << failed_again.status();
+  EXPECT_FALSE(*failed_again) << "repeating a failure is idempotent";
+  EXPECT_EQ(store().CompleteTrial(Ref(failed, "w"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store().StopTrial(Ref(failed, "w"), "x", {}, std::nullopt).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      store().StopTrial(Ref(failed, "w"), "x", {}, std::nullopt).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 
   ASSERT_TRUE(store().CompleteTrial(Ref(completed, "w"), {}).ok());
-  EXPECT_EQ(store().FailTrial(Ref(completed, "w"), "late").code(),
+  EXPECT_EQ(store().FailTrial(Ref(completed, "w"), "late").status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(
       store()
@@ -318,7 +325,7 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
       store().RecordEpoch(Ref(stopped, "w"), Epoch(2, 0.1), absl::Seconds(5));
   ASSERT_TRUE(ack.ok()) << ack.status();
   EXPECT_TRUE(ack->stop);
-  EXPECT_EQ(store().CompleteTrial(Ref(stopped, "w"), {}).code(),
+  EXPECT_EQ(store().CompleteTrial(Ref(stopped, "w"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
 
   EXPECT_EQ(GetTrial(id, 0).reason(), "attempt 1 on worker w: cuda error");

@@ -163,7 +163,7 @@ TEST_F(ManageStoreTest, DeleteRefusesARunningSearchUnlessForced) {
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(store().CompleteTrial(Ref(a, "w-1"), {}).code(),
+  EXPECT_EQ(store().CompleteTrial(Ref(a, "w-1"), {}).status().code(),
             absl::StatusCode::kNotFound);
 }
 

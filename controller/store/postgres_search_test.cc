@@ -186,9 +186,9 @@ TEST_F(SearchStoreTest, UnknownIdsAreNotFound) {
       store().BestTrials(kNoSuch, 5).status(),
       store().AddTrials(kNoSuch, 0, {Trial(0)}),
       store().RecordEpoch(ref, epoch, absl::Seconds(5)).status(),
-      store().CompleteTrial(ref, metrics),
-      store().FailTrial(ref, "x"),
-      store().StopTrial(ref, "x", {}, std::nullopt),
+      store().CompleteTrial(ref, metrics).status(),
+      store().FailTrial(ref, "x").status(),
+      store().StopTrial(ref, "x", {}, std::nullopt).status(),
       store().TouchWorker("w-999"),
   };
   for (size_t i = 0; i < statuses.size(); ++i) {
@@ -232,7 +232,7 @@ TEST_F(SearchStoreTest, CancelEndsTrialsAndTellsWorkersToStop) {
   ASSERT_TRUE(ack.ok()) << ack.status();
   EXPECT_TRUE(ack->stop);
   EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(), 0);
-  EXPECT_EQ(store().CompleteTrial(Ref(running, "w-1"), {}).code(),
+  EXPECT_EQ(store().CompleteTrial(Ref(running, "w-1"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
 
   auto next = store().LeaseTrial("w-2", absl::Seconds(5));

@@ -68,13 +68,14 @@ class PostgresStore final : public TrialStore {
                                       absl::Duration lease) override;
   absl::StatusOr<nas::v1::TrialState> ReleaseTrial(
       const LeaseRef& ref, const std::string& reason) override;
-  absl::Status CompleteTrial(const LeaseRef& ref,
-                             const nas::v1::TrialMetrics& metrics) override;
-  absl::Status FailTrial(const LeaseRef& ref,
-                         const std::string& reason) override;
-  absl::Status StopTrial(const LeaseRef& ref, const std::string& reason,
-                         const nas::v1::TrialMetrics& metrics,
-                         std::optional<int32_t> rung) override;
+  absl::StatusOr<bool> CompleteTrial(
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override;
+  absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
+                                 const std::string& reason) override;
+  absl::StatusOr<bool> StopTrial(const LeaseRef& ref,
+                                 const std::string& reason,
+                                 const nas::v1::TrialMetrics& metrics,
+                                 std::optional<int32_t> rung) override;
   absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) override;
   absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
       int64_t search_id) override;
@@ -85,14 +86,16 @@ class PostgresStore final : public TrialStore {
   absl::Status TouchWorker(const std::string& worker_id) override;
   absl::StatusOr<std::vector<LiveWorker>> ListLiveWorkers(
       absl::Duration within) override;
+  DatabaseStats database_stats() const override { return pool_.stats(); }
 
  private:
   // How FinishTrial moves a RUNNING trial.
   enum class Ending { kComplete, kFail, kStop };
-  absl::Status FinishTrial(const LeaseRef& ref, Ending ending,
-                           const nas::v1::TrialMetrics* metrics,
-                           const std::string& reason,
-                           std::optional<int32_t> rung = std::nullopt);
+  // True when this call ended the trial, false for a repeat.
+  absl::StatusOr<bool> FinishTrial(const LeaseRef& ref, Ending ending,
+                                   const nas::v1::TrialMetrics* metrics,
+                                   const std::string& reason,
+                                   std::optional<int32_t> rung = std::nullopt);
 
   PgPool pool_;
 };

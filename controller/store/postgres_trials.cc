@@ -447,20 +447,19 @@ absl::StatusOr<nas::v1::TrialState> PostgresStore::ReleaseTrial(
   });
 }
 
-absl::Status PostgresStore::CompleteTrial(
+absl::StatusOr<bool> PostgresStore::CompleteTrial(
     const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
   return FinishTrial(ref, Ending::kComplete, &metrics, "");
 }
 
-absl::Status PostgresStore::FailTrial(const LeaseRef& ref,
-                                      const std::string& reason) {
+absl::StatusOr<bool> PostgresStore::FailTrial(const LeaseRef& ref,
+                                              const std::string& reason) {
   return FinishTrial(ref, Ending::kFail, nullptr, reason);
 }
 
-absl::Status PostgresStore::StopTrial(const LeaseRef& ref,
-                                      const std::string& reason,
-                                      const nas::v1::TrialMetrics& metrics,
-                                      std::optional<int32_t> rung) {
+absl::StatusOr<bool> PostgresStore::StopTrial(
+    const LeaseRef& ref, const std::string& reason,
+    const nas::v1::TrialMetrics& metrics, std::optional<int32_t> rung) {
   return FinishTrial(ref, Ending::kStop, &metrics, reason, rung);
 }
 
@@ -497,18 +496,17 @@ absl::StatusOr<std::vector<EpochReport>> PostgresStore::ListEpochReports(
   });
 }
 
-absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
-                                        const nas::v1::TrialMetrics* metrics,
-                                        const std::string& reason,
-                                        std::optional<int32_t> rung) {
+absl::StatusOr<bool> PostgresStore::FinishTrial(
+    const LeaseRef& ref, Ending ending, const nas::v1::TrialMetrics* metrics,
+    const std::string& reason, std::optional<int32_t> rung) {
   const char* target = ending == Ending::kComplete ? "COMPLETED"
                        : ending == Ending::kFail   ? "FAILED"
                                                    : "STOPPED";
-  return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
     if (!trial.ok()) return trial.status();
     // A repeated report of the same attempt's outcome: already recorded.
-    if (trial->state == target) return absl::OkStatus();
+    if (trial->state == target) return false;
     if (trial->state != "RUNNING") {
       return absl::FailedPreconditionError(
           absl::StrCat("trial ", ref.trial_id, " is ", trial->state,
@@ -583,7 +581,7 @@ absl::Status PostgresStore::FinishTrial(const LeaseRef& ref, Ending ending,
           ref.trial_id);
     }
     tx.commit();
-    return absl::OkStatus();
+    return true;
   });
 }
 

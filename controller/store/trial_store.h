@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "controller/store/database_stats.h"
 #include "nas/v1/search.pb.h"
 #include "nas/v1/worker_service.pb.h"
 
@@ -222,14 +223,16 @@ class TrialStore {
   // lease or the trial has finished.
   virtual absl::StatusOr<EpochAck> RenewLease(const LeaseRef& ref,
                                               absl::Duration lease) = 0;
-  // RUNNING -> COMPLETED with final metrics. Repeating it for the same
-  // attempt after it succeeded returns OK and changes nothing.
-  virtual absl::Status CompleteTrial(const LeaseRef& ref,
-                                     const nas::v1::TrialMetrics& metrics) = 0;
+  // RUNNING -> COMPLETED with final metrics; true. Repeating it for the
+  // same attempt after it succeeded (a worker retrying a reply it lost)
+  // changes nothing and returns false, so that callers announce and count
+  // each ending once.
+  virtual absl::StatusOr<bool> CompleteTrial(
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) = 0;
   // RUNNING -> FAILED with the reason appended (the trial's fault).
-  // Idempotent like CompleteTrial.
-  virtual absl::Status FailTrial(const LeaseRef& ref,
-                                 const std::string& reason) = 0;
+  // Idempotent like CompleteTrial (false for a repeat).
+  virtual absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
+                                         const std::string& reason) = 0;
   // The worker's fault (its environment, not the trial): RUNNING -> PENDING
   // while the trial has had fewer than max_attempts leases, else FAILED; a
   // line "attempt N on worker W: worker fault: <reason>" is appended.
@@ -239,10 +242,11 @@ class TrialStore {
       const LeaseRef& ref, const std::string& reason) = 0;
   // RUNNING -> STOPPED (early stopping), with the reason, the metrics it
   // ended with (its last epoch's) and its rung when it has one. Idempotent
-  // like CompleteTrial.
-  virtual absl::Status StopTrial(const LeaseRef& ref, const std::string& reason,
-                                 const nas::v1::TrialMetrics& metrics,
-                                 std::optional<int32_t> rung) = 0;
+  // like CompleteTrial (false for a repeat).
+  virtual absl::StatusOr<bool> StopTrial(const LeaseRef& ref,
+                                         const std::string& reason,
+                                         const nas::v1::TrialMetrics& metrics,
+                                         std::optional<int32_t> rung) = 0;
   // Records that the RUNNING trial of lease `ref` reached rung `rung`
   // (Trial.rung). FailedPrecondition when `ref` is not the current lease.
   virtual absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) = 0;
@@ -266,6 +270,11 @@ class TrialStore {
   // `within` of now, by id.
   virtual absl::StatusOr<std::vector<LiveWorker>> ListLiveWorkers(
       absl::Duration within) = 0;
+
+  // ---- observability ----
+  // The database connections' counts, for the metrics endpoint; zeros for
+  // a store without a database.
+  virtual DatabaseStats database_stats() const { return {}; }
 };
 
 }  // namespace nas::controller

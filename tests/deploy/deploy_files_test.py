@@ -354,7 +354,7 @@ class AgreementTest(unittest.TestCase):
             c, _ = container_of(docs, "nas-controller")
             found[f"{entry} controller NAS_LISTEN"] = port_of(
                 env_of(c)["NAS_LISTEN"])
-            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            for probe in ("startupProbe", "readinessProbe"):
                 found[f"{entry} controller {probe}"] = container_port(
                     c, c[probe]["tcpSocket"]["port"])
             # The workers' address is a Service that leads to that port.
@@ -373,6 +373,38 @@ class AgreementTest(unittest.TestCase):
                 len(ports), 1, f"{entry}: Service {host} port {service_port}")
             found[f"{entry} Service {host} targetPort"] = container_port(
                 c, ports[0]["targetPort"])
+        wrong = {k: v for k, v in found.items() if v != port}
+        self.assertEqual(wrong, {}, f"expected port {port} everywhere")
+
+    def test_metrics_port(self):
+        """NAS_HTTP_LISTEN, the published ports, the Service, the liveness
+        probe (/healthz over HTTPS: the controller serves TLS) and the
+        Prometheus annotation all name one port."""
+        compose = STATE["compose"]
+        port = port_of(compose_env(compose["controller"])["NAS_HTTP_LISTEN"])
+        found = {"compose controller ports": [
+            port_of(p) for p in compose["controller"]["ports"]
+            if port_of(p) != 50051]}
+        for entry, docs in STATE["k8s"].items():
+            c, _ = container_of(docs, "nas-controller")
+            env = env_of(c)
+            found[f"{entry} NAS_HTTP_LISTEN"] = port_of(env["NAS_HTTP_LISTEN"])
+            probe = c["livenessProbe"]["httpGet"]
+            self.assertEqual((probe["path"], probe["scheme"]),
+                             ("/healthz", "HTTPS"), entry)
+            found[f"{entry} livenessProbe"] = container_port(c, probe["port"])
+            template = objects(docs, "Deployment")["controller"]["spec"][
+                "template"]["metadata"]
+            found[f"{entry} prometheus.io/port"] = int(
+                template["annotations"]["prometheus.io/port"])
+            service = objects(docs, "Service")["controller"]
+            ports = [p for p in service["spec"]["ports"]
+                     if p["name"] == "metrics"]
+            self.assertEqual(len(ports), 1, entry)
+            found[f"{entry} Service targetPort"] = container_port(
+                c, ports[0]["targetPort"])
+        found["compose controller ports"] = (
+            found["compose controller ports"] == [port] and port)
         wrong = {k: v for k, v in found.items() if v != port}
         self.assertEqual(wrong, {}, f"expected port {port} everywhere")
 

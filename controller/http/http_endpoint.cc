@@ -1,0 +1,112 @@
+#include "controller/http/http_endpoint.h"
+
+#include <chrono>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/net/host_port.h"
+#include "httplib.h"
+
+namespace nas::controller {
+namespace {
+
+constexpr char kPrometheusText[] = "text/plain; version=0.0.4; charset=utf-8";
+
+int HttpCode(const absl::Status& status) {
+  return absl::IsUnauthenticated(status) ? 401 : 403;
+}
+
+}  // namespace
+
+absl::Status HttpEndpoint::CheckOptions(const std::string& listen,
+                                       const ServerSecurityOptions& security) {
+  absl::StatusOr<net::HostPort> address =
+      net::ParseHostPort(listen, net::PortUse::kListen, "--http_listen");
+  if (!address.ok()) return address.status();
+  if (security.plaintext && !security.allow_remote_plaintext &&
+      !IsLoopbackAddress(listen)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_listen ", listen,
+        " is not a loopback address: plain HTTP is served only on loopback "
+        "unless --allow_remote_plaintext (or serve TLS)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
+    const std::string& listen, const ServerSecurityOptions& security,
+    const Authorizer* auth, metrics::Registry* registry) {
+  if (absl::Status s = CheckOptions(listen, security); !s.ok()) return s;
+  absl::StatusOr<net::HostPort> address =
+      net::ParseHostPort(listen, net::PortUse::kListen, "--http_listen");
+  if (!address.ok()) return address.status();
+  std::unique_ptr<HttpEndpoint> endpoint(new HttpEndpoint());
+  if (security.plaintext) {
+    endpoint->server_ = std::make_unique<httplib::Server>();
+    endpoint->scheme_ = "http";
+  } else {
+    auto tls = std::make_unique<httplib::SSLServer>(
+        security.tls_cert.c_str(), security.tls_key.c_str(),
+        security.tls_client_ca.empty() ? nullptr
+                                       : security.tls_client_ca.c_str());
+    if (!tls->is_valid()) {
+      return absl::UnavailableError(absl::StrCat(
+          "--http_listen: cannot load the TLS certificate ", security.tls_cert,
+          " and key ", security.tls_key, " for HTTPS"));
+    }
+    endpoint->server_ = std::move(tls);
+    endpoint->scheme_ = "https";
+  }
+  httplib::Server& server = *endpoint->server_;
+
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server.Get("/metrics", [auth, registry](const httplib::Request& req,
+                                          httplib::Response& res) {
+    // Held here: get_header_value returns a copy.
+    const std::string value = req.get_header_value("Authorization");
+    std::optional<absl::string_view> header;
+    if (req.has_header("Authorization")) header = value;
+    const std::string peer =
+        absl::StrCat(req.remote_addr, ":", req.remote_port);
+    absl::StatusOr<Caller> caller =
+        auth->AuthorizeHeader(header, peer, Role::kMonitor);
+    if (!caller.ok()) {
+      res.status = HttpCode(caller.status());
+      if (res.status == 401) res.set_header("WWW-Authenticate", "Bearer");
+      res.set_content(absl::StrCat(caller.status().message(), "\n"),
+                      "text/plain");
+      return;
+    }
+    res.set_content(registry->Render(), kPrometheusText);
+  });
+
+  if (address->port == 0) {
+    endpoint->port_ = server.bind_to_any_port(address->host);
+    if (endpoint->port_ <= 0) endpoint->port_ = 0;
+  } else if (server.bind_to_port(address->host, address->port)) {
+    endpoint->port_ = address->port;
+  }
+  if (endpoint->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen,
+                     " (--http_listen): the port is in use or the address "
+                     "is not one of this host's"));
+  }
+  endpoint->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  // stop() is a no-op until the server runs, so a destructor right after
+  // Start would otherwise wait forever on the thread.
+  for (int i = 0; i < 2000 && !server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return endpoint;
+}
+
+HttpEndpoint::~HttpEndpoint() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace nas::controller

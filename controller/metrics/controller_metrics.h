@@ -1,0 +1,66 @@
+// The controller's Prometheus metrics: what the services and the scheduler
+// record as it happens (trials leased and ended, lease expiries, workers
+// registering, per-worker work pushed through the controller), and what is
+// read from the store at each scrape (trials by state of running searches,
+// connected workers, database errors). docs/metrics.md lists every series.
+#ifndef NAS_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
+#define NAS_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "common/metrics/metrics.h"
+#include "nas/v1/search.pb.h"
+#include "nas/v1/worker_service.pb.h"
+
+namespace nas::controller {
+
+class TrialStore;
+class CheckpointStore;
+
+class ControllerMetrics {
+ public:
+  // Adds the controller's families (and the process_* ones) to `registry`,
+  // which must outlive this object.
+  explicit ControllerMetrics(metrics::Registry* registry);
+
+  // Reads the store-derived gauges at every scrape. The stores must
+  // outlive the registry's last Render. `lease`: a worker seen within it
+  // counts as connected.
+  void CollectFrom(TrialStore* store, CheckpointStore* checkpoints,
+                   absl::Duration lease);
+
+  void TrialLeased(const nas::v1::TrialAssignment& assignment);
+  // `trial` as stored after it ended: its state, kind, worker and times.
+  void TrialEnded(const nas::v1::Trial& trial);
+  void WorkerRegistered(const std::string& worker_id,
+                        const nas::v1::RegisterWorkerRequest& request);
+  void LeasesExpired(int count);
+
+  metrics::Registry* registry() { return registry_; }
+
+ private:
+  metrics::Registry* registry_;
+  metrics::Family<metrics::Counter>& leased_;
+  metrics::Family<metrics::Counter>& finished_;
+  metrics::Counter& expired_;
+  metrics::Family<metrics::Gauge>& worker_info_;
+  metrics::Family<metrics::Counter>& worker_trials_;
+  metrics::Family<metrics::Counter>& worker_seconds_;
+  metrics::Family<metrics::Gauge>& search_trials_;
+  metrics::Gauge& searches_running_;
+  metrics::Family<metrics::Gauge>& workers_connected_;
+  metrics::Family<metrics::Counter>& db_connections_;
+  metrics::Family<metrics::Counter>& db_errors_;
+  metrics::Counter& collect_errors_;
+  std::mutex mu_;
+  // Worker id -> its name, for the per-worker series' `name` label.
+  std::map<std::string, std::string> worker_names_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
