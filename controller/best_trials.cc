@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "controller/objective.h"
+#include "common/spec/objective.h"
+#include "common/spec/trial_kinds.h"
 #include "controller/strategy/pareto.h"
 
 namespace nas::controller {
@@ -25,10 +26,10 @@ FeasibleTrials(TrialStore& store, const nas::v1::SearchSpec& spec,
     if (!page.ok()) return page.status();
     for (nas::v1::Trial& trial : *page) {
       after = trial.number();
-      if (!IsRankedKind(trial.kind())) continue;
-      if (!MeetsConstraints(spec, trial.metrics())) continue;
+      if (!spec::IsRankedKind(trial.kind())) continue;
+      if (!spec::MeetsConstraints(spec, trial.metrics())) continue;
       std::vector<double> objectives =
-          OrientedObjectives(spec, trial.metrics());
+          spec::OrientedObjectives(spec, trial.metrics());
       if (objectives.empty()) continue;
       feasible.emplace_back(std::move(trial), std::move(objectives));
     }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/net/host_port.h"
 #include "controller/checkpoints/postgres_checkpoint_store.h"
+#include "controller/dashboard/dashboard.h"
 #include "controller/event_hub.h"
 #include "controller/http/http_endpoint.h"
 #include "controller/metrics/controller_metrics.h"
@@ -107,6 +108,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
       server->scheduler_.get(), server->hub_.get(), server->pruning_.get(),
       &server->authorizer_, options.max_checkpoint_bytes,
       server->metrics_.get());
+  server->dashboard_ = std::make_unique<Dashboard>(server->store_.get());
   server->metrics_->CollectFrom(server->store_.get(),
                                 server->checkpoints_.get(), options.lease);
 
@@ -138,10 +140,11 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   if (!options.http_listen.empty()) {
     absl::StatusOr<std::unique_ptr<HttpEndpoint>> http =
         HttpEndpoint::Start(options.http_listen, options.security,
-                            &server->authorizer_, server->registry_.get());
+                            &server->authorizer_, server->registry_.get(),
+                            server->dashboard_.get());
     if (!http.ok()) return http.status();
     server->http_ = *std::move(http);
-    spdlog::info("{} endpoint on port {}: /metrics, /healthz",
+    spdlog::info("{} endpoint on port {}: dashboard /, /metrics, /healthz",
                  server->http_->scheme(), server->http_->port());
   }
   server->maintenance_ = std::thread(

@@ -27,6 +27,7 @@ class SearchServiceImpl;
 class WorkerServiceImpl;
 class ControllerMetrics;
 class HttpEndpoint;
+class Dashboard;
 
 struct ControllerOptions {
   std::string listen_address = "127.0.0.1:50051";
@@ -48,9 +49,9 @@ struct ControllerOptions {
   int max_message_bytes = 4 << 20;
   // TLS, mTLS and tokens; the defaults refuse to start (no certificate).
   ServerSecurityOptions security;
-  // HOST:PORT of the HTTP endpoint (/metrics, /healthz); empty: none. It
-  // follows `security` (HTTPS with the same certificate, or plain HTTP
-  // under the plaintext rules).
+  // HOST:PORT of the HTTP endpoint (dashboard, /metrics, /healthz); empty:
+  // none. It follows `security` (HTTPS with the same certificate, or plain
+  // HTTP under the plaintext rules).
   std::string http_listen;
 };
 
@@ -93,6 +94,7 @@ class ControllerServer {
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Dashboard> dashboard_;
   std::unique_ptr<HttpEndpoint> http_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

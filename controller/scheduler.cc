@@ -13,7 +13,7 @@
 #include "common/spec/estimation.h"
 #include "common/spec/space_from_proto.h"
 #include "common/tensor/tensor_archive.h"
-#include "controller/objective.h"
+#include "common/spec/objective.h"
 #include "controller/runnability.h"
 #include "controller/strategy/strategy_util.h"
 #include "spdlog/spdlog.h"
@@ -33,7 +33,7 @@ TrialView ToView(const nas::v1::SearchSpec& spec, const nas::v1::Trial& trial,
   // evidence, scored like a completed trial (docs/early_stopping.md).
   if ((trial.state() == nas::v1::TRIAL_STATE_COMPLETED ||
        trial.state() == nas::v1::TRIAL_STATE_STOPPED) &&
-      MeetsConstraints(spec, trial.metrics())) {
+      spec::MeetsConstraints(spec, trial.metrics())) {
     nas::v1::TrialMetrics metrics = trial.metrics();
     if (trial.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
       // The proxy stands in for the first objective: it predicts its rank.
@@ -45,7 +45,7 @@ TrialView ToView(const nas::v1::SearchSpec& spec, const nas::v1::Trial& trial,
       view.objectives.push_back(proxy);
       for (int i = 1; i < spec.objectives_size(); ++i) {
         std::optional<double> value =
-            OrientedValue(spec.objectives(i), metrics);
+            spec::OrientedValue(spec.objectives(i), metrics);
         if (!value) {
           view.objectives.clear();
           break;
@@ -53,8 +53,8 @@ TrialView ToView(const nas::v1::SearchSpec& spec, const nas::v1::Trial& trial,
         view.objectives.push_back(*value);
       }
     } else {
-      view.score = OrientedScore(spec, metrics);
-      view.objectives = OrientedObjectives(spec, metrics);
+      view.score = spec::OrientedScore(spec, metrics);
+      view.objectives = spec::OrientedObjectives(spec, metrics);
     }
     if (view.objectives.empty()) view.score.reset();
   }

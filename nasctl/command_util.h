@@ -16,6 +16,10 @@
 
 namespace nas::cli {
 
+// The most trials or searches one List call returns (the controller's
+// limit).
+inline constexpr int kMaxPageSize = 1000;
+
 // Every call but WatchSearch gives up after 30 s.
 void SetDeadline(grpc::ClientContext* context);
 

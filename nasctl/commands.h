@@ -36,6 +36,9 @@ int Searches(Context& ctx, const Args& args);
 int Trials(Context& ctx, const Args& args);
 int Best(Context& ctx, const Args& args);
 
+// commands_plot.cc: charts as SVG files.
+int Plot(Context& ctx, const Args& args);
+
 // Managing searches (commands_manage.cc). SEARCH is an id or a unique name.
 int Extend(Context& ctx, const Args& args);
 int Delete(Context& ctx, const Args& args);

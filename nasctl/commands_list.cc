@@ -16,7 +16,6 @@
 namespace nas::cli {
 namespace {
 
-constexpr int kMaxPageSize = 1000;  // the controller's limit
 
 // "--state running,failed" -> {RUNNING, FAILED} for an enum whose values are
 // PREFIX + NAME (SEARCH_STATE_RUNNING, TRIAL_STATE_FAILED).

@@ -27,6 +27,8 @@ struct Command {
   std::set<std::string> options;
   // Whether -o csv means something (a listing); else it is a usage error.
   bool csv = false;
+  // -o names the file to write, not the output format.
+  bool output_is_file = false;
 };
 
 const std::map<std::string, Command>& Commands() {
@@ -83,6 +85,15 @@ const std::map<std::string, Command>& Commands() {
         "Show the best feasible trials: by the objective, or the Pareto front "
         "when the search has several.",
         {"k"},
+        true}},
+      {"plot",
+       {nas::cli::Plot,
+        "plot SEARCH_ID -o FILE.svg [--chart objective|pareto]",
+        "Write a search's chart as SVG, drawn as the dashboard draws it: "
+        "the first objective by trial number with the best so far "
+        "(default), or the Pareto front of the first two objectives.",
+        {"chart"},
+        false,
         true}},
       {"cancel",
        {nas::cli::Cancel,
@@ -184,7 +195,7 @@ int main(int argc, char** argv) {
   std::set<std::string> value_options = {
       "controller", "output",  "state",      "k",    "limit", "tls_ca",
       "tls_cert",   "tls_key", "token_file", "name", "sort",  "page_token",
-      "max_trials", "file"};
+      "max_trials", "file", "chart"};
   auto args = nas::cli::ParseArgs(argc, argv, value_options,
                                   {"watch", "plaintext", "version", "force",
                                    "all"});
@@ -229,7 +240,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   absl::StatusOr<nas::cli::OutputFormat> output =
-      nas::cli::ParseOutputFormat(args->Get("output").value_or("table"));
+      nas::cli::ParseOutputFormat(command.output_is_file
+                                      ? "table"
+                                      : args->Get("output").value_or("table"));
   if (!output.ok()) {
     std::cerr << output.status().message() << "\n";
     return 2;

@@ -11,6 +11,7 @@ PACKAGES=(
   postgresql postgresql-client
   nodejs npm
   python3 python3-grpcio python3-yaml
+  chromium
   kubernetes-client
 )
 

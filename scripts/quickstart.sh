@@ -13,6 +13,7 @@ WORKERS=${WORKERS:-2}
 PG_PORT=${NAS_PG_PORT:-55432}
 PG_DIR=${NAS_PG_DIR:-/tmp/nas-pg-$PG_PORT}
 CONTROLLER=${NAS_CONTROLLER:-127.0.0.1:50051}
+DASHBOARD=${NAS_HTTP_LISTEN:-127.0.0.1:8080}
 RUN_DIR="$ROOT/.nas"
 mkdir -p "$RUN_DIR"
 
@@ -42,7 +43,7 @@ step "Starting nas-controller on $CONTROLLER and $WORKERS workers (logs in .nas/
 # docs/security.md (scripts/make_certs.sh makes what it needs).
 export NAS_PLAINTEXT=true
 build/controller/nas-controller --listen="$CONTROLLER" --database_url="$DB_URL" \
-  --plaintext >"$RUN_DIR/controller.log" 2>&1 &
+  --plaintext --http_listen="$DASHBOARD" >"$RUN_DIR/controller.log" 2>&1 &
 PIDS+=($!)
 # One LibTorch thread per worker: the workers share the machine's cores.
 THREADS=$(( $(nproc) / WORKERS )); (( THREADS < 1 )) && THREADS=1
@@ -58,7 +59,7 @@ for _ in $(seq 1 50); do $NASCTL searches >/dev/null 2>&1 && break; sleep 0.2; d
 
 step "Submitting $SPEC"
 SEARCH_ID=$($NASCTL submit "$SPEC" -o json | sed -n 's/.*"id":"\{0,1\}\([0-9]*\).*/\1/p' | head -n 1)
-echo "search $SEARCH_ID"
+echo "search $SEARCH_ID; in a browser on this machine: http://$DASHBOARD/searches/$SEARCH_ID"
 step "Watching search $SEARCH_ID"
 $NASCTL watch "$SEARCH_ID"
 
@@ -72,3 +73,5 @@ READER_URL=${DB_URL/nas:nas@/nas_reader:nas_reader@}
 echo "Trial history in SQL (PostgreSQL keeps running; stop it with: scripts/pg_local.sh stop $PG_DIR):"
 echo "  psql '$READER_URL' -c 'SELECT * FROM best_trials WHERE search_id = $SEARCH_ID'"
 echo "  psql '$READER_URL' -c 'SELECT * FROM epoch_metrics WHERE search_id = $SEARCH_ID'"
+$NASCTL plot "$SEARCH_ID" -o "$RUN_DIR/search-$SEARCH_ID.svg" >/dev/null &&
+  echo "Its chart: $RUN_DIR/search-$SEARCH_ID.svg (nasctl plot), and the dashboard while this script runs."

@@ -48,6 +48,15 @@ inline nas::v1::TrialKind KindFromStored(absl::string_view stored) {
   return nas::v1::TRIAL_KIND_UNSPECIFIED;
 }
 
+// True for the kinds whose metrics are real results of a stand-alone
+// trained candidate (TRAIN, RETRAIN; unspecified means TRAIN): only these
+// rank among a search's best trials (GetBestTrials, the dashboard's best).
+inline bool IsRankedKind(nas::v1::TrialKind kind) {
+  return kind == nas::v1::TRIAL_KIND_TRAIN ||
+         kind == nas::v1::TRIAL_KIND_RETRAIN ||
+         kind == nas::v1::TRIAL_KIND_UNSPECIFIED;
+}
+
 }  // namespace nas::spec
 
 #endif  // NAS_COMMON_SPEC_TRIAL_KINDS_H_

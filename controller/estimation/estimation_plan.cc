@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/spec/estimation.h"
-#include "controller/objective.h"
+#include "common/spec/objective.h"
 
 namespace nas::controller {
 namespace {
@@ -92,12 +92,12 @@ std::vector<const nas::v1::Trial*> CandidateTrials(
 
 std::optional<double> CandidateScore(const nas::v1::SearchSpec& spec,
                                      const nas::v1::Trial& trial) {
-  if (!MeetsConstraints(spec, trial.metrics())) return std::nullopt;
+  if (!spec::MeetsConstraints(spec, trial.metrics())) return std::nullopt;
   if (trial.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
     if (!trial.metrics().has_zero_cost_score()) return std::nullopt;
     return trial.metrics().zero_cost_score();
   }
-  return OrientedScore(spec, trial.metrics());
+  return spec::OrientedScore(spec, trial.metrics());
 }
 
 EstimationStep NextEstimationStep(

@@ -1,6 +1,8 @@
 // The controller's HTTP side, beside its gRPC port: GET /metrics in the
-// Prometheus text format (role monitor or admin when authentication is on)
-// and GET /healthz for liveness probes (no token). It follows the gRPC
+// Prometheus text format (role monitor or admin when authentication is on),
+// GET /healthz for liveness probes (no token), and the dashboard's pages
+// (/, /searches/ID; role client or admin, by header or by the cookie that
+// POST /login sets from a token typed into its form). It follows the gRPC
 // server's security: HTTPS with the same certificate (and client CA) when
 // the controller serves TLS; plain HTTP only under the same rule as
 // --plaintext (loopback unless remote plaintext is allowed).
@@ -13,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/metrics/metrics.h"
+#include "controller/dashboard/dashboard.h"
 #include "controller/security/authorizer.h"
 #include "controller/security/server_security.h"
 
@@ -29,9 +32,11 @@ class HttpEndpoint {
   // on a non-loopback address without allow_remote_plaintext;
   // Unavailable when the port cannot be bound or the certificate not
   // loaded. `auth` and `registry` must outlive the endpoint.
+  // `dashboard` may be null (no pages).
   static absl::StatusOr<std::unique_ptr<HttpEndpoint>> Start(
       const std::string& listen, const ServerSecurityOptions& security,
-      const Authorizer* auth, metrics::Registry* registry);
+      const Authorizer* auth, metrics::Registry* registry,
+      Dashboard* dashboard);
   // The rules Start applies to its options, without binding anything, so
   // that a misconfiguration is refused before the controller opens its
   // database.

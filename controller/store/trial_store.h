@@ -40,15 +40,6 @@ struct NewTrial {
   std::optional<nas::v1::SupernetTask> task;
 };
 
-// True for the kinds whose metrics are real results of a stand-alone
-// trained candidate (TRAIN, RETRAIN; unspecified means TRAIN): only these
-// rank among a search's best trials.
-inline bool IsRankedKind(nas::v1::TrialKind kind) {
-  return kind == nas::v1::TRIAL_KIND_TRAIN ||
-         kind == nas::v1::TRIAL_KIND_RETRAIN ||
-         kind == nas::v1::TRIAL_KIND_UNSPECIFIED;
-}
-
 // True for the candidates that train in epochs within the search, which a
 // search's early-stopping rule judges: TRAIN (from scratch; unspecified
 // means TRAIN) and SCORE_INHERITED (fine-tuned from inherited weights; a
@@ -183,7 +174,7 @@ class TrialStore {
   // unknown id.
   virtual absl::StatusOr<nas::v1::Trial> GetTrial(int64_t trial_id) = 0;
   // COMPLETED trials ordered best first by the search's first objective.
-  // Only TRAIN and RETRAIN trials (IsRankedKind): scores with inherited
+  // Only TRAIN and RETRAIN trials (spec::IsRankedKind, trial_kinds.h): scores with inherited
   // weights are estimates, and shards measure nothing of a candidate.
   virtual absl::StatusOr<std::vector<nas::v1::Trial>> BestTrials(
       int64_t search_id, int k) = 0;

@@ -1,6 +1,7 @@
-// Reading a search's objectives off a trial's metrics.
-#ifndef NAS_CONTROLLER_OBJECTIVE_H_
-#define NAS_CONTROLLER_OBJECTIVE_H_
+// Reading a search's objectives off a trial's metrics (the controller, the
+// dashboard and nasctl plot all read them the same way).
+#ifndef NAS_COMMON_SPEC_OBJECTIVE_H_
+#define NAS_COMMON_SPEC_OBJECTIVE_H_
 
 #include <optional>
 #include <vector>
@@ -9,7 +10,7 @@
 
 #include "nas/v1/search.pb.h"
 
-namespace nas::controller {
+namespace nas::spec {
 
 // The metric's value; nullopt for an unknown metric name or one the
 // estimator did not measure (unset in `metrics`).
@@ -36,6 +37,6 @@ std::vector<double> OrientedObjectives(const nas::v1::SearchSpec& spec,
 bool MeetsConstraints(const nas::v1::SearchSpec& spec,
                       const nas::v1::TrialMetrics& metrics);
 
-}  // namespace nas::controller
+}  // namespace nas::spec
 
-#endif  // NAS_CONTROLLER_OBJECTIVE_H_
+#endif  // NAS_COMMON_SPEC_OBJECTIVE_H_

@@ -1,6 +1,6 @@
-#include "controller/objective.h"
+#include "common/spec/objective.h"
 
-namespace nas::controller {
+namespace nas::spec {
 
 std::optional<double> MetricValue(const nas::v1::TrialMetrics& m,
                                   absl::string_view metric) {
@@ -67,4 +67,4 @@ bool MeetsConstraints(const nas::v1::SearchSpec& spec,
   return true;
 }
 
-}  // namespace nas::controller
+}  // namespace nas::spec

@@ -1,0 +1,295 @@
+// controller_bench: how many trial lifecycles per second one controller
+// serves. N fake workers (threads, each on its own gRPC channel, so its own
+// HTTP/2 connection) run one random NAS-Bench-201 search of M trials through
+// a real nas-controller: AcquireTrial, one ReportProgress, CompleteTrial,
+// as cheap estimators (tables, zero-cost proxies, supernet scoring) do.
+// Nothing is trained; the controller and its database are what is timed.
+//
+// Prints one JSON object: lifecycles/s over the whole search and over its
+// first and last tenth (whether the cost grows with the history), client-
+// side p50/p99 latency of each call, and the controller's CPU seconds and
+// resident memory from its /metrics endpoint. bench/controller/run.sh runs
+// it at several worker counts beside a pgbench baseline.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/client/channel.h"
+#include "grpcpp/grpcpp.h"
+#include "httplib.h"
+#include "nas/v1/search_service.grpc.pb.h"
+#include "nas/v1/worker_service.grpc.pb.h"
+
+ABSL_FLAG(std::string, controller, "127.0.0.1:50051", "controller address");
+ABSL_FLAG(std::string, metrics, "",
+          "HOST:PORT of the controller's --http_listen (for its CPU and "
+          "memory); empty: not reported");
+ABSL_FLAG(int, workers, 8,
+          "concurrent fake workers; 0: none, the search is run by workers "
+          "started elsewhere (e.g. nas-worker --table processes) and timed "
+          "by polling its counts");
+ABSL_FLAG(int, trials, 2000, "trials in the search");
+ABSL_FLAG(int, parallelism, 0, "search parallelism; 0: the worker count");
+ABSL_FLAG(std::string, label, "", "a name for this run in the output");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
+}
+
+// process_cpu_seconds_total and process_resident_memory_bytes of the
+// controller, or nullopt without --metrics.
+std::optional<std::pair<double, double>> ControllerUsage() {
+  const std::string address = absl::GetFlag(FLAGS_metrics);
+  if (address.empty()) return std::nullopt;
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port)) return std::nullopt;
+  httplib::Client client(address.substr(0, colon), port);
+  httplib::Result r = client.Get("/metrics");
+  if (!r || r->status != 200) return std::nullopt;
+  double cpu = 0, rss = 0;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
+    if (f.size() != 2) continue;
+    if (f[0] == "process_cpu_seconds_total") (void)absl::SimpleAtod(f[1], &cpu);
+    if (f[0] == "process_resident_memory_bytes") {
+      (void)absl::SimpleAtod(f[1], &rss);
+    }
+  }
+  return std::make_pair(cpu, rss);
+}
+
+struct Samples {
+  std::vector<double> acquire_ms, progress_ms, complete_ms;
+  std::vector<Clock::time_point> completed_at;
+  int errors = 0;
+};
+
+std::shared_ptr<grpc::Channel> Channel(int index) {
+  nas::client::ChannelSecurity security;
+  security.plaintext = true;
+  grpc::ChannelArguments args;
+  // A distinct argument gives each worker its own connection, as separate
+  // worker processes have.
+  args.SetInt("nas.bench.worker", index);
+  auto channel = nas::client::MakeChannel(absl::GetFlag(FLAGS_controller),
+                                          security, args);
+  if (!channel.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(channel.status().message()).c_str());
+    std::exit(2);
+  }
+  return *channel;
+}
+
+void RunWorker(int index, int64_t search_id, const std::atomic<bool>* done,
+               Samples* out) {
+  auto stub = nas::v1::WorkerService::NewStub(Channel(index));
+  std::string worker_id;
+  {
+    grpc::ClientContext context;
+    nas::v1::RegisterWorkerRequest request;
+    request.set_host(absl::StrCat("bench-", index));
+    request.set_device_type(nas::v1::DEVICE_TYPE_CPU);
+    nas::v1::RegisterWorkerResponse response;
+    if (!stub->RegisterWorker(&context, request, &response).ok()) {
+      ++out->errors;
+      return;
+    }
+    worker_id = response.worker_id();
+  }
+  std::mt19937_64 rng(index);
+  std::uniform_real_distribution<double> accuracy(0.5, 0.95);
+  while (!done->load()) {
+    nas::v1::AcquireTrialRequest acquire;
+    acquire.set_worker_id(worker_id);
+    acquire.set_wait_ms(500);
+    nas::v1::AcquireTrialResponse leased;
+    grpc::ClientContext acquire_context;
+    Clock::time_point t0 = Clock::now();
+    if (!stub->AcquireTrial(&acquire_context, acquire, &leased).ok()) {
+      ++out->errors;
+      continue;
+    }
+    if (!leased.has_assignment()) continue;  // none ready: waited, ask again
+    out->acquire_ms.push_back(Ms(Clock::now() - t0));
+    const nas::v1::TrialAssignment& a = leased.assignment();
+    const double value = accuracy(rng);
+
+    nas::v1::ReportProgressRequest progress;
+    progress.set_worker_id(worker_id);
+    progress.set_trial_id(a.trial_id());
+    progress.set_attempt(a.attempt());
+    progress.mutable_metrics()->set_epoch(1);
+    progress.mutable_metrics()->set_val_accuracy(value);
+    progress.mutable_metrics()->set_val_loss(1 - value);
+    nas::v1::ReportProgressResponse progressed;
+    grpc::ClientContext progress_context;
+    t0 = Clock::now();
+    if (!stub->ReportProgress(&progress_context, progress, &progressed).ok()) {
+      ++out->errors;
+    }
+    out->progress_ms.push_back(Ms(Clock::now() - t0));
+
+    nas::v1::CompleteTrialRequest complete;
+    complete.set_worker_id(worker_id);
+    complete.set_trial_id(a.trial_id());
+    complete.set_attempt(a.attempt());
+    complete.mutable_metrics()->set_val_accuracy(value);
+    complete.mutable_metrics()->set_test_accuracy(value);
+    nas::v1::CompleteTrialResponse completed;
+    grpc::ClientContext complete_context;
+    t0 = Clock::now();
+    if (!stub->CompleteTrial(&complete_context, complete, &completed).ok()) {
+      ++out->errors;
+      continue;
+    }
+    const Clock::time_point now = Clock::now();
+    out->complete_ms.push_back(Ms(now - t0));
+    out->completed_at.push_back(now);
+  }
+}
+
+// Lifecycles per second over completions [from, to) of the sorted times.
+double Rate(const std::vector<Clock::time_point>& at, size_t from, size_t to) {
+  if (to <= from + 1) return 0;
+  const double seconds =
+      std::chrono::duration<double>(at[to - 1] - at[from]).count();
+  return seconds > 0 ? (to - from - 1) / seconds : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "controller_bench --controller=HOST:PORT [--metrics=HOST:PORT] "
+      "[--workers=N] [--trials=M]; see bench/controller/README.md");
+  absl::ParseCommandLine(argc, argv);
+  const int workers = absl::GetFlag(FLAGS_workers);
+  const int trials = absl::GetFlag(FLAGS_trials);
+  const int parallelism = absl::GetFlag(FLAGS_parallelism) > 0
+                              ? absl::GetFlag(FLAGS_parallelism)
+                              : workers;
+
+  auto search_stub = nas::v1::SearchService::NewStub(Channel(-1));
+  nas::v1::CreateSearchRequest create;
+  nas::v1::SearchSpec& spec = *create.mutable_spec();
+  spec.set_name(absl::StrCat("controller-bench-", workers, "w"));
+  spec.set_seed(1);
+  spec.mutable_dataset()->set_name(nas::v1::DATASET_NAME_CIFAR10);
+  spec.mutable_space()->mutable_nb201();
+  spec.mutable_strategy()->mutable_random();
+  auto* objective = spec.add_objectives();
+  objective->set_metric("val_accuracy");
+  objective->set_direction(nas::v1::DIRECTION_MAXIMIZE);
+  spec.mutable_budget()->set_max_trials(trials);
+  spec.mutable_budget()->set_parallelism(parallelism);
+  spec.mutable_budget()->set_max_attempts(1);
+  spec.mutable_training()->set_epochs(1);
+  nas::v1::Search search;
+  {
+    grpc::ClientContext context;
+    grpc::Status s = search_stub->CreateSearch(&context, create, &search);
+    if (!s.ok()) {
+      std::fprintf(stderr, "CreateSearch: %s\n", s.error_message().c_str());
+      return 1;
+    }
+  }
+  const std::optional<std::pair<double, double>> before = ControllerUsage();
+  std::atomic<bool> done{false};
+  std::vector<Samples> samples(workers);
+  std::vector<std::thread> threads;
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < workers; ++i) {
+    threads.emplace_back(RunWorker, i, search.id(), &done, &samples[i]);
+  }
+  // Until the search completes (polled), or 10 minutes. Without fake
+  // workers the polled counts are the completion times.
+  std::vector<Clock::time_point> polled_completions;
+  while (Clock::now() - start < std::chrono::minutes(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    grpc::ClientContext context;
+    nas::v1::GetSearchRequest get;
+    get.set_search_id(search.id());
+    nas::v1::Search now;
+    if (!search_stub->GetSearch(&context, get, &now).ok()) continue;
+    const Clock::time_point at = Clock::now();
+    while (polled_completions.size() <
+           static_cast<size_t>(now.counts().completed())) {
+      polled_completions.push_back(at);
+    }
+    if (now.state() != nas::v1::SEARCH_STATE_RUNNING) break;
+  }
+  done = true;
+  for (std::thread& t : threads) t.join();
+  const std::optional<std::pair<double, double>> after = ControllerUsage();
+
+  Samples all;
+  for (Samples& s : samples) {
+    all.acquire_ms.insert(all.acquire_ms.end(), s.acquire_ms.begin(),
+                          s.acquire_ms.end());
+    all.progress_ms.insert(all.progress_ms.end(), s.progress_ms.begin(),
+                           s.progress_ms.end());
+    all.complete_ms.insert(all.complete_ms.end(), s.complete_ms.begin(),
+                           s.complete_ms.end());
+    all.completed_at.insert(all.completed_at.end(), s.completed_at.begin(),
+                            s.completed_at.end());
+    all.errors += s.errors;
+  }
+  if (workers == 0) all.completed_at = polled_completions;
+  std::sort(all.completed_at.begin(), all.completed_at.end());
+  const size_t n = all.completed_at.size();
+  const size_t tenth = std::max<size_t>(n / 10, 2);
+  const double seconds =
+      n > 0 ? std::chrono::duration<double>(all.completed_at.back() - start)
+                  .count()
+            : 0;
+  std::string usage = "";
+  if (before && after) {
+    const double cpu = after->first - before->first;
+    usage = absl::StrFormat(
+        ", \"controller_cpu_s\": %.2f, \"controller_cpu_ms_per_lifecycle\": "
+        "%.3f, \"controller_rss_mb\": %.1f",
+        cpu, n > 0 ? cpu * 1000 / n : 0, after->second / 1048576);
+  }
+  std::printf(
+      "{\"label\": \"%s\", \"workers\": %d, \"trials\": %d, \"completed\": "
+      "%zu, \"errors\": %d, \"seconds\": %.2f, \"lifecycles_per_s\": %.1f, "
+      "\"first_tenth_per_s\": %.1f, \"last_tenth_per_s\": %.1f, "
+      "\"acquire_p50_ms\": %.2f, \"acquire_p99_ms\": %.2f, "
+      "\"progress_p50_ms\": %.2f, \"progress_p99_ms\": %.2f, "
+      "\"complete_p50_ms\": %.2f, \"complete_p99_ms\": %.2f%s}\n",
+      absl::GetFlag(FLAGS_label).c_str(), workers, trials, n, all.errors,
+      seconds,
+      seconds > 0 ? n / seconds : 0,
+      n >= 2 * tenth ? Rate(all.completed_at, 0, tenth) : 0,
+      n >= 2 * tenth ? Rate(all.completed_at, n - tenth, n) : 0, Quantile(all.acquire_ms, 0.5),
+      Quantile(all.acquire_ms, 0.99), Quantile(all.progress_ms, 0.5),
+      Quantile(all.progress_ms, 0.99), Quantile(all.complete_ms, 0.5),
+      Quantile(all.complete_ms, 0.99), usage);
+  return n == static_cast<size_t>(trials) ? 0 : 1;
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The controller benchmark: trial lifecycles per second through one real
+# nas-controller on a private PostgreSQL (default, durable settings), beside
+# a pgbench baseline measured on the same server in the same run.
+#
+#   bench/controller/run.sh                 # fake workers 8, 64, 256; then
+#                                           # 16 nas-worker --table processes
+#   WORKERS="8 64" REAL=0 TRIALS=1000 bench/controller/run.sh
+#
+# BUILD_DIR (default build) is the CMake build folder. The NAS-Bench-201
+# table (../shared/benchmarks/nb201_cifar10.csv) is needed for REAL workers.
+# Prints one JSON line per run and a table; see README.md.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+WORKERS=${WORKERS:-8 64 256}
+REAL=${REAL:-16}
+TRIALS=${TRIALS:-2000}
+TABLE=${TABLE:-$ROOT/../shared/benchmarks/nb201_cifar10.csv}
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+
+cmake --build "$BUILD_DIR" --target controller_bench nas-controller nas-worker -j 2 >/dev/null
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+RUN=$(mktemp -d /tmp/nas-ctl-bench-XXXXXX)
+chmod 755 "$RUN"
+PG_PORT=$(free_port)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  "$ROOT/scripts/pg_local.sh" stop "$RUN/pg" >/dev/null 2>&1 || true
+  rm -rf "$RUN"
+}
+trap cleanup EXIT
+DB_URL=$("$ROOT/scripts/pg_local.sh" start "$RUN/pg" "$PG_PORT" 2>/dev/null | tail -n 1)
+
+echo "== baseline: pgbench, one-row INSERT, 16 clients, 10 s, same server"
+"$PG_BIN/psql" -q "$DB_URL" -c 'CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, v int)'
+echo 'INSERT INTO bench_rows (v) VALUES (1);' >"$RUN/insert.sql"
+PGBENCH_TPS=$("$PG_BIN/pgbench" -n -c 16 -j 2 -T 10 -f "$RUN/insert.sql" "$DB_URL" 2>/dev/null |
+  sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1)
+echo "pgbench_tps $PGBENCH_TPS"
+
+CTL_PORT=$(free_port)
+HTTP_PORT=$(free_port)
+"$BUILD_DIR/controller/nas-controller" --listen="127.0.0.1:$CTL_PORT" \
+  --database_url="$DB_URL" --plaintext --http_listen="127.0.0.1:$HTTP_PORT" \
+  >"$RUN/controller.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+# Where the time goes, besides the controller's own CPU (from /metrics):
+# the database server's CPU (all its processes) and its commits.
+pg_cpu() { ps -u postgres -o times= | awk '{s += $1} END {print s + 0}'; }
+pg_commits() {
+  "$PG_BIN/psql" -Atq "$DB_URL" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+}
+RESULTS=()
+bench() {
+  local line cpu0 commits0 cpu1 commits1
+  cpu0=$(pg_cpu); commits0=$(pg_commits)
+  line=$("$BUILD_DIR/bench/controller/controller_bench" \
+    --controller="127.0.0.1:$CTL_PORT" --metrics="127.0.0.1:$HTTP_PORT" \
+    --trials="$TRIALS" "$@")
+  sleep 1.5  # statistics reach pg_stat_database within a second
+  cpu1=$(pg_cpu); commits1=$(pg_commits)
+  line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); n=max(r["completed"],1)
+r["pg_cpu_ms_per_lifecycle"]=round((float(sys.argv[3])-float(sys.argv[2]))*1000/n,3)
+r["commits_per_lifecycle"]=round((int(sys.argv[5])-int(sys.argv[4]))/n,2)
+print(json.dumps(r))' "$line" "$cpu0" "$cpu1" "$commits0" "$commits1")
+  echo "$line"
+  RESULTS+=("$line")
+}
+for w in $WORKERS; do
+  echo "== $w fake workers (threads, one connection each), $TRIALS trials"
+  bench --workers="$w" --label="fake-$w"
+done
+if [[ "$REAL" -gt 0 ]]; then
+  echo "== $REAL nas-worker --table processes, $TRIALS trials"
+  WPIDS=()
+  for i in $(seq 1 "$REAL"); do
+    "$BUILD_DIR/worker/nas-worker" --controller="127.0.0.1:$CTL_PORT" \
+      --plaintext --table="$TABLE" --name="bench-$i" >"$RUN/worker-$i.log" 2>&1 &
+    WPIDS+=($!)
+  done
+  PIDS+=("${WPIDS[@]}")
+  bench --workers=0 --parallelism="$((REAL * 2))" --label="real-$REAL"
+  for pid in "${WPIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+fi
+
+python3 - "$PGBENCH_TPS" "${RESULTS[@]}" <<'PY'
+import json, sys
+tps = float(sys.argv[1] or 0)
+rows = [json.loads(r) for r in sys.argv[2:]]
+print()
+print("| run | lifecycles/s | vs pgbench INSERT/s | last/first tenth | acquire p50/p99 ms | complete p50/p99 ms | controller CPU ms/lifecycle | PostgreSQL CPU ms/lifecycle | commits/lifecycle | RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    ratio = r["lifecycles_per_s"] / tps if tps else 0
+    tenth = (r["last_tenth_per_s"] / r["first_tenth_per_s"]) if r["first_tenth_per_s"] else 0
+    print("| {label} | {rate:.0f} | {ratio:.3f} | {tenth:.2f} | {a50:.1f} / {a99:.1f} | {c50:.1f} / {c99:.1f} | {cpu} | {pgcpu} | {commits} | {rss} |".format(
+        label=r["label"], rate=r["lifecycles_per_s"], ratio=ratio, tenth=tenth,
+        a50=r["acquire_p50_ms"], a99=r["acquire_p99_ms"],
+        c50=r["complete_p50_ms"], c99=r["complete_p99_ms"],
+        cpu=r.get("controller_cpu_ms_per_lifecycle", "-"),
+        pgcpu=r["pg_cpu_ms_per_lifecycle"], commits=r["commits_per_lifecycle"],
+        rss=r.get("controller_rss_mb", "-")))
+print(f"\npgbench one-row INSERT at 16 clients: {tps:.0f}/s")
+PY

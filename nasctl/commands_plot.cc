@@ -1,0 +1,79 @@
+// nasctl plot: a search's charts as SVG files, drawn by common/plot as the
+// dashboard draws them, for people without a browser on the controller.
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/plot/search_plots.h"
+#include "common/plot/svg_plot.h"
+#include "grpcpp/client_context.h"
+#include "nasctl/command_util.h"
+#include "nasctl/commands.h"
+
+namespace nas::cli {
+
+int Plot(Context& ctx, const Args& args) {
+  int64_t id;
+  if (!SearchIdArg(ctx, args, &id)) return 2;
+  const std::string path = args.Get("output").value_or("");
+  if (path.empty() || !absl::EndsWith(path, ".svg")) {
+    return Usage(ctx,
+                 "-o FILE.svg: where to write the chart (SVG; a browser "
+                 "opens it, and rsvg-convert or inkscape turn it into PNG)");
+  }
+  const std::string chart_name = args.Get("chart").value_or("objective");
+  if (chart_name != "objective" && chart_name != "pareto") {
+    return Usage(ctx, "--chart: objective (default) or pareto");
+  }
+
+  nas::v1::GetSearchRequest get;
+  get.set_search_id(id);
+  nas::v1::Search search;
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    grpc::Status status = ctx.stub->GetSearch(&context, get, &search);
+    if (!status.ok()) return Fail(ctx, status);
+  }
+  std::vector<nas::v1::Trial> trials;
+  nas::v1::ListTrialsRequest request;
+  request.set_search_id(id);
+  request.set_page_size(kMaxPageSize);
+  nas::v1::ListTrialsResponse response;
+  do {
+    request.set_page_token(response.next_page_token());
+    response.Clear();
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    grpc::Status status = ctx.stub->ListTrials(&context, request, &response);
+    if (!status.ok()) return Fail(ctx, status);
+    trials.insert(trials.end(), response.trials().begin(),
+                  response.trials().end());
+  } while (!response.next_page_token().empty());
+
+  std::optional<plot::Chart> chart;
+  if (chart_name == "pareto") {
+    chart = plot::ParetoChart(search.spec(), trials);
+    if (!chart) {
+      return Usage(ctx, absl::StrCat("--chart pareto: search ", id,
+                                     " has one objective; it needs two"));
+    }
+  } else {
+    chart = plot::ObjectiveChart(search.spec(), trials);
+  }
+  chart->title = absl::StrCat(search.spec().name(), ": ", chart->title);
+  std::ofstream out(path);
+  out << plot::RenderSvg(*chart);
+  out.close();
+  if (!out) {
+    *ctx.err << "cannot write " << path << "\n";
+    return 1;
+  }
+  *ctx.out << "wrote " << path << " (" << trials.size() << " trials)\n";
+  return 0;
+}
+
+}  // namespace nas::cli
