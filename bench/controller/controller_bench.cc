@@ -290,6 +290,6 @@ int main(int argc, char** argv) {
       n >= 2 * tenth ? Rate(all.completed_at, n - tenth, n) : 0, Quantile(all.acquire_ms, 0.5),
       Quantile(all.acquire_ms, 0.99), Quantile(all.progress_ms, 0.5),
       Quantile(all.progress_ms, 0.99), Quantile(all.complete_ms, 0.5),
-      Quantile(all.complete_ms, 0.99), usage);
+      Quantile(all.complete_ms, 0.99), usage.c_str());
   return n == static_cast<size_t>(trials) ? 0 : 1;
 }

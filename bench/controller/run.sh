@@ -36,6 +36,19 @@ cleanup() {
 }
 trap cleanup EXIT
 DB_URL=$("$ROOT/scripts/pg_local.sh" start "$RUN/pg" "$PG_PORT" 2>/dev/null | tail -n 1)
+# pg_stat_statements: which statements the database spends its time on,
+# per run (the profile of the database side). Needs a restart to load.
+printf "shared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track_planning = on\n" >>"$RUN/pg/postgresql.conf"
+"$ROOT/scripts/pg_local.sh" stop "$RUN/pg" >/dev/null 2>&1
+"$ROOT/scripts/pg_local.sh" start "$RUN/pg" "$PG_PORT" >/dev/null 2>&1
+as_superuser() {
+  if [[ $(id -u) -eq 0 ]]; then
+    (cd / && runuser -u postgres -- "$PG_BIN/psql" -h "$RUN/pg" -p "$PG_PORT" -d nas "$@")
+  else
+    "$PG_BIN/psql" -h "$RUN/pg" -p "$PG_PORT" -d nas "$@"
+  fi
+}
+as_superuser -q -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
 
 echo "== baseline: pgbench, one-row INSERT, 16 clients, 10 s, same server"
 "$PG_BIN/psql" -q "$DB_URL" -c 'CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, v int)'
@@ -57,13 +70,22 @@ done
 
 # Where the time goes, besides the controller's own CPU (from /metrics):
 # the database server's CPU (all its processes) and its commits.
-pg_cpu() { ps -u postgres -o times= | awk '{s += $1} END {print s + 0}'; }
+# CPU seconds of every process of the server's OS user (utime + stime from
+# /proc, in clock ticks); the controller's pooled backends live through a
+# run, so none of their time is lost between the two readings.
+pg_cpu() {
+  local ticks
+  ticks=$(getconf CLK_TCK)
+  for pid in $(pgrep -u postgres); do cat "/proc/$pid/stat" 2>/dev/null; done |
+    sed 's/.*) //' | awk -v t="$ticks" '{s += $12 + $13} END {printf "%.3f\n", s / t}'
+}
 pg_commits() {
   "$PG_BIN/psql" -Atq "$DB_URL" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
 }
 RESULTS=()
 bench() {
   local line cpu0 commits0 cpu1 commits1
+  as_superuser -Atq -c 'SELECT pg_stat_statements_reset()' >/dev/null
   cpu0=$(pg_cpu); commits0=$(pg_commits)
   line=$("$BUILD_DIR/bench/controller/controller_bench" \
     --controller="127.0.0.1:$CTL_PORT" --metrics="127.0.0.1:$HTTP_PORT" \
@@ -76,6 +98,13 @@ r["commits_per_lifecycle"]=round((int(sys.argv[5])-int(sys.argv[4]))/n,2)
 print(json.dumps(r))' "$line" "$cpu0" "$cpu1" "$commits0" "$commits1")
   echo "$line"
   RESULTS+=("$line")
+  local n
+  n=$(python3 -c 'import json,sys; print(max(json.loads(sys.argv[1])["completed"],1))' "$line")
+  as_superuser -Atq -F ' ' -c "SELECT round(sum(calls)::numeric / $n, 1), round((sum(total_exec_time) / $n)::numeric, 2), round((sum(total_plan_time) / $n)::numeric, 2) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'nas')" |
+    awk '{printf "   per lifecycle: %s statements, %s ms executing, %s ms planning (PostgreSQL CPU above is the whole server)\n", $1, $2, $3}'
+  echo "   top statements by database time (ms per lifecycle, calls per lifecycle):"
+  as_superuser -Atq -F ' | ' -c "SELECT round((total_exec_time / $n)::numeric, 3), round(calls::numeric / $n, 2), left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'nas') ORDER BY total_exec_time DESC LIMIT 8" |
+    sed 's/^/   /'
 }
 for w in $WORKERS; do
   echo "== $w fake workers (threads, one connection each), $TRIALS trials"
@@ -104,10 +133,14 @@ print("|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     ratio = r["lifecycles_per_s"] / tps if tps else 0
     tenth = (r["last_tenth_per_s"] / r["first_tenth_per_s"]) if r["first_tenth_per_s"] else 0
-    print("| {label} | {rate:.0f} | {ratio:.3f} | {tenth:.2f} | {a50:.1f} / {a99:.1f} | {c50:.1f} / {c99:.1f} | {cpu} | {pgcpu} | {commits} | {rss} |".format(
+    # Separate worker processes time their own calls; only fake workers'
+    # latencies are measured here.
+    fake = r["workers"] > 0
+    acquire = "{:.1f} / {:.1f}".format(r["acquire_p50_ms"], r["acquire_p99_ms"]) if fake else "-"
+    complete = "{:.1f} / {:.1f}".format(r["complete_p50_ms"], r["complete_p99_ms"]) if fake else "-"
+    print("| {label} | {rate:.0f} | {ratio:.3f} | {tenth:.2f} | {acquire} | {complete} | {cpu} | {pgcpu} | {commits} | {rss} |".format(
         label=r["label"], rate=r["lifecycles_per_s"], ratio=ratio, tenth=tenth,
-        a50=r["acquire_p50_ms"], a99=r["acquire_p99_ms"],
-        c50=r["complete_p50_ms"], c99=r["complete_p99_ms"],
+        acquire=acquire, complete=complete,
         cpu=r.get("controller_cpu_ms_per_lifecycle", "-"),
         pgcpu=r["pg_cpu_ms_per_lifecycle"], commits=r["commits_per_lifecycle"],
         rss=r.get("controller_rss_mb", "-")))

@@ -652,6 +652,14 @@ COMMENT ON COLUMN trials.state IS
   'PENDING, RUNNING, COMPLETED, FAILED, STOPPED (ended early by the search''s early_stopping rule; its metrics are its last epoch''s validation metrics) or CANCELLED (its search was cancelled).';
 )sql";
 
+// Version 11: the open (PENDING or RUNNING) trials of a search, found
+// without reading its history: CompleteSearchIfDone checks this first, and
+// only a search with none open takes its row lock and counts its trials.
+constexpr char kAddOpenTrialsIndex[] = R"sql(
+CREATE INDEX trials_open_idx ON trials (search_id)
+  WHERE state IN ('PENDING', 'RUNNING');
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -678,6 +686,7 @@ const std::vector<Migration>& AllMigrations() {
       {8, "add_weight_sharing", kAddWeightSharing},
       {9, "add_checkpoints", kAddCheckpoints},
       {10, "add_rungs_and_zero_cost", kAddRungsAndZeroCost},
+      {11, "add_open_trials_index", kAddOpenTrialsIndex},
   };
   return *migrations;
 }

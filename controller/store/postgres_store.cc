@@ -264,6 +264,20 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CancelSearch(int64_t search_id) {
 }
 
 absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
+  // Called after every trial that ends, so it must not cost the history:
+  // while any trial is open the search is not done, which the open-trials
+  // index answers without a lock. The last trial to end commits before it
+  // gets here, so it always sees none open and takes the locked path.
+  absl::StatusOr<bool> open = pool_.Run([&](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    return absl::StatusOr<bool>(
+        tx.exec_params1("SELECT EXISTS (SELECT 1 FROM trials WHERE "
+                        "search_id = $1 AND state IN ('PENDING', 'RUNNING'))",
+                        search_id)[0]
+            .as<bool>());
+  });
+  if (!open.ok()) return open.status();
+  if (*open) return false;
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     const pqxx::result search = tx.exec_params(
         "SELECT state, max_trials + extra_trials AS total_trials "
