@@ -31,6 +31,34 @@ int Usage(Context& ctx, absl::string_view message) {
   return 2;
 }
 
+grpc::Status GetSearch(Context& ctx, int64_t id, nas::v1::Search* search) {
+  nas::v1::GetSearchRequest request;
+  request.set_search_id(id);
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  return ctx.stub->GetSearch(&context, request, search);
+}
+
+grpc::Status ListTrialPages(Context& ctx, nas::v1::ListTrialsRequest request,
+                            bool one_page, std::vector<nas::v1::Trial>* trials,
+                            std::string* next_page_token) {
+  nas::v1::ListTrialsResponse response;
+  do {
+    if (!response.next_page_token().empty()) {
+      request.set_page_token(response.next_page_token());
+    }
+    response.Clear();
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    grpc::Status status = ctx.stub->ListTrials(&context, request, &response);
+    if (!status.ok()) return status;
+    trials->insert(trials->end(), response.trials().begin(),
+                   response.trials().end());
+  } while (!one_page && !response.next_page_token().empty());
+  *next_page_token = one_page ? response.next_page_token() : "";
+  return grpc::Status::OK;
+}
+
 bool SearchIdArg(Context& ctx, const Args& args, int64_t* id) {
   if (args.positional.size() != 1 ||
       !absl::SimpleAtoi(args.positional[0], id) || *id <= 0) {

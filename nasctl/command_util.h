@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <istream>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -33,6 +34,15 @@ int Usage(Context& ctx, absl::string_view message);
 // The single positional search id of commands like `best 3`; false (after
 // printing the usage) when it is missing or not a positive integer.
 bool SearchIdArg(Context& ctx, const Args& args, int64_t* id);
+
+// GetSearch with the default deadline.
+grpc::Status GetSearch(Context& ctx, int64_t id, nas::v1::Search* search);
+
+// ListTrials from `request`'s page on, appending to *trials: one page when
+// `one_page` (*next_page_token then continues it), else every page.
+grpc::Status ListTrialPages(Context& ctx, nas::v1::ListTrialsRequest request,
+                            bool one_page, std::vector<nas::v1::Trial>* trials,
+                            std::string* next_page_token);
 
 // The spec in YAML file `path`, or in standard input (`in`) when `path` is
 // "-"; parsed, defaulted and validated as spec_yaml.h says. Every error

@@ -109,13 +109,10 @@ int Validate(Context& ctx, const Args& args) {
 int Describe(Context& ctx, const Args& args) {
   int64_t id;
   if (!SearchIdArg(ctx, args, &id)) return 2;
-  nas::v1::GetSearchRequest request;
-  request.set_search_id(id);
   nas::v1::Search search;
-  grpc::ClientContext context;
-  SetDeadline(&context);
-  grpc::Status status = ctx.stub->GetSearch(&context, request, &search);
-  if (!status.ok()) return Fail(ctx, status);
+  if (grpc::Status s = GetSearch(ctx, id, &search); !s.ok()) {
+    return Fail(ctx, s);
+  }
   // The controller stores specs with defaults applied; applying them again
   // (idempotent) also fills in defaults added after the search was made.
   spec::ApplySpecDefaults(search.mutable_spec());

@@ -113,20 +113,12 @@ int Trials(Context& ctx, const Args& args) {
   request.set_page_size(one_page && *limit > 0 ? *limit : kMaxPageSize);
   request.set_page_token(args.Get("page_token").value_or(""));
   std::vector<nas::v1::Trial> trials;
-  nas::v1::ListTrialsResponse response;
-  do {
-    request.set_page_token(response.next_page_token().empty()
-                               ? request.page_token()
-                               : response.next_page_token());
-    response.Clear();
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    grpc::Status status = ctx.stub->ListTrials(&context, request, &response);
-    if (!status.ok()) return Fail(ctx, status);
-    trials.insert(trials.end(), response.trials().begin(),
-                  response.trials().end());
-  } while (!one_page && !response.next_page_token().empty());
-  std::string next_page_token = one_page ? response.next_page_token() : "";
+  std::string next_page_token;
+  if (grpc::Status s =
+          ListTrialPages(ctx, request, one_page, &trials, &next_page_token);
+      !s.ok()) {
+    return Fail(ctx, s);
+  }
   if (order) {
     SortTrials(*order, &trials);
     if (*limit > 0 && static_cast<int>(trials.size()) > *limit) {
@@ -165,13 +157,10 @@ int Best(Context& ctx, const Args& args) {
   // The columns of a front name the search's objectives.
   nas::v1::SearchSpec spec;
   if (response.pareto_front() && ctx.output == OutputFormat::kTable) {
-    nas::v1::GetSearchRequest get;
-    get.set_search_id(id);
     nas::v1::Search search;
-    grpc::ClientContext get_context;
-    SetDeadline(&get_context);
-    grpc::Status got = ctx.stub->GetSearch(&get_context, get, &search);
-    if (!got.ok()) return Fail(ctx, got);
+    if (grpc::Status s = GetSearch(ctx, id, &search); !s.ok()) {
+      return Fail(ctx, s);
+    }
     spec = search.spec();
   }
   PrintBestTrials(spec, response, *ctx.out, ctx.output);

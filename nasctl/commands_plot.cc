@@ -29,30 +29,20 @@ int Plot(Context& ctx, const Args& args) {
     return Usage(ctx, "--chart: objective (default) or pareto");
   }
 
-  nas::v1::GetSearchRequest get;
-  get.set_search_id(id);
   nas::v1::Search search;
-  {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    grpc::Status status = ctx.stub->GetSearch(&context, get, &search);
-    if (!status.ok()) return Fail(ctx, status);
+  if (grpc::Status s = GetSearch(ctx, id, &search); !s.ok()) {
+    return Fail(ctx, s);
   }
   std::vector<nas::v1::Trial> trials;
   nas::v1::ListTrialsRequest request;
   request.set_search_id(id);
   request.set_page_size(kMaxPageSize);
-  nas::v1::ListTrialsResponse response;
-  do {
-    request.set_page_token(response.next_page_token());
-    response.Clear();
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    grpc::Status status = ctx.stub->ListTrials(&context, request, &response);
-    if (!status.ok()) return Fail(ctx, status);
-    trials.insert(trials.end(), response.trials().begin(),
-                  response.trials().end());
-  } while (!response.next_page_token().empty());
+  std::string unused;
+  if (grpc::Status s = ListTrialPages(ctx, request, /*one_page=*/false,
+                                      &trials, &unused);
+      !s.ok()) {
+    return Fail(ctx, s);
+  }
 
   std::optional<plot::Chart> chart;
   if (chart_name == "pareto") {

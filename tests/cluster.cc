@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -54,6 +55,23 @@ std::shared_ptr<grpc::Channel> Cluster::Channel(
 
 std::string Cluster::address() const {
   return "127.0.0.1:" + std::to_string(port_);
+}
+
+int Cluster::HttpPort() const {
+  // The controller logs "http endpoint on port N: ..." (or https).
+  int port = 0;
+  WaitFor(
+      [&] {
+        if (!controller_) return false;
+        const std::string log = controller_->ReadLog();
+        const size_t at = log.find(" endpoint on port ");
+        if (at == std::string::npos) return false;
+        const size_t start = at + std::string(" endpoint on port ").size();
+        return absl::SimpleAtoi(log.substr(start, log.find(':', start) - start),
+                                &port);
+      },
+      std::chrono::seconds(10));
+  return port;
 }
 
 std::vector<std::string> Cluster::ControllerArgv(

@@ -54,6 +54,9 @@ class Cluster {
   void StopAll();
 
   std::string address() const;
+  // The port of the controller's HTTP endpoint (--http_listen, e.g.
+  // 127.0.0.1:0), from its log; 0 when it has none after 10 s.
+  int HttpPort() const;
   nas::v1::SearchService::Stub& search() { return *search_; }
   nas::v1::WorkerService::Stub& worker_api() { return *worker_api_; }
   TestDatabase& db() { return db_; }

@@ -59,27 +59,6 @@ std::string TextAfter(const std::string& html, const std::string& open) {
   return html.substr(start, html.find('<', start) - start);
 }
 
-int HttpPort(Cluster& cluster) {
-  int port = 0;
-  WaitFor(
-      [&] {
-        const std::string log = cluster.controller()->ReadLog();
-        for (absl::string_view scheme : {"http", "https"}) {
-          const std::string marker = absl::StrCat(scheme, " endpoint on port ");
-          const size_t at = log.find(marker);
-          if (at == std::string::npos) continue;
-          const size_t start = at + marker.size();
-          const size_t end = log.find(':', start);
-          if (absl::SimpleAtoi(log.substr(start, end - start), &port)) {
-            return true;
-          }
-        }
-        return false;
-      },
-      seconds(10));
-  return port;
-}
-
 // Runs headless Chromium on `url`: the DOM after its scripts ran for
 // `virtual_ms` of (virtual) time, or a screenshot when `screenshot` is set.
 std::string Chromium(const std::string& url, const std::string& dir,
@@ -125,7 +104,7 @@ TEST(DashboardBrowser, ShowsEveryCompletedTrialAndTheBestOfNasctlBest) {
       << "chromium is not installed (scripts/install_deps.sh installs it)";
   Cluster cluster(WithHttp());
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
-  const int port = HttpPort(cluster);
+  const int port = cluster.HttpPort();
   ASSERT_GT(port, 0) << cluster.Logs();
   cluster.StartWorkersWith(2, {std::string("--table=") + kTablePath});
   nas::v1::Search search;
@@ -206,7 +185,7 @@ TEST(DashboardBrowser, APageRefreshesItselfWhileTheSearchRuns) {
   ASSERT_TRUE(HaveChromium());
   Cluster cluster(WithHttp());
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
-  const int port = HttpPort(cluster);
+  const int port = cluster.HttpPort();
   ASSERT_GT(port, 0) << cluster.Logs();
   const int64_t id = CreateSearchOrFail(cluster.search(), ParseSpec(kSearch));
   // One trial completed by hand; the search keeps running.
@@ -285,7 +264,7 @@ TEST_F(DashboardAuthTest, SignInSetsACookieAndEachClientSeesOnlyItsOwn) {
   options.client_security = As(kAdmin);
   Cluster cluster(options);
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
-  const int port = HttpPort(cluster);
+  const int port = cluster.HttpPort();
   ASSERT_GT(port, 0) << cluster.Logs();
   auto create_as = [&](const char* token) {
     auto stub = nas::v1::SearchService::NewStub(cluster.Channel(As(token)));

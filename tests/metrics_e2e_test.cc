@@ -37,28 +37,6 @@ budget: {max_trials: 24, parallelism: 4, max_attempts: 3}
 training: {epochs: 1}
 )";
 
-// The HTTP port the controller logged ("http endpoint on port N").
-int HttpPort(Cluster& cluster) {
-  int port = 0;
-  WaitFor(
-      [&] {
-        const std::string log = cluster.controller()->ReadLog();
-        for (absl::string_view scheme : {"http", "https"}) {
-          const std::string marker = absl::StrCat(scheme, " endpoint on port ");
-          const size_t at = log.find(marker);
-          if (at == std::string::npos) continue;
-          const size_t start = at + marker.size();
-          const size_t end = log.find(':', start);
-          if (absl::SimpleAtoi(log.substr(start, end - start), &port)) {
-            return true;
-          }
-        }
-        return false;
-      },
-      seconds(10));
-  return port;
-}
-
 // Sum of the samples of `name` (exactly, not its _bucket/_sum/_count kin)
 // whose label set contains every one of `labels` (e.g. "kind=\"TRAIN\"");
 // -1 when there is none.
@@ -104,7 +82,7 @@ ClusterOptions WithHttp(int lease_seconds) {
 TEST(MetricsEndpoint, CountersFollowEachLeaseCompletionRefusalAndExpiry) {
   Cluster cluster(WithHttp(/*lease_seconds=*/2));
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
-  const int port = HttpPort(cluster);
+  const int port = cluster.HttpPort();
   ASSERT_GT(port, 0) << cluster.Logs();
   const int64_t id = CreateSearchOrFail(cluster.search(), ParseSpec(kSearch));
   const std::string search = absl::StrCat("search=\"", id, "\"");
@@ -217,15 +195,26 @@ TEST(MetricsEndpoint, CountersFollowEachLeaseCompletionRefusalAndExpiry) {
 TEST(MetricsEndpoint, RealWorkersWorkIsCountedUnderTheirNames) {
   Cluster cluster(WithHttp(/*lease_seconds=*/10));
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
-  const int port = HttpPort(cluster);
+  const int port = cluster.HttpPort();
   ASSERT_GT(port, 0) << cluster.Logs();
   for (const char* name : {"rack-a", "rack-b"}) {
     cluster.StartWorkersWith(1, {std::string("--table=") + kTablePath,
                                  std::string("--name=") + name});
   }
+  // Both registered before the search starts: a tabular search of 24
+  // trials can end before a late worker has read its table.
+  std::string text;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        text = Scrape(port);
+        return Sum(text, "nas_workers_connected", {"estimator=\"tabular\""}) ==
+               2;
+      },
+      seconds(60)))
+      << text << cluster.Logs();
   nas::v1::Search search;
   ASSERT_TRUE(RunSearchToCompletion(cluster, ParseSpec(kSearch), &search));
-  const std::string text = Scrape(port);
+  text = Scrape(port);
 
   EXPECT_EQ(Sum(text, "nas_trials_finished_total",
                 {"kind=\"TRAIN\"", "outcome=\"completed\""}),
@@ -293,7 +282,7 @@ TEST_F(MetricsSecurityTest, HttpsWithTheControllersCertificateAndRoles) {
   options.client_security = admin;
   Cluster cluster(options);
   ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
-  const int port = HttpPort(cluster);
+  const int port = cluster.HttpPort();
   ASSERT_GT(port, 0) << cluster.Logs();
 
   httplib::SSLClient client("127.0.0.1", port);
