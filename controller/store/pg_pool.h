@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "controller/store/database_stats.h"
 #include "pqxx/pqxx"
 
@@ -150,6 +152,48 @@ auto PgPool::Transact(Fn&& fn) -> decltype(fn(std::declval<pqxx::work&>())) {
     return Counted(std::move(status));
   }
   return Counted(std::move(status));
+}
+
+// Runs `sql` with `args` as a prepared statement of the transaction's
+// connection, declared there on first use: the server parses and plans the
+// statement once per connection instead of on every call (planning cost as
+// much as executing in bench/controller's profile of a trial's lifecycle).
+// `sql` must be the same text on every call from one place (no values
+// spliced in), which every statement of the stores is.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::transaction_base& tx, const std::string& sql,
+                          Args&&... args) {
+  const std::string name =
+      absl::StrCat("nas_", absl::Hex(std::hash<std::string>{}(sql)));
+  // A no-op when the connection already has it (same name, same text).
+  tx.conn().prepare(name, sql);
+  return tx.exec_prepared(name, std::forward<Args>(args)...);
+}
+
+// ExecPrepared for a statement that returns no rows (pqxx::unexpected_rows
+// otherwise, as exec_params0).
+template <typename... Args>
+pqxx::result ExecPrepared0(pqxx::transaction_base& tx, const std::string& sql,
+                           Args&&... args) {
+  pqxx::result r = ExecPrepared(tx, sql, std::forward<Args>(args)...);
+  if (!r.empty()) {
+    throw pqxx::unexpected_rows(
+        absl::StrCat("expected no rows, got ", r.size(), ": ", sql));
+  }
+  return r;
+}
+
+// ExecPrepared for a statement that returns exactly one row
+// (pqxx::unexpected_rows otherwise, as exec_params1).
+template <typename... Args>
+pqxx::row ExecPrepared1(pqxx::transaction_base& tx, const std::string& sql,
+                        Args&&... args) {
+  pqxx::result r = ExecPrepared(tx, sql, std::forward<Args>(args)...);
+  if (r.size() != 1) {
+    throw pqxx::unexpected_rows(
+        absl::StrCat("expected 1 row, got ", r.size(), ": ", sql));
+  }
+  return r[0];
 }
 
 }  // namespace nas::controller
