@@ -1,7 +1,5 @@
 #include "controller/scheduler.h"
 
-#include "controller/metrics/controller_metrics.h"
-
 #include <algorithm>
 #include <chrono>
 #include <utility>
@@ -12,8 +10,9 @@
 #include "common/space/space_size.h"
 #include "common/spec/estimation.h"
 #include "common/spec/space_from_proto.h"
-#include "common/tensor/tensor_archive.h"
 #include "common/spec/objective.h"
+#include "common/tensor/tensor_archive.h"
+#include "controller/metrics/controller_metrics.h"
 #include "controller/runnability.h"
 #include "controller/strategy/strategy_util.h"
 #include "spdlog/spdlog.h"

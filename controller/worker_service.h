@@ -4,8 +4,13 @@
 #define NAS_CONTROLLER_WORKER_SERVICE_H_
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
 #include "controller/checkpoints/checkpoint_store.h"
 #include "controller/event_hub.h"
 #include "controller/pruning/pruning_book.h"
@@ -58,6 +63,8 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
       grpc::ServerWriter<nas::v1::CheckpointChunk>* writer) override;
 
  private:
+  // store_->TouchWorker at most once per quarter lease per worker.
+  absl::Status TouchWorker(const std::string& worker_id);
   // After a trial ends: wake waiting workers, finish the search if that was
   // its last trial, and tell watchers.
   void OnTrialEnded(int64_t search_id, const nas::v1::Trial& trial);
@@ -80,6 +87,9 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   const Authorizer* const auth_;
   const int64_t max_checkpoint_bytes_;
   ControllerMetrics* const metrics_;
+  std::mutex touched_mu_;
+  // When each worker's last_seen_at was last written (TouchWorker).
+  std::map<std::string, absl::Time> touched_ ABSL_GUARDED_BY(touched_mu_);
 };
 
 }  // namespace nas::controller

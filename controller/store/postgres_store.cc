@@ -84,7 +84,8 @@ absl::Status PostgresStore::Migrate() {
 
 absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
                                            bool lock) {
-  const pqxx::result rows = ExecPrepared(tx, 
+  const pqxx::result rows = ExecPrepared(
+      tx,
       SelectSearches(lock ? "WHERE s.id = $1 FOR UPDATE" : "WHERE s.id = $1"),
       search_id);
   if (rows.empty()) {
@@ -109,7 +110,8 @@ void LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches) {
   }
   // kind_counts lists kinds in TrialKind number order (the std::map below),
   // not in the order their text sorts.
-  const pqxx::result rows = ExecPrepared(tx, 
+  const pqxx::result rows = ExecPrepared(
+      tx,
       "SELECT search_id, kind, state, count(*)::integer AS n FROM trials "
       "WHERE search_id = ANY($1::bigint[]) GROUP BY search_id, kind, state",
       Int64ArrayLiteral(ids));
@@ -138,8 +140,8 @@ void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials) {
     ids.push_back(trial.id());
     by_id[trial.id()] = &trial;
   }
-  const pqxx::result rows = ExecPrepared(tx, 
-      CurveQuery("", "t.id = ANY($1::bigint[])"), Int64ArrayLiteral(ids));
+  const pqxx::result rows = ExecPrepared(
+      tx, CurveQuery("", "t.id = ANY($1::bigint[])"), Int64ArrayLiteral(ids));
   for (const pqxx::row& row : rows) {
     *by_id[row["trial_id"].as<int64_t>()]->add_epochs() = EpochFromRow(row);
   }
@@ -170,7 +172,8 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
                                ? spec.budget().max_attempts()
                                : kDefaultMaxAttempts;
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
-    const pqxx::row row = ExecPrepared1(tx, 
+    const pqxx::row row = ExecPrepared1(
+        tx,
         "INSERT INTO searches (name, spec, max_trials, parallelism, "
         "max_attempts, objective_metric, objective_direction, owner, "
         "extra_trials) "
@@ -202,7 +205,8 @@ absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Search>> {
         // strpos, not LIKE: the name is matched literally, '%' and '_'
         // included.
-        const pqxx::result rows = ExecPrepared(tx, 
+        const pqxx::result rows = ExecPrepared(
+            tx,
             SelectSearches("WHERE ($1::bigint = 0 OR s.id < $1::bigint) "
                            "AND ($3::text IS NULL OR s.owner = $3::text) "
                            "AND (cardinality($4::text[]) = 0 "
@@ -244,13 +248,15 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CancelSearch(int64_t search_id) {
           "search ", search_id, " is ", SearchStateName(search->state()),
           "; only a RUNNING search can be cancelled"));
     }
-    ExecPrepared0(tx, 
+    ExecPrepared0(
+        tx,
         "UPDATE searches SET state = 'CANCELLED', finished_at = now() "
         "WHERE id = $1",
         search_id);
     // RUNNING trials keep worker_id and attempt, so that the worker's
     // next report matches its lease and is told to stop.
-    ExecPrepared0(tx, 
+    ExecPrepared0(
+        tx,
         "UPDATE trials SET state = 'CANCELLED', finished_at = now(), "
         "lease_expires_at = NULL, "
         "reason = CASE WHEN reason = '' THEN 'cancelled with its search' "
@@ -271,24 +277,27 @@ absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
   absl::StatusOr<bool> open = pool_.Run([&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
     return absl::StatusOr<bool>(
-        ExecPrepared1(tx, "SELECT EXISTS (SELECT 1 FROM trials WHERE "
-                        "search_id = $1 AND state IN ('PENDING', 'RUNNING'))",
-                        search_id)[0]
+        ExecPrepared1(tx,
+                      "SELECT EXISTS (SELECT 1 FROM trials WHERE "
+                      "search_id = $1 AND state IN ('PENDING', 'RUNNING'))",
+                      search_id)[0]
             .as<bool>());
   });
   if (!open.ok()) return open.status();
   if (*open) return false;
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
-    const pqxx::result search = ExecPrepared(tx, 
-        "SELECT state, max_trials + extra_trials AS total_trials "
-        "FROM searches WHERE id = $1 FOR UPDATE",
-        search_id);
+    const pqxx::result search =
+        ExecPrepared(tx,
+                     "SELECT state, max_trials + extra_trials AS total_trials "
+                     "FROM searches WHERE id = $1 FOR UPDATE",
+                     search_id);
     if (search.empty()) {
       return absl::NotFoundError(
           absl::StrCat("search ", search_id, " not found"));
     }
     if (std::string(search[0]["state"].c_str()) != "RUNNING") return false;
-    const pqxx::row counts = ExecPrepared1(tx, 
+    const pqxx::row counts = ExecPrepared1(
+        tx,
         "SELECT count(*) AS total, "
         "count(*) FILTER (WHERE state IN ('PENDING', 'RUNNING')) AS open "
         "FROM trials WHERE search_id = $1",
@@ -298,7 +307,8 @@ absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
         counts["open"].as<int64_t>() > 0) {
       return false;
     }
-    ExecPrepared0(tx, 
+    ExecPrepared0(
+        tx,
         "UPDATE searches SET state = 'COMPLETED', finished_at = now() "
         "WHERE id = $1",
         search_id);
@@ -316,22 +326,22 @@ absl::StatusOr<bool> PostgresStore::EndSearch(int64_t search_id,
         "EndSearch: state must be COMPLETED or FAILED");
   }
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
-    const pqxx::result search = ExecPrepared(tx, 
-        "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
+    const pqxx::result search = ExecPrepared(
+        tx, "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
     if (search.empty()) {
       return absl::NotFoundError(
           absl::StrCat("search ", search_id, " not found"));
     }
     if (std::string(search[0]["state"].c_str()) != "RUNNING") return false;
-    ExecPrepared0(tx, 
-        "UPDATE searches SET state = $2, state_reason = $3, "
-        "finished_at = now() WHERE id = $1",
-        search_id, SearchStateName(state), reason);
-    ExecPrepared0(tx, 
-        "UPDATE trials SET state = 'CANCELLED', finished_at = now(), "
-        "reason = 'search ended before this trial ran' "
-        "WHERE search_id = $1 AND state = 'PENDING'",
-        search_id);
+    ExecPrepared0(tx,
+                  "UPDATE searches SET state = $2, state_reason = $3, "
+                  "finished_at = now() WHERE id = $1",
+                  search_id, SearchStateName(state), reason);
+    ExecPrepared0(tx,
+                  "UPDATE trials SET state = 'CANCELLED', finished_at = now(), "
+                  "reason = 'search ended before this trial ran' "
+                  "WHERE search_id = $1 AND state = 'PENDING'",
+                  search_id);
     tx.commit();
     return true;
   });
@@ -346,7 +356,8 @@ absl::StatusOr<std::string> PostgresStore::RegisterWorker(
     if (worker.has_capabilities()) {
       caps = TextArrayLiteral(CapabilityTokens(worker.capabilities()));
     }
-    const pqxx::row row = ExecPrepared1(tx, 
+    const pqxx::row row = ExecPrepared1(
+        tx,
         "INSERT INTO workers (host, device_type, device_name, "
         "device_memory_bytes, name, estimator, capabilities) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7::text[]) RETURNING id",
@@ -362,8 +373,8 @@ absl::StatusOr<std::string> PostgresStore::RegisterWorker(
 
 absl::Status PostgresStore::TouchWorker(const std::string& worker_id) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-    const pqxx::result updated = ExecPrepared(tx, 
-        "UPDATE workers SET last_seen_at = now() WHERE id = $1", worker_id);
+    const pqxx::result updated = ExecPrepared(
+        tx, "UPDATE workers SET last_seen_at = now() WHERE id = $1", worker_id);
     if (updated.affected_rows() == 0) {
       return absl::NotFoundError(
           absl::StrCat("worker ", worker_id, " is not registered"));
@@ -377,7 +388,8 @@ absl::StatusOr<std::vector<LiveWorker>> PostgresStore::ListLiveWorkers(
     absl::Duration within) {
   return pool_.Transact(
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<LiveWorker>> {
-        const pqxx::result rows = ExecPrepared(tx, 
+        const pqxx::result rows = ExecPrepared(
+            tx,
             "SELECT id, name, estimator, capabilities IS NULL AS undeclared, "
             "coalesce(array_to_string(capabilities, ' '), '') AS caps "
             "FROM workers "
@@ -404,15 +416,15 @@ absl::StatusOr<std::vector<LiveWorker>> PostgresStore::ListLiveWorkers(
 absl::StatusOr<bool> PostgresStore::SetRunningSearchReason(
     int64_t search_id, const std::string& reason) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
-    const pqxx::result rows = ExecPrepared(tx, 
-        "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
+    const pqxx::result rows = ExecPrepared(
+        tx, "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
     if (rows.empty()) {
       return absl::NotFoundError(
           absl::StrCat("search ", search_id, " not found"));
     }
     if (std::string(rows[0]["state"].c_str()) != "RUNNING") return false;
     ExecPrepared0(tx, "UPDATE searches SET state_reason = $2 WHERE id = $1",
-                    search_id, reason);
+                  search_id, reason);
     tx.commit();
     return true;
   });

@@ -65,7 +65,8 @@ struct LockedTrial {
 // Locks trial ref.trial_id and checks that `ref` is its current lease.
 // NotFound for an unknown trial, FailedPrecondition for a stale lease.
 absl::StatusOr<LockedTrial> LockLease(pqxx::work& tx, const LeaseRef& ref) {
-  const pqxx::result rows = ExecPrepared(tx, 
+  const pqxx::result rows = ExecPrepared(
+      tx,
       "SELECT state, attempt, coalesce(worker_id, '') AS worker_id, "
       "search_id, number, kind FROM trials WHERE id = $1 FOR UPDATE",
       ref.trial_id);
@@ -143,10 +144,10 @@ absl::Status CheckTaskFitsKind(const NewTrial& trial, size_t index) {
 }
 
 void ExtendLease(pqxx::work& tx, int64_t trial_id, int64_t micros) {
-  ExecPrepared0(tx, 
-      "UPDATE trials SET lease_expires_at = now() + $2 * interval "
-      "'1 microsecond' WHERE id = $1",
-      trial_id, micros);
+  ExecPrepared0(tx,
+                "UPDATE trials SET lease_expires_at = now() + $2 * interval "
+                "'1 microsecond' WHERE id = $1",
+                trial_id, micros);
 }
 
 }  // namespace
@@ -164,7 +165,8 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListTrials(
         if (!exists.ok()) return exists;
         if (limit <= 0) return std::vector<nas::v1::Trial>();
         absl::StatusOr<std::vector<nas::v1::Trial>> trials =
-            TrialsFromRows(ExecPrepared(tx, 
+            TrialsFromRows(ExecPrepared(
+                tx,
                 SelectTrials("FROM trials t WHERE t.search_id = $1 "
                              "AND t.number > $2 AND (cardinality($3::text[]) "
                              "= 0 OR t.state = ANY($3::text[])) "
@@ -178,8 +180,8 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListTrials(
 absl::StatusOr<nas::v1::Trial> PostgresStore::GetTrial(int64_t trial_id) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Trial> {
     absl::StatusOr<std::vector<nas::v1::Trial>> trials =
-        TrialsFromRows(ExecPrepared(tx, 
-            SelectTrials("FROM trials t WHERE t.id = $1"), trial_id));
+        TrialsFromRows(ExecPrepared(
+            tx, SelectTrials("FROM trials t WHERE t.id = $1"), trial_id));
     if (!trials.ok()) return trials.status();
     if (trials->empty()) {
       return absl::NotFoundError(
@@ -200,7 +202,8 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::BestTrials(
         // The ranking (objective column and direction) lives in the
         // best_trials view.
         absl::StatusOr<std::vector<nas::v1::Trial>> trials =
-            TrialsFromRows(ExecPrepared(tx, 
+            TrialsFromRows(ExecPrepared(
+                tx,
                 SelectTrials("FROM best_trials b JOIN trials t "
                              "ON t.id = b.trial_id WHERE b.search_id = $1 "
                              "ORDER BY b.rank, t.number LIMIT $2"),
@@ -230,8 +233,8 @@ absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
   }
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     // The search row lock serializes AddTrials per search across replicas.
-    const pqxx::result search = ExecPrepared(tx, 
-        "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
+    const pqxx::result search = ExecPrepared(
+        tx, "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);
     if (search.empty()) {
       return absl::NotFoundError(
           absl::StrCat("search ", search_id, " not found"));
@@ -244,7 +247,7 @@ absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
     }
     const int64_t count =
         ExecPrepared1(tx, "SELECT count(*) FROM trials WHERE search_id = $1",
-                        search_id)[0]
+                      search_id)[0]
             .as<int64_t>();
     if (count != expected_count) {
       return absl::AbortedError(absl::StrCat(
@@ -253,15 +256,16 @@ absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
     }
     for (size_t i = 0; i < trials.size(); ++i) {
       const NewTrial& trial = trials[i];
-      ExecPrepared0(tx, 
-          "INSERT INTO trials (search_id, number, kind, arch_text, "
-          "arch_choices, canonical_key, budget, seed, task) "
-          "VALUES ($1, $2, $3, $4, $5::integer[], $6, $7::jsonb, $8, "
-          "$9::jsonb)",
-          search_id, expected_count + static_cast<int64_t>(i),
-          TrialKindName(trial.kind), trial.architecture.text(),
-          IntArrayLiteral(trial.architecture.choices()), trial.canonical_key,
-          budgets[i], static_cast<int64_t>(trial.seed), tasks[i]);
+      ExecPrepared0(tx,
+                    "INSERT INTO trials (search_id, number, kind, arch_text, "
+                    "arch_choices, canonical_key, budget, seed, task) "
+                    "VALUES ($1, $2, $3, $4, $5::integer[], $6, $7::jsonb, $8, "
+                    "$9::jsonb)",
+                    search_id, expected_count + static_cast<int64_t>(i),
+                    TrialKindName(trial.kind), trial.architecture.text(),
+                    IntArrayLiteral(trial.architecture.choices()),
+                    trial.canonical_key, budgets[i],
+                    static_cast<int64_t>(trial.seed), tasks[i]);
     }
     tx.commit();
     return absl::OkStatus();
@@ -281,7 +285,8 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
     // unknown id): it is offered everything, as before capabilities. The
     // token a trial needs names its own kind, so one search's shards and
     // retrains may go to different workers.
-    const pqxx::result rows = ExecPrepared(tx, 
+    const pqxx::result rows = ExecPrepared(
+        tx,
         absl::StrCat(
             "WITH me AS (SELECT (SELECT capabilities FROM workers "
             "WHERE id = $1) AS caps) "
@@ -302,13 +307,14 @@ PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
     const pqxx::row& row = rows[0];
     const int64_t trial_id = row["id"].as<int64_t>();
     const int32_t attempt =
-        ExecPrepared1(tx, 
-              "UPDATE trials SET state = 'RUNNING', attempt = attempt + 1, "
-              "worker_id = $2, "
-              "lease_expires_at = now() + $3 * interval '1 microsecond', "
-              "started_at = now(), finished_at = NULL "
-              "WHERE id = $1 RETURNING attempt",
-              trial_id, worker_id, *micros)[0]
+        ExecPrepared1(
+            tx,
+            "UPDATE trials SET state = 'RUNNING', attempt = attempt + 1, "
+            "worker_id = $2, "
+            "lease_expires_at = now() + $3 * interval '1 microsecond', "
+            "started_at = now(), finished_at = NULL "
+            "WHERE id = $1 RETURNING attempt",
+            trial_id, worker_id, *micros)[0]
             .as<int32_t>();
 
     nas::v1::SearchSpec spec;
@@ -364,7 +370,8 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
         RunningOrStop(*trial, ref, "it takes no more epochs");
     if (!ended.ok()) return ended.status();
     if (ended->has_value()) return **ended;
-    ExecPrepared0(tx, 
+    ExecPrepared0(
+        tx,
         "INSERT INTO trial_epochs (trial_id, attempt, epoch, train_loss, "
         "val_loss, val_accuracy, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) "
         "ON CONFLICT (trial_id, attempt, epoch) DO NOTHING",
@@ -392,7 +399,7 @@ absl::StatusOr<EpochAck> PostgresStore::RenewLease(const LeaseRef& ref,
     if (ended->has_value()) return **ended;
     ExtendLease(tx, ref.trial_id, *micros);
     ExecPrepared0(tx, "UPDATE workers SET last_seen_at = now() WHERE id = $1",
-                    ref.worker_id);
+                  ref.worker_id);
     tx.commit();
     return EpochAck{/*stop=*/false};
   });
@@ -402,7 +409,8 @@ absl::StatusOr<nas::v1::TrialState> PostgresStore::ReleaseTrial(
     const LeaseRef& ref, const std::string& reason) {
   using Result = absl::StatusOr<nas::v1::TrialState>;
   return pool_.Transact([&](pqxx::work& tx) -> Result {
-    const pqxx::result rows = ExecPrepared(tx, 
+    const pqxx::result rows = ExecPrepared(
+        tx,
         "SELECT t.state, t.attempt, coalesce(t.worker_id, '') AS worker_id, "
         "s.max_attempts FROM trials t JOIN searches s ON s.id = t.search_id "
         "WHERE t.id = $1 FOR UPDATE OF t",
@@ -431,7 +439,8 @@ absl::StatusOr<nas::v1::TrialState> PostgresStore::ReleaseTrial(
     }
     const bool retry = attempt < rows[0]["max_attempts"].as<int32_t>();
     // Like an expired lease: PENDING has no worker, FAILED keeps the last.
-    ExecPrepared0(tx, 
+    ExecPrepared0(
+        tx,
         absl::StrCat(
             "UPDATE trials SET state = $2, ", AppendReason("$3"),
             ", lease_expires_at = NULL, "
@@ -470,7 +479,7 @@ absl::Status PostgresStore::SetTrialRung(const LeaseRef& ref, int32_t rung) {
     if (!ended.ok()) return ended.status();
     if (ended->has_value()) return absl::OkStatus();  // ended meanwhile
     ExecPrepared0(tx, "UPDATE trials SET rung = $2 WHERE id = $1", ref.trial_id,
-                    rung);
+                  rung);
     tx.commit();
     return absl::OkStatus();
   });
@@ -480,8 +489,8 @@ absl::StatusOr<std::vector<EpochReport>> PostgresStore::ListEpochReports(
     int64_t search_id) {
   using Result = absl::StatusOr<std::vector<EpochReport>>;
   return pool_.Transact([&](pqxx::work& tx) -> Result {
-    const pqxx::result rows = ExecPrepared(tx, 
-        CurveQuery("t.number, t.kind, ", "t.search_id = $1"), search_id);
+    const pqxx::result rows = ExecPrepared(
+        tx, CurveQuery("t.number, t.kind, ", "t.search_id = $1"), search_id);
     std::vector<EpochReport> reports;
     reports.reserve(rows.size());
     for (const pqxx::row& row : rows) {
@@ -513,7 +522,8 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
                        "; only a RUNNING trial can become ", target));
     }
     if (ending == Ending::kComplete) {
-      ExecPrepared0(tx, 
+      ExecPrepared0(
+          tx,
           "UPDATE trials SET state = 'COMPLETED', val_accuracy = $2, "
           "val_loss = $3, test_accuracy = $4, test_loss = $5, params = $6, "
           "flops = $7, latency_ms = $8, train_seconds = $9, "
@@ -546,7 +556,8 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
     } else if (ending == Ending::kStop) {
       // What the last epoch measured: validation only; the trial never
       // reached its test evaluation.
-      ExecPrepared0(tx, 
+      ExecPrepared0(
+          tx,
           absl::StrCat("UPDATE trials SET state = 'STOPPED', ",
                        AppendReason("$2"),
                        ", val_accuracy = $3, val_loss = $4, "
@@ -567,7 +578,8 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
               : std::nullopt,
           rung);
     } else {
-      ExecPrepared0(tx, 
+      ExecPrepared0(
+          tx,
           absl::StrCat("UPDATE trials SET state = $2, ", AppendReason("$3"),
                        ", lease_expires_at = NULL, finished_at = now() "
                        "WHERE id = $1"),
@@ -576,8 +588,8 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
     if (IsEarlyStoppableKind(TrialKindFromName(trial->kind))) {
       // These trials upload only their training state for resuming (early
       // stopping); once one ended nothing resumes it, so the bytes go.
-      ExecPrepared0(tx, 
-          "DELETE FROM checkpoints WHERE trial_id = $1 AND version = 0",
+      ExecPrepared0(
+          tx, "DELETE FROM checkpoints WHERE trial_id = $1 AND version = 0",
           ref.trial_id);
     }
     tx.commit();
