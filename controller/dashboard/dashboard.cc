@@ -14,6 +14,7 @@
 #include "common/plot/svg_plot.h"
 #include "common/spec/estimation.h"
 #include "common/spec/objective.h"
+#include "common/spec/trial_kinds.h"
 #include "controller/best_trials.h"
 #include "controller/security/authorizer.h"
 #include "google/protobuf/util/time_util.h"
@@ -235,8 +236,7 @@ Page Dashboard::Search(int64_t search_id, const Caller& caller,
         "data-state=\"%s\"><td>%d</td><td>%s</td><td>%s</td><td><code>%s"
         "</code></td>",
         t.number(), t.number(), StateName(t.state()), t.number(),
-        absl::AsciiStrToLower(absl::StripPrefix(
-            nas::v1::TrialKind_Name(t.kind()), "TRIAL_KIND_")),
+        absl::AsciiStrToLower(spec::NamesOf(t.kind()).stored),
         StateName(t.state()), EscapeXml(t.architecture().text()));
     for (const std::string& c : columns) {
       absl::StrAppend(&table, "<td>", Metric(t.metrics(), c), "</td>");

@@ -59,10 +59,9 @@ void Send(const Page& page, httplib::Response& res) {
   res.set_content(page.body, page.content_type.c_str());
 }
 
-}  // namespace
-
-absl::Status HttpEndpoint::CheckOptions(const std::string& listen,
-                                       const ServerSecurityOptions& security) {
+// The address to bind, after CheckOptions' rules.
+absl::StatusOr<net::HostPort> CheckedAddress(
+    const std::string& listen, const ServerSecurityOptions& security) {
   absl::StatusOr<net::HostPort> address =
       net::ParseHostPort(listen, net::PortUse::kListen, "--http_listen");
   if (!address.ok()) return address.status();
@@ -73,16 +72,21 @@ absl::Status HttpEndpoint::CheckOptions(const std::string& listen,
         " is not a loopback address: plain HTTP is served only on loopback "
         "unless --allow_remote_plaintext (or serve TLS)"));
   }
-  return absl::OkStatus();
+  return address;
+}
+
+}  // namespace
+
+absl::Status HttpEndpoint::CheckOptions(const std::string& listen,
+                                       const ServerSecurityOptions& security) {
+  return CheckedAddress(listen, security).status();
 }
 
 absl::StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::Start(
     const std::string& listen, const ServerSecurityOptions& security,
     const Authorizer* auth, metrics::Registry* registry,
     Dashboard* dashboard) {
-  if (absl::Status s = CheckOptions(listen, security); !s.ok()) return s;
-  absl::StatusOr<net::HostPort> address =
-      net::ParseHostPort(listen, net::PortUse::kListen, "--http_listen");
+  absl::StatusOr<net::HostPort> address = CheckedAddress(listen, security);
   if (!address.ok()) return address.status();
   std::unique_ptr<HttpEndpoint> endpoint(new HttpEndpoint());
   if (security.plaintext) {

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/spec/trial_kinds.h"
 #include "controller/checkpoints/checkpoint_store.h"
 #include "controller/store/trial_store.h"
 #include "google/protobuf/util/time_util.h"
@@ -17,10 +18,9 @@ using metrics::Counter;
 using metrics::Family;
 using metrics::Gauge;
 
-// "TRIAL_KIND_SCORE_INHERITED" -> "SCORE_INHERITED".
+// "SCORE_INHERITED", as trials.kind spells it (unset counts as TRAIN).
 std::string KindLabel(nas::v1::TrialKind kind) {
-  return std::string(
-      absl::StripPrefix(nas::v1::TrialKind_Name(kind), "TRIAL_KIND_"));
+  return spec::NamesOf(kind).stored;
 }
 
 // "TRIAL_STATE_COMPLETED" -> "completed".
