@@ -176,17 +176,7 @@ int Watch(Context& ctx, const Args& args) {
         break;
       }
       case nas::v1::SearchEvent::kTrialFinished: {
-        const nas::v1::Trial& t = event.trial_finished();
-        line = absl::StrFormat("trial #%d%s %s: val %s test %s params %s",
-                               t.number(), KindTag(t.kind()),
-                               StateName(t.state()),
-                               Percent(t.metrics().val_accuracy()),
-                               Percent(t.metrics().test_accuracy()),
-                               HumanCount(t.metrics().params()));
-        if (t.state() != nas::v1::TRIAL_STATE_COMPLETED &&
-            !t.reason().empty()) {
-          line += " (" + ReasonSummary(t.reason(), 120) + ")";
-        }
+        line = TrialEndedLine(event.trial_finished());
         break;
       }
       case nas::v1::SearchEvent::kSearchDone:

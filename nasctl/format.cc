@@ -110,6 +110,20 @@ std::string ReasonSummary(absl::string_view reason, size_t max_chars) {
   return absl::StrCat(last.substr(0, max_chars > 3 ? max_chars - 3 : 0), "...");
 }
 
+std::string TrialEndedLine(const nas::v1::Trial& t) {
+  const std::string kind = KindName(t.kind());
+  std::string line = absl::StrFormat(
+      "trial #%d%s %s: val %s test %s params %s", t.number(),
+      kind.empty() ? "" : " [" + kind + "]", StateName(t.state()),
+      MetricText(t.metrics(), "val_accuracy"),
+      MetricText(t.metrics(), "test_accuracy"),
+      MetricText(t.metrics(), "params"));
+  if (t.state() != nas::v1::TRIAL_STATE_COMPLETED && !t.reason().empty()) {
+    line += " (" + ReasonSummary(t.reason(), 120) + ")";
+  }
+  return line;
+}
+
 std::string StateName(nas::v1::SearchState state) {
   return StripPrefix(nas::v1::SearchState_Name(state), "SEARCH_STATE_");
 }

@@ -45,6 +45,10 @@ int PlannedTrials(const nas::v1::Search& search);
 // "" for a search that trains every candidate from scratch.
 std::string PhaseText(const nas::v1::Search& search);
 std::string Percent(double fraction);
+// `nasctl watch`'s line for a finished trial: "trial #3 [score] COMPLETED:
+// val 91.20% test - params 30.5k", a metric its estimator did not measure
+// as "-", and the reason's last line when it did not complete.
+std::string TrialEndedLine(const nas::v1::Trial& trial);
 
 // Tables (kTable) or CSV (kCsv: a header line, RFC 4180 quoting, plain
 // numbers: fractions, not percents; full counts, not 1.5M; the whole

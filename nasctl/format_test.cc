@@ -79,6 +79,25 @@ TEST(FormatTest, OutputFormats) {
             "-o: expected table, json or csv, got \"yaml\"");
 }
 
+TEST(FormatTest, TrialEndedLineShowsUnmeasuredMetricsAsDashes) {
+  nas::v1::Trial score;
+  score.set_number(69);
+  score.set_kind(nas::v1::TRIAL_KIND_SCORE_INHERITED);
+  score.set_state(nas::v1::TRIAL_STATE_COMPLETED);
+  score.mutable_metrics()->set_val_accuracy(0.735);
+  score.mutable_metrics()->set_params(30500);
+  // An inherited-weight score measures no test accuracy: "-", not 0.00%.
+  EXPECT_EQ(TrialEndedLine(score),
+            "trial #69 [score] COMPLETED: val 73.50% test - params 30.5k");
+
+  nas::v1::Trial failed;
+  failed.set_number(2);
+  failed.set_state(nas::v1::TRIAL_STATE_FAILED);
+  failed.set_reason("attempt 1: out of memory\nattempt 2: diverged");
+  EXPECT_EQ(TrialEndedLine(failed),
+            "trial #2 FAILED: val - test - params - (attempt 2: diverged)");
+}
+
 TEST(FormatTest, ReasonSummaryKeepsTheLastLineCut) {
   EXPECT_EQ(ReasonSummary(""), "-");
   EXPECT_EQ(ReasonSummary("attempt 1: lease expired\nattempt 2: OOM\n"),
