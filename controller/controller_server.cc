@@ -102,7 +102,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   server->pruning_ = std::make_unique<PruningBook>(server->store_.get());
   server->search_service_ = std::make_unique<SearchServiceImpl>(
       server->store_.get(), server->scheduler_.get(), server->hub_.get(),
-      &server->authorizer_);
+      &server->authorizer_, server->checkpoints_.get());
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(
       server->store_.get(), server->checkpoints_.get(),
       server->scheduler_.get(), server->hub_.get(), server->pruning_.get(),

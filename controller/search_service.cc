@@ -91,8 +91,13 @@ absl::StatusOr<nas::v1::SearchSpec> RequestedSpec(bool has_spec,
 }  // namespace
 
 SearchServiceImpl::SearchServiceImpl(TrialStore* store, Scheduler* scheduler,
-                                     EventHub* hub, const Authorizer* auth)
-    : store_(store), scheduler_(scheduler), hub_(hub), auth_(auth) {}
+                                     EventHub* hub, const Authorizer* auth,
+                                     CheckpointStore* checkpoints)
+    : store_(store),
+      scheduler_(scheduler),
+      hub_(hub),
+      auth_(auth),
+      checkpoints_(checkpoints) {}
 
 absl::StatusOr<nas::v1::Search> SearchServiceImpl::VisibleSearch(
     const Caller& caller, int64_t search_id) {

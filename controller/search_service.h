@@ -4,6 +4,7 @@
 #ifndef NAS_CONTROLLER_SEARCH_SERVICE_H_
 #define NAS_CONTROLLER_SEARCH_SERVICE_H_
 
+#include "controller/checkpoints/checkpoint_store.h"
 #include "controller/event_hub.h"
 #include "controller/scheduler.h"
 #include "controller/security/authorizer.h"
@@ -16,8 +17,11 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
  public:
   // All pointers must outlive the service. Every call needs the client role
   // (or admin); clients see only the searches they created.
+  // `checkpoints` serves ExportModel; without it (nullptr) ExportModel is
+  // FAILED_PRECONDITION.
   SearchServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub,
-                    const Authorizer* auth);
+                    const Authorizer* auth,
+                    CheckpointStore* checkpoints = nullptr);
 
   grpc::Status CreateSearch(grpc::ServerContext* context,
                             const nas::v1::CreateSearchRequest* request,
@@ -57,6 +61,10 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
   grpc::Status EnqueueTrials(grpc::ServerContext* context,
                              const nas::v1::EnqueueTrialsRequest* request,
                              nas::v1::EnqueueTrialsResponse* response) override;
+  // Exporting trained models: search_service_export.cc.
+  grpc::Status ExportModel(
+      grpc::ServerContext* context, const nas::v1::ExportModelRequest* request,
+      grpc::ServerWriter<nas::v1::ExportModelChunk>* writer) override;
 
  private:
   // The search if `caller` may see it. Another client's search is NotFound,
@@ -72,6 +80,7 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
   Scheduler* const scheduler_;
   EventHub* const hub_;
   const Authorizer* const auth_;
+  CheckpointStore* const checkpoints_;
 };
 
 }  // namespace nas::controller

@@ -227,6 +227,7 @@ grpc::Status WorkerServiceImpl::AcquireTrial(
   started->set_kind(a.kind());
   *started->mutable_architecture() = a.architecture();
   *started->mutable_budget() = a.budget();
+  if (a.has_task()) *started->mutable_task() = a.task();
   started->set_attempt(a.attempt());
   started->set_worker_id(request->worker_id());
   Publish(a.search_id(), event);

@@ -8,7 +8,8 @@ RUN BUILD_DIR=/src/build scripts/build.sh -DNAS_BUILD_TESTS=OFF
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libpqxx-6.4 libspdlog1.10 libyaml-cpp0.7 \
-      libabsl20220623 libcpp-httplib0.11 ca-certificates \
+      libabsl20220623 libcpp-httplib0.11 librsvg2-2 fonts-dejavu-core \
+      ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/controller/nas-controller /usr/local/bin/
 COPY --from=build /src/build/nasctl/nasctl /usr/local/bin/

@@ -36,8 +36,11 @@ int Searches(Context& ctx, const Args& args);
 int Trials(Context& ctx, const Args& args);
 int Best(Context& ctx, const Args& args);
 
-// commands_plot.cc: charts as SVG files.
+// commands_plot.cc: charts as SVG or PNG files.
 int Plot(Context& ctx, const Args& args);
+
+// commands_export.cc: a trained model as a folder.
+int Export(Context& ctx, const Args& args);
 
 // Managing searches (commands_manage.cc). SEARCH is an id or a unique name.
 int Extend(Context& ctx, const Args& args);

@@ -1,5 +1,5 @@
-// nasctl plot: a search's charts as SVG files, drawn by common/plot as the
-// dashboard draws them, for people without a browser on the controller.
+// nasctl plot: a search's charts as SVG or PNG files, drawn by common/plot as
+// the dashboard draws them, for people without a browser on the controller.
 #include <fstream>
 #include <optional>
 #include <string>
@@ -12,6 +12,7 @@
 #include "grpcpp/client_context.h"
 #include "nasctl/command_util.h"
 #include "nasctl/commands.h"
+#include "nasctl/png_render.h"
 
 namespace nas::cli {
 
@@ -19,10 +20,11 @@ int Plot(Context& ctx, const Args& args) {
   int64_t id;
   if (!SearchIdArg(ctx, args, &id)) return 2;
   const std::string path = args.Get("output").value_or("");
-  if (path.empty() || !absl::EndsWith(path, ".svg")) {
+  const bool png = absl::EndsWith(path, ".png");
+  if (!png && !absl::EndsWith(path, ".svg")) {
     return Usage(ctx,
-                 "-o FILE.svg: where to write the chart (SVG; a browser "
-                 "opens it, and rsvg-convert or inkscape turn it into PNG)");
+                 "-o FILE.svg or FILE.png: where to write the chart (SVG "
+                 "for a browser, PNG for anything else)");
   }
   const std::string chart_name = args.Get("chart").value_or("objective");
   if (chart_name != "objective" && chart_name != "pareto") {
@@ -55,12 +57,21 @@ int Plot(Context& ctx, const Args& args) {
     chart = plot::ObjectiveChart(search.spec(), trials);
   }
   chart->title = absl::StrCat(search.spec().name(), ": ", chart->title);
-  std::ofstream out(path);
-  out << plot::RenderSvg(*chart);
-  out.close();
-  if (!out) {
-    *ctx.err << "cannot write " << path << "\n";
-    return 1;
+  const std::string svg = plot::RenderSvg(*chart);
+  if (png) {
+    // Twice the SVG's size: sharp on high-density screens and in slides.
+    if (absl::Status s = WriteSvgAsPng(svg, path, 2.0); !s.ok()) {
+      *ctx.err << s.message() << "\n";
+      return 1;
+    }
+  } else {
+    std::ofstream out(path);
+    out << svg;
+    out.close();
+    if (!out) {
+      *ctx.err << "cannot write " << path << "\n";
+      return 1;
+    }
   }
   *ctx.out << "wrote " << path << " (" << trials.size() << " trials)\n";
   return 0;

@@ -88,11 +88,22 @@ const std::map<std::string, Command>& Commands() {
         true}},
       {"plot",
        {nas::cli::Plot,
-        "plot SEARCH_ID -o FILE.svg [--chart objective|pareto]",
-        "Write a search's chart as SVG, drawn as the dashboard draws it: "
+        "plot SEARCH_ID -o FILE.svg|FILE.png [--chart objective|pareto]",
+        "Write a search's chart as SVG or PNG, drawn as the dashboard draws "
+        "it: "
         "the first objective by trial number with the best so far "
         "(default), or the Pareto front of the first two objectives.",
         {"chart"},
+        false,
+        true}},
+      {"export",
+       {nas::cli::Export,
+        "export SEARCH_ID -o DIR [--trial N]",
+        "Write a trained model to DIR (model.json and its weights; "
+        "docs/export.md): the best trial that kept its weights, or trial N "
+        "(a completed TRAIN or RETRAIN trial). nas-predict DIR IMAGE... and "
+        "nas_client.load_model(DIR) use it.",
+        {"trial"},
         false,
         true}},
       {"cancel",
@@ -195,7 +206,7 @@ int main(int argc, char** argv) {
   std::set<std::string> value_options = {
       "controller", "output",  "state",      "k",    "limit", "tls_ca",
       "tls_cert",   "tls_key", "token_file", "name", "sort",  "page_token",
-      "max_trials", "file", "chart"};
+      "max_trials", "file",    "chart",      "trial"};
   auto args = nas::cli::ParseArgs(argc, argv, value_options,
                                   {"watch", "plaintext", "version", "force",
                                    "all"});

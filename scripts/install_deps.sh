@@ -7,10 +7,11 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libtorch-dev libpqxx-dev libabsl-dev libspdlog-dev libyaml-cpp-dev libcpp-httplib-dev
+  libstb-dev librsvg2-dev
   libgtest-dev libgmock-dev openssl libssl-dev
   postgresql postgresql-client
   nodejs npm
-  python3 python3-grpcio python3-yaml
+  python3 python3-grpcio python3-yaml python3-torch python3-onnx
   chromium
   kubernetes-client
 )

@@ -73,5 +73,27 @@ READER_URL=${DB_URL/nas:nas@/nas_reader:nas_reader@}
 echo "Trial history in SQL (PostgreSQL keeps running; stop it with: scripts/pg_local.sh stop $PG_DIR):"
 echo "  psql '$READER_URL' -c 'SELECT * FROM best_trials WHERE search_id = $SEARCH_ID'"
 echo "  psql '$READER_URL' -c 'SELECT * FROM epoch_metrics WHERE search_id = $SEARCH_ID'"
-$NASCTL plot "$SEARCH_ID" -o "$RUN_DIR/search-$SEARCH_ID.svg" >/dev/null &&
-  echo "Its chart: $RUN_DIR/search-$SEARCH_ID.svg (nasctl plot), and the dashboard while this script runs."
+$NASCTL plot "$SEARCH_ID" -o "$RUN_DIR/search-$SEARCH_ID.png" >/dev/null &&
+  echo "Its chart: $RUN_DIR/search-$SEARCH_ID.png (nasctl plot), and the dashboard while this script runs."
+
+# The answer, taken away: the best trained network as files, used without
+# the service (docs/export.md). A tabular search trains none; say so, go on.
+MODEL_DIR="$RUN_DIR/model-$SEARCH_ID"
+step "Exporting the best model of search $SEARCH_ID to $MODEL_DIR"
+if $NASCTL export "$SEARCH_ID" -o "$MODEL_DIR"; then
+  DATA_NAME=$(sed -n 's/.*"dataset": *"DATASET_NAME_\([A-Z0-9_]*\)".*/\1/p' \
+    "$MODEL_DIR/model.json" | tr '[:upper:]' '[:lower:]')
+  TEST_IMAGES="$ROOT/data/$DATA_NAME/t10k-images-idx3-ubyte"
+  if [[ -f $TEST_IMAGES ]]; then
+    step "Classifying 8 test images with it (nas-predict; PNG and JPEG work too)"
+    build/worker/nas-predict "$MODEL_DIR" "$TEST_IMAGES" \
+      --labels "$ROOT/data/$DATA_NAME/t10k-labels-idx1-ubyte" --limit 8
+    step "The same model in PyTorch (nas_client.load_model), saved as ONNX"
+    # Debian's Python, which has the packages install_deps.sh installed.
+    PYTHON=${PYTHON:-/usr/bin/python3}
+    "$PYTHON" clients/python/generate_stubs.py &&
+      PYTHONPATH=clients/python "$PYTHON" examples/python/use_exported_model.py \
+        "$MODEL_DIR" "$TEST_IMAGES" "$ROOT/data/$DATA_NAME/t10k-labels-idx1-ubyte" ||
+      echo "(the Python client needs python3-grpcio and python3-torch: scripts/install_deps.sh)"
+  fi
+fi

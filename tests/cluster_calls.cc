@@ -132,6 +132,28 @@ grpc::Status GetBestTrials(nas::v1::SearchService::Stub& stub, int64_t id,
   return stub.GetBestTrials(&context, request, response);
 }
 
+grpc::Status ExportModel(nas::v1::SearchService::Stub& stub, int64_t id,
+                         int trial_number, nas::v1::ModelManifest* manifest,
+                         std::string* weights) {
+  nas::v1::ExportModelRequest request;
+  request.set_search_id(id);
+  if (trial_number < 0) {
+    request.set_best(true);
+  } else {
+    request.set_trial_number(trial_number);
+  }
+  grpc::ClientContext context;
+  SetDeadline(context);
+  auto reader = stub.ExportModel(&context, request);
+  nas::v1::ExportModelChunk chunk;
+  weights->clear();
+  for (bool first = true; reader->Read(&chunk); first = false) {
+    if (first) *manifest = chunk.manifest();
+    *weights += chunk.data();
+  }
+  return reader->Finish();
+}
+
 std::vector<nas::v1::Trial> ListAllTrialsOrFail(
     nas::v1::SearchService::Stub& stub, int64_t id) {
   std::vector<nas::v1::Trial> trials;

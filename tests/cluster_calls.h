@@ -73,6 +73,12 @@ grpc::Status CancelSearch(nas::v1::SearchService::Stub& stub, int64_t id,
                           nas::v1::Search* search);
 grpc::Status GetBestTrials(nas::v1::SearchService::Stub& stub, int64_t id,
                            int k, nas::v1::GetBestTrialsResponse* response);
+// ExportModel of search `id`: the best trial that kept weights when
+// `trial_number` is negative, else that trial. On OK, *manifest and *weights
+// hold what streamed.
+grpc::Status ExportModel(nas::v1::SearchService::Stub& stub, int64_t id,
+                         int trial_number, nas::v1::ModelManifest* manifest,
+                         std::string* weights);
 // Polls search `id` every `poll` until it is COMPLETED (true) or `timeout`
 // has passed (false). Failed calls count as not completed yet.
 bool WaitUntilCompleted(

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -158,9 +159,31 @@ TEST(DashboardBrowser, ShowsEveryCompletedTrialAndTheBestOfNasctlBest) {
                   cluster.address(), "plot", absl::StrCat(search.id()), "-o",
                   cluster.log_dir() + "/search.png"},
                  cluster.log_dir() + "/nasctl-png.log");
-  EXPECT_EQ(as_png.Wait(seconds(60)), 2) << as_png.ReadLog();
-  EXPECT_TRUE(absl::StrContains(as_png.ReadLog(), "-o FILE.svg"))
-      << as_png.ReadLog();
+  ASSERT_EQ(as_png.Wait(seconds(60)), 0) << as_png.ReadLog();
+  {
+    // A PNG of twice the SVG's size (its IHDR chunk), with a chart on it.
+    std::ifstream png_file(cluster.log_dir() + "/search.png", std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(png_file)),
+                            std::istreambuf_iterator<char>());
+    ASSERT_GT(bytes.size(), 24u);
+    EXPECT_EQ(bytes.substr(0, 8), "\x89PNG\r\n\x1a\n");
+    auto be32 = [&](size_t at) {
+      uint32_t v = 0;
+      for (size_t i = 0; i < 4; ++i) v = v << 8 | uint8_t(bytes[at + i]);
+      return v;
+    };
+    const size_t width_at = svg.str().find("width=\"") + 7;
+    const int svg_width = std::stoi(svg.str().substr(width_at));
+    EXPECT_EQ(be32(16), 2u * svg_width);
+    EXPECT_GT(bytes.size(), 10000u) << "a blank chart is smaller";
+  }
+  Subprocess as_gif({NAS_NASCTL_BINARY, "--plaintext", "--controller",
+                     cluster.address(), "plot", absl::StrCat(search.id()), "-o",
+                     cluster.log_dir() + "/search.gif"},
+                    cluster.log_dir() + "/nasctl-gif.log");
+  EXPECT_EQ(as_gif.Wait(seconds(60)), 2) << as_gif.ReadLog();
+  EXPECT_TRUE(absl::StrContains(as_gif.ReadLog(), "FILE.png"))
+      << as_gif.ReadLog();
   Subprocess pareto({NAS_NASCTL_BINARY, "--plaintext", "--controller",
                      cluster.address(), "plot", absl::StrCat(search.id()),
                      "-o", svg_path, "--chart", "pareto"},

@@ -162,6 +162,21 @@ TEST(WeightSharingEndToEnd, ThreePhasesMergeScoreAndRetrain) {
                 "AND t.search_id = " + id),
             "2");
 
+  // The answer exports: the best retrained network with its weights.
+  {
+    nas::v1::ModelManifest manifest;
+    std::string bytes;
+    const grpc::Status status =
+        ExportModel(cluster.search(), search.id(), -1, &manifest, &bytes);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_EQ(manifest.trial_number(), best.trials(0).number());
+    EXPECT_EQ(manifest.trial_kind(), nas::v1::TRIAL_KIND_RETRAIN);
+    tensor::TensorMap weights;
+    std::string error;
+    ASSERT_TRUE(tensor::Parse(bytes, &weights, &error)) << error;
+    EXPECT_EQ(weights.count("classifier.weight"), 1u);
+  }
+
   // The merge is the weighted average of the round's shard uploads.
   const std::string merged_ids =
       Sql(cluster, "SELECT array_to_string(merged_trial_ids, ',') FROM "
@@ -207,6 +222,40 @@ TEST(WeightSharingEndToEnd, ThreePhasesMergeScoreAndRetrain) {
       log, absl::StrCat("fetched search ", id, " supernet version 2 ("));
   EXPECT_GE(fetches, 1) << log;
   EXPECT_LE(fetches, 2) << log;
+}
+
+// `nasctl watch` shows each shard's round and slice from its started event
+// (it read "round 1, shard 1/0" for every shard when the event had no task).
+TEST(WeightSharingEndToEnd, AShardsStartedEventNamesItsRoundAndShard) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  const int64_t id =
+      CreateSearchOrFail(cluster.search(), ParseSpec(kWeightSharingSearch));
+  ASSERT_GT(id, 0);
+  nas::v1::WatchSearchRequest watch;
+  watch.set_search_id(id);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  auto reader = cluster.search().WatchSearch(&context, watch);
+  nas::v1::SearchEvent event;
+  ASSERT_TRUE(reader->Read(&event));  // the snapshot: subscribed
+  const std::string worker = RegisterWorkerOrFail(cluster.worker_api(), "w");
+  const nas::v1::TrialAssignment second_shard = [&] {
+    AcquireTrialOrFail(cluster.worker_api(), worker, 5000);
+    return AcquireTrialOrFail(cluster.worker_api(), worker, 5000);
+  }();
+  ASSERT_EQ(second_shard.kind(), nas::v1::TRIAL_KIND_SUPERNET_SHARD);
+  std::vector<nas::v1::SupernetTask> started;
+  while (started.size() < 2 && reader->Read(&event)) {
+    if (event.has_trial_started())
+      started.push_back(event.trial_started().task());
+  }
+  context.TryCancel();
+  ASSERT_EQ(started.size(), 2u);
+  EXPECT_EQ(started[1].num_shards(), 2);
+  EXPECT_EQ(started[1].shard_index(), second_shard.task().shard_index());
+  EXPECT_NE(started[0].shard_index(), started[1].shard_index());
+  EXPECT_EQ(started[1].round(), 0);
 }
 
 TEST(WeightSharingEndToEnd, AShardWorkerKilledMidRoundIsRetried) {

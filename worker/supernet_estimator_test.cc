@@ -397,7 +397,7 @@ TEST_F(SupernetEstimatorTest, MissingDataIsAWorkerFault) {
   EXPECT_EQ(missing.code(), absl::StatusCode::kFailedPrecondition) << missing;
 }
 
-TEST_F(SupernetEstimatorTest, RetrainUploadsTheTrainedNetwork) {
+TEST_F(SupernetEstimatorTest, StandAloneTrialsUploadTheTrainedNetwork) {
   TorchEstimatorOptions options;
   options.device = "cpu";
   TorchEstimator estimator(options, Datasets());
@@ -428,11 +428,11 @@ TEST_F(SupernetEstimatorTest, RetrainUploadsTheTrainedNetwork) {
       << error;
   EXPECT_EQ(logits.size(), 20u);
 
-  // TRAIN trains the same way and keeps nothing.
+  // TRAIN trains the same way and keeps the same network (for export).
   a.set_kind(nas::v1::TRIAL_KIND_TRAIN);
   absl::StatusOr<Evaluation> train = estimator.Evaluate(a, go_on);
   ASSERT_TRUE(train.ok()) << train.status();
-  EXPECT_TRUE(train->upload.empty());
+  EXPECT_TRUE(train->upload == retrain->upload);
   EXPECT_EQ(train->metrics.test_loss(), retrain->metrics.test_loss());
 }
 

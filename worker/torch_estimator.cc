@@ -33,8 +33,9 @@ absl::StatusOr<Evaluation> TorchEstimator::Evaluate(
   const train::Dataset& data = *candidate->data;
   train::TrainOptions train_options = TrainOptionsOf(
       a.budget(), a, options_.device, options_.num_threads);
-  const bool retrain = a.kind() == nas::v1::TRIAL_KIND_RETRAIN;
-  train_options.keep_weights = retrain;
+  // Every stand-alone trained network's weights are kept (RETRAIN's and
+  // TRAIN's alike), so that any ranked trial can be exported.
+  train_options.keep_weights = true;
 
   absl::StatusOr<train::TrainResult> trained =
       TrainResumably(a, network, data, train_options, states_, on_epoch);
@@ -51,9 +52,7 @@ absl::StatusOr<Evaluation> TorchEstimator::Evaluate(
   m.set_flops(result.flops);
   m.set_latency_ms(result.latency_ms);
   m.set_train_seconds(result.train_seconds);
-  if (retrain && !result.stopped) {
-    evaluation.upload = tensor::Serialize(result.weights);
-  }
+  if (!result.stopped) evaluation.upload = tensor::Serialize(result.weights);
   return evaluation;
 }
 

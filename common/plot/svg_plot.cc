@@ -149,7 +149,16 @@ std::string RenderSvg(const Chart& chart) {
       Num(kTop + plot_h / 2), EscapeXml(chart.y_label));
 
   // Series, then the legend.
-  int legend = 0;
+  // Legend entries sit on the title's line, packed against the right edge
+  // so that a long title (nasctl prefixes the search's name) keeps clear:
+  // a swatch, then the name at about 7 px per character of 12 px text.
+  auto entry_width = [](const Series& s) {
+    return 14 + 7 * static_cast<int>(s.name.size()) + 18;
+  };
+  int legend_x = w - kRight;
+  for (const Series& s : chart.series) {
+    if (!s.name.empty()) legend_x -= entry_width(s);
+  }
   for (const Series& s : chart.series) {
     absl::StrAppendFormat(&svg, "<g class=\"series %s\">\n",
                           EscapeXml(s.css_class));
@@ -190,8 +199,8 @@ std::string RenderSvg(const Chart& chart) {
     }
     svg += "</g>\n";
     if (!s.name.empty()) {
-      // On the title's line, right of its middle.
-      const int lx = w / 2 + 130 * legend++;
+      const int lx = legend_x;
+      legend_x += entry_width(s);
       absl::StrAppendFormat(&svg,
                             "<rect x=\"%d\" y=\"10\" width=\"10\" "
                             "height=\"10\" fill=\"%s\"/><text x=\"%d\" "

@@ -11,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "common/spec/early_stopping.h"
+#include "common/spec/trial_kinds.h"
 #include "controller/store/capability_tokens.h"
 #include "controller/store/pg_checks.h"
 #include "controller/store/postgres_store_impl.h"
@@ -585,9 +586,13 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
                        "WHERE id = $1"),
           ref.trial_id, target, ReasonLine(ref, reason, "failed"));
     }
-    if (IsEarlyStoppableKind(TrialKindFromName(trial->kind))) {
-      // These trials upload only their training state for resuming (early
-      // stopping); once one ended nothing resumes it, so the bytes go.
+    const nas::v1::TrialKind kind = TrialKindFromName(trial->kind);
+    if (IsEarlyStoppableKind(kind) &&
+        !(ending == Ending::kComplete && spec::IsRankedKind(kind))) {
+      // Until they end, these trials upload only their training state for
+      // resuming (early stopping); once one ended nothing resumes it, so
+      // the bytes go. A completed TRAIN trial's upload is its final weights
+      // instead (the worker replaced the state), kept to be exported.
       ExecPrepared0(
           tx, "DELETE FROM checkpoints WHERE trial_id = $1 AND version = 0",
           ref.trial_id);

@@ -8,6 +8,7 @@
 #include <iterator>
 #include <utility>
 
+#include "common/space/datasets.h"
 #include "worker/train/trainer.h"
 
 namespace nas::train {
@@ -162,11 +163,10 @@ std::shared_ptr<const Dataset> Load(const std::string& name,
         !ReadIdxPair(folder, "t10k", &test_images, &test_labels, error)) {
       return nullptr;
     }
-    // Pixel statistics of the training images.
-    const bool fashion = name == "fashion_mnist";
-    return MakeDataset(name, 10, {fashion ? 0.2860f : 0.1307f},
-                       {fashion ? 0.3530f : 0.3081f}, train_images,
-                       train_labels, test_images, test_labels, error);
+    const space::DatasetInfo& info = *space::FindDataset(name);
+    return MakeDataset(name, info.shape.num_classes, info.mean, info.std,
+                       train_images, train_labels, test_images, test_labels,
+                       error);
   }
   if (name == "cifar10") {
     const std::string folder = FindFolder(
@@ -180,9 +180,10 @@ std::shared_ptr<const Dataset> Load(const std::string& name,
                           &test_labels, error)) {
       return nullptr;
     }
-    return MakeDataset(name, 10, {0.4914f, 0.4822f, 0.4465f},
-                       {0.2470f, 0.2435f, 0.2616f}, train_images, train_labels,
-                       test_images, test_labels, error);
+    const space::DatasetInfo& info = *space::FindDataset(name);
+    return MakeDataset(name, info.shape.num_classes, info.mean, info.std,
+                       train_images, train_labels, test_images, test_labels,
+                       error);
   }
   *error = "unknown data set \"" + name +
            "\" (expected fashion_mnist, mnist or cifar10)";

@@ -12,4 +12,12 @@ from nas_client.records import (BestTrials, Event, Search, Trial,
                                 trials_frame)
 
 __all__ = ["Client", "NasError", "BestTrials", "Event", "Search", "Trial",
-           "trials_frame"]
+           "trials_frame", "load_model"]
+
+
+def load_model(directory):
+    """nas_client.model.load_model: an exported model (ExportModel's folder)
+    as a PyTorch module. Imported on call, so that only scripts that load
+    models need torch."""
+    from nas_client import model
+    return model.load_model(directory)

@@ -2,11 +2,13 @@
 proto/nas/v1/search_service.proto with Python types in and out."""
 from __future__ import annotations
 
+import hashlib
 import os
 import pathlib
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 import grpc
+from google.protobuf import json_format
 import yaml
 
 from nas_client._protos import search_pb2, search_service_pb2
@@ -178,6 +180,44 @@ class Client:
             search_service_pb2.GetBestTrialsRequest(search_id=search_id, k=k))
         return BestTrials([Trial.from_proto(t) for t in response.trials],
                           response.pareto_front)
+
+    def export_model(self, search_id: int, directory: Union[str, os.PathLike],
+                     trial_number: Optional[int] = None,
+                     timeout: Optional[float] = 600) -> pathlib.Path:
+        """Writes a trained model to `directory` as `nasctl export` does
+        (model.json and its weights; docs/export.md): the best trial that
+        kept its weights, or trial `trial_number`. nas_client.load_model
+        reads it. Returns the directory."""
+        request = search_service_pb2.ExportModelRequest(search_id=search_id)
+        if trial_number is None:
+            request.best = True
+        else:
+            request.trial_number = trial_number
+        manifest, chunks = None, []
+        try:
+            for chunk in self._stub.ExportModel(
+                    request, metadata=self._metadata, timeout=timeout):
+                if manifest is None:
+                    manifest = chunk.manifest
+                chunks.append(chunk.data)
+        except grpc.RpcError as e:
+            raise NasError(e.code(), e.details()) from None
+        weights = b"".join(chunks)
+        if (manifest is None or len(weights) != manifest.weights.size or
+                hashlib.sha256(weights).hexdigest() != manifest.weights.sha256):
+            raise NasError(grpc.StatusCode.DATA_LOSS,
+                           "the weights arrived damaged; export again")
+        folder = pathlib.Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        # The manifest last: a folder with model.json holds a whole model.
+        for name, data in ((manifest.weights.file, weights),
+                           ("model.json", json_format.MessageToJson(
+                               manifest, preserving_proto_field_name=True)
+                            .encode())):
+            partial = folder / (name + ".partial")
+            partial.write_bytes(data)
+            partial.replace(folder / name)
+        return folder
 
     def watch(self, search_id: int,
               timeout: Optional[float] = None) -> Iterator[Event]:

@@ -162,11 +162,37 @@ class ClientTest(unittest.TestCase):
         self.assertIn(search.id,
                       [s.id for s in self.nas.searches(name="py-client")])
 
+        self.check_export(search.id, best.trials[0])
+
         try:
             frame = nas_client.trials_frame(trials)
         except ImportError:
             return  # pandas is optional
         self.assertEqual(list(frame["number"]), [0, 1, 2])
+
+    def check_export(self, search_id: int, best) -> None:
+        """The best model, exported and loaded in PyTorch, classifies the
+        test images as its worker measured."""
+        with tempfile.TemporaryDirectory() as out:
+            with self.assertRaises(nas_client.NasError) as missing:
+                self.nas.export_model(search_id, out, trial_number=99)
+            self.assertEqual(missing.exception.code, grpc.StatusCode.NOT_FOUND)
+            folder = self.nas.export_model(search_id, pathlib.Path(out) / "m")
+            try:
+                model = nas_client.load_model(folder)
+            except ImportError:
+                return  # python3-torch is optional for the client
+            from nas_client.model import read_idx_images
+            self.assertEqual(model.manifest["trial_number"], best.number)
+            data = pathlib.Path(os.environ["NAS_DATA_DIR"]) / "mnist"
+            images = read_idx_images(data / "t10k-images-idx3-ubyte")
+            labels = list((data / "t10k-labels-idx1-ubyte").read_bytes()[8:])
+            predicted = model.logits(images).argmax(1).tolist()
+            accuracy = sum(p == y for p, y in zip(predicted, labels)) / len(
+                labels)
+            # Two images of 10,000: summation order may differ on a near tie.
+            self.assertAlmostEqual(accuracy, best.metrics["test_accuracy"],
+                                   delta=2e-4)
 
     def test_a_dict_spec_validates_with_defaults_filled_in(self):
         import yaml
