@@ -5,23 +5,19 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/spec/dataset_names.h"
 #include "common/spec/space_from_proto.h"
 
 namespace nas::worker {
 namespace {
 
 absl::StatusOr<std::string> DatasetFolderName(nas::v1::DatasetName name) {
-  switch (name) {
-    case nas::v1::DATASET_NAME_FASHION_MNIST:
-      return std::string("fashion_mnist");
-    case nas::v1::DATASET_NAME_MNIST:
-      return std::string("mnist");
-    case nas::v1::DATASET_NAME_CIFAR10:
-      return std::string("cifar10");
-    default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("dataset.name: unsupported data set ", name));
+  std::string folder = spec::DatasetText(name);
+  if (folder.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dataset.name: unsupported data set ", name));
   }
+  return folder;
 }
 
 }  // namespace

@@ -12,7 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/space/datasets.h"
 #include "common/space/space.h"
+#include "common/spec/dataset_names.h"
 #include "common/spec/space_from_proto.h"
 #include "worker/train/trainer.h"
 
@@ -64,13 +66,8 @@ double StandardNormal(uint64_t seed) {
 // Input shape of the data set the search names; the table's (CIFAR-10) when
 // none is named.
 space::InputShape InputShapeOf(nas::v1::DatasetName name) {
-  switch (name) {
-    case nas::v1::DATASET_NAME_MNIST:
-    case nas::v1::DATASET_NAME_FASHION_MNIST:
-      return space::InputShape{1, 28, 28, 10};
-    default:
-      return space::InputShape{3, 32, 32, 10};
-  }
+  const space::DatasetInfo* data = space::FindDataset(spec::DatasetText(name));
+  return data != nullptr ? data->shape : space::FindDataset("cifar10")->shape;
 }
 
 }  // namespace

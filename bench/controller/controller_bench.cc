@@ -46,6 +46,15 @@ ABSL_FLAG(int, workers, 8,
 ABSL_FLAG(int, trials, 2000, "trials in the search");
 ABSL_FLAG(int, parallelism, 0, "search parallelism; 0: the worker count");
 ABSL_FLAG(std::string, label, "", "a name for this run in the output");
+ABSL_FLAG(int, watchers, 0,
+          "WatchSearch streams held open on the search while it runs (as "
+          "nasctl watch does); reports how long after the search's last "
+          "completion each stream ended");
+ABSL_FLAG(int, idle_workers, 0,
+          "instead of a search: this many registered workers polling "
+          "AcquireTrial with nothing to run, for --idle_seconds; reports the "
+          "controller's CPU and memory while they wait");
+ABSL_FLAG(int, idle_seconds, 30, "how long --idle_workers poll");
 
 namespace {
 
@@ -174,6 +183,79 @@ void RunWorker(int index, int64_t search_id, const std::atomic<bool>* done,
   }
 }
 
+// Follows the search's event stream to its end (search_done); *ended is when
+// the stream closed.
+void RunWatcher(int64_t search_id, Clock::time_point* ended, bool* ok) {
+  auto stub = nas::v1::SearchService::NewStub(Channel(-2));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::minutes(11));
+  nas::v1::WatchSearchRequest request;
+  request.set_search_id(search_id);
+  auto reader = stub->WatchSearch(&context, request);
+  nas::v1::SearchEvent event;
+  bool done = false;
+  while (reader->Read(&event)) done = done || event.has_search_done();
+  *ok = reader->Finish().ok() && done;
+  *ended = Clock::now();
+}
+
+// Registers `count` workers that ask for trials (wait 500 ms, as the fake
+// workers do; nas-worker asks with its --acquire_wait_ms) for `seconds`
+// while no search runs, and prints the controller's CPU and memory.
+int RunIdleWorkers(int count, int seconds) {
+  std::atomic<bool> done{false};
+  std::atomic<int> registered{0}, polls{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < count; ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = nas::v1::WorkerService::NewStub(Channel(i));
+      grpc::ClientContext context;
+      nas::v1::RegisterWorkerRequest request;
+      request.set_host(absl::StrCat("idle-", i));
+      nas::v1::RegisterWorkerResponse response;
+      if (!stub->RegisterWorker(&context, request, &response).ok()) {
+        ++errors;
+        return;
+      }
+      ++registered;
+      while (!done.load()) {
+        nas::v1::AcquireTrialRequest acquire;
+        acquire.set_worker_id(response.worker_id());
+        acquire.set_wait_ms(500);
+        nas::v1::AcquireTrialResponse leased;
+        grpc::ClientContext acquire_context;
+        if (stub->AcquireTrial(&acquire_context, acquire, &leased).ok()) {
+          ++polls;
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  // Measured once every worker is connected and polling.
+  while (registered.load() + errors.load() < count) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const std::optional<std::pair<double, double>> before = ControllerUsage();
+  const int polls_before = polls.load();
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  const std::optional<std::pair<double, double>> after = ControllerUsage();
+  const int polled = polls.load() - polls_before;
+  done = true;
+  for (std::thread& t : threads) t.join();
+  std::printf(
+      "{\"label\": \"%s\", \"idle_workers\": %d, \"registered\": %d, "
+      "\"errors\": %d, \"seconds\": %d, \"polls_per_s\": %.1f, "
+      "\"controller_cpu_cores\": %.3f, \"controller_rss_mb\": %.1f}\n",
+      absl::GetFlag(FLAGS_label).c_str(), count, registered.load(),
+      errors.load(), seconds, static_cast<double>(polled) / seconds,
+      before && after ? (after->first - before->first) / seconds : -1.0,
+      after ? after->second / 1048576 : -1.0);
+  return errors.load() == 0 ? 0 : 1;
+}
+
 // Lifecycles per second over completions [from, to) of the sorted times.
 double Rate(const std::vector<Clock::time_point>& at, size_t from, size_t to) {
   if (to <= from + 1) return 0;
@@ -189,6 +271,10 @@ int main(int argc, char** argv) {
       "controller_bench --controller=HOST:PORT [--metrics=HOST:PORT] "
       "[--workers=N] [--trials=M]; see bench/controller/README.md");
   absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_idle_workers) > 0) {
+    return RunIdleWorkers(absl::GetFlag(FLAGS_idle_workers),
+                          absl::GetFlag(FLAGS_idle_seconds));
+  }
   const int workers = absl::GetFlag(FLAGS_workers);
   const int trials = absl::GetFlag(FLAGS_trials);
   const int parallelism = absl::GetFlag(FLAGS_parallelism) > 0
@@ -226,6 +312,13 @@ int main(int argc, char** argv) {
   const Clock::time_point start = Clock::now();
   for (int i = 0; i < workers; ++i) {
     threads.emplace_back(RunWorker, i, search.id(), &done, &samples[i]);
+  }
+  const int watchers = absl::GetFlag(FLAGS_watchers);
+  std::vector<Clock::time_point> watch_ended(watchers);
+  std::unique_ptr<bool[]> watch_ok(new bool[watchers]());
+  for (int i = 0; i < watchers; ++i) {
+    threads.emplace_back(RunWatcher, search.id(), &watch_ended[i],
+                         &watch_ok[i]);
   }
   // Until the search completes (polled), or 10 minutes. Without fake
   // workers the polled counts are the completion times.
@@ -268,6 +361,21 @@ int main(int argc, char** argv) {
       n > 0 ? std::chrono::duration<double>(all.completed_at.back() - start)
                   .count()
             : 0;
+  // How long after the last lifecycle (when the search completed) the
+  // slowest watcher's stream ended.
+  std::string watch = "";
+  if (watchers > 0 && n > 0) {
+    double lag_ms = 0;
+    int failed = 0;
+    for (int i = 0; i < watchers; ++i) {
+      lag_ms = std::max(lag_ms, Ms(watch_ended[i] - all.completed_at.back()));
+      failed += !watch_ok[i];
+    }
+    watch = absl::StrFormat(
+        ", \"watchers\": %d, \"watch_failed\": %d, "
+        "\"watch_end_after_search_ms\": %.0f",
+        watchers, failed, lag_ms);
+  }
   std::string usage = "";
   if (before && after) {
     const double cpu = after->first - before->first;
@@ -282,7 +390,7 @@ int main(int argc, char** argv) {
       "\"first_tenth_per_s\": %.1f, \"last_tenth_per_s\": %.1f, "
       "\"acquire_p50_ms\": %.2f, \"acquire_p99_ms\": %.2f, "
       "\"progress_p50_ms\": %.2f, \"progress_p99_ms\": %.2f, "
-      "\"complete_p50_ms\": %.2f, \"complete_p99_ms\": %.2f%s}\n",
+      "\"complete_p50_ms\": %.2f, \"complete_p99_ms\": %.2f%s%s}\n",
       absl::GetFlag(FLAGS_label).c_str(), workers, trials, n, all.errors,
       seconds,
       seconds > 0 ? n / seconds : 0,
@@ -290,6 +398,6 @@ int main(int argc, char** argv) {
       n >= 2 * tenth ? Rate(all.completed_at, n - tenth, n) : 0, Quantile(all.acquire_ms, 0.5),
       Quantile(all.acquire_ms, 0.99), Quantile(all.progress_ms, 0.5),
       Quantile(all.progress_ms, 0.99), Quantile(all.complete_ms, 0.5),
-      Quantile(all.complete_ms, 0.99), usage.c_str());
+      Quantile(all.complete_ms, 0.99), watch.c_str(), usage.c_str());
   return n == static_cast<size_t>(trials) ? 0 : 1;
 }

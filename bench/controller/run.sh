@@ -7,6 +7,10 @@
 #                                           # 16 nas-worker --table processes
 #   WORKERS="8 64" REAL=0 TRIALS=1000 bench/controller/run.sh
 #
+# Also: WATCHERS (default 10) WatchSearch streams on a 64-worker search
+# against the same search without them; IDLE (default 1000) registered
+# workers polling with nothing to run, for the controller's idle cost.
+#
 # BUILD_DIR (default build) is the CMake build folder. The NAS-Bench-201
 # table (../shared/benchmarks/nb201_cifar10.csv) is needed for REAL workers.
 # Prints one JSON line per run and a table; see README.md.
@@ -15,8 +19,12 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 WORKERS=${WORKERS:-8 64 256}
 REAL=${REAL:-16}
+WATCHERS=${WATCHERS:-10}
+IDLE=${IDLE:-1000}
 TRIALS=${TRIALS:-2000}
 TABLE=${TABLE:-$ROOT/../shared/benchmarks/nb201_cifar10.csv}
+# One connection per fake worker: --idle_workers needs many descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 cmake --build "$BUILD_DIR" --target controller_bench nas-controller nas-worker -j 2 >/dev/null
@@ -110,6 +118,18 @@ for w in $WORKERS; do
   echo "== $w fake workers (threads, one connection each), $TRIALS trials"
   bench --workers="$w" --label="fake-$w"
 done
+if [[ "$WATCHERS" -gt 0 ]]; then
+  echo "== 64 fake workers, $TRIALS trials, with $WATCHERS watchers (nasctl watch)"
+  bench --workers=64 --watchers="$WATCHERS" --label="fake-64+watch$WATCHERS"
+fi
+IDLE_LINE=""
+if [[ "$IDLE" -gt 0 ]]; then
+  echo "== $IDLE idle workers polling AcquireTrial, no search running"
+  IDLE_LINE=$("$BUILD_DIR/bench/controller/controller_bench" \
+    --controller="127.0.0.1:$CTL_PORT" --metrics="127.0.0.1:$HTTP_PORT" \
+    --idle_workers="$IDLE" --idle_seconds=20 --label="idle-$IDLE")
+  echo "$IDLE_LINE"
+fi
 if [[ "$REAL" -gt 0 ]]; then
   echo "== $REAL nas-worker --table processes, $TRIALS trials"
   WPIDS=()
@@ -123,10 +143,11 @@ if [[ "$REAL" -gt 0 ]]; then
   for pid in "${WPIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 fi
 
-python3 - "$PGBENCH_TPS" "${RESULTS[@]}" <<'PY'
+python3 - "$PGBENCH_TPS" "$IDLE_LINE" "${RESULTS[@]}" <<'PY'
 import json, sys
 tps = float(sys.argv[1] or 0)
-rows = [json.loads(r) for r in sys.argv[2:]]
+idle = json.loads(sys.argv[2]) if sys.argv[2] else None
+rows = [json.loads(r) for r in sys.argv[3:]]
 print()
 print("| run | lifecycles/s | vs pgbench INSERT/s | last/first tenth | acquire p50/p99 ms | complete p50/p99 ms | controller CPU ms/lifecycle | PostgreSQL CPU ms/lifecycle | commits/lifecycle | RSS MB |")
 print("|---|---|---|---|---|---|---|---|---|---|")
@@ -145,4 +166,20 @@ for r in rows:
         pgcpu=r["pg_cpu_ms_per_lifecycle"], commits=r["commits_per_lifecycle"],
         rss=r.get("controller_rss_mb", "-")))
 print(f"\npgbench one-row INSERT at 16 clients: {tps:.0f}/s")
+plain = {r["workers"]: r for r in rows if not r.get("watchers")}
+for r in rows:
+    if not r.get("watchers"):
+        continue
+    base = plain.get(r["workers"])
+    cost = 1 - r["lifecycles_per_s"] / base["lifecycles_per_s"] if base else 0
+    print(f"{r['watchers']} watchers: every stream ended within "
+          f"{r['watch_end_after_search_ms']:.0f} ms of the search's last "
+          f"lifecycle ({r['watch_failed']} failed); throughput "
+          f"{r['lifecycles_per_s']:.0f}/s against {base['lifecycles_per_s']:.0f}/s "
+          f"without them ({cost:+.0%} cost)" if base else "")
+if idle:
+    print(f"{idle['registered']} idle workers: {idle['polls_per_s']:.0f} "
+          f"AcquireTrial polls/s cost the controller "
+          f"{idle['controller_cpu_cores']:.2f} cores and it holds "
+          f"{idle['controller_rss_mb']:.0f} MB resident")
 PY

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/space/datasets.h"
 #include "common/space/space.h"
+#include "common/spec/dataset_names.h"
 #include "common/spec/space_from_proto.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -155,19 +156,6 @@ absl::StatusOr<space::ChainNetwork> ChainOf(
 }
 
 }  // namespace
-
-std::string DatasetText(nas::v1::DatasetName name) {
-  switch (name) {
-    case nas::v1::DATASET_NAME_FASHION_MNIST:
-      return "fashion_mnist";
-    case nas::v1::DATASET_NAME_MNIST:
-      return "mnist";
-    case nas::v1::DATASET_NAME_CIFAR10:
-      return "cifar10";
-    default:
-      return "";
-  }
-}
 
 absl::StatusOr<nas::v1::ModelManifest> BuildModelManifest(
     const nas::v1::Search& search, const nas::v1::Trial& trial,

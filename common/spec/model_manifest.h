@@ -18,9 +18,6 @@ inline constexpr char kModelFormat[] = "nas-model/1";
 // The weights file's name inside an export folder.
 inline constexpr char kWeightsFile[] = "weights.nastensor";
 
-// The spec's data-set name ("fashion_mnist"), "" for an unknown value.
-std::string DatasetText(nas::v1::DatasetName name);
-
 // The manifest of `trial` of `search`, with its weights' size and SHA-256.
 // INVALID_ARGUMENT when the trial's architecture is not in the search's space
 // or the data set is unknown (a damaged row, not a user's mistake).

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/spec/constraint_text.h"
+#include "common/spec/dataset_names.h"
 #include "common/spec/field_errors.h"
 #include "common/spec/spec_validation.h"
 #include "common/spec/yaml_document.h"
@@ -212,13 +213,8 @@ absl::Status SpecReader::ReadDataset(const YAML::Node& node,
   if (const YAML::Node* value = fields.Find("name")) {
     std::string name;
     NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadString(*value, "dataset.name", &name));
-    if (name == "fashion_mnist") {
-      dataset->set_name(nas::v1::DATASET_NAME_FASHION_MNIST);
-    } else if (name == "mnist") {
-      dataset->set_name(nas::v1::DATASET_NAME_MNIST);
-    } else if (name == "cifar10") {
-      dataset->set_name(nas::v1::DATASET_NAME_CIFAR10);
-    } else {
+    dataset->set_name(DatasetFromText(name));
+    if (dataset->name() == nas::v1::DATASET_NAME_UNSPECIFIED) {
       return yaml_.Error(
           "dataset.name",
           absl::StrCat("unknown dataset ", QuoteForMessage(name),
