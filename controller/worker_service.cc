@@ -97,9 +97,36 @@ WorkerServiceImpl::WorkerServiceImpl(TrialStore* store,
 
 void WorkerServiceImpl::Publish(int64_t search_id, nas::v1::SearchEvent event) {
   if (!hub_->HasSubscribers(search_id)) return;
-  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
-  if (!search.ok()) return;
-  *event.mutable_search() = *std::move(search);
+  const bool last = event.has_search_done();
+  const absl::Time now = absl::Now();
+  if (!last) {
+    std::lock_guard<std::mutex> lock(event_searches_mu_);
+    auto it = event_searches_.find(search_id);
+    if (it != event_searches_.end() &&
+        now - it->second.read_at < kEventSearchMaxAge) {
+      *event.mutable_search() = it->second.search;
+    }
+  }
+  if (!event.has_search()) {
+    absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
+    if (!search.ok()) return;
+    *event.mutable_search() = *std::move(search);
+    std::lock_guard<std::mutex> lock(event_searches_mu_);
+    if (last) {
+      event_searches_.erase(search_id);
+    } else {
+      // Searches that ended elsewhere (cancelled, or done on another
+      // replica) leave entries behind; drop the stale ones now and then.
+      if (event_searches_.size() >= 256) {
+        for (auto it = event_searches_.begin(); it != event_searches_.end();) {
+          it = now - it->second.read_at >= kEventSearchMaxAge
+                   ? event_searches_.erase(it)
+                   : std::next(it);
+        }
+      }
+      event_searches_[search_id] = {event.search(), now};
+    }
+  }
   hub_->Publish(search_id, event);
 }
 

@@ -68,6 +68,11 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   // After a trial ends: wake waiting workers, finish the search if that was
   // its last trial, and tell watchers.
   void OnTrialEnded(int64_t search_id, const nas::v1::Trial& trial);
+  // Sends `event` to the search's watchers with the search attached (its
+  // state and counts). Reading the search counts its trials, a cost that
+  // grows with the search, and every lifecycle publishes three events; so
+  // the search is read at most once per kEventSearchMaxAge and reused in
+  // between, except for search_done, which is read afresh.
   void Publish(int64_t search_id, nas::v1::SearchEvent event);
   // Early stopping's word on an epoch just stored; true when the trial was
   // stopped. Sets *rung when the epoch was a rung the trial passed.
@@ -90,7 +95,18 @@ class WorkerServiceImpl final : public nas::v1::WorkerService::Service {
   std::mutex touched_mu_;
   // When each worker's last_seen_at was last written (TouchWorker).
   std::map<std::string, absl::Time> touched_ ABSL_GUARDED_BY(touched_mu_);
+  struct EventSearch {
+    nas::v1::Search search;
+    absl::Time read_at;
+  };
+  std::mutex event_searches_mu_;
+  // The search last attached to each watched search's events (Publish).
+  std::map<int64_t, EventSearch> event_searches_
+      ABSL_GUARDED_BY(event_searches_mu_);
 };
+
+// How stale the search attached to a trial or epoch event may be.
+inline constexpr absl::Duration kEventSearchMaxAge = absl::Milliseconds(200);
 
 }  // namespace nas::controller
 
