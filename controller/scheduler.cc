@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <set>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -126,6 +128,13 @@ absl::StatusOr<int> Scheduler::Replenish() {
   std::lock_guard<std::mutex> lock(replenish_mu_);
   absl::StatusOr<std::vector<int64_t>> running = store_->ListRunningSearchIds();
   if (!running.ok()) return running.status();
+  // Strategy state of searches that stopped running without this replica
+  // ending them (CancelSearch, another replica, DeleteSearch) would stay
+  // for the process's life.
+  const std::set<int64_t> still_running(running->begin(), running->end());
+  for (auto it = contexts_.begin(); it != contexts_.end();) {
+    it = still_running.count(it->first) ? std::next(it) : contexts_.erase(it);
+  }
   int added = 0;
   for (int64_t search_id : *running) {
     absl::StatusOr<int> n = ReplenishSearch(search_id);
@@ -420,6 +429,11 @@ absl::StatusOr<int> Scheduler::EndByPlan(int64_t search_id,
     contexts_.erase(search_id);
   }
   return 0;
+}
+
+size_t Scheduler::SearchesInMemory() {
+  std::lock_guard<std::mutex> lock(replenish_mu_);
+  return contexts_.size();
 }
 
 std::vector<int64_t> Scheduler::TakeExhaustedSearches() {

@@ -99,6 +99,12 @@ class Scheduler {
     return std::max(options_.lease, absl::Seconds(45));
   }
 
+  // How many searches' strategy state this replica holds. A search's goes
+  // once it no longer runs, however it ended (cancelled, completed by
+  // another replica, deleted), and is rebuilt from its trials if it runs
+  // again.
+  size_t SearchesInMemory();
+
   // ---- managing searches (scheduler_manage.cc) ----
   // Each keeps this replica's cached strategy state in step with the store;
   // other replicas rebuild theirs from the trials they read.

@@ -125,5 +125,23 @@ TEST_F(SchedulerTest, AReasonSetByOthersIsLeftAlone) {
   EXPECT_EQ(Search(id).state_reason(), "waiting for a GPU");
 }
 
+// A search cancelled through the store (as CancelSearch does, or another
+// replica) leaves no strategy state behind once the scheduler next looks.
+TEST_F(SchedulerTest, AStoppedSearchsStrategyStateIsDropped) {
+  const int64_t cancelled = NewSearch(4, 0);
+  auto leased = scheduler_->Acquire("w-1", absl::ZeroDuration());
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_TRUE(leased->has_value()) << "the strategy proposed nothing";
+  EXPECT_EQ(scheduler_->SearchesInMemory(), 1u);
+
+  ASSERT_TRUE(store().CancelSearch(cancelled).ok());
+  const int64_t other = NewSearch(4, 0);
+  leased = scheduler_->Acquire("w-1", absl::ZeroDuration());
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_TRUE(leased->has_value());
+  EXPECT_EQ((*leased)->search_id(), other);
+  EXPECT_EQ(scheduler_->SearchesInMemory(), 1u) << "the cancelled one's went";
+}
+
 }  // namespace
 }  // namespace nas::controller::testing
