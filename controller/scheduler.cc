@@ -99,6 +99,15 @@ void Scheduler::Notify() {
   wake_cv_.notify_all();
 }
 
+void Scheduler::WakeSome(int count) {
+  if (count <= 0) return;
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    ++wake_generation_;
+  }
+  for (int i = 0; i < count; ++i) wake_cv_.notify_one();
+}
+
 absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::Acquire(
     const std::string& worker_id, absl::Duration wait) {
   const absl::Time deadline = absl::Now() + wait;
@@ -111,9 +120,19 @@ absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::Acquire(
     auto leased = store_->LeaseTrial(worker_id, options_.lease);
     if (!leased.ok() || leased->has_value()) return leased;
 
-    absl::StatusOr<int> added = Replenish();
-    if (!added.ok()) return added.status();
-    if (*added > 0) continue;
+    // One strategy step at a time, and nobody queues to repeat it: a caller
+    // that finds one under way waits to be woken for what it adds.
+    std::unique_lock<std::mutex> replenishing(replenish_mu_, std::try_to_lock);
+    if (replenishing.owns_lock()) {
+      absl::StatusOr<int> added = ReplenishLocked();
+      replenishing.unlock();
+      if (!added.ok()) return added.status();
+      if (*added > 0) {
+        // This caller leases one; wake a waiter for each of the others.
+        WakeSome(*added - 1);
+        continue;
+      }
+    }
 
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return std::nullopt;
@@ -124,8 +143,7 @@ absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::Acquire(
   }
 }
 
-absl::StatusOr<int> Scheduler::Replenish() {
-  std::lock_guard<std::mutex> lock(replenish_mu_);
+absl::StatusOr<int> Scheduler::ReplenishLocked() {
   absl::StatusOr<std::vector<int64_t>> running = store_->ListRunningSearchIds();
   if (!running.ok()) return running.status();
   // Strategy state of searches that stopped running without this replica

@@ -50,9 +50,14 @@ class Scheduler {
   absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Acquire(
       const std::string& worker_id, absl::Duration wait);
 
-  // Wakes waiting Acquire calls: a search was created, or a trial ended or
-  // was requeued, so new work may be ready.
+  // Wakes every waiting Acquire call: a search was created or extended, or
+  // trials were requeued, so new work may be ready.
   void Notify();
+  // Wakes up to `count` waiting Acquire calls, for work that needs that
+  // many workers: a trial that ended frees one slot (its own worker usually
+  // asks next), a strategy step adds some trials. Waking every waiter for
+  // it set off a herd of leases that cost every caller.
+  void WakeSome(int count);
 
   // One maintenance pass: expires overdue leases, ends searches whose
   // trials are all finished (or all failed), and marks searches no connected
@@ -134,8 +139,9 @@ class Scheduler {
   };
 
   // Proposes trials for every running search with free slots. Returns how
-  // many trials it added.
-  absl::StatusOr<int> Replenish();
+  // many trials it added. REQUIRES: replenish_mu_ held.
+  absl::StatusOr<int> ReplenishLocked();
+
   absl::StatusOr<int> ReplenishSearch(int64_t search_id);
   // ReplenishSearch for a weight-sharing or zero-cost search: one step of
   // its plan (estimation_plan.h).

@@ -132,7 +132,7 @@ void WorkerServiceImpl::Publish(int64_t search_id, nas::v1::SearchEvent event) {
 
 void WorkerServiceImpl::OnTrialEnded(int64_t search_id,
                                      const nas::v1::Trial& trial) {
-  scheduler_->Notify();
+  scheduler_->WakeSome(1);
   metrics_->TrialEnded(trial);
   nas::v1::SearchEvent event;
   *event.mutable_trial_finished() = trial;
