@@ -4,7 +4,12 @@
 #include <tuple>
 #include <vector>
 
+#include "common/metrics/metrics.h"
+#include "common/time/clock.h"
+#include "controller/core/trial_lifecycle.h"
 #include "controller/event_hub.h"
+#include "controller/metrics/controller_metrics.h"
+#include "controller/pruning/pruning_book.h"
 #include "controller/scheduler.h"
 #include "controller/search_service.h"
 #include "controller/security/authorizer.h"
@@ -30,9 +35,12 @@ class BestTrialsServiceTest : public StoreTest {
   void SetUp() override {
     StoreTest::SetUp();
     scheduler_ = std::make_unique<Scheduler>(&store(), Scheduler::Options());
-    service_ =
-        std::make_unique<SearchServiceImpl>(&store(), scheduler_.get(), &hub_,
-                                            &auth_);
+    pruning_ = std::make_unique<PruningBook>(&store());
+    lifecycle_ = std::make_unique<TrialLifecycle>(&store(), scheduler_.get(),
+                                                  &hub_, pruning_.get(),
+                                                  &metrics_, Clock::Real());
+    service_ = std::make_unique<SearchServiceImpl>(
+        &store(), scheduler_.get(), lifecycle_.get(), &hub_, &auth_);
   }
 
   // A search over kTrials plus a failed trial.
@@ -83,7 +91,11 @@ class BestTrialsServiceTest : public StoreTest {
 
   Authorizer auth_;  // authentication off: the caller is an admin
   EventHub hub_;
+  metrics::Registry registry_;
+  ControllerMetrics metrics_{&registry_};
   std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<PruningBook> pruning_;
+  std::unique_ptr<TrialLifecycle> lifecycle_;
   std::unique_ptr<SearchServiceImpl> service_;
 };
 

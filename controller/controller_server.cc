@@ -7,9 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/net/host_port.h"
 #include "controller/checkpoints/postgres_checkpoint_store.h"
+#include "controller/core/trial_lifecycle.h"
 #include "controller/dashboard/dashboard.h"
 #include "controller/event_hub.h"
 #include "controller/http/http_endpoint.h"
+#include "controller/memory_store/memory_store.h"
 #include "controller/metrics/controller_metrics.h"
 #include "controller/metrics/rpc_metrics.h"
 #include "controller/pruning/pruning_book.h"
@@ -57,40 +59,76 @@ absl::StatusOr<std::unique_ptr<TrialStore>> OpenStoreWaiting(
   }
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
-    const ControllerOptions& options) {
-  // Security first: a misconfiguration should not wait on the database.
+// The addresses and security options, checked before anything waits on
+// the database.
+absl::Status CheckOptions(const ControllerOptions& options) {
   if (absl::Status s = net::ParseHostPort(options.listen_address,
                                           net::PortUse::kListen, "--listen")
                            .status();
       !s.ok()) {
     return s;
   }
-  absl::StatusOr<ServerSecurity> security =
-      MakeServerSecurity(options.security, options.listen_address);
-  if (!security.ok()) return security.status();
-  if (!options.http_listen.empty()) {
-    if (absl::Status s =
-            HttpEndpoint::CheckOptions(options.http_listen, options.security);
-        !s.ok()) {
-      return s;
-    }
+  if (absl::Status s =
+          MakeServerSecurity(options.security, options.listen_address).status();
+      !s.ok()) {
+    return s;
   }
-  std::unique_ptr<ControllerServer> server(new ControllerServer());
-  server->authorizer_ = std::move(security->authorizer);
-  server->registry_ = std::make_unique<metrics::Registry>();
-  server->metrics_ = std::make_unique<ControllerMetrics>(server->registry_.get());
+  if (!options.http_listen.empty()) {
+    return HttpEndpoint::CheckOptions(options.http_listen, options.security);
+  }
+  return absl::OkStatus();
+}
+
+// The stores options.database_url names: a MemoryStore, or PostgreSQL
+// (migrated, waited for).
+absl::StatusOr<ControllerStores> OpenStores(const ControllerOptions& options) {
+  ControllerStores stores;
+  if (options.database_url == kMemoryDatabase) {
+    auto memory = std::make_shared<MemoryStore>(options.clock);
+    stores.trials = memory;
+    stores.checkpoints = memory;
+    spdlog::warn(
+        "--database_url={}: searches live in this process only and are lost "
+        "when it stops",
+        kMemoryDatabase);
+    return stores;
+  }
   absl::StatusOr<std::unique_ptr<TrialStore>> store = OpenStoreWaiting(options);
   if (!store.ok()) return store.status();
-  server->store_ = std::move(*store);
+  stores.trials = *std::move(store);
   // The same database, migrated by OpenStoreWaiting.
   absl::StatusOr<std::unique_ptr<CheckpointStore>> checkpoints =
       OpenPostgresCheckpointStore(
           {options.database_url, options.checkpoint_db_pool_size});
   if (!checkpoints.ok()) return checkpoints.status();
-  server->checkpoints_ = std::move(*checkpoints);
+  stores.checkpoints = *std::move(checkpoints);
+  return stores;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
+    const ControllerOptions& options) {
+  // Security first: a misconfiguration should not wait on the database.
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+  absl::StatusOr<ControllerStores> stores = OpenStores(options);
+  if (!stores.ok()) return stores.status();
+  return Start(options, *std::move(stores));
+}
+
+absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
+    const ControllerOptions& options, ControllerStores stores) {
+  if (absl::Status s = CheckOptions(options); !s.ok()) return s;
+  absl::StatusOr<ServerSecurity> security =
+      MakeServerSecurity(options.security, options.listen_address);
+  if (!security.ok()) return security.status();
+  std::unique_ptr<ControllerServer> server(new ControllerServer());
+  server->authorizer_ = std::move(security->authorizer);
+  server->registry_ = std::make_unique<metrics::Registry>();
+  server->metrics_ =
+      std::make_unique<ControllerMetrics>(server->registry_.get());
+  server->store_ = std::move(stores.trials);
+  server->checkpoints_ = std::move(stores.checkpoints);
 
   Scheduler::Options scheduler_options;
   scheduler_options.lease = options.lease;
@@ -100,14 +138,15 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
                                   server->checkpoints_.get());
   server->hub_ = std::make_unique<EventHub>();
   server->pruning_ = std::make_unique<PruningBook>(server->store_.get());
-  server->search_service_ = std::make_unique<SearchServiceImpl>(
+  server->lifecycle_ = std::make_unique<TrialLifecycle>(
       server->store_.get(), server->scheduler_.get(), server->hub_.get(),
-      &server->authorizer_, server->checkpoints_.get());
+      server->pruning_.get(), server->metrics_.get(), options.clock);
+  server->search_service_ = std::make_unique<SearchServiceImpl>(
+      server->store_.get(), server->scheduler_.get(), server->lifecycle_.get(),
+      server->hub_.get(), &server->authorizer_, server->checkpoints_.get());
   server->worker_service_ = std::make_unique<WorkerServiceImpl>(
-      server->store_.get(), server->checkpoints_.get(),
-      server->scheduler_.get(), server->hub_.get(), server->pruning_.get(),
-      &server->authorizer_, options.max_checkpoint_bytes,
-      server->metrics_.get());
+      server->lifecycle_.get(), server->checkpoints_.get(),
+      &server->authorizer_, options.max_checkpoint_bytes);
   server->dashboard_ = std::make_unique<Dashboard>(server->store_.get());
   server->metrics_->CollectFrom(server->store_.get(),
                                 server->checkpoints_.get(), options.lease);
@@ -148,30 +187,26 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
                  server->http_->scheme(), server->http_->port());
   }
   server->maintenance_ = std::thread(
-      [s = server.get(), interval = options.maintenance_interval] {
-        s->MaintenanceLoop(interval);
-      });
+      [s = server.get(), interval = options.maintenance_interval,
+       clock = options.clock] { s->MaintenanceLoop(interval, clock); });
   return server;
 }
 
-void ControllerServer::MaintenanceLoop(absl::Duration interval) {
+void ControllerServer::MaintenanceLoop(absl::Duration interval, Clock* clock) {
   // Leases are expired only once the database has been reachable for a
   // whole lease length, after this controller starts and after every
   // database outage: meanwhile workers could not renew their leases, and
   // results they finished are still on their way (they retry with backoff),
   // so expiring by the database clock alone would throw that work away.
-  absl::Time expire_from = absl::Now() + scheduler_->lease();
+  absl::Time expire_from = clock->Now() + scheduler_->lease();
   bool healthy = true;
   while (!stopping_.load()) {
     absl::Status status;
-    std::vector<int64_t> completed;
-    if (!healthy || absl::Now() < expire_from) {
+    if (!healthy || clock->Now() < expire_from) {
       // Down, or in a grace period: only check that the database answers.
       status = store_->ListRunningSearchIds().status();
     } else {
-      absl::StatusOr<std::vector<int64_t>> done = scheduler_->Maintain();
-      status = done.status();
-      if (done.ok()) completed = *std::move(done);
+      status = lifecycle_->Maintain();
     }
     if (!status.ok()) {
       // Log a failure once, not every second while the database is down.
@@ -183,26 +218,15 @@ void ControllerServer::MaintenanceLoop(absl::Duration interval) {
             "maintenance: database reachable again; leases expire again in "
             "{}s",
             absl::ToInt64Seconds(scheduler_->lease()));
-        expire_from = absl::Now() + scheduler_->lease();
+        expire_from = clock->Now() + scheduler_->lease();
       }
       healthy = true;
-      for (int64_t id : completed) PublishSearchDone(id);
     }
     // Searches the scheduler ended (space exhausted) are told at once, even
     // in the grace period.
-    for (int64_t id : scheduler_->TakeExhaustedSearches()) {
-      PublishSearchDone(id);
-    }
+    lifecycle_->AnnounceSchedulerEndings();
     absl::SleepFor(interval);
   }
-}
-
-void ControllerServer::PublishSearchDone(int64_t search_id) {
-  nas::v1::SearchEvent done;
-  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
-  if (search.ok()) *done.mutable_search() = *search;
-  done.mutable_search_done();
-  hub_->Publish(search_id, done);
 }
 
 int ControllerServer::http_port() const {

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/metrics/metrics.h"
+#include "common/time/clock.h"
 #include "controller/security/server_security.h"
 #include "grpcpp/server.h"
 
@@ -23,14 +24,29 @@ class CheckpointStore;
 class Scheduler;
 class EventHub;
 class PruningBook;
+class TrialLifecycle;
 class SearchServiceImpl;
 class WorkerServiceImpl;
 class ControllerMetrics;
 class HttpEndpoint;
 class Dashboard;
 
+// ControllerOptions::database_url that keeps every search, trial and
+// checkpoint in the controller's memory (MemoryStore): nothing survives a
+// restart and no SQL can read it. For tests, demos and measuring the
+// controller without its database.
+inline constexpr char kMemoryDatabase[] = "memory:";
+
+// What a controller stores its state in. Both may be one object (a
+// MemoryStore is both).
+struct ControllerStores {
+  std::shared_ptr<TrialStore> trials;
+  std::shared_ptr<CheckpointStore> checkpoints;
+};
+
 struct ControllerOptions {
   std::string listen_address = "127.0.0.1:50051";
+  // A PostgreSQL URL, or kMemoryDatabase.
   std::string database_url;
   // How long Start keeps retrying a database that cannot be reached (it
   // may be starting up beside the controller); zero tries once. A refused
@@ -38,6 +54,10 @@ struct ControllerOptions {
   absl::Duration database_wait = absl::Seconds(60);
   absl::Duration lease = absl::Seconds(60);
   absl::Duration maintenance_interval = absl::Seconds(1);
+  // What the maintenance thread measures its grace period with (a lease
+  // length after start and after every database outage); it must be the
+  // stores' clock. Not owned.
+  Clock* clock = Clock::Real();
   int db_pool_size = 8;
   // Connections of the checkpoint store, apart from db_pool_size's, so that
   // transfers of weights never hold up leases.
@@ -66,6 +86,12 @@ class ControllerServer {
   // the security options break a rule (see MakeServerSecurity).
   static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(
       const ControllerOptions& options);
+  // The same on stores the caller opened (options.database_url and the
+  // database options are not read), e.g. a MemoryStore on a FakeClock, so
+  // that a test runs the whole controller in its process.
+  // REQUIRES: both stores set.
+  static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(
+      const ControllerOptions& options, ControllerStores stores);
   ~ControllerServer();
 
   // The port actually bound (useful with port 0).
@@ -78,19 +104,18 @@ class ControllerServer {
 
  private:
   ControllerServer() = default;
-  void MaintenanceLoop(absl::Duration interval);
-  // Sends the search's watchers its final event.
-  void PublishSearchDone(int64_t search_id);
+  void MaintenanceLoop(absl::Duration interval, Clock* clock);
 
   Authorizer authorizer_;
   // Before everything that records into them, so they are destroyed last.
   std::unique_ptr<metrics::Registry> registry_;
   std::unique_ptr<ControllerMetrics> metrics_;
-  std::unique_ptr<TrialStore> store_;
-  std::unique_ptr<CheckpointStore> checkpoints_;
+  std::shared_ptr<TrialStore> store_;
+  std::shared_ptr<CheckpointStore> checkpoints_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<PruningBook> pruning_;
+  std::unique_ptr<TrialLifecycle> lifecycle_;
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;
   std::unique_ptr<grpc::Server> server_;

@@ -20,8 +20,9 @@ using nas::EnvOr;
 ABSL_FLAG(std::string, listen, EnvOr("NAS_LISTEN", "127.0.0.1:50051"),
           "address to serve gRPC on (env NAS_LISTEN)");
 ABSL_FLAG(std::string, database_url, EnvOr("NAS_DATABASE_URL", ""),
-          "PostgreSQL URL, e.g. postgresql://nas:nas@127.0.0.1:55432/nas "
-          "(env NAS_DATABASE_URL)");
+          "PostgreSQL URL, e.g. postgresql://nas:nas@127.0.0.1:55432/nas, or "
+          "'memory:' to keep everything in this process (lost when it stops; "
+          "for tests, demos and benchmarks) (env NAS_DATABASE_URL)");
 ABSL_FLAG(int, database_wait_seconds, EnvIntOr("NAS_DATABASE_WAIT_SECONDS", 60),
           "at startup, how long to keep retrying a database that cannot be "
           "reached (it may still be starting); 0 tries once. A refused login "

@@ -127,6 +127,9 @@ class Scheduler {
   // RUNNING gets a strategy rebuilt from its trials, as after a restart.
   absl::StatusOr<nas::v1::Search> ExtendSearch(int64_t search_id,
                                                int32_t max_trials);
+  // TrialStore::CancelSearch, dropping the search's strategy state, then
+  // wakes waiting workers so that each looks at the work left afresh.
+  absl::StatusOr<nas::v1::Search> CancelSearch(int64_t search_id);
   // TrialStore::DeleteSearch, dropping the search's strategy state.
   absl::StatusOr<TrialStore::DeletedSearch> DeleteSearch(int64_t search_id,
                                                          bool force);

@@ -1,5 +1,5 @@
 // Scheduler: the calls that change a search's trials or budget from outside
-// a strategy step (EnqueueTrials, ExtendSearch, DeleteSearch).
+// a strategy step (EnqueueTrials, ExtendSearch, CancelSearch, DeleteSearch).
 #include <string>
 #include <vector>
 
@@ -133,6 +133,17 @@ absl::StatusOr<nas::v1::Search> Scheduler::ExtendSearch(int64_t search_id,
     // A search that ended and runs again starts from a fresh strategy, the
     // path a restarted controller takes: whatever was cached at its end
     // (e.g. "space exhausted") is not carried over.
+    std::lock_guard<std::mutex> lock(replenish_mu_);
+    contexts_.erase(search_id);
+  }
+  Notify();
+  return search;
+}
+
+absl::StatusOr<nas::v1::Search> Scheduler::CancelSearch(int64_t search_id) {
+  absl::StatusOr<nas::v1::Search> search = store_->CancelSearch(search_id);
+  if (!search.ok()) return search;
+  {
     std::lock_guard<std::mutex> lock(replenish_mu_);
     contexts_.erase(search_id);
   }

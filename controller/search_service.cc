@@ -91,10 +91,12 @@ absl::StatusOr<nas::v1::SearchSpec> RequestedSpec(bool has_spec,
 }  // namespace
 
 SearchServiceImpl::SearchServiceImpl(TrialStore* store, Scheduler* scheduler,
-                                     EventHub* hub, const Authorizer* auth,
+                                     TrialLifecycle* lifecycle, EventHub* hub,
+                                     const Authorizer* auth,
                                      CheckpointStore* checkpoints)
     : store_(store),
       scheduler_(scheduler),
+      lifecycle_(lifecycle),
       hub_(hub),
       auth_(auth),
       checkpoints_(checkpoints) {}
@@ -210,15 +212,11 @@ grpc::Status SearchServiceImpl::CancelSearch(
   absl::StatusOr<Caller> caller = AuthorizeOn(*context, request->search_id());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<nas::v1::Search> search =
-      store_->CancelSearch(request->search_id());
+      lifecycle_->CancelSearch(request->search_id());
   if (!search.ok()) return ToGrpcStatus(search.status());
   spdlog::info("search {} cancelled by {}", search->id(),
                caller->name.empty() ? "(no token)" : caller->name);
-  *response = *search;
-  nas::v1::SearchEvent event;
-  *event.mutable_search() = *search;
-  event.mutable_search_done();
-  hub_->Publish(search->id(), event);
+  *response = *std::move(search);
   return grpc::Status::OK;
 }
 

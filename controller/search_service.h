@@ -5,6 +5,7 @@
 #define NAS_CONTROLLER_SEARCH_SERVICE_H_
 
 #include "controller/checkpoints/checkpoint_store.h"
+#include "controller/core/trial_lifecycle.h"
 #include "controller/event_hub.h"
 #include "controller/scheduler.h"
 #include "controller/security/authorizer.h"
@@ -16,10 +17,13 @@ namespace nas::controller {
 class SearchServiceImpl final : public nas::v1::SearchService::Service {
  public:
   // All pointers must outlive the service. Every call needs the client role
-  // (or admin); clients see only the searches they created.
+  // (or admin); clients see only the searches they created. Calls that end
+  // a search (CancelSearch, DeleteSearch) go through `lifecycle`, which
+  // tells the scheduler and the watchers; WatchSearch subscribes to `hub`.
   // `checkpoints` serves ExportModel; without it (nullptr) ExportModel is
   // FAILED_PRECONDITION.
-  SearchServiceImpl(TrialStore* store, Scheduler* scheduler, EventHub* hub,
+  SearchServiceImpl(TrialStore* store, Scheduler* scheduler,
+                    TrialLifecycle* lifecycle, EventHub* hub,
                     const Authorizer* auth,
                     CheckpointStore* checkpoints = nullptr);
 
@@ -78,6 +82,7 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
 
   TrialStore* const store_;
   Scheduler* const scheduler_;
+  TrialLifecycle* const lifecycle_;
   EventHub* const hub_;
   const Authorizer* const auth_;
   CheckpointStore* const checkpoints_;

@@ -44,13 +44,8 @@ grpc::Status SearchServiceImpl::DeleteSearch(
     return ToGrpcStatus(s);
   }
   absl::StatusOr<TrialStore::DeletedSearch> deleted =
-      scheduler_->DeleteSearch(request->search_id(), request->force());
+      lifecycle_->DeleteSearch(request->search_id(), request->force());
   if (!deleted.ok()) return ToGrpcStatus(deleted.status());
-  // Watchers of a search deleted while running end as if it was cancelled.
-  nas::v1::SearchEvent event;
-  *event.mutable_search() = deleted->search;
-  event.mutable_search_done();
-  hub_->Publish(request->search_id(), event);
   *response->mutable_search() = std::move(deleted->search);
   response->set_deleted_trials(deleted->deleted_trials);
   return grpc::Status::OK;

@@ -1,14 +1,16 @@
 #include "controller/worker_service.h"
 
 #include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/status_util.h"
 #include "controller/checkpoints/upload_assembler.h"
-#include "controller/metrics/controller_metrics.h"
 #include "controller/request_checks.h"
-#include "controller/store/capability_tokens.h"
 #include "spdlog/spdlog.h"
 
 namespace nas::controller {
@@ -53,6 +55,11 @@ LeaseRef ToLeaseRef(const Request& request) {
   return LeaseRef{request.worker_id(), request.trial_id(), request.attempt()};
 }
 
+absl::Status NoCheckpointStore() {
+  return absl::FailedPreconditionError(
+      "this controller has no checkpoint store");
+}
+
 // Sends `bytes` in chunks of at most kCheckpointChunkBytes, the first with
 // the size and SHA-256.
 grpc::Status StreamChunks(const std::string& bytes, const std::string& sha256,
@@ -79,93 +86,14 @@ grpc::Status StreamChunks(const std::string& bytes, const std::string& sha256,
 
 }  // namespace
 
-WorkerServiceImpl::WorkerServiceImpl(TrialStore* store,
+WorkerServiceImpl::WorkerServiceImpl(TrialLifecycle* lifecycle,
                                      CheckpointStore* checkpoints,
-                                     Scheduler* scheduler, EventHub* hub,
-                                     PruningBook* pruning,
                                      const Authorizer* auth,
-                                     int64_t max_checkpoint_bytes,
-                                     ControllerMetrics* metrics)
-    : store_(store),
+                                     int64_t max_checkpoint_bytes)
+    : lifecycle_(lifecycle),
       checkpoints_(checkpoints),
-      scheduler_(scheduler),
-      hub_(hub),
-      pruning_(pruning),
       auth_(auth),
-      max_checkpoint_bytes_(max_checkpoint_bytes),
-      metrics_(metrics) {}
-
-void WorkerServiceImpl::Publish(int64_t search_id, nas::v1::SearchEvent event) {
-  if (!hub_->HasSubscribers(search_id)) return;
-  const bool last = event.has_search_done();
-  const absl::Time now = absl::Now();
-  if (!last) {
-    std::lock_guard<std::mutex> lock(event_searches_mu_);
-    auto it = event_searches_.find(search_id);
-    if (it != event_searches_.end() &&
-        now - it->second.read_at < kEventSearchMaxAge) {
-      *event.mutable_search() = it->second.search;
-    }
-  }
-  if (!event.has_search()) {
-    absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
-    if (!search.ok()) return;
-    *event.mutable_search() = *std::move(search);
-    std::lock_guard<std::mutex> lock(event_searches_mu_);
-    if (last) {
-      event_searches_.erase(search_id);
-    } else {
-      // Searches that ended elsewhere (cancelled, or done on another
-      // replica) leave entries behind; drop the stale ones now and then.
-      if (event_searches_.size() >= 256) {
-        for (auto it = event_searches_.begin(); it != event_searches_.end();) {
-          it = now - it->second.read_at >= kEventSearchMaxAge
-                   ? event_searches_.erase(it)
-                   : std::next(it);
-        }
-      }
-      event_searches_[search_id] = {event.search(), now};
-    }
-  }
-  hub_->Publish(search_id, event);
-}
-
-void WorkerServiceImpl::OnTrialEnded(int64_t search_id,
-                                     const nas::v1::Trial& trial) {
-  scheduler_->WakeSome(1);
-  metrics_->TrialEnded(trial);
-  nas::v1::SearchEvent event;
-  *event.mutable_trial_finished() = trial;
-  Publish(search_id, event);
-  // Only a failure can trigger the every-attempt-failed rule.
-  absl::StatusOr<bool> done = scheduler_->CompleteIfDone(
-      search_id, trial.state() == nas::v1::TRIAL_STATE_FAILED);
-  if (done.ok() && *done) {
-    nas::v1::SearchEvent finished;
-    finished.mutable_search_done();
-    Publish(search_id, finished);
-  }
-}
-
-absl::Status WorkerServiceImpl::TouchWorker(const std::string& worker_id) {
-  // A worker asking for work many times a second is alive; writing that
-  // down once per quarter lease keeps it well inside the lease-long window
-  // that counts workers as connected, and spares a commit per lifecycle.
-  // Only ids the store knew are remembered, so an unknown one still gets
-  // the store's NotFound.
-  const absl::Time now = absl::Now();
-  {
-    std::lock_guard<std::mutex> lock(touched_mu_);
-    auto it = touched_.find(worker_id);
-    if (it != touched_.end() && now - it->second < scheduler_->lease() / 4) {
-      return absl::OkStatus();
-    }
-  }
-  if (absl::Status s = store_->TouchWorker(worker_id); !s.ok()) return s;
-  std::lock_guard<std::mutex> lock(touched_mu_);
-  touched_[worker_id] = now;
-  return absl::OkStatus();
-}
+      max_checkpoint_bytes_(max_checkpoint_bytes) {}
 
 grpc::Status WorkerServiceImpl::RegisterWorker(
     grpc::ServerContext* context, const nas::v1::RegisterWorkerRequest* request,
@@ -195,22 +123,11 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
     return ToGrpcStatus(absl::InvalidArgumentError(
         "device_memory_bytes: must not be negative"));
   }
-  absl::StatusOr<std::string> id = store_->RegisterWorker(*request);
+  absl::StatusOr<std::string> id = lifecycle_->Register(*request);
   if (!id.ok()) return ToGrpcStatus(id.status());
-  spdlog::info(
-      "worker {} registered: {} on {} ({}), runs {}", *id,
-      request->name().empty() ? request->host() : request->name(),
-      request->host(), request->device_name(),
-      request->has_capabilities()
-          ? absl::StrCat(
-                request->capabilities().estimator(), " [",
-                absl::StrJoin(CapabilityTokens(request->capabilities()), " "),
-                "]")
-          : std::string("every trial (no capabilities declared)"));
-  metrics_->WorkerRegistered(*id, *request);
   response->set_worker_id(*id);
   response->set_lease_seconds(
-      static_cast<int32_t>(absl::ToInt64Seconds(scheduler_->lease())));
+      static_cast<int32_t>(absl::ToInt64Seconds(lifecycle_->lease())));
   return grpc::Status::OK;
 }
 
@@ -226,9 +143,6 @@ grpc::Status WorkerServiceImpl::AcquireTrial(
         "wait_ms: must be between 0 and ", kMaxWaitMs, ", got ",
         request->wait_ms())));
   }
-  if (absl::Status s = TouchWorker(request->worker_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
   // Never wait past the client's own deadline.
   absl::Duration wait = absl::Milliseconds(request->wait_ms());
   const auto deadline = context->deadline();
@@ -237,71 +151,10 @@ grpc::Status WorkerServiceImpl::AcquireTrial(
                               absl::Milliseconds(100));
   }
   absl::StatusOr<std::optional<nas::v1::TrialAssignment>> leased =
-      scheduler_->Acquire(request->worker_id(),
-                          std::max(wait, absl::ZeroDuration()));
+      lifecycle_->Acquire(request->worker_id(), wait);
   if (!leased.ok()) return ToGrpcStatus(leased.status());
-  if (!leased->has_value()) return grpc::Status::OK;
-  const nas::v1::TrialAssignment& a = **leased;
-  *response->mutable_assignment() = a;
-  metrics_->TrialLeased(a);
-
-  nas::v1::SearchEvent event;
-  nas::v1::Trial* started = event.mutable_trial_started();
-  started->set_id(a.trial_id());
-  started->set_search_id(a.search_id());
-  started->set_number(a.trial_number());
-  started->set_state(nas::v1::TRIAL_STATE_RUNNING);
-  started->set_kind(a.kind());
-  *started->mutable_architecture() = a.architecture();
-  *started->mutable_budget() = a.budget();
-  if (a.has_task()) *started->mutable_task() = a.task();
-  started->set_attempt(a.attempt());
-  started->set_worker_id(request->worker_id());
-  Publish(a.search_id(), event);
+  if (leased->has_value()) *response->mutable_assignment() = **leased;
   return grpc::Status::OK;
-}
-
-bool WorkerServiceImpl::ApplyPruning(const LeaseRef& ref, const EpochAck& ack,
-                                     const nas::v1::EpochMetrics& metrics,
-                                     std::optional<int>* rung) {
-  if (!IsEarlyStoppableKind(ack.kind)) return false;
-  absl::StatusOr<std::optional<PruneDecision>> decision = pruning_->Decide(
-      ack.search_id, ref.trial_id, ack.trial_number, metrics);
-  if (!decision.ok()) {
-    // The trial goes on: a decision missed costs compute, not results.
-    spdlog::warn("trial {}: no early-stopping decision for epoch {}: {}",
-                 ref.trial_id, metrics.epoch(), decision.status().ToString());
-    return false;
-  }
-  if (!decision->has_value()) return false;
-  const PruneDecision& d = **decision;
-  if (!d.stop) {
-    if (d.rung.has_value()) {
-      *rung = d.rung;
-      if (absl::Status s = store_->SetTrialRung(ref, *d.rung); !s.ok()) {
-        spdlog::warn("trial {}: rung {} not recorded: {}", ref.trial_id,
-                     *d.rung, s.ToString());
-      }
-    }
-    return false;
-  }
-  nas::v1::TrialMetrics last;
-  last.set_val_accuracy(metrics.val_accuracy());
-  last.set_val_loss(metrics.val_loss());
-  absl::StatusOr<bool> stopped_now =
-      store_->StopTrial(ref, d.reason, last, d.rung);
-  if (!stopped_now.ok()) {
-    spdlog::warn("trial {}: not stopped: {}", ref.trial_id,
-                 stopped_now.status().ToString());
-    return false;
-  }
-  // A repeated report of the epoch that stopped it: already announced.
-  if (!*stopped_now) return true;
-  spdlog::info("trial {} (search {}, #{}) stopped: {}", ref.trial_id,
-               ack.search_id, ack.trial_number, d.reason);
-  absl::StatusOr<nas::v1::Trial> stopped = store_->GetTrial(ref.trial_id);
-  if (stopped.ok()) OnTrialEnded(ack.search_id, *stopped);
-  return true;
 }
 
 grpc::Status WorkerServiceImpl::ReportProgress(
@@ -313,31 +166,10 @@ grpc::Status WorkerServiceImpl::ReportProgress(
   if (absl::Status s = CheckEpochMetrics(request->metrics()); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  const LeaseRef ref = ToLeaseRef(*request);
-  absl::StatusOr<EpochAck> ack =
-      store_->RecordEpoch(ref, request->metrics(), scheduler_->lease());
-  if (!ack.ok()) return ToGrpcStatus(ack.status());
-  if (ack->stop) {
-    response->set_stop(true);
-    return grpc::Status::OK;
-  }
-  std::optional<int> rung;
-  if (ApplyPruning(ref, *ack, request->metrics(), &rung)) {
-    response->set_stop(true);
-    return grpc::Status::OK;
-  }
-  if (hub_->HasSubscribers(ack->search_id)) {
-    nas::v1::SearchEvent event;
-    nas::v1::EpochReported* epoch = event.mutable_epoch_reported();
-    epoch->set_trial_id(request->trial_id());
-    epoch->set_trial_number(ack->trial_number);
-    *epoch->mutable_metrics() = request->metrics();
-    if (rung.has_value()) {
-      epoch->set_promoted(true);
-      epoch->set_rung(*rung);
-    }
-    Publish(ack->search_id, std::move(event));
-  }
+  absl::StatusOr<bool> stop =
+      lifecycle_->ReportProgress(ToLeaseRef(*request), request->metrics());
+  if (!stop.ok()) return ToGrpcStatus(stop.status());
+  response->set_stop(*stop);
   return grpc::Status::OK;
 }
 
@@ -347,10 +179,9 @@ grpc::Status WorkerServiceImpl::RenewLease(
   if (absl::Status s = CheckLeaseCall(*auth_, *context, *request); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  absl::StatusOr<EpochAck> ack =
-      store_->RenewLease(ToLeaseRef(*request), scheduler_->lease());
-  if (!ack.ok()) return ToGrpcStatus(ack.status());
-  response->set_stop(ack->stop);
+  absl::StatusOr<bool> stop = lifecycle_->RenewLease(ToLeaseRef(*request));
+  if (!stop.ok()) return ToGrpcStatus(stop.status());
+  response->set_stop(*stop);
   return grpc::Status::OK;
 }
 
@@ -363,24 +194,8 @@ grpc::Status WorkerServiceImpl::CompleteTrial(
   if (absl::Status s = CheckTrialMetrics(request->metrics()); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  const LeaseRef ref = ToLeaseRef(*request);
-  absl::StatusOr<bool> ended = store_->CompleteTrial(ref, request->metrics());
-  if (!ended.ok()) return ToGrpcStatus(ended.status());
-  // A worker retrying a reply it lost: the ending was announced and counted
-  // the first time.
-  if (!*ended) return grpc::Status::OK;
-  nas::v1::Trial trial;
-  trial.set_id(request->trial_id());
-  trial.set_state(nas::v1::TRIAL_STATE_COMPLETED);
-  trial.set_attempt(request->attempt());
-  trial.set_worker_id(request->worker_id());
-  *trial.mutable_metrics() = request->metrics();
-  // The search id and number come from the store: the request doesn't carry
-  // them, and a worker must not be trusted to.
-  absl::StatusOr<nas::v1::Trial> stored = store_->GetTrial(request->trial_id());
-  if (stored.ok()) trial = *std::move(stored);
-  OnTrialEnded(trial.search_id(), trial);
-  return grpc::Status::OK;
+  return ToGrpcStatus(
+      lifecycle_->Complete(ToLeaseRef(*request), request->metrics()));
 }
 
 grpc::Status WorkerServiceImpl::FailTrial(
@@ -398,19 +213,9 @@ grpc::Status WorkerServiceImpl::FailTrial(
         absl::StrCat("fault: unknown FaultKind ", request->fault(),
                      "; use FAULT_KIND_TRIAL or FAULT_KIND_WORKER")));
   }
-  std::string reason = request->reason().substr(0, kMaxReasonBytes);
-  bool repeated = false;
-  absl::StatusOr<nas::v1::TrialState> state = scheduler_->FailAttempt(
-      ToLeaseRef(*request), reason, request->fault(), &repeated);
-  if (!state.ok()) return ToGrpcStatus(state.status());
-  // A requeued trial has not ended; the scheduler already woke the workers.
-  // A repeated failure was announced the first time.
-  if (*state != nas::v1::TRIAL_STATE_FAILED || repeated) {
-    return grpc::Status::OK;
-  }
-  absl::StatusOr<nas::v1::Trial> stored = store_->GetTrial(request->trial_id());
-  if (stored.ok()) OnTrialEnded(stored->search_id(), *stored);
-  return grpc::Status::OK;
+  return ToGrpcStatus(lifecycle_->Fail(
+      ToLeaseRef(*request), request->reason().substr(0, kMaxReasonBytes),
+      request->fault()));
 }
 
 grpc::Status WorkerServiceImpl::UploadCheckpoint(
@@ -421,6 +226,7 @@ grpc::Status WorkerServiceImpl::UploadCheckpoint(
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  if (checkpoints_ == nullptr) return ToGrpcStatus(NoCheckpointStore());
   UploadAssembler upload(max_checkpoint_bytes_);
   nas::v1::UploadCheckpointRequest message;
   while (reader->Read(&message)) {
@@ -450,6 +256,7 @@ grpc::Status WorkerServiceImpl::FetchCheckpoint(
       !s.ok()) {
     return ToGrpcStatus(s);
   }
+  if (checkpoints_ == nullptr) return ToGrpcStatus(NoCheckpointStore());
   if (request->worker_id().empty()) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         "worker_id: required; call RegisterWorker first"));
@@ -492,16 +299,11 @@ grpc::Status WorkerServiceImpl::FetchTrialState(
     return ToGrpcStatus(s);
   }
   // Only the current lease may read the state it goes on from.
-  absl::StatusOr<nas::v1::Trial> trial = store_->GetTrial(request.trial_id());
-  if (!trial.ok()) return ToGrpcStatus(trial.status());
-  if (trial->search_id() != request.search_id() ||
-      trial->state() != nas::v1::TRIAL_STATE_RUNNING ||
-      trial->attempt() != request.attempt() ||
-      trial->worker_id() != request.worker_id()) {
-    return ToGrpcStatus(absl::FailedPreconditionError(absl::StrCat(
-        "trial ", request.trial_id(), " of search ", request.search_id(),
-        ": attempt ", request.attempt(), " of worker ", request.worker_id(),
-        " is not its current lease")));
+  if (absl::Status s = lifecycle_->CheckCurrentLease(
+          LeaseRef{request.worker_id(), request.trial_id(), request.attempt()},
+          request.search_id());
+      !s.ok()) {
+    return ToGrpcStatus(s);
   }
   absl::StatusOr<CheckpointInfo> info =
       checkpoints_->TrialUploadInfo(request.trial_id());

@@ -7,6 +7,8 @@
 
 #include "common/metrics/metrics.h"
 #include "common/spec/spec_yaml.h"
+#include "common/time/clock.h"
+#include "controller/core/trial_lifecycle.h"
 #include "controller/event_hub.h"
 #include "controller/metrics/controller_metrics.h"
 #include "controller/pruning/pruning_book.h"
@@ -41,9 +43,11 @@ class WorkerEventsTest : public StoreTest {
     scheduler_ =
         std::make_unique<Scheduler>(counting_.get(), Scheduler::Options());
     pruning_ = std::make_unique<PruningBook>(counting_.get());
-    service_ = std::make_unique<WorkerServiceImpl>(
-        counting_.get(), nullptr, scheduler_.get(), &hub_, pruning_.get(),
-        &auth_, int64_t{1} << 20, &metrics_);
+    lifecycle_ = std::make_unique<TrialLifecycle>(
+        counting_.get(), scheduler_.get(), &hub_, pruning_.get(), &metrics_,
+        Clock::Real());
+    service_ = std::make_unique<WorkerServiceImpl>(lifecycle_.get(), nullptr,
+                                                   &auth_, int64_t{1} << 20);
     grpc::ServerContext context;
     nas::v1::RegisterWorkerRequest request;
     request.set_host("events-test");
@@ -117,6 +121,7 @@ training: {epochs: 1}
   std::unique_ptr<CountingStore> counting_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<PruningBook> pruning_;
+  std::unique_ptr<TrialLifecycle> lifecycle_;
   std::unique_ptr<WorkerServiceImpl> service_;
   std::string worker_;
 };

@@ -9,7 +9,10 @@
 #
 # Also: WATCHERS (default 10) WatchSearch streams on a 64-worker search
 # against the same search without them; IDLE (default 1000) registered
-# workers polling with nothing to run, for the controller's idle cost.
+# workers polling with nothing to run, for the controller's idle cost;
+# MEMORY (default 1) the fake-worker runs again on a second controller with
+# --database_url=memory: (no database), which shows what the controller
+# itself can do and how much of each lifecycle the database costs.
 #
 # BUILD_DIR (default build) is the CMake build folder. The NAS-Bench-201
 # table (../shared/benchmarks/nb201_cifar10.csv) is needed for REAL workers.
@@ -21,6 +24,7 @@ WORKERS=${WORKERS:-8 64 256}
 REAL=${REAL:-16}
 WATCHERS=${WATCHERS:-10}
 IDLE=${IDLE:-1000}
+MEMORY=${MEMORY:-1}
 TRIALS=${TRIALS:-2000}
 TABLE=${TABLE:-$ROOT/../shared/benchmarks/nb201_cifar10.csv}
 # One connection per fake worker: --idle_workers needs many descriptors.
@@ -106,6 +110,8 @@ r["commits_per_lifecycle"]=round((int(sys.argv[5])-int(sys.argv[4]))/n,2)
 print(json.dumps(r))' "$line" "$cpu0" "$cpu1" "$commits0" "$commits1")
   echo "$line"
   RESULTS+=("$line")
+  # A controller without a database leaves no statements to show.
+  [[ "$line" == *'"label": "memory-'* ]] && return 0
   local n
   n=$(python3 -c 'import json,sys; print(max(json.loads(sys.argv[1])["completed"],1))' "$line")
   as_superuser -Atq -F ' ' -c "SELECT round(sum(calls)::numeric / $n, 1), round((sum(total_exec_time) / $n)::numeric, 2), round((sum(total_plan_time) / $n)::numeric, 2) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'nas')" |
@@ -142,6 +148,22 @@ if [[ "$REAL" -gt 0 ]]; then
   bench --workers=0 --parallelism="$((REAL * 2))" --label="real-$REAL"
   for pid in "${WPIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 fi
+if [[ "$MEMORY" == 1 ]]; then
+  CTL_PORT=$(free_port)
+  HTTP_PORT=$(free_port)
+  "$BUILD_DIR/controller/nas-controller" --listen="127.0.0.1:$CTL_PORT" \
+    --database_url=memory: --plaintext --http_listen="127.0.0.1:$HTTP_PORT" \
+    >"$RUN/controller-memory.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  for w in $WORKERS; do
+    echo "== $w fake workers, $TRIALS trials, controller on --database_url=memory:"
+    bench --workers="$w" --label="memory-$w"
+  done
+fi
 
 python3 - "$PGBENCH_TPS" "$IDLE_LINE" "${RESULTS[@]}" <<'PY'
 import json, sys
@@ -166,7 +188,8 @@ for r in rows:
         pgcpu=r["pg_cpu_ms_per_lifecycle"], commits=r["commits_per_lifecycle"],
         rss=r.get("controller_rss_mb", "-")))
 print(f"\npgbench one-row INSERT at 16 clients: {tps:.0f}/s")
-plain = {r["workers"]: r for r in rows if not r.get("watchers")}
+plain = {r["workers"]: r for r in rows
+         if not r.get("watchers") and r["label"].startswith("fake-")}
 for r in rows:
     if not r.get("watchers"):
         continue

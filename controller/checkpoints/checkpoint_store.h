@@ -4,8 +4,10 @@
 // never interprets except to merge shards; each is stored with its size and
 // SHA-256 and checked again when read.
 //
-// Contract: thread-safe; NotFound for an unknown search, trial or version;
-// Unavailable when the database cannot be reached.
+// Contract (tested against every implementation by
+// checkpoint_store_conformance_test.cc): thread-safe; NotFound for an
+// unknown search, trial or version; Unavailable when the database cannot be
+// reached.
 #ifndef NAS_CONTROLLER_CHECKPOINTS_CHECKPOINT_STORE_H_
 #define NAS_CONTROLLER_CHECKPOINTS_CHECKPOINT_STORE_H_
 

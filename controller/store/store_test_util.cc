@@ -9,6 +9,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "controller/checkpoints/postgres_checkpoint_store.h"
+#include "controller/memory_store/memory_store.h"
 
 namespace nas::controller::testing {
 namespace {
@@ -109,7 +111,17 @@ pqxx::result ScratchDatabase::Query(const std::string& sql) {
   return result;
 }
 
-void StoreTest::SetUp() {
+std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info) {
+  return info.param == StoreBackend::kPostgres ? "Postgres" : "Memory";
+}
+
+void StoreTestBase::OpenStore(StoreBackend backend) {
+  backend_ = backend;
+  if (backend == StoreBackend::kMemory) {
+    clock_ = std::make_unique<FakeClock>();
+    store_ = std::make_unique<MemoryStore>(clock_.get());
+    return;
+  }
   const std::string admin_url = AdminUrl();
   ASSERT_FALSE(admin_url.empty()) << kNoDatabaseHelp;
   absl::StatusOr<std::unique_ptr<ScratchDatabase>> db =
@@ -122,14 +134,95 @@ void StoreTest::SetUp() {
   store_ = *std::move(store);
 }
 
-void StoreTest::TearDown() {
+void StoreTestBase::CloseStore() {
+  replica_checkpoints_.reset();
+  checkpoints_.reset();
   store_.reset();
+  clock_.reset();
   db_.reset();
 }
 
-nas::v1::SearchSpec StoreTest::Spec(const std::string& name, int max_trials,
-                                    int max_attempts, const std::string& metric,
-                                    nas::v1::Direction direction) {
+CheckpointStore& StoreTestBase::checkpoints() {
+  if (!postgres()) return static_cast<MemoryStore&>(*store_);
+  if (checkpoints_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<CheckpointStore>> opened =
+        OpenPostgresCheckpointStore({db_->url(), 2});
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    if (opened.ok()) checkpoints_ = *std::move(opened);
+  }
+  return *checkpoints_;
+}
+
+CheckpointStore& StoreTestBase::ReplicaCheckpoints() {
+  if (!postgres()) return static_cast<MemoryStore&>(*store_);
+  if (replica_checkpoints_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<CheckpointStore>> opened =
+        OpenPostgresCheckpointStore({db_->url(), 1});
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    if (opened.ok()) replica_checkpoints_ = *std::move(opened);
+  }
+  return *replica_checkpoints_;
+}
+
+void StoreTestBase::ExpireLease(int64_t trial_id) {
+  if (!postgres()) {
+    MemoryStore& memory = static_cast<MemoryStore&>(*store_);
+    EXPECT_TRUE(memory
+                    .SetLeaseExpiryForTesting(trial_id,
+                                              clock_->Now() - absl::Seconds(1))
+                    .ok())
+        << "trial " << trial_id << " holds no lease";
+    return;
+  }
+  EXPECT_EQ(db_->Query("UPDATE trials SET lease_expires_at = now() - "
+                       "interval '1 second' WHERE state = 'RUNNING' AND id = " +
+                       std::to_string(trial_id))
+                .affected_rows(),
+            1u)
+      << "trial " << trial_id << " holds no lease";
+}
+
+void StoreTestBase::ExpireAllLeases() {
+  if (postgres()) {
+    db_->Query(
+        "UPDATE trials SET lease_expires_at = now() - interval '1 s' "
+        "WHERE state = 'RUNNING'");
+    return;
+  }
+  // Past every lease a test takes (the longest are 30 minutes).
+  clock_->Advance(absl::Hours(24));
+}
+
+absl::Duration StoreTestBase::LeaseLeft(int64_t trial_id) {
+  if (!postgres()) {
+    absl::StatusOr<absl::Time> expiry =
+        static_cast<MemoryStore&>(*store_).LeaseExpiryForTesting(trial_id);
+    EXPECT_TRUE(expiry.ok()) << expiry.status();
+    return expiry.ok() ? *expiry - clock_->Now() : absl::ZeroDuration();
+  }
+  return absl::Seconds(
+      db_->Query("SELECT extract(epoch FROM lease_expires_at - now()) FROM "
+                 "trials WHERE id = " +
+                 std::to_string(trial_id))[0][0]
+          .as<double>());
+}
+
+absl::Time StoreTestBase::StoreNow() {
+  return postgres() ? absl::Now() : clock_->Now();
+}
+
+void StoreTestBase::PassTime(absl::Duration d) {
+  if (postgres()) {
+    absl::SleepFor(d);
+  } else {
+    clock_->Advance(d);
+  }
+}
+
+nas::v1::SearchSpec StoreTestBase::Spec(const std::string& name, int max_trials,
+                                        int max_attempts,
+                                        const std::string& metric,
+                                        nas::v1::Direction direction) {
   nas::v1::SearchSpec spec;
   spec.set_name(name);
   spec.mutable_dataset()->set_name(nas::v1::DATASET_NAME_FASHION_MNIST);
@@ -158,7 +251,7 @@ nas::v1::SearchSpec StoreTest::Spec(const std::string& name, int max_trials,
   return spec;
 }
 
-NewTrial StoreTest::Trial(int i) {
+NewTrial StoreTestBase::Trial(int i) {
   NewTrial trial;
   trial.architecture.add_choices(i % 2);
   trial.architecture.add_choices(i % 3);
@@ -173,7 +266,7 @@ NewTrial StoreTest::Trial(int i) {
   return trial;
 }
 
-int64_t StoreTest::NewSearch(int max_trials, int trials, int max_attempts) {
+int64_t StoreTestBase::NewSearch(int max_trials, int trials, int max_attempts) {
   absl::StatusOr<nas::v1::Search> search =
       store_->CreateSearch(Spec("search", max_trials, max_attempts), "");
   EXPECT_TRUE(search.ok()) << search.status();
@@ -185,8 +278,8 @@ int64_t StoreTest::NewSearch(int max_trials, int trials, int max_attempts) {
   return search->id();
 }
 
-nas::v1::TrialAssignment StoreTest::Lease(const std::string& worker,
-                                          absl::Duration lease) {
+nas::v1::TrialAssignment StoreTestBase::Lease(const std::string& worker,
+                                              absl::Duration lease) {
   absl::StatusOr<std::optional<nas::v1::TrialAssignment>> leased =
       store_->LeaseTrial(worker, lease);
   EXPECT_TRUE(leased.ok()) << leased.status();
@@ -197,7 +290,7 @@ nas::v1::TrialAssignment StoreTest::Lease(const std::string& worker,
   return **leased;
 }
 
-nas::v1::Trial StoreTest::GetTrial(int64_t search_id, int32_t number) {
+nas::v1::Trial StoreTestBase::GetTrial(int64_t search_id, int32_t number) {
   absl::StatusOr<std::vector<nas::v1::Trial>> trials =
       store_->ListTrials(search_id, {}, number - 1, 1);
   EXPECT_TRUE(trials.ok()) << trials.status();

@@ -1,13 +1,17 @@
-// Test support for the PostgreSQL store: a scratch database per test and
-// builders for specs and trials.
+// Test support for the trial stores: a scratch PostgreSQL database or a
+// MemoryStore per test, builders for specs and trials, and the conformance
+// suite's fixture, which runs one test against every store.
 #ifndef NAS_CONTROLLER_STORE_STORE_TEST_UTIL_H_
 #define NAS_CONTROLLER_STORE_STORE_TEST_UTIL_H_
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/time/clock.h"
+#include "controller/checkpoints/checkpoint_store.h"
 #include "controller/store/postgres_store.h"
 #include "controller/store/trial_store.h"
 #include "gtest/gtest.h"
@@ -58,8 +62,19 @@ class ScratchDatabase {
   std::unique_ptr<pqxx::connection> connection_;
 };
 
-// Fixture: a scratch database and a store opened on it.
-class StoreTest : public ::testing::Test {
+// Which TrialStore a fixture opens.
+enum class StoreBackend { kPostgres, kMemory };
+
+// "Postgres" or "Memory", for test names and failure messages.
+std::string BackendName(const ::testing::TestParamInfo<StoreBackend>& info);
+inline void PrintTo(StoreBackend backend, std::ostream* os) {
+  *os << (backend == StoreBackend::kPostgres ? "Postgres" : "Memory");
+}
+
+// A store opened on a fresh scratch database (PostgreSQL) or a fresh
+// MemoryStore on a FakeClock, with builders and hooks that stand in for
+// what a PostgreSQL test would do in SQL.
+class StoreTestBase {
  public:
   // A valid spec: chain space, val_accuracy maximized unless told.
   static nas::v1::SearchSpec Spec(
@@ -67,28 +82,79 @@ class StoreTest : public ::testing::Test {
       const std::string& metric = "val_accuracy",
       nas::v1::Direction direction = nas::v1::DIRECTION_MAXIMIZE);
   static NewTrial Trial(int i);
+  static LeaseRef Ref(const nas::v1::TrialAssignment& a,
+                      const std::string& worker) {
+    return LeaseRef{worker, a.trial_id(), a.attempt()};
+  }
 
  protected:
-  void SetUp() override;
-  void TearDown() override;
+  // Fails the test (fatally) when the store cannot be opened.
+  void OpenStore(StoreBackend backend);
+  void CloseStore();
 
   TrialStore& store() { return *store_; }
+  bool postgres() const { return backend_ == StoreBackend::kPostgres; }
+  // REQUIRES: postgres().
   ScratchDatabase& db() { return *db_; }
+  // The store's checkpoints: the MemoryStore itself, or a PostgreSQL
+  // checkpoint store on the same database, opened on first use.
+  CheckpointStore& checkpoints();
+  // A second checkpoint store over the same data, as a controller replica
+  // has (for a MemoryStore, the one store: there are no replicas).
+  CheckpointStore& ReplicaCheckpoints();
 
   // Creates a search and adds `trials` trials; returns its id.
   int64_t NewSearch(int max_trials, int trials, int max_attempts = 3);
   // Leases the next trial; fails the test when there is none.
   nas::v1::TrialAssignment Lease(const std::string& worker,
                                  absl::Duration lease = absl::Seconds(30));
-  static LeaseRef Ref(const nas::v1::TrialAssignment& a,
-                      const std::string& worker) {
-    return LeaseRef{worker, a.trial_id(), a.attempt()};
-  }
   nas::v1::Trial GetTrial(int64_t search_id, int32_t number);
 
+  // Ends the lease of RUNNING trial `trial_id` (or of every RUNNING trial)
+  // a second ago by the store's clock, so that ExpireLeases takes it.
+  void ExpireLease(int64_t trial_id);
+  void ExpireAllLeases();
+  // How long the lease of RUNNING trial `trial_id` has left.
+  absl::Duration LeaseLeft(int64_t trial_id);
+  // Now by the store's clock.
+  absl::Time StoreNow();
+  // Lets `d` pass on the store's clock: sleeps for PostgreSQL, moves the
+  // fake clock of a MemoryStore.
+  void PassTime(absl::Duration d);
+
+ private:
+  StoreBackend backend_ = StoreBackend::kPostgres;
   std::unique_ptr<ScratchDatabase> db_;
+  std::unique_ptr<FakeClock> clock_;
   std::unique_ptr<TrialStore> store_;
+  std::unique_ptr<CheckpointStore> checkpoints_;
+  std::unique_ptr<CheckpointStore> replica_checkpoints_;
 };
+
+// Fixture: a scratch PostgreSQL database and a store opened on it, for
+// tests of what only PostgreSQL has (SQL views, roles, connections) and
+// of the layers above the store.
+class StoreTest : public StoreTestBase, public ::testing::Test {
+ protected:
+  void SetUp() override { OpenStore(StoreBackend::kPostgres); }
+  void TearDown() override { CloseStore(); }
+};
+
+// Fixture of the conformance suite: the same test runs against every
+// TrialStore. Tests use TEST_P and INSTANTIATE_FOR_EVERY_STORE(Suite).
+class AnyStoreTest : public StoreTestBase,
+                     public ::testing::TestWithParam<StoreBackend> {
+ protected:
+  void SetUp() override { OpenStore(GetParam()); }
+  void TearDown() override { CloseStore(); }
+};
+
+#define INSTANTIATE_FOR_EVERY_STORE(suite)                                   \
+  INSTANTIATE_TEST_SUITE_P(                                                  \
+      , suite,                                                               \
+      ::testing::Values(::nas::controller::testing::StoreBackend::kPostgres, \
+                        ::nas::controller::testing::StoreBackend::kMemory),  \
+      ::nas::controller::testing::BackendName)
 
 }  // namespace nas::controller::testing
 

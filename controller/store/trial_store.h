@@ -1,10 +1,11 @@
 // The controller's durable state: searches, trials, per-epoch metrics and
 // workers. The controller owns all state; workers never see this interface.
 //
-// Contract shared by every implementation (tests/store_conformance_test.cc):
+// Contract shared by every implementation (PostgresStore, MemoryStore), and
+// tested against each by one suite (controller/store/conformance_*_test.cc):
 // - Every method is thread-safe.
-// - Time is the store's clock (the database's now()), so that several
-//   controller replicas agree on lease expiry.
+// - Time is the store's clock (the database's now(); a MemoryStore's
+//   Clock), so that several controller replicas agree on lease expiry.
 // - Errors: NotFound for unknown ids; FailedPrecondition for an illegal state
 //   transition or a stale lease (the message names the current attempt);
 //   Aborted when a concurrent writer won a race and the caller should retry;

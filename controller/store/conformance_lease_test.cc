@@ -1,4 +1,5 @@
-// Leases, epochs, trial endings and lease expiry of the PostgreSQL store.
+// Leases, epochs, trial endings and lease expiry: conformance tests that
+// every TrialStore passes.
 #include <algorithm>
 #include <mutex>
 #include <set>
@@ -17,7 +18,8 @@ namespace {
 
 using google::protobuf::util::MessageDifferencer;
 
-using LeaseTest = StoreTest;
+using LeaseTest = AnyStoreTest;
+INSTANTIATE_FOR_EVERY_STORE(LeaseTest);
 
 nas::v1::EpochMetrics Epoch(int epoch, double accuracy) {
   nas::v1::EpochMetrics metrics;
@@ -31,21 +33,11 @@ nas::v1::EpochMetrics Epoch(int epoch, double accuracy) {
 
 // Time is controlled from the test, not waited for, so a loaded machine
 // cannot expire a lease early or late: leases that must not expire are
-// long, and one that must expire is moved into the past by the database's
-// own clock (what ExpireLeases compares with).
+// long, and one that must expire is moved into the past by the store's own
+// clock (what ExpireLeases compares with).
 constexpr absl::Duration kLongLease = absl::Minutes(30);
 
-// Makes the running trial `trial_id`'s lease end a second ago.
-void ExpireLeaseNow(ScratchDatabase& db, int64_t trial_id) {
-  EXPECT_EQ(db.Query("UPDATE trials SET lease_expires_at = now() - "
-                     "interval '1 second' WHERE state = 'RUNNING' AND id = " +
-                     std::to_string(trial_id))
-                .affected_rows(),
-            1u)
-      << "trial " << trial_id << " holds no lease";
-}
-
-TEST_F(LeaseTest, AssignmentCarriesEverythingAWorkerNeeds) {
+TEST_P(LeaseTest, AssignmentCarriesEverythingAWorkerNeeds) {
   const nas::v1::SearchSpec spec = Spec("assign", 1);
   auto search = store().CreateSearch(spec, "");
   ASSERT_TRUE(search.ok());
@@ -72,7 +64,7 @@ TEST_F(LeaseTest, AssignmentCarriesEverythingAWorkerNeeds) {
   EXPECT_TRUE(stored.has_started_at());
 }
 
-TEST_F(LeaseTest, LeasesOldestSearchThenLowestNumber) {
+TEST_P(LeaseTest, LeasesOldestSearchThenLowestNumber) {
   const int64_t first = NewSearch(2, 2);
   const int64_t second = NewSearch(2, 2);
   std::vector<std::pair<int64_t, int32_t>> order;
@@ -87,7 +79,7 @@ TEST_F(LeaseTest, LeasesOldestSearchThenLowestNumber) {
   EXPECT_FALSE(none->has_value());
 }
 
-TEST_F(LeaseTest, ConcurrentLeasesNeverShareATrial) {
+TEST_P(LeaseTest, ConcurrentLeasesNeverShareATrial) {
   constexpr int kTrials = 40;
   constexpr int kThreads = 4;
   NewSearch(kTrials, kTrials);
@@ -115,14 +107,14 @@ TEST_F(LeaseTest, ConcurrentLeasesNeverShareATrial) {
             leased.size());
 }
 
-TEST_F(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
+TEST_P(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
   const int64_t id = NewSearch(1, 1, /*max_attempts=*/2);
   const nas::v1::TrialAssignment first = Lease("w-a", kLongLease);
   auto expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(*expired, 0) << "the lease has not expired yet";
 
-  ExpireLeaseNow(db(), first.trial_id());
+  ExpireLease(first.trial_id());
   expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok()) << expired.status();
   EXPECT_EQ(*expired, 1);
@@ -134,7 +126,7 @@ TEST_F(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
   const nas::v1::TrialAssignment second = Lease("w-b", kLongLease);
   EXPECT_EQ(second.trial_id(), first.trial_id());
   EXPECT_EQ(second.attempt(), 2);
-  ExpireLeaseNow(db(), second.trial_id());
+  ExpireLease(second.trial_id());
   expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(*expired, 1);
@@ -152,7 +144,7 @@ TEST_F(LeaseTest, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
   EXPECT_FALSE(none->has_value());
 }
 
-TEST_F(LeaseTest, RecordEpochExtendsTheLease) {
+TEST_P(LeaseTest, RecordEpochExtendsTheLease) {
   NewSearch(1, 1);
   // Both leases are long enough that only a renewal can explain an end
   // past the first one.
@@ -160,21 +152,17 @@ TEST_F(LeaseTest, RecordEpochExtendsTheLease) {
   auto ack = store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.5), kLongLease);
   ASSERT_TRUE(ack.ok()) << ack.status();
   EXPECT_FALSE(ack->stop);
-  EXPECT_EQ(db().Query("SELECT lease_expires_at > now() + interval "
-                       "'10 minutes' FROM trials WHERE id = " +
-                       std::to_string(a.trial_id()))[0][0]
-                .as<bool>(),
-            true)
+  EXPECT_GT(LeaseLeft(a.trial_id()), absl::Minutes(10))
       << "the lease was not extended";
   auto expired = store().ExpireLeases();
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(*expired, 0);
 }
 
-TEST_F(LeaseTest, StaleAttemptsAreRefused) {
+TEST_P(LeaseTest, StaleAttemptsAreRefused) {
   const int64_t id = NewSearch(1, 1);
   const nas::v1::TrialAssignment old = Lease("w-old", kLongLease);
-  ExpireLeaseNow(db(), old.trial_id());
+  ExpireLease(old.trial_id());
   ASSERT_EQ(store().ExpireLeases().value_or(-1), 1);
   // While PENDING, and after someone else leased it.
   EXPECT_EQ(store().CompleteTrial(Ref(old, "w-old"), {}).status().code(),
@@ -196,12 +184,16 @@ TEST_F(LeaseTest, StaleAttemptsAreRefused) {
   // The right attempt from the wrong worker is refused too.
   EXPECT_EQ(store().CompleteTrial(Ref(current, "w-old"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(), 0);
+  if (postgres()) {
+    EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(),
+              0);
+  }
+  EXPECT_EQ(GetTrial(id, 0).epochs_size(), 0);
   EXPECT_EQ(GetTrial(id, 0).state(), nas::v1::TRIAL_STATE_RUNNING);
   EXPECT_TRUE(store().CompleteTrial(Ref(current, "w-new"), {}).ok());
 }
 
-TEST_F(LeaseTest, RecordEpochIsIdempotentPerEpoch) {
+TEST_P(LeaseTest, RecordEpochIsIdempotentPerEpoch) {
   const int64_t id = NewSearch(1, 1);
   const nas::v1::TrialAssignment a = Lease("w");
   ASSERT_TRUE(
@@ -220,7 +212,7 @@ TEST_F(LeaseTest, RecordEpochIsIdempotentPerEpoch) {
   EXPECT_EQ(trial.epochs(1).epoch(), 2);
 }
 
-TEST_F(LeaseTest, CompleteTrialIsIdempotentAndKeepsTheFirstMetrics) {
+TEST_P(LeaseTest, CompleteTrialIsIdempotentAndKeepsTheFirstMetrics) {
   const int64_t id = NewSearch(1, 1);
   const nas::v1::TrialAssignment a = Lease("w");
   nas::v1::TrialMetrics metrics;
@@ -249,7 +241,7 @@ TEST_F(LeaseTest, CompleteTrialIsIdempotentAndKeepsTheFirstMetrics) {
 
 // An estimator that measures no latency or losses (the tabular one) leaves
 // them unset: NULL in SQL, unset again when read back, never 0.
-TEST_F(LeaseTest, UnmeasuredMetricsAreNullNotZero) {
+TEST_P(LeaseTest, UnmeasuredMetricsAreNullNotZero) {
   const int64_t id = NewSearch(1, 1);
   const nas::v1::TrialAssignment a = Lease("w");
   nas::v1::TrialMetrics metrics;
@@ -261,13 +253,21 @@ TEST_F(LeaseTest, UnmeasuredMetricsAreNullNotZero) {
   ASSERT_TRUE(store().CompleteTrial(Ref(a, "w"), metrics).ok());
   const std::string where =
       " FROM trials WHERE search_id = " + std::to_string(id);
-  EXPECT_EQ(db().Query("SELECT (val_loss IS NULL)::text || (test_loss IS "
-                       "NULL)::text || (latency_ms IS NULL)::text || "
-                       "coalesce(flops::text, 'null') || "
-                       "coalesce(val_accuracy::text, 'null')" +
-                       where)[0][0]
-                .as<std::string>(),
-            "truetruetrue00.75");
+  if (postgres()) {
+    EXPECT_EQ(db().Query("SELECT (val_loss IS NULL)::text || (test_loss IS "
+                         "NULL)::text || (latency_ms IS NULL)::text || "
+                         "coalesce(flops::text, 'null') || "
+                         "coalesce(val_accuracy::text, 'null')" +
+                         where)[0][0]
+                  .as<std::string>(),
+              "truetruetrue00.75");
+    // The views show NULL as well.
+    EXPECT_EQ(db().Query("SELECT count(*) FROM best_trials WHERE latency_ms "
+                         "IS NULL AND search_id = " +
+                         std::to_string(id))[0][0]
+                  .as<int>(),
+              1);
+  }
   const nas::v1::Trial trial = GetTrial(id, 0);
   EXPECT_FALSE(trial.metrics().has_val_loss());
   EXPECT_FALSE(trial.metrics().has_test_loss());
@@ -275,19 +275,14 @@ TEST_F(LeaseTest, UnmeasuredMetricsAreNullNotZero) {
   EXPECT_TRUE(trial.metrics().has_flops());
   EXPECT_TRUE(MessageDifferencer::Equals(trial.metrics(), metrics))
       << trial.metrics().DebugString();
-  // The views show NULL as well, and BestTrials reads them back unset.
-  EXPECT_EQ(db().Query("SELECT count(*) FROM best_trials WHERE latency_ms IS "
-                       "NULL AND search_id = " +
-                       std::to_string(id))[0][0]
-                .as<int>(),
-            1);
+  // BestTrials reads them back unset too.
   absl::StatusOr<std::vector<nas::v1::Trial>> best = store().BestTrials(id, 1);
   ASSERT_TRUE(best.ok()) << best.status();
   ASSERT_EQ(best->size(), 1u);
   EXPECT_FALSE((*best)[0].metrics().has_latency_ms());
 }
 
-TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
+TEST_P(LeaseTest, IllegalTransitionsAreRefused) {
   const int64_t id = NewSearch(4, 4);
   // Trial 0 was never leased: attempt 0 names no lease.
   auto listed = store().ListTrials(id, {}, -1, 1);
@@ -306,9 +301,11 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
   EXPECT_FALSE(*failed_again) << "repeating a failure is idempotent";
   EXPECT_EQ(store().CompleteTrial(Ref(failed, "w"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(
-      store().StopTrial(Ref(failed, "w"), "x", {}, std::nullopt).status().code(),
-      absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store()
+                .StopTrial(Ref(failed, "w"), "x", {}, std::nullopt)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
 
   ASSERT_TRUE(store().CompleteTrial(Ref(completed, "w"), {}).ok());
   EXPECT_EQ(store().FailTrial(Ref(completed, "w"), "late").status().code(),
@@ -320,7 +317,9 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
           .code(),
       absl::StatusCode::kFailedPrecondition);
 
-  ASSERT_TRUE(store().StopTrial(Ref(stopped, "w"), "median rule", {}, std::nullopt).ok());
+  ASSERT_TRUE(store()
+                  .StopTrial(Ref(stopped, "w"), "median rule", {}, std::nullopt)
+                  .ok());
   auto ack =
       store().RecordEpoch(Ref(stopped, "w"), Epoch(2, 0.1), absl::Seconds(5));
   ASSERT_TRUE(ack.ok()) << ack.status();
@@ -334,14 +333,14 @@ TEST_F(LeaseTest, IllegalTransitionsAreRefused) {
   EXPECT_EQ(GetTrial(id, 3).state(), nas::v1::TRIAL_STATE_PENDING);
 }
 
-TEST_F(LeaseTest, ListTrialsFiltersPagesAndShowsCurrentAttemptEpochs) {
+TEST_P(LeaseTest, ListTrialsFiltersPagesAndShowsCurrentAttemptEpochs) {
   const int64_t id = NewSearch(5, 5);
   const nas::v1::TrialAssignment a = Lease("w-a", kLongLease);
   ASSERT_TRUE(
       store().RecordEpoch(Ref(a, "w-a"), Epoch(1, 0.1), kLongLease).ok());
   ASSERT_TRUE(
       store().RecordEpoch(Ref(a, "w-a"), Epoch(2, 0.2), kLongLease).ok());
-  ExpireLeaseNow(db(), a.trial_id());
+  ExpireLease(a.trial_id());
   ASSERT_EQ(store().ExpireLeases().value_or(-1), 1);
   const nas::v1::TrialAssignment b = Lease("w-b");
   ASSERT_EQ(b.trial_id(), a.trial_id());
@@ -351,8 +350,10 @@ TEST_F(LeaseTest, ListTrialsFiltersPagesAndShowsCurrentAttemptEpochs) {
   const nas::v1::Trial trial = GetTrial(id, 0);
   ASSERT_EQ(trial.epochs_size(), 1) << "epochs of attempt 1 are history";
   EXPECT_DOUBLE_EQ(trial.epochs(0).val_accuracy(), 0.7);
-  EXPECT_EQ(db().Query("SELECT count(*) FROM epoch_metrics")[0][0].as<int>(),
-            3);
+  if (postgres()) {
+    EXPECT_EQ(db().Query("SELECT count(*) FROM epoch_metrics")[0][0].as<int>(),
+              3);
+  }
 
   auto running = store().ListTrials(id, {nas::v1::TRIAL_STATE_RUNNING}, -1, 10);
   ASSERT_TRUE(running.ok());
@@ -369,7 +370,7 @@ TEST_F(LeaseTest, ListTrialsFiltersPagesAndShowsCurrentAttemptEpochs) {
   EXPECT_EQ(all->size(), 5u);
 }
 
-TEST_F(LeaseTest, NonPositiveLeaseIsInvalid) {
+TEST_P(LeaseTest, NonPositiveLeaseIsInvalid) {
   NewSearch(1, 1);
   EXPECT_EQ(store().LeaseTrial("w", absl::ZeroDuration()).status().code(),
             absl::StatusCode::kInvalidArgument);

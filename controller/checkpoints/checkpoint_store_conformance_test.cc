@@ -1,8 +1,7 @@
-// The PostgreSQL CheckpointStore against a real server: fencing of trial
-// uploads, gapless supernet versions, checksums on read, cascades and the
-// checkpoint_lineage view.
-#include "controller/checkpoints/postgres_checkpoint_store.h"
-
+// Every CheckpointStore (PostgreSQL against a real server, MemoryStore):
+// fencing of trial uploads, gapless supernet versions, checksums on read and
+// cascades; and how PostgreSQL lays the bytes out (chunks, the
+// checkpoint_lineage view).
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -12,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/hash/sha256.h"
+#include "controller/checkpoints/postgres_checkpoint_store.h"
 #include "controller/store/store_test_util.h"
 #include "gtest/gtest.h"
 
@@ -28,18 +28,8 @@ std::string Bytes(size_t size, uint64_t seed) {
   return bytes;
 }
 
-class CheckpointStoreTest : public StoreTest {
+class CheckpointStoreTest : public AnyStoreTest {
  protected:
-  void SetUp() override {
-    StoreTest::SetUp();
-    if (HasFatalFailure()) return;
-    auto checkpoints = OpenPostgresCheckpointStore({db().url(), 2});
-    ASSERT_TRUE(checkpoints.ok()) << checkpoints.status();
-    checkpoints_ = *std::move(checkpoints);
-  }
-
-  CheckpointStore& checkpoints() { return *checkpoints_; }
-
   // Uploads `bytes` under the lease of `a`.
   absl::Status Upload(const nas::v1::TrialAssignment& a,
                       const std::string& worker, const std::string& bytes,
@@ -48,14 +38,22 @@ class CheckpointStoreTest : public StoreTest {
                                         hash::Sha256Hex(bytes), bytes);
   }
 
-  int Count(const std::string& relation) {
-    return db().Query("SELECT count(*) FROM " + relation)[0][0].as<int>();
+  // Expects `n` rows in `relation`; a MemoryStore has no rows to count.
+  void ExpectRows(const std::string& relation, int n) {
+    if (!postgres()) return;
+    EXPECT_EQ(db().Query("SELECT count(*) FROM " + relation)[0][0].as<int>(), n)
+        << relation;
   }
-
-  std::unique_ptr<CheckpointStore> checkpoints_;
 };
+INSTANTIATE_FOR_EVERY_STORE(CheckpointStoreTest);
 
-TEST_F(CheckpointStoreTest, TrialUploadRoundTrips) {
+// How the bytes lie in the database, and what corrupting them does.
+using PostgresCheckpointStoreTest = CheckpointStoreTest;
+INSTANTIATE_TEST_SUITE_P(, PostgresCheckpointStoreTest,
+                         ::testing::Values(StoreBackend::kPostgres),
+                         BackendName);
+
+TEST_P(CheckpointStoreTest, TrialUploadRoundTrips) {
   const int64_t search = NewSearch(2, 2);
   const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
   const std::string bytes = Bytes(1000, 1);
@@ -72,7 +70,7 @@ TEST_F(CheckpointStoreTest, TrialUploadRoundTrips) {
   EXPECT_EQ(info->size, 1000);
   EXPECT_EQ(info->sha256, hash::Sha256Hex(bytes));
   EXPECT_TRUE(info->merged_trial_ids.empty());
-  EXPECT_LT(absl::Now() - info->created_at, absl::Minutes(5));
+  EXPECT_LT(absl::AbsDuration(StoreNow() - info->created_at), absl::Minutes(5));
 
   absl::StatusOr<std::string> read =
       checkpoints().ReadTrialUpload(a.trial_id());
@@ -80,18 +78,18 @@ TEST_F(CheckpointStoreTest, TrialUploadRoundTrips) {
   EXPECT_EQ(*read, bytes);
 }
 
-TEST_F(CheckpointStoreTest, LaterUploadOfATrialReplacesTheEarlier) {
+TEST_P(CheckpointStoreTest, LaterUploadOfATrialReplacesTheEarlier) {
   NewSearch(1, 1);
   const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
   ASSERT_TRUE(Upload(a, "w-1", Bytes(3 << 20, 1)).ok());
   const std::string second = Bytes(100, 2);
   ASSERT_TRUE(Upload(a, "w-1", second).ok());
   EXPECT_EQ(*checkpoints().ReadTrialUpload(a.trial_id()), second);
-  EXPECT_EQ(Count("checkpoints"), 1);
-  EXPECT_EQ(Count("checkpoint_chunks"), 1);
+  ExpectRows("checkpoints", 1);
+  ExpectRows("checkpoint_chunks", 1);
 }
 
-TEST_F(CheckpointStoreTest, WrongChecksumIsDataLossAndStoresNothing) {
+TEST_P(CheckpointStoreTest, WrongChecksumIsDataLossAndStoresNothing) {
   NewSearch(1, 1);
   const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
   const std::string bytes = Bytes(100, 1);
@@ -100,12 +98,12 @@ TEST_F(CheckpointStoreTest, WrongChecksumIsDataLossAndStoresNothing) {
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
   EXPECT_NE(status.message().find(hash::Sha256Hex(bytes)), std::string::npos)
       << status;
-  EXPECT_EQ(Count("checkpoints"), 0);
+  ExpectRows("checkpoints", 0);
   EXPECT_EQ(checkpoints().TrialUploadInfo(a.trial_id()).status().code(),
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(CheckpointStoreTest, OnlyTheCurrentLeaseMayUpload) {
+TEST_P(CheckpointStoreTest, OnlyTheCurrentLeaseMayUpload) {
   // A RETRAIN trial: its weights are kept once it completed.
   auto search = store().CreateSearch(Spec("retrain", 1, 3), "");
   ASSERT_TRUE(search.ok()) << search.status();
@@ -130,7 +128,7 @@ TEST_F(CheckpointStoreTest, OnlyTheCurrentLeaseMayUpload) {
   // The right attempt from the wrong worker.
   EXPECT_EQ(Upload(second, "w-1", bytes).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Count("checkpoints"), 0);
+  ExpectRows("checkpoints", 0);
 
   ASSERT_TRUE(Upload(second, "w-2", bytes).ok());
   nas::v1::TrialMetrics metrics;
@@ -148,7 +146,7 @@ TEST_F(CheckpointStoreTest, OnlyTheCurrentLeaseMayUpload) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(CheckpointStoreTest, SupernetVersionsHaveNoGaps) {
+TEST_P(CheckpointStoreTest, SupernetVersionsHaveNoGaps) {
   const int64_t search = NewSearch(4, 4);
   const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
   const nas::v1::TrialAssignment b = Lease("w-1", kLongLease);
@@ -192,7 +190,7 @@ TEST_F(CheckpointStoreTest, SupernetVersionsHaveNoGaps) {
       checkpoints().PutSupernetVersion(other, 1, 0, {}, Bytes(10, 4)).ok());
 }
 
-TEST_F(CheckpointStoreTest, DuplicateVersionIsAlreadyExistsAndChangesNothing) {
+TEST_P(CheckpointStoreTest, DuplicateVersionIsAlreadyExistsAndChangesNothing) {
   const int64_t search = NewSearch(1, 0);
   const std::string first = Bytes(100, 1);
   ASSERT_TRUE(checkpoints().PutSupernetVersion(search, 1, 0, {}, first).ok());
@@ -200,25 +198,20 @@ TEST_F(CheckpointStoreTest, DuplicateVersionIsAlreadyExistsAndChangesNothing) {
       checkpoints().PutSupernetVersion(search, 1, 0, {}, Bytes(100, 2)).code(),
       absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(*checkpoints().ReadSupernetVersion(search, 1), first);
-  EXPECT_EQ(Count("checkpoints"), 1);
+  ExpectRows("checkpoints", 1);
 }
 
 // Two replicas merging the same round: exactly one stores it.
-TEST_F(CheckpointStoreTest, ConcurrentPutsOfOneVersionStoreItOnce) {
+TEST_P(CheckpointStoreTest, ConcurrentPutsOfOneVersionStoreItOnce) {
   const int64_t search = NewSearch(1, 0);
   constexpr int kWriters = 4;
-  std::vector<std::unique_ptr<CheckpointStore>> replicas;
-  for (int i = 0; i < kWriters; ++i) {
-    auto replica = OpenPostgresCheckpointStore({db().url(), 1});
-    ASSERT_TRUE(replica.ok()) << replica.status();
-    replicas.push_back(*std::move(replica));
-  }
+  CheckpointStore* replicas[2] = {&checkpoints(), &ReplicaCheckpoints()};
   std::vector<absl::Status> results(kWriters);
   std::vector<std::thread> threads;
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&, i] {
-      results[i] =
-          replicas[i]->PutSupernetVersion(search, 1, 0, {}, Bytes(2 << 20, i));
+      results[i] = replicas[i % 2]->PutSupernetVersion(search, 1, 0, {},
+                                                       Bytes(2 << 20, i));
     });
   }
   for (std::thread& thread : threads) thread.join();
@@ -231,12 +224,12 @@ TEST_F(CheckpointStoreTest, ConcurrentPutsOfOneVersionStoreItOnce) {
     }
   }
   EXPECT_EQ(stored, 1);
-  EXPECT_EQ(Count("checkpoints"), 1);
-  EXPECT_EQ(Count("checkpoint_chunks"), 2);
+  ExpectRows("checkpoints", 1);
+  ExpectRows("checkpoint_chunks", 2);
   EXPECT_TRUE(checkpoints().ReadSupernetVersion(search, 1).ok());
 }
 
-TEST_F(CheckpointStoreTest, BadVersionArgumentsAreRefused) {
+TEST_P(CheckpointStoreTest, BadVersionArgumentsAreRefused) {
   const int64_t search = NewSearch(1, 0);
   EXPECT_EQ(checkpoints().PutSupernetVersion(search, 0, 0, {}, "x").code(),
             absl::StatusCode::kInvalidArgument);
@@ -259,10 +252,10 @@ TEST_F(CheckpointStoreTest, BadVersionArgumentsAreRefused) {
           .PutSupernetVersion(other, 1, 0, {a.trial_id(), a.trial_id()}, "x")
           .code(),
       absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Count("checkpoints"), 0);
+  ExpectRows("checkpoints", 0);
 }
 
-TEST_F(CheckpointStoreTest, UnknownThingsAreNotFound) {
+TEST_P(CheckpointStoreTest, UnknownThingsAreNotFound) {
   const int64_t search = NewSearch(1, 1);
   for (int64_t version : {-1, 0, 1, 7}) {
     EXPECT_EQ(
@@ -282,7 +275,7 @@ TEST_F(CheckpointStoreTest, UnknownThingsAreNotFound) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(CheckpointStoreTest, BigCheckpointRoundTripsInMebibyteChunks) {
+TEST_P(PostgresCheckpointStoreTest, BigCheckpointRoundTripsInMebibyteChunks) {
   const int64_t search = NewSearch(1, 0);
   const std::string bytes = Bytes((3 << 20) + 12345, 7);
   ASSERT_TRUE(checkpoints().PutSupernetVersion(search, 1, 0, {}, bytes).ok());
@@ -299,7 +292,8 @@ TEST_F(CheckpointStoreTest, BigCheckpointRoundTripsInMebibyteChunks) {
             static_cast<int64_t>(bytes.size()));
 }
 
-TEST_F(CheckpointStoreTest, ChunkCorruptedInTheDatabaseReadsAsDataLoss) {
+TEST_P(PostgresCheckpointStoreTest,
+       ChunkCorruptedInTheDatabaseReadsAsDataLoss) {
   const int64_t search = NewSearch(1, 1);
   const std::string bytes = Bytes((2 << 20) + 10, 3);
   ASSERT_TRUE(checkpoints().PutSupernetVersion(search, 1, 0, {}, bytes).ok());
@@ -325,7 +319,7 @@ TEST_F(CheckpointStoreTest, ChunkCorruptedInTheDatabaseReadsAsDataLoss) {
             absl::StatusCode::kDataLoss);
 }
 
-TEST_F(CheckpointStoreTest, DeletingTheSearchDeletesItsCheckpoints) {
+TEST_P(CheckpointStoreTest, DeletingTheSearchDeletesItsCheckpoints) {
   const int64_t search = NewSearch(1, 1);
   const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
   ASSERT_TRUE(Upload(a, "w-1", Bytes(10, 1)).ok());
@@ -334,11 +328,16 @@ TEST_F(CheckpointStoreTest, DeletingTheSearchDeletesItsCheckpoints) {
           .PutSupernetVersion(search, 1, 0, {a.trial_id()}, Bytes(10, 2))
           .ok());
   ASSERT_TRUE(store().DeleteSearch(search, /*force=*/true).ok());
-  EXPECT_EQ(Count("checkpoints"), 0);
-  EXPECT_EQ(Count("checkpoint_chunks"), 0);
+  EXPECT_EQ(checkpoints().TrialUploadInfo(a.trial_id()).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(checkpoints().SupernetVersionInfo(search, 1).status().code(),
+            absl::StatusCode::kNotFound);
+  ExpectRows("checkpoints", 0);
+  ExpectRows("checkpoint_chunks", 0);
 }
 
-TEST_F(CheckpointStoreTest, LineageViewNamesVersionsParentsAndTrialNumbers) {
+TEST_P(PostgresCheckpointStoreTest,
+       LineageViewNamesVersionsParentsAndTrialNumbers) {
   const int64_t search = NewSearch(3, 3);
   const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
   const nas::v1::TrialAssignment b = Lease("w-1", kLongLease);
@@ -401,13 +400,13 @@ namespace {
 // Early stopping: a TRAIN trial that uploaded its training state and lost
 // its lease is leased again with resume set, so the next worker fetches the
 // state instead of training from the start.
-TEST_F(CheckpointStoreTest, ATrialWithAnUploadIsLeasedToResume) {
+TEST_P(CheckpointStoreTest, ATrialWithAnUploadIsLeasedToResume) {
   NewSearch(2, 2);
   const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
   const nas::v1::TrialAssignment b = Lease("w-1", kLongLease);
   EXPECT_FALSE(a.resume());
   ASSERT_TRUE(Upload(a, "w-1", Bytes(100, 3), 0).ok());
-  db().Query("UPDATE trials SET lease_expires_at = now() - interval '1 s'");
+  ExpireAllLeases();
   ASSERT_TRUE(store().ExpireLeases().ok());
   const nas::v1::TrialAssignment again = Lease("w-2", kLongLease);
   const nas::v1::TrialAssignment other = Lease("w-2", kLongLease);
@@ -424,7 +423,7 @@ TEST_F(CheckpointStoreTest, ATrialWithAnUploadIsLeasedToResume) {
   ASSERT_TRUE(store().StopTrial(Ref(again, "w-2"), "rung 0", last, 0).ok());
   EXPECT_EQ(checkpoints().TrialUploadInfo(a.trial_id()).status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(Count("checkpoint_chunks"), 0);
+  ExpectRows("checkpoint_chunks", 0);
 }
 
 }  // namespace
@@ -436,7 +435,7 @@ namespace {
 // Weight sharing with early stopping: a fine-tuned SCORE_INHERITED candidate
 // saves and resumes its state like a TRAIN trial, at the rungs of its
 // fine-tuning epochs; RETRAIN trials are never judged, so they save none.
-TEST_F(CheckpointStoreTest, AFineTunedCandidateSavesAndResumesItsState) {
+TEST_P(CheckpointStoreTest, AFineTunedCandidateSavesAndResumesItsState) {
   nas::v1::SearchSpec spec = Spec("ws-asha", 2);
   spec.mutable_training()->set_epochs(9);
   nas::v1::WeightSharingConfig* ws =
@@ -471,7 +470,7 @@ TEST_F(CheckpointStoreTest, AFineTunedCandidateSavesAndResumesItsState) {
   EXPECT_EQ(r.checkpoint_epochs_size(), 0);
 
   ASSERT_TRUE(Upload(a, "w-1", Bytes(100, 5), 0).ok());
-  db().Query("UPDATE trials SET lease_expires_at = now() - interval '1 s'");
+  ExpireAllLeases();
   ASSERT_TRUE(store().ExpireLeases().ok());
   nas::v1::TrialAssignment again = Lease("w-2", kLongLease);
   if (again.trial_id() != a.trial_id()) again = Lease("w-2", kLongLease);

@@ -1,4 +1,4 @@
-// Extending, deleting and archiving searches in the PostgreSQL store.
+// Extending, deleting and archiving searches in every TrialStore.
 #include <string>
 #include <vector>
 
@@ -9,7 +9,9 @@
 namespace nas::controller::testing {
 namespace {
 
-using ManageStoreTest = StoreTest;
+using ManageStoreTest = AnyStoreTest;
+INSTANTIATE_FOR_EVERY_STORE(ManageStoreTest);
+using PostgresManageTest = StoreTest;
 
 // Runs every trial of a search with `n` trials to COMPLETED, and the search
 // with them.
@@ -30,23 +32,26 @@ void CompleteAll(TrialStore& store, int64_t search_id, int n) {
   ASSERT_TRUE(done.ok() && *done) << done.status();
 }
 
-TEST_F(ManageStoreTest, ExtendRaisesMaxTrialsOfARunningSearch) {
+TEST_P(ManageStoreTest, ExtendRaisesMaxTrialsOfARunningSearch) {
   const int64_t id = NewSearch(2, 2);
   auto extended = store().ExtendSearch(id, 5);
   ASSERT_TRUE(extended.ok()) << extended.status();
   EXPECT_EQ(extended->state(), nas::v1::SEARCH_STATE_RUNNING);
   EXPECT_EQ(extended->spec().budget().max_trials(), 5);
-  // Both copies: the column CompleteSearchIfDone reads and the spec.
-  const pqxx::result rows = db().Query(
-      "SELECT max_trials, (spec->'budget'->>'max_trials')::int FROM searches");
-  const pqxx::row row = rows[0];
-  EXPECT_EQ(row[0].as<int>(), 5);
-  EXPECT_EQ(row[1].as<int>(), 5);
+  if (postgres()) {
+    // Both copies: the column CompleteSearchIfDone reads and the spec.
+    const pqxx::result rows = db().Query(
+        "SELECT max_trials, (spec->'budget'->>'max_trials')::int FROM "
+        "searches");
+    const pqxx::row row = rows[0];
+    EXPECT_EQ(row[0].as<int>(), 5);
+    EXPECT_EQ(row[1].as<int>(), 5);
+  }
   // Two more trials fit now.
   EXPECT_TRUE(store().AddTrials(id, 2, {Trial(2), Trial(3)}).ok());
 }
 
-TEST_F(ManageStoreTest, ExtendReopensACompletedSearch) {
+TEST_P(ManageStoreTest, ExtendReopensACompletedSearch) {
   const int64_t id = NewSearch(2, 2);
   CompleteAll(store(), id, 2);
   ASSERT_TRUE(store().SetSearchArchived(id, true).ok());
@@ -72,7 +77,7 @@ TEST_F(ManageStoreTest, ExtendReopensACompletedSearch) {
   EXPECT_EQ(completed->counts().completed(), 4);
 }
 
-TEST_F(ManageStoreTest, ExtendReopensAFailedSearchAndClearsItsReason) {
+TEST_P(ManageStoreTest, ExtendReopensAFailedSearchAndClearsItsReason) {
   const int64_t id = NewSearch(3, 1);
   ASSERT_TRUE(
       store()
@@ -84,7 +89,7 @@ TEST_F(ManageStoreTest, ExtendReopensAFailedSearchAndClearsItsReason) {
   EXPECT_EQ(extended->state_reason(), "");
 }
 
-TEST_F(ManageStoreTest, ExtendRefusesWhatItCannotDo) {
+TEST_P(ManageStoreTest, ExtendRefusesWhatItCannotDo) {
   const int64_t id = NewSearch(3, 0);
   auto same = store().ExtendSearch(id, 3);
   EXPECT_EQ(same.status().code(), absl::StatusCode::kInvalidArgument);
@@ -106,7 +111,7 @@ TEST_F(ManageStoreTest, ExtendRefusesWhatItCannotDo) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(ManageStoreTest, DeleteRemovesTheSearchTrialsAndEpochs) {
+TEST_P(ManageStoreTest, DeleteRemovesTheSearchTrialsAndEpochs) {
   const int64_t keep = NewSearch(1, 1);
   const int64_t id = NewSearch(2, 2);
   ASSERT_TRUE(store().CancelSearch(id).ok());
@@ -118,26 +123,37 @@ TEST_F(ManageStoreTest, DeleteRemovesTheSearchTrialsAndEpochs) {
   ASSERT_TRUE(
       store().RecordEpoch(Ref(a, "w-1"), epoch, absl::Seconds(30)).ok());
 
+  auto doomed = store().ListTrials(id, {}, -1, 10);
+  ASSERT_TRUE(doomed.ok()) << doomed.status();
   auto deleted = store().DeleteSearch(id, /*force=*/false);
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_EQ(deleted->search.id(), id);
   EXPECT_EQ(deleted->deleted_trials, 2);
   EXPECT_EQ(store().GetSearch(id).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(db().Query("SELECT count(*) FROM searches WHERE id = " +
-                       std::to_string(id))[0][0]
-                .as<int>(),
-            0);
-  EXPECT_EQ(db().Query("SELECT count(*) FROM trials WHERE search_id = " +
-                       std::to_string(id))[0][0]
-                .as<int>(),
-            0);
-  EXPECT_EQ(db().Query("SELECT count(*) FROM trials")[0][0].as<int>(), 1);
-  EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(), 1);
+  for (const nas::v1::Trial& trial : *doomed) {
+    EXPECT_EQ(store().GetTrial(trial.id()).status().code(),
+              absl::StatusCode::kNotFound)
+        << "trial " << trial.number() << " of the deleted search";
+  }
+  EXPECT_EQ(GetTrial(keep, 0).epochs_size(), 1) << "the other search's epoch";
+  if (postgres()) {
+    EXPECT_EQ(db().Query("SELECT count(*) FROM searches WHERE id = " +
+                         std::to_string(id))[0][0]
+                  .as<int>(),
+              0);
+    EXPECT_EQ(db().Query("SELECT count(*) FROM trials WHERE search_id = " +
+                         std::to_string(id))[0][0]
+                  .as<int>(),
+              0);
+    EXPECT_EQ(db().Query("SELECT count(*) FROM trials")[0][0].as<int>(), 1);
+    EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(),
+              1);
+  }
   EXPECT_EQ(store().DeleteSearch(id, false).status().code(),
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(ManageStoreTest, DeleteRefusesARunningSearchUnlessForced) {
+TEST_P(ManageStoreTest, DeleteRefusesARunningSearchUnlessForced) {
   const int64_t id = NewSearch(2, 2);
   const nas::v1::TrialAssignment a = Lease("w-1");
   nas::v1::EpochMetrics epoch;
@@ -155,7 +171,10 @@ TEST_F(ManageStoreTest, DeleteRefusesARunningSearchUnlessForced) {
   ASSERT_TRUE(forced.ok()) << forced.status();
   EXPECT_EQ(forced->search.state(), nas::v1::SEARCH_STATE_CANCELLED);
   EXPECT_EQ(forced->deleted_trials, 2);
-  EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(), 0);
+  if (postgres()) {
+    EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(),
+              0);
+  }
   // The worker training one of its trials finds it gone and abandons it.
   epoch.set_epoch(2);
   EXPECT_EQ(store()
@@ -167,7 +186,7 @@ TEST_F(ManageStoreTest, DeleteRefusesARunningSearchUnlessForced) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(ManageStoreTest, ArchivedSearchesAreListedOnlyWhenAsked) {
+TEST_P(ManageStoreTest, ArchivedSearchesAreListedOnlyWhenAsked) {
   const int64_t running = NewSearch(1, 0);
   const int64_t done = NewSearch(1, 0);
   ASSERT_TRUE(store().CancelSearch(done).ok());
@@ -211,7 +230,7 @@ TEST_F(ManageStoreTest, ArchivedSearchesAreListedOnlyWhenAsked) {
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(ManageStoreTest, ARunningSearchCannotBeArchivedInSql) {
+TEST_F(PostgresManageTest, ARunningSearchCannotBeArchivedInSql) {
   const int64_t id = NewSearch(1, 0);
   EXPECT_ANY_THROW(
       db().Query("UPDATE searches SET archived_at = now() WHERE id = " +

@@ -1,5 +1,6 @@
-// Ranking of completed trials by the search's first objective (the
-// best_trials view behind TrialStore::BestTrials).
+// Ranking of completed trials by the search's first objective
+// (TrialStore::BestTrials; the best_trials view in PostgreSQL), in every
+// TrialStore.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,7 +13,7 @@ namespace nas::controller::testing {
 namespace {
 
 // Completes trials 0..n-1 of a fresh search with the given objective values.
-class BestTrialsTest : public StoreTest {
+class BestTrialsTest : public AnyStoreTest {
  protected:
   int64_t SearchWithAccuracies(nas::v1::Direction direction,
                                const std::string& metric,
@@ -47,7 +48,9 @@ class BestTrialsTest : public StoreTest {
   }
 };
 
-TEST_F(BestTrialsTest, MaximizeRanksHighestFirst) {
+INSTANTIATE_FOR_EVERY_STORE(BestTrialsTest);
+
+TEST_P(BestTrialsTest, MaximizeRanksHighestFirst) {
   const int64_t id = SearchWithAccuracies(nas::v1::DIRECTION_MAXIMIZE,
                                           "val_accuracy", {0.5, 0.9, 0.7, 0.1});
   // A failed trial never ranks.
@@ -61,7 +64,7 @@ TEST_F(BestTrialsTest, MaximizeRanksHighestFirst) {
   EXPECT_DOUBLE_EQ((*best)[0].metrics().val_accuracy(), 0.9);
 }
 
-TEST_F(BestTrialsTest, MinimizeRanksLowestFirst) {
+TEST_P(BestTrialsTest, MinimizeRanksLowestFirst) {
   const int64_t id = SearchWithAccuracies(nas::v1::DIRECTION_MINIMIZE,
                                           "val_loss", {0.5, 0.9, 0.7, 0.1});
   EXPECT_EQ(BestNumbers(id, 4), (std::vector<int32_t>{3, 0, 2, 1}));
@@ -70,15 +73,16 @@ TEST_F(BestTrialsTest, MinimizeRanksLowestFirst) {
   EXPECT_EQ(BestNumbers(by_params, 4), (std::vector<int32_t>{1, 0, 2}));
 }
 
-TEST_F(BestTrialsTest, UnknownObjectiveMetricIsRejected) {
+TEST_P(BestTrialsTest, UnknownObjectiveMetricIsRejected) {
   auto search =
       store().CreateSearch(Spec("bad", 1, 3, "val_accuracy; DROP TABLE trials",
-                                nas::v1::DIRECTION_MAXIMIZE), "");
+                                nas::v1::DIRECTION_MAXIMIZE),
+                           "");
   EXPECT_EQ(search.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // Every whitelisted metric ranks by its own column, in both directions.
-TEST_F(BestTrialsTest, EveryObjectiveMetricRanksByItsColumn) {
+TEST_P(BestTrialsTest, EveryObjectiveMetricRanksByItsColumn) {
   for (const char* metric :
        {"val_accuracy", "test_accuracy", "val_loss", "params", "flops",
         "latency_ms", "train_seconds"}) {

@@ -1,0 +1,81 @@
+#include "controller/core/search_events.h"
+
+#include <iterator>
+#include <utility>
+
+#include "spdlog/spdlog.h"
+
+namespace nas::controller {
+namespace {
+
+// Searches that ended elsewhere (another replica) leave their entries
+// behind; past this many, stale ones are dropped.
+constexpr size_t kMaxReadSearches = 256;
+
+}  // namespace
+
+SearchEvents::SearchEvents(TrialStore* store, EventHub* hub, Clock* clock)
+    : store_(store), hub_(hub), clock_(clock) {}
+
+void SearchEvents::Publish(int64_t search_id, nas::v1::SearchEvent event) {
+  if (!Watched(search_id)) return;
+  const absl::Time now = clock_->Now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = searches_.find(search_id);
+    if (it != searches_.end() &&
+        now - it->second.read_at < kEventSearchMaxAge) {
+      *event.mutable_search() = it->second.search;
+    }
+  }
+  if (!event.has_search()) {
+    absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
+    if (!search.ok()) {
+      spdlog::warn("search {}: event not sent, the search is unreadable: {}",
+                   search_id, search.status().ToString());
+      return;
+    }
+    *event.mutable_search() = *std::move(search);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (searches_.size() >= kMaxReadSearches) {
+      for (auto it = searches_.begin(); it != searches_.end();) {
+        it = now - it->second.read_at >= kEventSearchMaxAge
+                 ? searches_.erase(it)
+                 : std::next(it);
+      }
+    }
+    searches_[search_id] = {event.search(), now};
+  }
+  hub_->Publish(search_id, event);
+}
+
+void SearchEvents::PublishDone(int64_t search_id) {
+  if (!Watched(search_id)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    searches_.erase(search_id);
+    return;
+  }
+  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
+  if (!search.ok()) {
+    spdlog::warn(
+        "search {}: search_done not sent, the search is "
+        "unreadable: {}",
+        search_id, search.status().ToString());
+    return;
+  }
+  PublishDone(*search);
+}
+
+void SearchEvents::PublishDone(const nas::v1::Search& search) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    searches_.erase(search.id());
+  }
+  if (!Watched(search.id())) return;
+  nas::v1::SearchEvent done;
+  *done.mutable_search() = search;
+  done.mutable_search_done();
+  hub_->Publish(search.id(), done);
+}
+
+}  // namespace nas::controller

@@ -1,0 +1,404 @@
+// TrialLifecycle on a MemoryStore and a FakeClock, with a real Scheduler,
+// EventHub, PruningBook and ControllerMetrics: no gRPC, no database. What a
+// watcher sees, what is counted, and what a worker is told.
+#include "controller/core/trial_lifecycle.h"
+
+#include <atomic>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/metrics/metrics.h"
+#include "common/spec/spec_yaml.h"
+#include "common/time/clock.h"
+#include "controller/event_hub.h"
+#include "controller/memory_store/memory_store.h"
+#include "controller/metrics/controller_metrics.h"
+#include "controller/pruning/pruning_book.h"
+#include "controller/scheduler.h"
+#include "controller/store/forwarding_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace nas::controller {
+namespace {
+
+using ::testing::ElementsAre;
+
+constexpr absl::Duration kLease = absl::Seconds(30);
+
+// Counts the reads and writes the lifecycle throttles.
+class CountingStore : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  absl::StatusOr<nas::v1::Search> GetSearch(int64_t id) override {
+    ++get_search_calls;
+    return ForwardingStore::GetSearch(id);
+  }
+  absl::Status TouchWorker(const std::string& worker_id) override {
+    ++touch_worker_calls;
+    return ForwardingStore::TouchWorker(worker_id);
+  }
+  std::atomic<int> get_search_calls{0};
+  std::atomic<int> touch_worker_calls{0};
+};
+
+Scheduler::Options SchedulerOptions(ControllerMetrics* metrics) {
+  Scheduler::Options options;
+  options.lease = kLease;
+  // Only a wake makes a waiting Acquire look again within a test.
+  options.poll_interval = absl::Minutes(10);
+  options.metrics = metrics;
+  return options;
+}
+
+std::string Kind(const nas::v1::SearchEvent& event) {
+  switch (event.event_case()) {
+    case nas::v1::SearchEvent::kTrialStarted:
+      return "trial_started";
+    case nas::v1::SearchEvent::kEpochReported:
+      return "epoch_reported";
+    case nas::v1::SearchEvent::kTrialFinished:
+      return "trial_finished";
+    case nas::v1::SearchEvent::kSearchDone:
+      return "search_done";
+    default:
+      return "other";
+  }
+}
+
+class TrialLifecycleTest : public ::testing::Test {
+ protected:
+  // A random NB201 search over cifar10; `extra` adds or overrides YAML
+  // lines (budget, training, early_stopping).
+  int64_t NewSearch(const std::string& budget,
+                    const std::string& extra = "training: {epochs: 4}\n") {
+    absl::StatusOr<nas::v1::SearchSpec> spec =
+        spec::ParseSearchSpecYaml(R"(name: lifecycle
+dataset: {name: cifar10}
+space: {nb201: {}}
+strategy: random
+objectives: [{metric: val_accuracy, direction: maximize}]
+budget: )" + budget + "\n" + extra);
+    EXPECT_TRUE(spec.ok()) << spec.status();
+    absl::StatusOr<nas::v1::Search> search = store_.CreateSearch(*spec, "");
+    EXPECT_TRUE(search.ok()) << search.status();
+    return search->id();
+  }
+
+  std::string Register(const std::string& host) {
+    nas::v1::RegisterWorkerRequest request;
+    request.set_host(host);
+    absl::StatusOr<std::string> id = lifecycle_.Register(request);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.value_or("");
+  }
+
+  // A trial leased to `worker` now (no waiting).
+  nas::v1::TrialAssignment Acquire(const std::string& worker) {
+    absl::StatusOr<std::optional<nas::v1::TrialAssignment>> leased =
+        lifecycle_.Acquire(worker, absl::ZeroDuration());
+    EXPECT_TRUE(leased.ok()) << leased.status();
+    if (!leased.ok() || !leased->has_value()) {
+      ADD_FAILURE() << "no trial for " << worker;
+      return {};
+    }
+    return **leased;
+  }
+
+  static LeaseRef Ref(const nas::v1::TrialAssignment& a,
+                      const std::string& worker) {
+    return LeaseRef{worker, a.trial_id(), a.attempt()};
+  }
+
+  static nas::v1::EpochMetrics Epoch(int epoch, double val_accuracy) {
+    nas::v1::EpochMetrics m;
+    m.set_epoch(epoch);
+    m.set_val_accuracy(val_accuracy);
+    return m;
+  }
+
+  static nas::v1::TrialMetrics Final(double val_accuracy) {
+    nas::v1::TrialMetrics m;
+    m.set_val_accuracy(val_accuracy);
+    return m;
+  }
+
+  // Every event queued for `watch` (they are published in the caller's
+  // thread, so all are queued when a call returns).
+  static std::vector<nas::v1::SearchEvent> Drain(
+      EventHub::Subscription& watch) {
+    std::vector<nas::v1::SearchEvent> events;
+    while (std::optional<nas::v1::SearchEvent> e =
+               watch.Next(absl::ZeroDuration())) {
+      events.push_back(*std::move(e));
+    }
+    return events;
+  }
+
+  static std::vector<std::string> Kinds(
+      const std::vector<nas::v1::SearchEvent>& events) {
+    std::vector<std::string> kinds;
+    for (const nas::v1::SearchEvent& e : events) kinds.push_back(Kind(e));
+    return kinds;
+  }
+
+  // The series of trial endings, as /metrics shows them.
+  std::string EndingsCounted() {
+    std::istringstream text(registry_.Render());
+    std::string line, endings;
+    while (std::getline(text, line)) {
+      if (line.rfind("nas_trials_finished_total{", 0) == 0 ||
+          line.rfind("nas_worker_trials_total{", 0) == 0) {
+        endings += line + "\n";
+      }
+    }
+    return endings;
+  }
+
+  FakeClock clock_;
+  MemoryStore store_{&clock_};
+  CountingStore counting_{&store_};
+  EventHub hub_;
+  metrics::Registry registry_;
+  ControllerMetrics metrics_{&registry_};
+  Scheduler scheduler_{&counting_, SchedulerOptions(&metrics_), &store_};
+  PruningBook pruning_{&counting_};
+  TrialLifecycle lifecycle_{&counting_, &scheduler_, &hub_,
+                            &pruning_,  &metrics_,   &clock_};
+};
+
+TEST_F(TrialLifecycleTest, ALifecyclePublishesItsEventsInOrder) {
+  const int64_t id = NewSearch("{max_trials: 1, parallelism: 1}");
+  std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);
+  const std::string worker = Register("w");
+
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  absl::StatusOr<bool> stop =
+      lifecycle_.ReportProgress(Ref(a, worker), Epoch(1, 0.5));
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_FALSE(*stop);
+  ASSERT_TRUE(lifecycle_.Complete(Ref(a, worker), Final(0.6)).ok());
+
+  const std::vector<nas::v1::SearchEvent> events = Drain(*watch);
+  ASSERT_THAT(Kinds(events), ElementsAre("trial_started", "epoch_reported",
+                                         "trial_finished", "search_done"));
+  for (const nas::v1::SearchEvent& e : events) EXPECT_TRUE(e.has_search());
+  EXPECT_EQ(events[0].trial_started().id(), a.trial_id());
+  EXPECT_EQ(events[0].trial_started().worker_id(), worker);
+  EXPECT_EQ(events[1].epoch_reported().metrics().epoch(), 1);
+  EXPECT_EQ(events[2].trial_finished().state(), nas::v1::TRIAL_STATE_COMPLETED);
+  EXPECT_EQ(events[2].trial_finished().search_id(), id);
+  // The last event is exact: the search done with its trial counted.
+  EXPECT_EQ(events[3].search().state(), nas::v1::SEARCH_STATE_COMPLETED);
+  EXPECT_EQ(events[3].search().counts().completed(), 1);
+  EXPECT_NE(EndingsCounted().find("outcome=\"completed\"} 1"),
+            std::string::npos)
+      << EndingsCounted();
+}
+
+TEST_F(TrialLifecycleTest, ARepeatedCompletePublishesAndCountsNothingMore) {
+  const int64_t id = NewSearch("{max_trials: 2, parallelism: 1}");
+  std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);
+  const std::string worker = Register("w");
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  ASSERT_TRUE(lifecycle_.Complete(Ref(a, worker), Final(0.6)).ok());
+  EXPECT_THAT(Kinds(Drain(*watch)),
+              ElementsAre("trial_started", "trial_finished"));
+  const std::string counted = EndingsCounted();
+
+  // The worker lost the reply and retries.
+  EXPECT_TRUE(lifecycle_.Complete(Ref(a, worker), Final(0.6)).ok());
+  EXPECT_TRUE(Drain(*watch).empty());
+  EXPECT_EQ(EndingsCounted(), counted);
+}
+
+TEST_F(TrialLifecycleTest, AStaleAttemptCannotComplete) {
+  NewSearch("{max_trials: 1, parallelism: 1, max_attempts: 2}");
+  const std::string first = Register("first");
+  const std::string second = Register("second");
+  const nas::v1::TrialAssignment lost = Acquire(first);
+  // The first worker goes silent past its lease; maintenance requeues it.
+  clock_.Advance(kLease + absl::Seconds(1));
+  ASSERT_TRUE(lifecycle_.Maintain().ok());
+  const nas::v1::TrialAssignment retried = Acquire(second);
+  ASSERT_EQ(retried.trial_id(), lost.trial_id());
+  EXPECT_EQ(retried.attempt(), 2);
+
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      lifecycle_.Complete(Ref(lost, first), Final(0.6))));
+  EXPECT_TRUE(lifecycle_.Complete(Ref(retried, second), Final(0.6)).ok());
+}
+
+TEST_F(TrialLifecycleTest, AshaStopsATrialThroughReportProgress) {
+  const int64_t id =
+      NewSearch("{max_trials: 4, parallelism: 2}",
+                "training: {epochs: 4}\n"
+                "early_stopping: {asha: {min_epochs: 1, max_epochs: 4, "
+                "reduction_factor: 2}}\n");
+  std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);
+  const std::string good_worker = Register("good");
+  const std::string bad_worker = Register("bad");
+  const nas::v1::TrialAssignment good = Acquire(good_worker);
+  const nas::v1::TrialAssignment bad = Acquire(bad_worker);
+  ASSERT_THAT(Kinds(Drain(*watch)),
+              ElementsAre("trial_started", "trial_started"));
+
+  // Rung 0 (epoch 1) keeps the top half: 0.9 goes on, 0.1 stops.
+  absl::StatusOr<bool> stop =
+      lifecycle_.ReportProgress(Ref(good, good_worker), Epoch(1, 0.9));
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_FALSE(*stop);
+  stop = lifecycle_.ReportProgress(Ref(bad, bad_worker), Epoch(1, 0.1));
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_TRUE(*stop);
+
+  const std::vector<nas::v1::SearchEvent> events = Drain(*watch);
+  ASSERT_THAT(Kinds(events), ElementsAre("epoch_reported", "trial_finished"));
+  EXPECT_TRUE(events[0].epoch_reported().promoted());
+  EXPECT_EQ(events[0].epoch_reported().rung(), 0);
+  EXPECT_EQ(events[1].trial_finished().id(), bad.trial_id());
+  EXPECT_EQ(events[1].trial_finished().state(), nas::v1::TRIAL_STATE_STOPPED);
+  absl::StatusOr<nas::v1::Trial> stored = store_.GetTrial(bad.trial_id());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->state(), nas::v1::TRIAL_STATE_STOPPED);
+  EXPECT_NE(EndingsCounted().find("outcome=\"stopped\"} 1"), std::string::npos)
+      << EndingsCounted();
+
+  // The report repeated (a lost reply): stop again, announced once.
+  stop = lifecycle_.ReportProgress(Ref(bad, bad_worker), Epoch(1, 0.1));
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_TRUE(*stop);
+  EXPECT_TRUE(Drain(*watch).empty());
+}
+
+TEST_F(TrialLifecycleTest, CancellingPublishesSearchDoneOnceAndWakesWaiters) {
+  const int64_t cancelled = NewSearch("{max_trials: 2, parallelism: 1}");
+  const std::string busy = Register("busy");
+  const std::string idle = Register("idle");
+  const nas::v1::TrialAssignment running = Acquire(busy);
+  std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(cancelled);
+
+  // The idle worker waits: the search has no free slot.
+  std::optional<nas::v1::TrialAssignment> got;
+  std::thread waiter([&] {
+    absl::StatusOr<std::optional<nas::v1::TrialAssignment>> leased =
+        lifecycle_.Acquire(idle, absl::Seconds(30));
+    if (leased.ok()) got = *leased;
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  // Work that appears unannounced (another replica created it): only a
+  // wake makes the waiter look before its wait or poll interval ends.
+  const int64_t other = NewSearch("{max_trials: 1, parallelism: 1}");
+
+  const absl::Time cancel_at = absl::Now();
+  absl::StatusOr<nas::v1::Search> search = lifecycle_.CancelSearch(cancelled);
+  waiter.join();
+  ASSERT_TRUE(search.ok()) << search.status();
+  EXPECT_EQ(search->state(), nas::v1::SEARCH_STATE_CANCELLED);
+  EXPECT_LT(absl::Now() - cancel_at, absl::Seconds(10));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->search_id(), other);
+
+  // The busy worker is told to stop at its next report.
+  absl::StatusOr<bool> stop =
+      lifecycle_.ReportProgress(Ref(running, busy), Epoch(1, 0.5));
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_TRUE(*stop);
+  // Neither maintenance, the scheduler nor a second cancel announce it
+  // again.
+  ASSERT_TRUE(lifecycle_.Maintain().ok());
+  lifecycle_.AnnounceSchedulerEndings();
+  EXPECT_TRUE(
+      absl::IsFailedPrecondition(lifecycle_.CancelSearch(cancelled).status()));
+  const std::vector<nas::v1::SearchEvent> events = Drain(*watch);
+  ASSERT_THAT(Kinds(events), ElementsAre("search_done"));
+  EXPECT_EQ(events[0].search().state(), nas::v1::SEARCH_STATE_CANCELLED);
+}
+
+TEST_F(TrialLifecycleTest, AWorkerFaultRequeuesWithoutAnEnding) {
+  const int64_t id =
+      NewSearch("{max_trials: 1, parallelism: 1, max_attempts: 2}");
+  std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);
+  const std::string worker = Register("w");
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  Drain(*watch);
+  const std::string counted = EndingsCounted();
+
+  ASSERT_TRUE(
+      lifecycle_
+          .Fail(Ref(a, worker), "no CUDA driver", nas::v1::FAULT_KIND_WORKER)
+          .ok());
+  EXPECT_TRUE(Drain(*watch).empty());
+  EXPECT_EQ(EndingsCounted(), counted);
+  absl::StatusOr<nas::v1::Trial> stored = store_.GetTrial(a.trial_id());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->state(), nas::v1::TRIAL_STATE_PENDING);
+  const nas::v1::TrialAssignment again = Acquire(worker);
+  EXPECT_EQ(again.trial_id(), a.trial_id());
+  EXPECT_EQ(again.attempt(), 2);
+}
+
+TEST_F(TrialLifecycleTest, ATrialFaultEndsTheTrialAndASearchOfOne) {
+  const int64_t id = NewSearch("{max_trials: 1, parallelism: 1}");
+  std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);
+  const std::string worker = Register("w");
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  ASSERT_TRUE(
+      lifecycle_.Fail(Ref(a, worker), "diverged", nas::v1::FAULT_KIND_TRIAL)
+          .ok());
+  const std::vector<nas::v1::SearchEvent> events = Drain(*watch);
+  ASSERT_THAT(Kinds(events),
+              ElementsAre("trial_started", "trial_finished", "search_done"));
+  EXPECT_EQ(events[1].trial_finished().state(), nas::v1::TRIAL_STATE_FAILED);
+  // Every attempt failed (the window of a one-trial search is one).
+  EXPECT_EQ(events[2].search().state(), nas::v1::SEARCH_STATE_FAILED);
+  // A repeat was announced the first time.
+  EXPECT_TRUE(
+      lifecycle_.Fail(Ref(a, worker), "diverged", nas::v1::FAULT_KIND_TRIAL)
+          .ok());
+  EXPECT_TRUE(Drain(*watch).empty());
+}
+
+TEST_F(TrialLifecycleTest, AWorkerIsMarkedSeenOncePerQuarterLease) {
+  const std::string worker = Register("w");
+  const int before = counting_.touch_worker_calls.load();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(lifecycle_.Acquire(worker, absl::ZeroDuration()).ok());
+  }
+  EXPECT_EQ(counting_.touch_worker_calls.load() - before, 1);
+  clock_.Advance(kLease / 4);
+  ASSERT_TRUE(lifecycle_.Acquire(worker, absl::ZeroDuration()).ok());
+  EXPECT_EQ(counting_.touch_worker_calls.load() - before, 2);
+  // An id never registered is not remembered, so it is refused every time.
+  EXPECT_TRUE(absl::IsNotFound(
+      lifecycle_.Acquire("w-404", absl::ZeroDuration()).status()));
+}
+
+TEST_F(TrialLifecycleTest, ProgressEventsReuseARecentlyReadSearch) {
+  const int64_t id = NewSearch("{max_trials: 1, parallelism: 1}");
+  std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);
+  const std::string worker = Register("w");
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  ASSERT_TRUE(lifecycle_.ReportProgress(Ref(a, worker), Epoch(1, 0.5)).ok());
+
+  // Within kEventSearchMaxAge of trial_started's read: no read.
+  int before = counting_.get_search_calls.load();
+  ASSERT_TRUE(lifecycle_.ReportProgress(Ref(a, worker), Epoch(2, 0.5)).ok());
+  EXPECT_EQ(counting_.get_search_calls.load() - before, 0);
+  // Older: read again, once.
+  clock_.Advance(kEventSearchMaxAge);
+  before = counting_.get_search_calls.load();
+  ASSERT_TRUE(lifecycle_.ReportProgress(Ref(a, worker), Epoch(3, 0.5)).ok());
+  EXPECT_EQ(counting_.get_search_calls.load() - before, 1);
+  EXPECT_THAT(Kinds(Drain(*watch)),
+              ElementsAre("trial_started", "epoch_reported", "epoch_reported",
+                          "epoch_reported"));
+}
+
+}  // namespace
+}  // namespace nas::controller
