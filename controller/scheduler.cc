@@ -167,6 +167,51 @@ absl::StatusOr<int> Scheduler::ReplenishLocked() {
   return added;
 }
 
+absl::Status Scheduler::RefreshSnapshot(int64_t search_id,
+                                        const nas::v1::SearchSpec& spec,
+                                        SearchContext* context) {
+  SearchSnapshot& snapshot = context->snapshot;
+  std::vector<TrialView>& views = snapshot.trials;
+  absl::StatusOr<std::vector<nas::v1::Trial>> trials = store_->ListTrials(
+      search_id, {}, context->reread_from - 1, spec.budget().max_trials());
+  if (!trials.ok()) return trials.status();
+  for (const nas::v1::Trial& trial : *trials) {
+    const size_t number = static_cast<size_t>(trial.number());
+    // A from-scratch search has only TRAIN trials, numbered from 0 without
+    // gaps; anything else means the cache cannot be trusted: read afresh.
+    if (trial.kind() != nas::v1::TRIAL_KIND_TRAIN || number > views.size()) {
+      if (context->reread_from == 0) {
+        return absl::InternalError(
+            absl::StrCat("search ", search_id, ": trial ", trial.number(),
+                         " breaks the numbering of a from-scratch search"));
+      }
+      views.clear();
+      context->keys.clear();
+      context->reread_from = 0;
+      return RefreshSnapshot(search_id, spec, context);
+    }
+    TrialView view = ToView(spec, trial, *context->space);
+    if (number == views.size()) {
+      context->keys.insert(view.canonical_key);
+      views.push_back(std::move(view));
+    } else {
+      views[number] = std::move(view);
+    }
+  }
+  snapshot.space = context->space.get();
+  snapshot.seed = spec.seed();
+  snapshot.keys = &context->keys;
+  // Trials below the oldest one in flight are finished: never read again.
+  size_t first_open = context->reread_from;
+  while (first_open < views.size() &&
+         views[first_open].state != nas::v1::TRIAL_STATE_PENDING &&
+         views[first_open].state != nas::v1::TRIAL_STATE_RUNNING) {
+    ++first_open;
+  }
+  context->reread_from = static_cast<int32_t>(first_open);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Scheduler::SearchContext*> Scheduler::Context(
     const nas::v1::Search& search) {
   auto it = contexts_.find(search.id());
@@ -238,23 +283,23 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   absl::StatusOr<SearchContext*> context = Context(*search);
   if (!context.ok()) return context.status();
   const space::SearchSpace& space = *(*context)->space;
-
-  absl::StatusOr<std::vector<nas::v1::Trial>> trials =
-      store_->ListTrials(search_id, {}, -1, budget.max_trials());
-  if (!trials.ok()) return trials.status();
-  const SearchSnapshot snapshot =
-      StrategySnapshot(search->spec(), space, *trials);
-  // The free slots come from the same snapshot whose size AddTrials
-  // re-checks under the search's lock: counts read in another transaction
-  // (GetSearch above) may predate trials another replica added, and a step
-  // sized by them would overshoot max_trials and parallelism. Since the
-  // snapshot was taken, trials can only have left flight, so this cap is
-  // never too large.
-  const int expected = static_cast<int>(trials->size());
+  if (absl::Status s = RefreshSnapshot(search_id, search->spec(), *context);
+      !s.ok()) {
+    return s;
+  }
+  const SearchSnapshot& snapshot = (*context)->snapshot;
+  // The free slots come from the snapshot, whose size AddTrials re-checks
+  // under the search's lock: counts read in another transaction (GetSearch
+  // above) may predate trials another replica added, and a step sized by
+  // them would overshoot max_trials and parallelism. Since the snapshot
+  // was taken, trials can only have left flight, so this cap is never too
+  // large.
+  const int expected = static_cast<int>(snapshot.trials.size());
   int in_flight = 0;
-  for (const TrialView& t : snapshot.trials) {
-    if (t.state == nas::v1::TRIAL_STATE_PENDING ||
-        t.state == nas::v1::TRIAL_STATE_RUNNING) {
+  for (size_t i = (*context)->reread_from; i < snapshot.trials.size(); ++i) {
+    const nas::v1::TrialState state = snapshot.trials[i].state;
+    if (state == nas::v1::TRIAL_STATE_PENDING ||
+        state == nas::v1::TRIAL_STATE_RUNNING) {
       ++in_flight;
     }
   }

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -139,6 +140,13 @@ class Scheduler {
     nas::v1::SearchSpec spec;
     std::unique_ptr<space::SearchSpace> space;
     std::unique_ptr<SearchStrategy> strategy;
+    // From-scratch searches: what the strategy sees, kept in step with the
+    // store by RefreshSnapshot, with the index of its canonical keys.
+    SearchSnapshot snapshot;
+    std::unordered_set<std::string> keys;
+    // Every trial numbered below this was finished when read, and finished
+    // trials never change: a refresh reads from here on.
+    int32_t reread_from = 0;
   };
 
   // Proposes trials for every running search with free slots. Returns how
@@ -146,6 +154,15 @@ class Scheduler {
   absl::StatusOr<int> ReplenishLocked();
 
   absl::StatusOr<int> ReplenishSearch(int64_t search_id);
+  // Brings context->snapshot up to the store's trials of a from-scratch
+  // search. Reads only the trials that can have changed since the last
+  // refresh (those from the oldest one then in flight on, new ones
+  // included), so that a step's cost does not grow with the search's
+  // history; the snapshot equals one read whole, so a restarted controller
+  // proposes what this one would.
+  absl::Status RefreshSnapshot(int64_t search_id,
+                               const nas::v1::SearchSpec& spec,
+                               SearchContext* context);
   // ReplenishSearch for a weight-sharing or zero-cost search: one step of
   // its plan (estimation_plan.h).
   absl::StatusOr<int> ReplenishByPlan(const nas::v1::Search& search,

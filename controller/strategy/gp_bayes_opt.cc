@@ -185,7 +185,7 @@ std::vector<std::vector<int>> GpBayesOpt::Propose(
     const SearchSnapshot& snapshot, int count) {
   const space::SearchSpace& space = *snapshot.space;
   std::mt19937_64 rng = SnapshotRng(snapshot, kSalt);
-  std::unordered_set<std::string> seen = SeenKeys(snapshot);
+  SeenKeys seen(snapshot);
   std::vector<std::vector<int>> proposals;
 
   const int initial = std::max(
@@ -221,7 +221,8 @@ std::vector<std::vector<int>> GpBayesOpt::Propose(
   std::unordered_map<std::string, size_t> index_of;
   auto add = [&](const std::vector<int>& choices) {
     std::string key = space.CanonicalKey(choices);
-    if (seen.count(key) || !index_of.emplace(key, pool.size()).second) return;
+    if (seen.Contains(key) || !index_of.emplace(key, pool.size()).second)
+      return;
     Candidate c;
     c.choices = choices;
     c.key = std::move(key);
@@ -321,7 +322,7 @@ std::vector<std::vector<int>> GpBayesOpt::Propose(
     }
     Candidate& c = pool[chosen];
     c.taken = true;
-    seen.insert(c.key);
+    seen.Insert(c.key);
     proposals.push_back(c.choices);
     if (static_cast<int>(proposals.size()) == count) break;
     gp.Append(c.probe.input, gp.Predict(c.probe).mean);

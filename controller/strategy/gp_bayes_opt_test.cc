@@ -115,7 +115,7 @@ TEST(GpBayesOptTest, MaxTrainFitsTheBestHalfAndTheMostRecent) {
   testing::SyntheticObjective objective(*space, 70);
   std::mt19937_64 rng(7);
   SearchSnapshot snapshot{space.get(), 7, {}};
-  std::unordered_set<std::string> seen;
+  SeenKeys seen(SearchSnapshot{space.get(), 7, {}});
   for (int i = 0; i < 40; ++i) {
     auto choices = SampleUnseen(*space, seen, rng);
     ASSERT_TRUE(choices.has_value());

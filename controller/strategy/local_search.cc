@@ -147,7 +147,7 @@ std::vector<std::vector<int>> LocalSearch::Propose(
     const SearchSnapshot& snapshot, int count) {
   const space::SearchSpace& space = *snapshot.space;
   std::mt19937_64 rng = SnapshotRng(snapshot, kSalt);
-  std::unordered_set<std::string> seen = SeenKeys(snapshot);
+  SeenKeys seen(snapshot);
 
   // Replay: knowledge grows trial by trial; a far trial starts a new run.
   Walk walk(space, first_improvement_);
@@ -165,7 +165,7 @@ std::vector<std::vector<int>> LocalSearch::Propose(
     for (int attempt = 0; attempt < kFarRestartAttempts && !point; ++attempt) {
       std::vector<int> choices = SampleUniform(space, rng);
       if ((!walk.started() || walk.FarFromRun(choices)) &&
-          seen.insert(space.CanonicalKey(choices)).second) {
+          seen.Insert(space.CanonicalKey(choices))) {
         point = std::move(choices);
       }
     }
@@ -181,7 +181,7 @@ std::vector<std::vector<int>> LocalSearch::Propose(
     std::shuffle(list.begin(), list.end(), rng);
     for (Neighbour& n : list) {
       if (static_cast<int>(proposals.size()) == count) return;
-      if (seen.insert(n.key).second) proposals.push_back(std::move(n.choices));
+      if (seen.Insert(n.key)) proposals.push_back(std::move(n.choices));
     }
   };
 

@@ -9,7 +9,7 @@ namespace nas::controller {
 std::vector<std::vector<int>> RandomSearch::Propose(
     const SearchSnapshot& snapshot, int count) {
   std::mt19937_64 rng = SnapshotRng(snapshot, /*salt=*/0x52414e44);
-  std::unordered_set<std::string> seen = SeenKeys(snapshot);
+  SeenKeys seen(snapshot);
   // Rejection sampling; the attempt cap ends the loop once (nearly) every
   // computation in the space has been tried.
   const uint64_t attempts_per_proposal =
@@ -20,7 +20,7 @@ std::vector<std::vector<int>> RandomSearch::Propose(
          attempts < attempts_per_proposal * static_cast<uint64_t>(count)) {
     ++attempts;
     std::vector<int> choices = SampleUniform(*snapshot.space, rng);
-    if (seen.insert(snapshot.space->CanonicalKey(choices)).second) {
+    if (seen.Insert(snapshot.space->CanonicalKey(choices))) {
       proposals.push_back(std::move(choices));
     }
   }

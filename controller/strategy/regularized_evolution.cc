@@ -48,7 +48,7 @@ std::vector<std::vector<int>> RegularizedEvolution::Propose(
     const SearchSnapshot& snapshot, int count) {
   const space::SearchSpace& space = *snapshot.space;
   std::mt19937_64 rng = SnapshotRng(snapshot, kSalt);
-  std::unordered_set<std::string> seen = SeenKeys(snapshot);
+  SeenKeys seen(snapshot);
 
   std::vector<const TrialView*> population = CompletedTrials(snapshot);
   if (population.size() > static_cast<size_t>(options_.population_size)) {

@@ -87,7 +87,7 @@ std::vector<std::vector<int>> Reinforce::Propose(
     const SearchSnapshot& snapshot, int count) {
   const space::SearchSpace& space = *snapshot.space;
   std::mt19937_64 rng = SnapshotRng(snapshot, kSalt);
-  std::unordered_set<std::string> seen = SeenKeys(snapshot);
+  SeenKeys seen(snapshot);
   const std::vector<std::vector<double>> policy = Policy(snapshot);
 
   std::vector<std::vector<int>> proposals;
@@ -99,7 +99,7 @@ std::vector<std::vector<int>> Reinforce::Propose(
         std::discrete_distribution<int> pick(p.begin(), p.end());
         sample.push_back(pick(rng));
       }
-      if (seen.insert(space.CanonicalKey(sample)).second) choice = sample;
+      if (seen.Insert(space.CanonicalKey(sample))) choice = sample;
     }
     if (!choice) choice = SampleUnseen(space, seen, rng);
     if (!choice) break;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -42,6 +43,10 @@ struct SearchSnapshot {
   // Every trial of the search, in number order, including pending and
   // running ones that have no result yet.
   std::vector<TrialView> trials;
+  // When set, exactly the canonical keys of `trials`: an index the caller
+  // keeps up to date as trials are added, so that a strategy step need not
+  // rebuild it from every trial (SeenKeys, strategy_util.h). Not owned.
+  const std::unordered_set<std::string>* keys = nullptr;
 };
 
 class SearchStrategy {

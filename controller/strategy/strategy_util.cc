@@ -12,10 +12,21 @@ std::mt19937_64 SnapshotRng(const SearchSnapshot& snapshot, uint64_t salt) {
   return std::mt19937_64(seq);
 }
 
-std::unordered_set<std::string> SeenKeys(const SearchSnapshot& snapshot) {
-  std::unordered_set<std::string> keys;
-  for (const TrialView& t : snapshot.trials) keys.insert(t.canonical_key);
-  return keys;
+SeenKeys::SeenKeys(const SearchSnapshot& snapshot) : base_(snapshot.keys) {
+  if (base_ != nullptr) {
+    base_size_ = base_->size();
+    return;
+  }
+  for (const TrialView& t : snapshot.trials) added_.insert(t.canonical_key);
+}
+
+bool SeenKeys::Insert(std::string key) {
+  if (base_ != nullptr && base_->count(key) > 0) return false;
+  return added_.insert(std::move(key)).second;
+}
+
+bool SeenKeys::Contains(const std::string& key) const {
+  return (base_ != nullptr && base_->count(key) > 0) || added_.count(key) > 0;
 }
 
 std::vector<int> SampleUniform(const space::SearchSpace& space,
@@ -76,14 +87,15 @@ std::vector<std::vector<int>> OneDecisionNeighbours(
   return neighbours;
 }
 
-std::optional<std::vector<int>> MutateUnseen(
-    const space::SearchSpace& space, const std::vector<int>& parent,
-    std::unordered_set<std::string>& seen, std::mt19937_64& rng) {
+std::optional<std::vector<int>> MutateUnseen(const space::SearchSpace& space,
+                                             const std::vector<int>& parent,
+                                             SeenKeys& seen,
+                                             std::mt19937_64& rng) {
   std::vector<std::vector<int>> neighbours =
       OneDecisionNeighbours(space, parent);
   std::shuffle(neighbours.begin(), neighbours.end(), rng);
   for (std::vector<int>& child : neighbours) {
-    if (seen.insert(space.CanonicalKey(child)).second) return std::move(child);
+    if (seen.Insert(space.CanonicalKey(child))) return std::move(child);
   }
   return std::nullopt;
 }
@@ -102,20 +114,20 @@ void Increment(const space::SearchSpace& space, std::vector<int>& choices) {
 
 }  // namespace
 
-std::optional<std::vector<int>> SampleUnseen(
-    const space::SearchSpace& space, std::unordered_set<std::string>& seen,
-    std::mt19937_64& rng) {
+std::optional<std::vector<int>> SampleUnseen(const space::SearchSpace& space,
+                                             SeenKeys& seen,
+                                             std::mt19937_64& rng) {
   constexpr int kRejectionAttempts = 256;
   for (int attempt = 0; attempt < kRejectionAttempts; ++attempt) {
     std::vector<int> choices = SampleUniform(space, rng);
-    if (seen.insert(space.CanonicalKey(choices)).second) return choices;
+    if (seen.Insert(space.CanonicalKey(choices))) return choices;
   }
   const uint64_t total =
       CountArchitectures(space, kEnumerableArchitectures + 1);
   if (total > kEnumerableArchitectures) return std::nullopt;
   std::vector<int> choices = SampleUniform(space, rng);
   for (uint64_t step = 0; step < total; ++step) {
-    if (seen.insert(space.CanonicalKey(choices)).second) return choices;
+    if (seen.Insert(space.CanonicalKey(choices))) return choices;
     Increment(space, choices);
   }
   return std::nullopt;

@@ -18,8 +18,25 @@ namespace nas::controller {
 // (which rebuilds the same snapshot) draws the same numbers.
 std::mt19937_64 SnapshotRng(const SearchSnapshot& snapshot, uint64_t salt);
 
-// Canonical keys of every trial in the snapshot, whatever its state.
-std::unordered_set<std::string> SeenKeys(const SearchSnapshot& snapshot);
+// The computations a step must not propose: the canonical key of every
+// trial in the snapshot, whatever its state, and of each proposal the step
+// made so far. Built on the snapshot's key index when it has one
+// (SearchSnapshot::keys), so that a step costs what it proposes rather than
+// what the search has tried.
+class SeenKeys {
+ public:
+  explicit SeenKeys(const SearchSnapshot& snapshot);
+  // Adds `key`; true when it was not seen before.
+  bool Insert(std::string key);
+  bool Contains(const std::string& key) const;
+  size_t size() const { return base_size_ + added_.size(); }
+
+ private:
+  // The snapshot's keys: its index, or `added_` itself when it has none.
+  const std::unordered_set<std::string>* base_;
+  size_t base_size_ = 0;
+  std::unordered_set<std::string> added_;
+};
 
 std::vector<int> SampleUniform(const space::SearchSpace& space,
                                std::mt19937_64& rng);
@@ -46,9 +63,10 @@ std::vector<std::vector<int>> OneDecisionNeighbours(
 // A one-decision mutation of `parent` whose computation is not in `seen`,
 // drawn uniformly among such mutations; inserts its key into `seen`.
 // nullopt when every neighbour's computation was seen.
-std::optional<std::vector<int>> MutateUnseen(
-    const space::SearchSpace& space, const std::vector<int>& parent,
-    std::unordered_set<std::string>& seen, std::mt19937_64& rng);
+std::optional<std::vector<int>> MutateUnseen(const space::SearchSpace& space,
+                                             const std::vector<int>& parent,
+                                             SeenKeys& seen,
+                                             std::mt19937_64& rng);
 
 // A uniformly drawn architecture whose computation is not in `seen`;
 // inserts its key. After rejection sampling fails, small spaces (up to
@@ -56,9 +74,9 @@ std::optional<std::vector<int>> MutateUnseen(
 // starting point, so nullopt there means the space is exhausted; on larger
 // spaces nullopt means (nearly) exhausted.
 inline constexpr uint64_t kEnumerableArchitectures = uint64_t{1} << 18;
-std::optional<std::vector<int>> SampleUnseen(
-    const space::SearchSpace& space, std::unordered_set<std::string>& seen,
-    std::mt19937_64& rng);
+std::optional<std::vector<int>> SampleUnseen(const space::SearchSpace& space,
+                                             SeenKeys& seen,
+                                             std::mt19937_64& rng);
 
 }  // namespace nas::controller
 
