@@ -264,22 +264,17 @@ NewTrial MakeCandidate(const space::SearchSpace& space,
 }
 
 absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
-  absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
+  // Without counts: counting reads the whole search; the kept snapshot
+  // below says what is in flight.
+  absl::StatusOr<nas::v1::Search> search =
+      store_->GetSearchWithoutCounts(search_id);
   if (!search.ok()) return search.status();
   if (spec::UsesEstimationPlan(search->spec())) {
     absl::StatusOr<SearchContext*> context = Context(*search);
     if (!context.ok()) return context.status();
     return ReplenishByPlan(*search, *context);
   }
-  const nas::v1::TrialCounts& counts = search->counts();
   const nas::v1::SearchBudget& budget = search->spec().budget();
-  // A cheap early exit; the counts may be stale, so the real cap is taken
-  // from the snapshot below.
-  if (std::min(budget.parallelism() - counts.pending() - counts.running(),
-               budget.max_trials() - TotalTrials(counts)) <= 0) {
-    return 0;
-  }
-
   absl::StatusOr<SearchContext*> context = Context(*search);
   if (!context.ok()) return context.status();
   const space::SearchSpace& space = *(*context)->space;
@@ -289,10 +284,9 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   }
   const SearchSnapshot& snapshot = (*context)->snapshot;
   // The free slots come from the snapshot, whose size AddTrials re-checks
-  // under the search's lock: counts read in another transaction (GetSearch
-  // above) may predate trials another replica added, and a step sized by
-  // them would overshoot max_trials and parallelism. Since the snapshot
-  // was taken, trials can only have left flight, so this cap is never too
+  // under the search's lock, so a step never overshoots max_trials or
+  // parallelism even beside another replica's. Since the snapshot was
+  // taken, trials can only have left flight, so this cap is never too
   // large.
   const int expected = static_cast<int>(snapshot.trials.size());
   int in_flight = 0;
@@ -605,7 +599,7 @@ absl::StatusOr<int> Scheduler::MarkUnrunnableSearches() {
   if (!running.ok()) return running.status();
   int changed = 0;
   for (int64_t id : *running) {
-    absl::StatusOr<nas::v1::Search> search = store_->GetSearch(id);
+    absl::StatusOr<nas::v1::Search> search = store_->GetSearchWithoutCounts(id);
     if (!search.ok()) continue;  // ended or deleted meanwhile
     const std::string& current = search->state_reason();
     // A reason someone else set stays; ours is replaced or cleared.

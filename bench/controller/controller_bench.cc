@@ -44,6 +44,10 @@ ABSL_FLAG(int, workers, 8,
           "started elsewhere (e.g. nas-worker --table processes) and timed "
           "by polling its counts");
 ABSL_FLAG(int, trials, 2000, "trials in the search");
+ABSL_FLAG(std::string, space, "nb201",
+          "the search's space: nb201 (5,260 distinct computations, so at "
+          "most that many trials) or chain (six stages, about 2 billion "
+          "architectures: long searches)");
 ABSL_FLAG(int, parallelism, 0, "search parallelism; 0: the worker count");
 ABSL_FLAG(std::string, label, "", "a name for this run in the output");
 ABSL_FLAG(int, watchers, 0,
@@ -55,6 +59,10 @@ ABSL_FLAG(int, idle_workers, 0,
           "AcquireTrial with nothing to run, for --idle_seconds; reports the "
           "controller's CPU and memory while they wait");
 ABSL_FLAG(int, idle_seconds, 30, "how long --idle_workers poll");
+ABSL_FLAG(int, max_minutes, 10,
+          "stop a search that has not completed after this long; the "
+          "figures then cover the trials that completed, and the exit "
+          "status is 1");
 
 namespace {
 
@@ -188,8 +196,9 @@ void RunWorker(int index, int64_t search_id, const std::atomic<bool>* done,
 void RunWatcher(int64_t search_id, Clock::time_point* ended, bool* ok) {
   auto stub = nas::v1::SearchService::NewStub(Channel(-2));
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::minutes(11));
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::minutes(absl::GetFlag(FLAGS_max_minutes) + 1));
   nas::v1::WatchSearchRequest request;
   request.set_search_id(search_id);
   auto reader = stub->WatchSearch(&context, request);
@@ -287,7 +296,25 @@ int main(int argc, char** argv) {
   spec.set_name(absl::StrCat("controller-bench-", workers, "w"));
   spec.set_seed(1);
   spec.mutable_dataset()->set_name(nas::v1::DATASET_NAME_CIFAR10);
-  spec.mutable_space()->mutable_nb201();
+  if (absl::GetFlag(FLAGS_space) == "chain") {
+    nas::v1::ChainSpace* chain = spec.mutable_space()->mutable_chain();
+    chain->set_stem_channels(16);
+    for (int i = 0; i < 6; ++i) {
+      nas::v1::ChainStage* stage = chain->add_stages();
+      for (int depth : {1, 2, 3}) stage->add_depths(depth);
+      for (int width : {16, 32, 64}) stage->add_widths(width);
+      for (const char* op : {"conv3x3", "conv5x5", "ir_k3_e3", "skip"}) {
+        stage->add_ops(op);
+      }
+      stage->set_stride(i % 2 == 0 ? 1 : 2);
+    }
+  } else if (absl::GetFlag(FLAGS_space) == "nb201") {
+    spec.mutable_space()->mutable_nb201();
+  } else {
+    std::fprintf(stderr, "--space: nb201 or chain, got %s\n",
+                 absl::GetFlag(FLAGS_space).c_str());
+    return 2;
+  }
   spec.mutable_strategy()->mutable_random();
   auto* objective = spec.add_objectives();
   objective->set_metric("val_accuracy");
@@ -320,11 +347,16 @@ int main(int argc, char** argv) {
     threads.emplace_back(RunWatcher, search.id(), &watch_ended[i],
                          &watch_ok[i]);
   }
-  // Until the search completes (polled), or 10 minutes. Without fake
+  // Until the search completes (polled), or --max_minutes. Without fake
   // workers the polled counts are the completion times.
   std::vector<Clock::time_point> polled_completions;
-  while (Clock::now() - start < std::chrono::minutes(10)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (Clock::now() - start <
+         std::chrono::minutes(absl::GetFlag(FLAGS_max_minutes))) {
+    // Fake workers time their own completions; this poll only sees the
+    // end, and GetSearch counts the search's trials, a cost that grows
+    // with it: once a second. Polled counts are the timings otherwise.
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(workers > 0 ? 1000 : 100));
     grpc::ClientContext context;
     nas::v1::GetSearchRequest get;
     get.set_search_id(search.id());

@@ -6,6 +6,8 @@
 #   bench/controller/run.sh                 # fake workers 8, 64, 256; then
 #                                           # 16 nas-worker --table processes
 #   WORKERS="8 64" REAL=0 TRIALS=1000 bench/controller/run.sh
+#   WORKERS=64 REAL=0 TRIALS=100000 SPACE=chain MAX_MINUTES=30 bench/controller/run.sh
+#   WORKERS=64 REAL=0 PRELOAD=1000000 bench/controller/run.sh
 #
 # Also: WATCHERS (default 10) WatchSearch streams on a 64-worker search
 # against the same search without them; IDLE (default 1000) registered
@@ -25,7 +27,14 @@ REAL=${REAL:-16}
 WATCHERS=${WATCHERS:-10}
 IDLE=${IDLE:-1000}
 MEMORY=${MEMORY:-1}
+# PRELOAD (default 0): after the fake-worker runs, this many finished
+# trials (each with an epoch) of another search are written into the
+# database and the 64-worker run is repeated: the cost of a large history.
+PRELOAD=${PRELOAD:-0}
 TRIALS=${TRIALS:-2000}
+# nb201 holds 5,260 distinct computations; longer searches need chain.
+SPACE=${SPACE:-nb201}
+MAX_MINUTES=${MAX_MINUTES:-10}
 TABLE=${TABLE:-$ROOT/../shared/benchmarks/nb201_cifar10.csv}
 # One connection per fake worker: --idle_workers needs many descriptors.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -101,7 +110,8 @@ bench() {
   cpu0=$(pg_cpu); commits0=$(pg_commits)
   line=$("$BUILD_DIR/bench/controller/controller_bench" \
     --controller="127.0.0.1:$CTL_PORT" --metrics="127.0.0.1:$HTTP_PORT" \
-    --trials="$TRIALS" "$@")
+    --trials="$TRIALS" --space="$SPACE" --max_minutes="$MAX_MINUTES" "$@") ||
+    echo "   (the search did not complete within $MAX_MINUTES minutes: partial figures)" >&2
   sleep 1.5  # statistics reach pg_stat_database within a second
   cpu1=$(pg_cpu); commits1=$(pg_commits)
   line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); n=max(r["completed"],1)
@@ -124,6 +134,33 @@ for w in $WORKERS; do
   echo "== $w fake workers (threads, one connection each), $TRIALS trials"
   bench --workers="$w" --label="fake-$w"
 done
+if [[ "$PRELOAD" -gt 0 ]]; then
+  echo "== $PRELOAD finished trials of another search in the database; 64 fake workers, $TRIALS trials"
+  # Copies of the first run's first trial, in a search of their own that
+  # has ended, so nothing leases them; ANALYZE so that plans see the rows.
+  "$PG_BIN/psql" -q "$DB_URL" -v ON_ERROR_STOP=1 <<SQL
+INSERT INTO searches (name, spec, state, max_trials, parallelism, max_attempts,
+                      objective_metric, objective_direction, finished_at)
+  SELECT 'preload', spec, 'COMPLETED', $PRELOAD, parallelism, max_attempts,
+         objective_metric, objective_direction, now()
+  FROM searches ORDER BY id LIMIT 1;
+INSERT INTO trials (search_id, number, state, kind, arch_text, arch_choices,
+                    canonical_key, budget, seed, attempt, worker_id,
+                    val_accuracy, val_loss, test_accuracy, train_seconds,
+                    started_at, finished_at)
+  SELECT (SELECT max(id) FROM searches), g, 'COMPLETED', 'TRAIN', t.arch_text,
+         t.arch_choices, t.canonical_key || '#' || g, t.budget, g, 1,
+         'w-preload', random(), random(), random(), 1, now(), now()
+  FROM generate_series(0, $PRELOAD - 1) AS g,
+       (SELECT * FROM trials ORDER BY id LIMIT 1) AS t;
+INSERT INTO trial_epochs (trial_id, attempt, epoch, train_loss, val_loss,
+                          val_accuracy, seconds)
+  SELECT id, 1, 1, 0.5, 0.5, val_accuracy, 1 FROM trials
+  WHERE search_id = (SELECT max(id) FROM searches WHERE name = 'preload');
+ANALYZE;
+SQL
+  bench --workers=64 --label="fake-64+preload$PRELOAD"
+fi
 if [[ "$WATCHERS" -gt 0 ]]; then
   echo "== 64 fake workers, $TRIALS trials, with $WATCHERS watchers (nasctl watch)"
   bench --workers=64 --watchers="$WATCHERS" --label="fake-64+watch$WATCHERS"
@@ -189,7 +226,8 @@ for r in rows:
         rss=r.get("controller_rss_mb", "-")))
 print(f"\npgbench one-row INSERT at 16 clients: {tps:.0f}/s")
 plain = {r["workers"]: r for r in rows
-         if not r.get("watchers") and r["label"].startswith("fake-")}
+         if not r.get("watchers") and r["label"].startswith("fake-")
+         and "+" not in r["label"]}
 for r in rows:
     if not r.get("watchers"):
         continue

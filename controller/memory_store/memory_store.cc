@@ -18,6 +18,7 @@
 #include "common/spec/estimation.h"
 #include "controller/memory_store/memory_store_util.h"
 #include "controller/store/capability_tokens.h"
+#include "controller/store/store_rules.h"
 
 namespace nas::controller {
 namespace {
@@ -154,16 +155,9 @@ absl::StatusOr<nas::v1::Search> MemoryStore::CreateSearch(
     const nas::v1::SearchSpec& spec, const std::string& owner) {
   absl::StatusOr<Ranking> ranking = RankingOf(spec);
   if (!ranking.ok()) return ranking.status();
-  if (spec.budget().max_trials() < 1) {
-    return absl::InvalidArgumentError("budget.max_trials must be at least 1");
-  }
-  const int extra_trials = nas::spec::ExtraTrials(spec);
-  if (extra_trials < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "estimation.weight_sharing: the search would run ", extra_trials,
-        " extra trials; rounds, shards_per_round and retrain_top_k must not "
-        "be negative"));
-  }
+  absl::StatusOr<int> extra = CheckNewSearch(spec);
+  if (!extra.ok()) return extra.status();
+  const int extra_trials = *extra;
   absl::MutexLock lock(&mu_);
   const int64_t id = ++last_search_id_;
   SearchRow& row = searches_[id];

@@ -17,13 +17,13 @@
 #include "controller/memory_store/memory_store.h"
 #include "controller/memory_store/memory_store_util.h"
 #include "controller/store/capability_tokens.h"
+#include "controller/store/store_rules.h"
 
 namespace nas::controller {
 namespace {
 
 using memory_store_internal::AppendReason;
 using memory_store_internal::CheckedLease;
-using memory_store_internal::ReasonLine;
 using memory_store_internal::SearchNotFound;
 using memory_store_internal::SearchStateName;
 using memory_store_internal::SetTimestamp;

@@ -2,9 +2,7 @@
 
 #include <string>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "common/spec/trial_kinds.h"
 
 namespace nas::controller::memory_store_internal {
@@ -73,15 +71,6 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
   }
   out->set_seconds(seconds);
   out->set_nanos(static_cast<int32_t>(rest * 1000));
-}
-
-std::string ReasonLine(const LeaseRef& ref, const std::string& why,
-                       const char* fallback) {
-  std::string text(absl::StripAsciiWhitespace(why));
-  text = absl::StrReplaceAll(text, {{"\r\n", " | "}, {"\n", " | "}});
-  if (text.empty()) text = fallback;
-  return absl::StrCat("attempt ", ref.attempt, " on worker ", ref.worker_id,
-                      ": ", text);
 }
 
 void AppendReason(std::string* reason, const std::string& line) {

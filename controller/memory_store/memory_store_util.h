@@ -35,10 +35,6 @@ absl::StatusOr<absl::Duration> CheckedLease(absl::Duration lease);
 // Sets `out` to `time` (microsecond precision, as a timestamptz).
 void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out);
 
-// One line of a trial's reason: "attempt 2 on worker w-1: <why>", with
-// `why` trimmed and its newlines shown as " | ", or `fallback` when empty.
-std::string ReasonLine(const LeaseRef& ref, const std::string& why,
-                       const char* fallback);
 // Appends `line` to `reason` as a new line: lines are joined by newlines,
 // with none at the end.
 void AppendReason(std::string* reason, const std::string& line);

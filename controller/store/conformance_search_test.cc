@@ -225,6 +225,25 @@ TEST_P(SearchStoreTest, CountsFollowTrialStates) {
       MessageDifferencer::Equals((*listed)[0].counts(), search->counts()));
 }
 
+TEST_P(SearchStoreTest, GetSearchWithoutCountsIsGetSearchLessItsCounts) {
+  const int64_t id = NewSearch(3, 2);
+  const nas::v1::TrialAssignment a = Lease("w-a");
+  ASSERT_TRUE(store().CompleteTrial(Ref(a, "w-a"), {}).ok());
+  ASSERT_TRUE(store().SetRunningSearchReason(id, "waiting for GPUs").ok());
+  auto counted = store().GetSearch(id);
+  auto uncounted = store().GetSearchWithoutCounts(id);
+  ASSERT_TRUE(counted.ok() && uncounted.ok()) << uncounted.status();
+  EXPECT_FALSE(uncounted->has_counts());
+  EXPECT_EQ(uncounted->kind_counts_size(), 0);
+  ASSERT_EQ(counted->counts().completed(), 1);
+  counted->clear_counts();
+  counted->clear_kind_counts();
+  EXPECT_TRUE(MessageDifferencer::Equals(*uncounted, *counted))
+      << uncounted->DebugString();
+  EXPECT_EQ(store().GetSearchWithoutCounts(424242).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_P(SearchStoreTest, CancelEndsTrialsAndTellsWorkersToStop) {
   const int64_t id = NewSearch(3, 3);
   const nas::v1::TrialAssignment running = Lease("w-1");

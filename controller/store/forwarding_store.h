@@ -25,6 +25,9 @@ class ForwardingStore : public TrialStore {
   absl::StatusOr<nas::v1::Search> GetSearch(int64_t id) override {
     return inner_->GetSearch(id);
   }
+  absl::StatusOr<nas::v1::Search> GetSearchWithoutCounts(int64_t id) override {
+    return inner_->GetSearchWithoutCounts(id);
+  }
   absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(
       int64_t before_id, int limit, const SearchFilter& filter) override {
     return inner_->ListSearches(before_id, limit, filter);

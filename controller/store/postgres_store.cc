@@ -19,6 +19,7 @@
 #include "controller/store/pg_pool.h"
 #include "controller/store/postgres_store_impl.h"
 #include "controller/store/proto_rows.h"
+#include "controller/store/store_rules.h"
 
 namespace nas::controller {
 namespace {
@@ -83,7 +84,7 @@ absl::Status PostgresStore::Migrate() {
 }
 
 absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
-                                           bool lock) {
+                                           bool lock, bool counts) {
   const pqxx::result rows = ExecPrepared(
       tx,
       SelectSearches(lock ? "WHERE s.id = $1 FOR UPDATE" : "WHERE s.id = $1"),
@@ -93,7 +94,7 @@ absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
         absl::StrCat("search ", search_id, " not found"));
   }
   absl::StatusOr<nas::v1::Search> search = SearchFromRow(rows[0]);
-  if (!search.ok()) return search.status();
+  if (!search.ok() || !counts) return search;
   std::vector<nas::v1::Search> one = {*std::move(search)};
   LoadCounts(tx, &one);
   return std::move(one[0]);
@@ -151,16 +152,9 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
     const nas::v1::SearchSpec& spec, const std::string& owner) {
   absl::StatusOr<RankingObjective> objective = RankingObjectiveOf(spec);
   if (!objective.ok()) return objective.status();
-  if (spec.budget().max_trials() < 1) {
-    return absl::InvalidArgumentError("budget.max_trials must be at least 1");
-  }
-  const int extra_trials = nas::spec::ExtraTrials(spec);
-  if (extra_trials < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "estimation.weight_sharing: the search would run ", extra_trials,
-        " extra trials; rounds, shards_per_round and retrain_top_k must not "
-        "be negative"));
-  }
+  absl::StatusOr<int> extra = CheckNewSearch(spec);
+  if (!extra.ok()) return extra.status();
+  const int extra_trials = *extra;
   absl::StatusOr<std::string> json = ToJson(spec);
   if (!json.ok()) return json.status();
   // Defaults documented in search.proto, so that leasing and expiry never
@@ -191,6 +185,13 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
 absl::StatusOr<nas::v1::Search> PostgresStore::GetSearch(int64_t search_id) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
     return LoadSearch(tx, search_id, /*lock=*/false);
+  });
+}
+
+absl::StatusOr<nas::v1::Search> PostgresStore::GetSearchWithoutCounts(
+    int64_t search_id) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
+    return LoadSearch(tx, search_id, /*lock=*/false, /*counts=*/false);
   });
 }
 
@@ -296,15 +297,20 @@ absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
           absl::StrCat("search ", search_id, " not found"));
     }
     if (std::string(search[0]["state"].c_str()) != "RUNNING") return false;
-    const pqxx::row counts = ExecPrepared1(
-        tx,
-        "SELECT count(*) AS total, "
-        "count(*) FILTER (WHERE state IN ('PENDING', 'RUNNING')) AS open "
-        "FROM trials WHERE search_id = $1",
-        search_id);
+    // Numbers run from 0 without gaps (AddTrials), so the highest one says
+    // how many trials there are: one step down the (search_id, number)
+    // index, where count(*) would read the whole history under the lock
+    // that AddTrials waits for.
+    const pqxx::row counts =
+        ExecPrepared1(tx,
+                      "SELECT (SELECT coalesce(max(number) + 1, 0) FROM trials "
+                      "WHERE search_id = $1) AS total, "
+                      "EXISTS (SELECT 1 FROM trials WHERE search_id = $1 "
+                      "AND state IN ('PENDING', 'RUNNING')) AS open",
+                      search_id);
     if (counts["total"].as<int64_t>() <
             search[0]["total_trials"].as<int64_t>() ||
-        counts["open"].as<int64_t>() > 0) {
+        counts["open"].as<bool>()) {
       return false;
     }
     ExecPrepared0(

@@ -34,6 +34,8 @@ class PostgresStore final : public TrialStore {
   absl::StatusOr<nas::v1::Search> CreateSearch(
       const nas::v1::SearchSpec& spec, const std::string& owner) override;
   absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) override;
+  absl::StatusOr<nas::v1::Search> GetSearchWithoutCounts(
+      int64_t search_id) override;
   absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(
       int64_t before_id, int limit, const SearchFilter& filter) override;
   absl::StatusOr<std::vector<int64_t>> ListRunningSearchIds() override;
@@ -103,10 +105,10 @@ class PostgresStore final : public TrialStore {
 // Helpers shared by the two .cc files; each runs inside the caller's
 // transaction and throws like libpqxx.
 
-// The search with its trial counts, optionally locking its row.
-// NotFound when there is no such search.
+// The search with its trial counts (unless !counts), optionally locking its
+// row. NotFound when there is no such search.
 absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
-                                           bool lock);
+                                           bool lock, bool counts = true);
 // Fills counts and kind_counts of each search in `searches` from one
 // GROUP BY.
 void LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches);

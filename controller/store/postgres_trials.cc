@@ -16,6 +16,7 @@
 #include "controller/store/pg_checks.h"
 #include "controller/store/postgres_store_impl.h"
 #include "controller/store/proto_rows.h"
+#include "controller/store/store_rules.h"
 
 namespace nas::controller {
 namespace {
@@ -33,17 +34,6 @@ int32_t LeaseSeconds(absl::Duration lease) {
   return seconds > std::numeric_limits<int32_t>::max()
              ? std::numeric_limits<int32_t>::max()
              : static_cast<int32_t>(seconds);
-}
-
-// One line of a trial's reason: "attempt 2 on worker w-1: <why>", without a
-// newline (AppendReason puts newlines between lines).
-std::string ReasonLine(const LeaseRef& ref, const std::string& why,
-                       const char* fallback) {
-  std::string text(absl::StripAsciiWhitespace(why));
-  text = absl::StrReplaceAll(text, {{"\r\n", " | "}, {"\n", " | "}});
-  if (text.empty()) text = fallback;
-  return absl::StrCat("attempt ", ref.attempt, " on worker ", ref.worker_id,
-                      ": ", text);
 }
 
 // SQL that appends `line` (an SQL expression) to trials.reason as a new
@@ -246,8 +236,13 @@ absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
           absl::StrCat("search ", search_id, " is ", state,
                        "; trials can only be added to a RUNNING search"));
     }
+    // Numbers run from 0 without gaps (this is the only insert), so the
+    // highest says how many there are, from the (search_id, number) index
+    // in one step; count(*) would read the search's whole history.
     const int64_t count =
-        ExecPrepared1(tx, "SELECT count(*) FROM trials WHERE search_id = $1",
+        ExecPrepared1(tx,
+                      "SELECT coalesce(max(number) + 1, 0) FROM trials "
+                      "WHERE search_id = $1",
                       search_id)[0]
             .as<int64_t>();
     if (count != expected_count) {

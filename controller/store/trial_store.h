@@ -113,6 +113,18 @@ class TrialStore {
   // With current trial counts: `counts` over all trials, `kind_counts` one
   // entry per kind the search has trials of, in TrialKind number order.
   virtual absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) = 0;
+  // GetSearch without counts and kind_counts (both unset): counting reads
+  // every trial of the search, which callers on each strategy step must not
+  // pay for. The default counts and drops them.
+  virtual absl::StatusOr<nas::v1::Search> GetSearchWithoutCounts(
+      int64_t search_id) {
+    absl::StatusOr<nas::v1::Search> search = GetSearch(search_id);
+    if (search.ok()) {
+      search->clear_counts();
+      search->clear_kind_counts();
+    }
+    return search;
+  }
   // Newest first: searches with id < before_id (0: no bound) that pass
   // `filter`, at most limit.
   virtual absl::StatusOr<std::vector<nas::v1::Search>> ListSearches(

@@ -1,0 +1,33 @@
+#include "controller/store/store_rules.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/spec/estimation.h"
+
+namespace nas::controller {
+
+absl::StatusOr<int> CheckNewSearch(const nas::v1::SearchSpec& spec) {
+  if (spec.budget().max_trials() < 1) {
+    return absl::InvalidArgumentError("budget.max_trials must be at least 1");
+  }
+  const int extra_trials = nas::spec::ExtraTrials(spec);
+  if (extra_trials < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "estimation.weight_sharing: the search would run ", extra_trials,
+        " extra trials; rounds, shards_per_round and retrain_top_k must not "
+        "be negative"));
+  }
+  return extra_trials;
+}
+
+std::string ReasonLine(const LeaseRef& ref, const std::string& why,
+                       const char* fallback) {
+  std::string text(absl::StripAsciiWhitespace(why));
+  text = absl::StrReplaceAll(text, {{"\r\n", " | "}, {"\n", " | "}});
+  if (text.empty()) text = fallback;
+  return absl::StrCat("attempt ", ref.attempt, " on worker ", ref.worker_id,
+                      ": ", text);
+}
+
+}  // namespace nas::controller

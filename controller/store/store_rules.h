@@ -1,0 +1,28 @@
+// Rules every TrialStore applies the same way, so that the PostgreSQL store
+// and the MemoryStore give the same results and messages (the conformance
+// suite holds them to it).
+#ifndef NAS_CONTROLLER_STORE_STORE_RULES_H_
+#define NAS_CONTROLLER_STORE_STORE_RULES_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "controller/store/trial_store.h"
+#include "nas/v1/search.pb.h"
+
+namespace nas::controller {
+
+// CreateSearch's checks of a spec beyond its validation: InvalidArgument
+// for max_trials below 1 or a negative count of extra trials; otherwise the
+// search's extra trials (spec::ExtraTrials).
+absl::StatusOr<int> CheckNewSearch(const nas::v1::SearchSpec& spec);
+
+// One line of a trial's reason: "attempt 2 on worker w-1: <why>", with
+// `why` trimmed and its newlines shown as " | ", or `fallback` when empty;
+// no trailing newline (lines are joined with one).
+std::string ReasonLine(const LeaseRef& ref, const std::string& why,
+                       const char* fallback);
+
+}  // namespace nas::controller
+
+#endif  // NAS_CONTROLLER_STORE_STORE_RULES_H_
