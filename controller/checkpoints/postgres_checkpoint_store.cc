@@ -1,7 +1,6 @@
 #include "controller/checkpoints/postgres_checkpoint_store.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/hash/sha256.h"
+#include "controller/checkpoints/checkpoint_rules.h"
 #include "controller/store/pg_checks.h"
 #include "controller/store/pg_pool.h"
 
@@ -162,15 +162,9 @@ class PostgresCheckpointStore final : public CheckpointStore {
   absl::Status PutTrialUpload(const LeaseRef& ref, double merge_weight,
                               const std::string& sha256,
                               const std::string& bytes) override {
-    if (!std::isfinite(merge_weight) || merge_weight < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "merge_weight: must be finite and >= 0, got ", merge_weight));
-    }
-    const std::string actual = hash::Sha256Hex(bytes);
-    if (actual != sha256) {
-      return absl::DataLossError(absl::StrCat(
-          "upload of trial ", ref.trial_id, ": expected sha256 ", sha256,
-          ", the ", bytes.size(), " bytes have sha256 ", actual));
+    if (absl::Status s = CheckTrialUpload(ref, merge_weight, sha256, bytes);
+        !s.ok()) {
+      return s;
     }
     return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
       const pqxx::result rows = tx.exec_params(

@@ -3,7 +3,6 @@
 // check for check and message for message. Bytes are hashed outside the
 // mutex: a checkpoint may be hundreds of megabytes, and leases must not wait
 // for it.
-#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/hash/sha256.h"
+#include "controller/checkpoints/checkpoint_rules.h"
 #include "controller/memory_store/memory_store.h"
 #include "controller/memory_store/memory_store_util.h"
 
@@ -55,15 +55,9 @@ absl::Status MemoryStore::PutTrialUpload(const LeaseRef& ref,
                                          double merge_weight,
                                          const std::string& sha256,
                                          const std::string& bytes) {
-  if (!std::isfinite(merge_weight) || merge_weight < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "merge_weight: must be finite and >= 0, got ", merge_weight));
-  }
-  const std::string actual = hash::Sha256Hex(bytes);
-  if (actual != sha256) {
-    return absl::DataLossError(absl::StrCat(
-        "upload of trial ", ref.trial_id, ": expected sha256 ", sha256,
-        ", the ", bytes.size(), " bytes have sha256 ", actual));
+  if (absl::Status s = CheckTrialUpload(ref, merge_weight, sha256, bytes);
+      !s.ok()) {
+    return s;
   }
   auto stored = std::make_shared<const std::string>(bytes);
   absl::MutexLock lock(&mu_);
