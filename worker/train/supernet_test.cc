@@ -10,15 +10,12 @@
 
 #include "common/space/space.h"
 #include "worker/train/dataset.h"
+#include "worker/train/test_device.h"
 
 namespace nas::train {
 namespace {
 
-// NAS_TEST_DEVICE=cuda runs these tests on a GPU; CPU by default.
-std::string TestDevice() {
-  const char* device = std::getenv("NAS_TEST_DEVICE");
-  return device && *device ? device : "cpu";
-}
+std::string TestDevice() { return TestDeviceName(); }
 
 // Class k lights up row k of a 10x10 image, over noise.
 std::shared_ptr<const Dataset> RowData(int64_t train, int64_t test) {

@@ -99,14 +99,15 @@ void NesterovSgd::Step(double lr) {
   }
 }
 
-tensor::TensorMap SaveTrainState(torch::nn::Module& model, NesterovSgd& sgd,
+tensor::TensorMap SaveTrainState(torch::nn::Module& model,
+                                 const std::vector<torch::Tensor>& momentum,
                                  int epoch, int epochs, double train_seconds) {
   tensor::TensorMap state;
   const auto params = model.named_parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     state["model/" + params[i].key()] = ToPlain(params[i].value());
-    if (sgd.buffers()[i].defined()) {
-      state["momentum/" + params[i].key()] = ToPlain(sgd.buffers()[i]);
+    if (momentum[i].defined()) {
+      state["momentum/" + params[i].key()] = ToPlain(momentum[i]);
     }
   }
   for (const auto& item : model.named_buffers()) {
@@ -119,8 +120,8 @@ tensor::TensorMap SaveTrainState(torch::nn::Module& model, NesterovSgd& sgd,
 }
 
 bool LoadTrainState(const tensor::TensorMap& state, torch::nn::Module& model,
-                    NesterovSgd& sgd, int epochs, int* epoch,
-                    double* train_seconds, std::string* error) {
+                    std::vector<torch::Tensor>& momentum, int epochs,
+                    int* epoch, double* train_seconds, std::string* error) {
   auto scalar = [&](const std::string& name, double* out) {
     auto it = state.find(name);
     if (it == state.end() || it->second.values.size() != 1) {
@@ -155,10 +156,12 @@ bool LoadTrainState(const tensor::TensorMap& state, torch::nn::Module& model,
   const auto params = model.named_parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     if (!load("model/" + params[i].key(), params[i].value())) return false;
-    const std::string momentum = "momentum/" + params[i].key();
-    if (state.count(momentum) > 0) {
-      sgd.buffers()[i] = torch::zeros_like(params[i].value());
-      if (!load(momentum, sgd.buffers()[i])) return false;
+    const std::string name = "momentum/" + params[i].key();
+    if (state.count(name) > 0) {
+      if (!momentum[i].defined()) {
+        momentum[i] = torch::zeros_like(params[i].value());
+      }
+      if (!load(name, momentum[i])) return false;
     }
   }
   for (const auto& item : model.named_buffers()) {

@@ -48,17 +48,21 @@ class NesterovSgd {
 
 // Everything needed to go on after `epoch` of `epochs`: "model/<name>" for
 // every parameter and buffer, "momentum/<name>" for every parameter with a
-// momentum buffer, and the scalars "trainer/epoch", "trainer/epochs" and
-// "trainer/train_seconds". REQUIRES: sgd was made from
-// model.named_parameters() in order.
-tensor::TensorMap SaveTrainState(torch::nn::Module& model, NesterovSgd& sgd,
+// (defined) momentum buffer, and the scalars "trainer/epoch",
+// "trainer/epochs" and "trainer/train_seconds". `momentum` is parallel to
+// model.named_parameters() (NesterovSgd::buffers(), TrainStep::momentum()).
+tensor::TensorMap SaveTrainState(torch::nn::Module& model,
+                                 const std::vector<torch::Tensor>& momentum,
                                  int epoch, int epochs, double train_seconds);
 
-// Loads a state made by SaveTrainState for the same network and budget.
-// False, with *error saying what does not match, when it was not.
+// Loads a state made by SaveTrainState for the same network and budget:
+// weights in place, a saved momentum into its defined buffer in place (a
+// view into a flat buffer stays one) or into a new one. A buffer the state
+// lacks is left as it is: undefined, or zero, which steps the same. False,
+// with *error saying what does not match, when it was not.
 bool LoadTrainState(const tensor::TensorMap& state, torch::nn::Module& model,
-                    NesterovSgd& sgd, int epochs, int* epoch,
-                    double* train_seconds, std::string* error);
+                    std::vector<torch::Tensor>& momentum, int epochs,
+                    int* epoch, double* train_seconds, std::string* error);
 
 // Loads `weights` (every parameter and buffer of `model` by name, step
 // counters excepted, as ExtractSubnet and TrainResult::weights give them)

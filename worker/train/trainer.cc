@@ -19,6 +19,7 @@
 #include "worker/train/evaluate.h"
 #include "worker/train/model_builder.h"
 #include "worker/train/train_state.h"
+#include "worker/train/train_step.h"
 
 namespace nas::train {
 namespace {
@@ -96,6 +97,20 @@ tensor::TensorMap NetworkWeights(const Network& model) {
   return out;
 }
 
+// On CUDA the fast step (train_step.h) in float32: the same computation,
+// launched as one graph per step. On the CPU the plain eager step, whose
+// results earlier runs and the resume tests pin down exactly.
+StepOptions StepOptionsFor(const torch::Device& device,
+                           const TrainOptions& options) {
+  StepOptions step;
+  const bool fast = device.is_cuda() && options.fast_cuda_step;
+  step.flat_sgd = fast;
+  step.cudnn_benchmark = fast;
+  step.channels_last = fast;
+  step.cuda_graph = fast && CudaGraphsBuilt();
+  return step;
+}
+
 bool Train(const space::NetworkSpec& spec, const Dataset& data,
            const TrainOptions& options, const EpochCallback& on_epoch,
            TrainResult* result, std::string* error) {
@@ -152,8 +167,6 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
   // inverted-residual chain; docs/data.md) peak rates 0.05-0.2 reached
   // 90.4-90.7% test accuracy against 89.6-90.5% for Adam (3e-3, 1e-2) under
   // the same schedule, and its quality depends less on the rate.
-  NesterovSgd sgd(model->parameters(), /*momentum=*/0.9,
-                  /*weight_decay=*/5e-4);
   const int64_t steps_per_epoch = num_train / options.batch_size +
                                   (num_train % options.batch_size >= 2 ? 1 : 0);
   const int64_t total_steps =
@@ -165,11 +178,17 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
     *error = "initial weights do not fit the network: " + *error;
     return false;
   }
+  std::unique_ptr<TrainStep> train_step =
+      TrainStep::Create(model, data, images, labels,
+                        std::min<int64_t>(options.batch_size, images.size(0)),
+                        /*momentum=*/0.9, /*weight_decay=*/5e-4,
+                        StepOptionsFor(device, options), error);
+  if (train_step == nullptr) return false;
   if (options.resume_from != nullptr) {
     int done = 0;
     double seconds = 0;
-    if (!LoadTrainState(*options.resume_from, *model, sgd, options.epochs,
-                        &done, &seconds, error)) {
+    if (!LoadTrainState(*options.resume_from, *model, train_step->momentum(),
+                        options.epochs, &done, &seconds, error)) {
       return false;
     }
     // The batch order of the epochs already trained comes from the same
@@ -199,18 +218,11 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
     for (int64_t begin = 0; begin + 2 <= num_train;
          begin += options.batch_size) {
       const int64_t end = std::min(num_train, begin + options.batch_size);
-      const torch::Tensor idx = epoch_indices.slice(0, begin, end);
-      const torch::Tensor x = data.Normalize(images.index_select(0, idx));
-      const torch::Tensor y = labels.index_select(0, idx);
       const double lr = 0.5 * options.learning_rate *
                         (1 + std::cos(kPi * static_cast<double>(step) /
                                       static_cast<double>(total_steps)));
-      sgd.ZeroGrad();
-      const torch::Tensor loss =
-          torch::nn::functional::cross_entropy(model->forward(x), y);
-      loss.backward();
-      sgd.Step(lr);
-      loss_sum += loss.detach().to(torch::kFloat64);
+      loss_sum += train_step->Run(epoch_indices.slice(0, begin, end), lr)
+                      .to(torch::kFloat64);
       ++batches;
       ++step;
       if (batches % kFiniteCheckSteps == 0 &&
@@ -242,8 +254,8 @@ bool Train(const space::NetworkSpec& spec, const Dataset& data,
         std::find(options.checkpoint_epochs.begin(),
                   options.checkpoint_epochs.end(),
                   epoch) != options.checkpoint_epochs.end() &&
-        !options.on_checkpoint(SaveTrainState(*model, sgd, epoch,
-                                              options.epochs,
+        !options.on_checkpoint(SaveTrainState(*model, train_step->momentum(),
+                                              epoch, options.epochs,
                                               result->train_seconds))) {
       result->stopped = true;
       break;

@@ -66,6 +66,11 @@ struct TrainOptions {
   // (test_accuracy, test_loss and latency_ms stay 0), for estimates ranked
   // by validation alone.
   bool evaluate_test = true;
+  // On a CUDA device: train with the fast step (worker/train/train_step.h:
+  // one flat optimizer update, cuDNN autotuning, channels last, the step
+  // captured as a CUDA graph), still in float32. false: the plain eager
+  // step, as on the CPU. bench/training measures the difference.
+  bool fast_cuda_step = true;
 };
 
 struct EpochResult {

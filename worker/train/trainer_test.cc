@@ -11,6 +11,7 @@
 
 #include "worker/train/dataset.h"
 #include "worker/train/supernet.h"
+#include "worker/train/test_device.h"
 
 namespace nas::train {
 namespace {
@@ -567,6 +568,53 @@ TEST(TrainerRealDataTest, FashionMnistOneEpochOnTenPercent) {
   // broken optimizer, schedule or data pipeline falls well below 0.77.
   EXPECT_GT(result.test_accuracy, 0.77);
   EXPECT_GT(result.val_accuracy, 0.77);
+}
+
+// On a GPU (NAS_TEST_DEVICE=cuda): the fast step (a CUDA graph, flat SGD,
+// channels last, cuDNN autotuning) trains as the plain eager step does,
+// partial last batches included, and a fast run resumed from its saved
+// state ends where the uninterrupted one does.
+TEST(TrainerTest, FastCudaStepTrainsAsThePlainStepAndResumes) {
+  const std::string device = TestDeviceName();
+  if (device.rfind("cuda", 0) != 0) {
+    GTEST_SKIP() << "needs NAS_TEST_DEVICE=cuda";
+  }
+  // 540 training images in batches of 32: 16 full batches and a partial one.
+  auto data = SyntheticData(600, 200);
+  const space::NetworkSpec spec = SmallChain(DatasetShape(*data));
+  TrainOptions options = FastOptions();
+  options.device = device;
+  std::string error;
+  TrainResult fast, plain;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, options, nullptr, &fast, &error))
+      << error;
+  TrainOptions plain_options = options;
+  plain_options.fast_cuda_step = false;
+  ASSERT_TRUE(
+      TrainAndEvaluate(spec, *data, plain_options, nullptr, &plain, &error))
+      << error;
+  EXPECT_GT(fast.test_accuracy, 0.9);
+  EXPECT_NEAR(fast.test_accuracy, plain.test_accuracy, 0.02);
+  EXPECT_NEAR(fast.val_loss, plain.val_loss, 0.02 * plain.val_loss + 1e-3);
+
+  TrainOptions first = options;
+  first.checkpoint_epochs = {1};
+  tensor::TensorMap state;
+  first.on_checkpoint = [&](const tensor::TensorMap& saved) {
+    state = saved;
+    return false;  // stop after epoch 1, as a rung does
+  };
+  TrainResult part;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, first, nullptr, &part, &error))
+      << error;
+  ASSERT_TRUE(part.stopped);
+  TrainOptions second = options;
+  second.resume_from = &state;
+  TrainResult resumed;
+  ASSERT_TRUE(TrainAndEvaluate(spec, *data, second, nullptr, &resumed, &error))
+      << error;
+  EXPECT_EQ(resumed.resumed_after, 1);
+  EXPECT_NEAR(resumed.val_loss, fast.val_loss, 0.01 * fast.val_loss + 1e-4);
 }
 
 }  // namespace
