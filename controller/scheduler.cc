@@ -645,7 +645,18 @@ absl::StatusOr<std::vector<int64_t>> Scheduler::Maintain() {
   }
   absl::StatusOr<int> marked = MarkUnrunnableSearches();
   if (!marked.ok()) return marked.status();
+  FoldTrialCounts();
   return completed;
+}
+
+void Scheduler::FoldTrialCounts() {
+  // Only logged: the changes wait for the next pass, whereas an error from
+  // Maintain would pause lease expiry (MaintenanceLoop's grace period).
+  absl::StatusOr<int> folded = store_->FoldTrialCounts();
+  if (!folded.ok()) {
+    spdlog::warn("maintenance: trial counts not folded: {}",
+                 folded.status().ToString());
+  }
 }
 
 }  // namespace nas::controller

@@ -61,9 +61,10 @@ class Scheduler {
   void WakeSome(int count);
 
   // One maintenance pass: expires overdue leases, ends searches whose
-  // trials are all finished (or all failed), and marks searches no connected
-  // worker can run (state_reason, see runnability.h). Returns the ids of
-  // searches it ended.
+  // trials are all finished (or all failed), marks searches no connected
+  // worker can run (state_reason, see runnability.h) and folds the store's
+  // trial counts (TrialStore::FoldTrialCounts). Returns the ids of searches
+  // it ended.
   absl::StatusOr<std::vector<int64_t>> Maintain();
 
   // The ids of searches this scheduler ended itself since the last call:
@@ -148,6 +149,9 @@ class Scheduler {
     // trials never change: a refresh reads from here on.
     int32_t reread_from = 0;
   };
+
+  // TrialStore::FoldTrialCounts, for Maintain; logs a failure.
+  void FoldTrialCounts();
 
   // Proposes trials for every running search with free slots. Returns how
   // many trials it added. REQUIRES: replenish_mu_ held.

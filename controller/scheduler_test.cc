@@ -1,12 +1,15 @@
 // The scheduler's lifecycle decisions on a real PostgreSQL: worker faults
 // requeue, trial faults fail, a search whose every attempt failed ends
-// FAILED with the reason, and searches no connected worker can run say so.
+// FAILED with the reason, searches no connected worker can run say so, and
+// maintenance folds the trial counts.
 #include "controller/scheduler.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "controller/runnability.h"
+#include "controller/store/forwarding_store.h"
 #include "controller/store/store_test_util.h"
 #include "gtest/gtest.h"
 
@@ -123,6 +126,38 @@ TEST_F(SchedulerTest, AReasonSetByOthersIsLeftAlone) {
   ASSERT_TRUE(changed.ok()) << changed.status();
   EXPECT_EQ(*changed, 0);
   EXPECT_EQ(Search(id).state_reason(), "waiting for a GPU");
+}
+
+TEST_F(SchedulerTest, MaintenanceFoldsTheTrialCounts) {
+  const int64_t id = NewSearch(3, 3);
+  Lease("w-1");
+  ASSERT_GT(
+      db().Query("SELECT count(*) FROM trial_count_deltas")[0][0].as<int>(), 0);
+  ASSERT_TRUE(scheduler_->Maintain().ok());
+  EXPECT_EQ(
+      db().Query("SELECT count(*) FROM trial_count_deltas")[0][0].as<int>(), 0);
+  EXPECT_EQ(Search(id).counts().pending(), 2);
+  EXPECT_EQ(Search(id).counts().running(), 1);
+}
+
+// Counts not folded stay right, only slower to read: a failed fold must not
+// fail the pass, which would pause lease expiry (MaintenanceLoop).
+TEST_F(SchedulerTest, AFailedFoldDoesNotFailMaintenance) {
+  class FoldFails final : public ForwardingStore {
+   public:
+    using ForwardingStore::ForwardingStore;
+    absl::StatusOr<int> FoldTrialCounts() override {
+      return absl::InternalError("fold failed");
+    }
+  } store_without_folds(&store());
+  Scheduler scheduler(&store_without_folds, Scheduler::Options());
+  const int64_t id = NewSearch(1, 1, /*max_attempts=*/1);
+  const nas::v1::TrialAssignment a = Lease("w-1");
+  ExpireLease(a.trial_id());
+  absl::StatusOr<std::vector<int64_t>> completed = scheduler.Maintain();
+  ASSERT_TRUE(completed.ok()) << completed.status();
+  EXPECT_EQ(GetTrial(id, 0).state(), nas::v1::TRIAL_STATE_FAILED);
+  EXPECT_EQ(Search(id).counts().failed(), 1);
 }
 
 // A search cancelled through the store (as CancelSearch does, or another

@@ -105,6 +105,8 @@ class MemoryStore final : public TrialStore, public CheckpointStore {
   absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
       int64_t search_id) override;
   absl::StatusOr<int> ExpireLeases() override;
+  // Nothing to fold: the counts are plain counters (SearchRow::counts).
+  absl::StatusOr<int> FoldTrialCounts() override { return 0; }
 
   // ---- TrialStore: workers ----
   absl::StatusOr<std::string> RegisterWorker(

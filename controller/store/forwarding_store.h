@@ -115,6 +115,9 @@ class ForwardingStore : public TrialStore {
     return inner_->ListEpochReports(search_id);
   }
   absl::StatusOr<int> ExpireLeases() override { return inner_->ExpireLeases(); }
+  absl::StatusOr<int> FoldTrialCounts() override {
+    return inner_->FoldTrialCounts();
+  }
   absl::StatusOr<std::string> RegisterWorker(
       const nas::v1::RegisterWorkerRequest& worker) override {
     return inner_->RegisterWorker(worker);

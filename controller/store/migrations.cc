@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 
 namespace nas::controller {
 namespace {
@@ -660,6 +661,99 @@ CREATE INDEX trials_open_idx ON trials (search_id)
   WHERE state IN ('PENDING', 'RUNNING');
 )sql";
 
+// Version 12: each search's trial counts by kind and state, so that
+// GetSearch reads them without reading the search's history. Triggers on
+// trials record every insert, change of state or kind, and delete as delta
+// rows (-1 for the old kind and state, +1 for the new); FoldTrialCounts
+// (maintenance) moves them into trial_counts. The deltas have no key and
+// neither table references searches: one counter row per search would
+// make its transitions wait for one another until each commit, and a
+// foreign key would make each one take a share lock on the search row,
+// which AddTrials and CancelSearch hold FOR UPDATE (CancelSearch, holding
+// it, waits for a finishing trial's row: a deadlock). Instead a search's
+// delete trigger drops its rows, under the lock FoldTrialCounts takes
+// (TRIAL_COUNTS_LOCK_KEY, kTrialCountsLockKey), so that a fold running
+// meanwhile cannot write them back.
+// The triggers are created before the backfill: CREATE TRIGGER waits for
+// writers of trials and holds them off until this commits, so the
+// backfill, a later statement, counts every trial written before, and
+// every trial written after is counted by the triggers.
+constexpr char kAddTrialCounts[] = R"sql(
+CREATE TABLE trial_counts (
+  search_id bigint NOT NULL,
+  kind      text NOT NULL,
+  state     text NOT NULL,
+  n         integer NOT NULL,
+  PRIMARY KEY (search_id, kind, state)
+);
+CREATE TABLE trial_count_deltas (
+  search_id bigint NOT NULL,
+  kind      text NOT NULL,
+  state     text NOT NULL,
+  delta     integer NOT NULL CHECK (delta IN (-1, 1))
+);
+CREATE INDEX trial_count_deltas_search_idx ON trial_count_deltas (search_id);
+
+CREATE FUNCTION record_trial_count_delta() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO trial_count_deltas (search_id, kind, state, delta)
+    VALUES (NEW.search_id, NEW.kind, NEW.state, 1);
+  ELSIF TG_OP = 'UPDATE' THEN
+    INSERT INTO trial_count_deltas (search_id, kind, state, delta)
+    VALUES (OLD.search_id, OLD.kind, OLD.state, -1),
+           (NEW.search_id, NEW.kind, NEW.state, 1);
+  -- A trial deleted with its search (ON DELETE CASCADE) finds the search
+  -- row gone already; the search's counts go with it.
+  ELSIF EXISTS (SELECT 1 FROM searches WHERE id = OLD.search_id) THEN
+    INSERT INTO trial_count_deltas (search_id, kind, state, delta)
+    VALUES (OLD.search_id, OLD.kind, OLD.state, -1);
+  END IF;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER trials_count_insert_delete AFTER INSERT OR DELETE ON trials
+  FOR EACH ROW EXECUTE FUNCTION record_trial_count_delta();
+-- Heartbeats and epoch reports update trials without touching these
+-- columns; they fire nothing.
+CREATE TRIGGER trials_count_update
+  AFTER UPDATE OF search_id, kind, state ON trials FOR EACH ROW
+  WHEN (OLD.search_id IS DISTINCT FROM NEW.search_id
+        OR OLD.kind IS DISTINCT FROM NEW.kind
+        OR OLD.state IS DISTINCT FROM NEW.state)
+  EXECUTE FUNCTION record_trial_count_delta();
+
+CREATE FUNCTION drop_trial_counts() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(TRIAL_COUNTS_LOCK_KEY);
+  DELETE FROM trial_count_deltas WHERE search_id = OLD.id;
+  DELETE FROM trial_counts WHERE search_id = OLD.id;
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER searches_drop_trial_counts AFTER DELETE ON searches
+  FOR EACH ROW EXECUTE FUNCTION drop_trial_counts();
+
+INSERT INTO trial_counts (search_id, kind, state, n)
+SELECT search_id, kind, state, count(*) FROM trials
+GROUP BY search_id, kind, state;
+
+COMMENT ON TABLE trial_counts IS
+  'Trials per search, kind and state, as of the last fold; add the search''s trial_count_deltas rows for the current counts.';
+COMMENT ON COLUMN trial_counts.search_id IS 'The search (searches.id).';
+COMMENT ON COLUMN trial_counts.kind IS 'trials.kind.';
+COMMENT ON COLUMN trial_counts.state IS 'trials.state.';
+COMMENT ON COLUMN trial_counts.n IS 'How many of its trials had this kind and state at the last fold.';
+COMMENT ON TABLE trial_count_deltas IS
+  'Changes to trial_counts not yet folded into it, one row per trial inserted, deleted or changing state: -1 for the kind and state it left, +1 for those it entered.';
+COMMENT ON COLUMN trial_count_deltas.search_id IS 'The search (searches.id).';
+COMMENT ON COLUMN trial_count_deltas.kind IS 'trials.kind.';
+COMMENT ON COLUMN trial_count_deltas.state IS 'trials.state.';
+COMMENT ON COLUMN trial_count_deltas.delta IS '-1 or +1.';
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -687,6 +781,10 @@ const std::vector<Migration>& AllMigrations() {
       {9, "add_checkpoints", kAddCheckpoints},
       {10, "add_rungs_and_zero_cost", kAddRungsAndZeroCost},
       {11, "add_open_trials_index", kAddOpenTrialsIndex},
+      {12, "add_trial_counts",
+       absl::StrReplaceAll(
+           kAddTrialCounts,
+           {{"TRIAL_COUNTS_LOCK_KEY", absl::StrCat(kTrialCountsLockKey)}})},
   };
   return *migrations;
 }

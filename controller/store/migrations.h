@@ -26,6 +26,12 @@ const std::vector<Migration>& AllMigrations();
 inline constexpr long long kMigrationLockKey =
     0x6e61735f6d696772;  // "nas_migr"
 
+// The advisory lock (pg_advisory_xact_lock) under which trial count deltas
+// are folded and a deleted search's counts dropped (migration 12, whose
+// trigger has this number written into it: never change it).
+inline constexpr long long kTrialCountsLockKey =
+    0x6e61735f636e7473;  // "nas_cnts"
+
 // Brings the database at `connection` up to the newest version: creates
 // schema_migrations if missing, then applies each missing migration in its
 // own transaction under kMigrationLockKey and records it there. Applying

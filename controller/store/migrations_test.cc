@@ -1,6 +1,7 @@
 #include "controller/store/migrations.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,20 @@ class MigrationsTest : public ::testing::Test {
 
   absl::StatusOr<std::unique_ptr<TrialStore>> Open() {
     return OpenPostgresStore({db_->url(), /*pool_size=*/2});
+  }
+
+  // The schema as migration `version` left it, without a store.
+  void MigrateTo(int version) {
+    db_->Query(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, "
+        "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    for (const Migration& migration : AllMigrations()) {
+      if (migration.version > version) break;
+      db_->Query(migration.sql);
+      db_->Query("INSERT INTO schema_migrations (version, name) VALUES (" +
+                 std::to_string(migration.version) + ", '" + migration.name +
+                 "')");
+    }
   }
 
   std::unique_ptr<ScratchDatabase> db_;
@@ -55,7 +70,7 @@ TEST_F(MigrationsTest, AppliesEveryMigrationToAnEmptyDatabase) {
   for (const char* relation :
        {"searches", "trials", "trial_epochs", "workers", "trial_history",
         "best_trials", "epoch_metrics", "checkpoints", "checkpoint_chunks",
-        "checkpoint_lineage"}) {
+        "checkpoint_lineage", "trial_counts", "trial_count_deltas"}) {
     EXPECT_FALSE(db_->Query(std::string("SELECT to_regclass('") + relation +
                             "') IS NULL")[0][0]
                      .as<bool>())
@@ -290,6 +305,87 @@ TEST_F(MigrationsTest, Version8GivesOlderCapabilitiesTheTrainingKinds) {
   EXPECT_EQ(row[0].as<std::string>(), "TRAIN");
   EXPECT_TRUE(row[1].as<bool>());
   EXPECT_EQ(row[2].as<int>(), 0);
+}
+
+// Version 12: the counts of a database with trials start from the trials
+// there, and the triggers keep them from then on.
+TEST_F(MigrationsTest, Version12CountsTheTrialsAlreadyThere) {
+  MigrateTo(11);
+  db_->Query(
+      "INSERT INTO searches (id, spec, max_trials, parallelism, max_attempts, "
+      "objective_metric, objective_direction) SELECT id, '{}', 20, 1, 3, "
+      "'val_accuracy', 'MAXIMIZE' FROM generate_series(1, 3) id");
+  // Search 1: every state, three kinds; search 2: no trials.
+  db_->Query(
+      "INSERT INTO trials (search_id, number, kind, state, attempt, "
+      "worker_id, lease_expires_at) SELECT 1, n - 1, kind, state, "
+      "CASE WHEN state = 'PENDING' THEN 0 ELSE 1 END, "
+      "CASE WHEN state = 'PENDING' THEN NULL ELSE 'w-1' END, "
+      "CASE WHEN state = 'RUNNING' THEN now() + interval '1 hour' END "
+      "FROM unnest("
+      "'{TRAIN,TRAIN,TRAIN,TRAIN,TRAIN,TRAIN,RETRAIN,RETRAIN,ZERO_COST}'"
+      "::text[], "
+      "'{PENDING,PENDING,PENDING,RUNNING,COMPLETED,COMPLETED,FAILED,CANCELLED,"
+      "STOPPED}'::text[]) WITH ORDINALITY AS t (kind, state, n)");
+  db_->Query(
+      "INSERT INTO trials (search_id, number, state, attempt, worker_id) "
+      "VALUES (3, 0, 'COMPLETED', 1, 'w-1')");
+
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(db_->Query("SELECT string_agg(format('%s %s %s %s', search_id, "
+                       "kind, state, n), ', ' ORDER BY search_id, kind, "
+                       "state) FROM trial_counts")[0][0]
+                .as<std::string>(),
+            "1 RETRAIN CANCELLED 1, 1 RETRAIN FAILED 1, 1 TRAIN COMPLETED 2, "
+            "1 TRAIN PENDING 3, 1 TRAIN RUNNING 1, 1 ZERO_COST STOPPED 1, "
+            "3 TRAIN COMPLETED 1");
+  EXPECT_EQ(
+      db_->Query("SELECT count(*) FROM trial_count_deltas")[0][0].as<int>(), 0);
+
+  absl::StatusOr<nas::v1::Search> search = (*store)->GetSearch(1);
+  ASSERT_TRUE(search.ok()) << search.status();
+  nas::v1::Search expected;
+  nas::v1::TrialCounts* all = expected.mutable_counts();
+  all->set_pending(3);
+  all->set_running(1);
+  all->set_completed(2);
+  all->set_failed(1);
+  all->set_stopped(1);
+  all->set_cancelled(1);
+  nas::v1::KindCounts* train = expected.add_kind_counts();
+  train->set_kind(nas::v1::TRIAL_KIND_TRAIN);
+  train->mutable_counts()->set_pending(3);
+  train->mutable_counts()->set_running(1);
+  train->mutable_counts()->set_completed(2);
+  nas::v1::KindCounts* retrain = expected.add_kind_counts();
+  retrain->set_kind(nas::v1::TRIAL_KIND_RETRAIN);
+  retrain->mutable_counts()->set_failed(1);
+  retrain->mutable_counts()->set_cancelled(1);
+  nas::v1::KindCounts* zero_cost = expected.add_kind_counts();
+  zero_cost->set_kind(nas::v1::TRIAL_KIND_ZERO_COST);
+  zero_cost->mutable_counts()->set_stopped(1);
+  EXPECT_EQ(search->counts().DebugString(), expected.counts().DebugString());
+  ASSERT_EQ(search->kind_counts_size(), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(search->kind_counts(i).DebugString(),
+              expected.kind_counts(i).DebugString());
+  }
+  absl::StatusOr<nas::v1::Search> empty = (*store)->GetSearch(2);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE(empty->has_counts());
+  EXPECT_EQ(empty->counts().ByteSizeLong(), 0u);
+  EXPECT_EQ(empty->kind_counts_size(), 0);
+
+  // Counted from here on by the triggers: a lease moves a PENDING trial.
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> leased =
+      (*store)->LeaseTrial("w-2", absl::Seconds(30));
+  ASSERT_TRUE(leased.ok()) << leased.status();
+  ASSERT_TRUE(leased->has_value());
+  search = (*store)->GetSearch(1);
+  ASSERT_TRUE(search.ok()) << search.status();
+  EXPECT_EQ(search->counts().pending(), 2);
+  EXPECT_EQ(search->counts().running(), 2);
 }
 
 }  // namespace

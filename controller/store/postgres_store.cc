@@ -100,39 +100,6 @@ absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
   return std::move(one[0]);
 }
 
-void LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches) {
-  if (searches->empty()) return;
-  std::vector<int64_t> ids;
-  std::map<int64_t, nas::v1::Search*> by_id;
-  for (nas::v1::Search& search : *searches) {
-    ids.push_back(search.id());
-    by_id[search.id()] = &search;
-    search.mutable_counts();  // present even when all are zero
-  }
-  // kind_counts lists kinds in TrialKind number order (the std::map below),
-  // not in the order their text sorts.
-  const pqxx::result rows = ExecPrepared(
-      tx,
-      "SELECT search_id, kind, state, count(*)::integer AS n FROM trials "
-      "WHERE search_id = ANY($1::bigint[]) GROUP BY search_id, kind, state",
-      Int64ArrayLiteral(ids));
-  std::map<int64_t, std::map<int, nas::v1::TrialCounts>> by_kind;
-  for (const pqxx::row& row : rows) {
-    const int64_t search_id = row["search_id"].as<int64_t>();
-    const int32_t n = row["n"].as<int32_t>();
-    AddCount(row["state"].c_str(), n, by_id[search_id]->mutable_counts());
-    AddCount(row["state"].c_str(), n,
-             &by_kind[search_id][TrialKindFromName(row["kind"].c_str())]);
-  }
-  for (auto& [search_id, kinds] : by_kind) {
-    for (auto& [kind, counts] : kinds) {
-      nas::v1::KindCounts* entry = by_id[search_id]->add_kind_counts();
-      entry->set_kind(static_cast<nas::v1::TrialKind>(kind));
-      *entry->mutable_counts() = std::move(counts);
-    }
-  }
-}
-
 void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials) {
   if (trials->empty()) return;
   std::vector<int64_t> ids;
@@ -184,7 +151,12 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CreateSearch(
 
 absl::StatusOr<nas::v1::Search> PostgresStore::GetSearch(int64_t search_id) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
-    return LoadSearch(tx, search_id, /*lock=*/false);
+    absl::StatusOr<nas::v1::Search> search =
+        LoadSearch(tx, search_id, /*lock=*/false, /*counts=*/false);
+    if (!search.ok()) return search;
+    std::vector<nas::v1::Search> one = {*std::move(search)};
+    LoadCountsAndFoldIfMany(tx, &one);
+    return std::move(one[0]);
   });
 }
 
@@ -223,7 +195,7 @@ absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
           if (!search.ok()) return search.status();
           searches.push_back(*std::move(search));
         }
-        LoadCounts(tx, &searches);
+        LoadCountsAndFoldIfMany(tx, &searches);
         return searches;
       });
 }

@@ -2,7 +2,7 @@
 // postgres_store.h. Methods on searches and workers are in
 // postgres_store.cc, those that manage submitted searches (extend, delete,
 // archive) in postgres_manage.cc, those on trials and leases in
-// postgres_trials.cc.
+// postgres_trials.cc, trial counts in postgres_counts.cc.
 //
 // Every method runs one transaction (READ COMMITTED) on a pooled
 // connection, through PgPool::Transact. Writers lock what they read: a
@@ -82,6 +82,7 @@ class PostgresStore final : public TrialStore {
   absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
       int64_t search_id) override;
   absl::StatusOr<int> ExpireLeases() override;
+  absl::StatusOr<int> FoldTrialCounts() override;
 
   absl::StatusOr<std::string> RegisterWorker(
       const nas::v1::RegisterWorkerRequest& worker) override;
@@ -109,9 +110,18 @@ class PostgresStore final : public TrialStore {
 // row. NotFound when there is no such search.
 absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
                                            bool lock, bool counts = true);
-// Fills counts and kind_counts of each search in `searches` from one
-// GROUP BY.
-void LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches);
+// Fills counts and kind_counts of each search in `searches` from their
+// folded counts and deltas (postgres_counts.cc); returns how many deltas
+// it read.
+int LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches);
+// LoadCounts, and when it read many deltas, folds them (FoldCounts) and
+// commits `tx`, so that the next read is cheap again. For read-only
+// transactions.
+void LoadCountsAndFoldIfMany(pqxx::work& tx,
+                             std::vector<nas::v1::Search>* searches);
+// Moves every delta row into trial_counts; returns how many it moved, 0
+// when another transaction holds kTrialCountsLockKey.
+int FoldCounts(pqxx::work& tx);
 // Adds the epochs of each trial's current attempt.
 void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials);
 

@@ -42,9 +42,11 @@ class ReaderRoleTest : public StoreTest {
   }
 
   // A search with two trials, one completed with two epochs, and a worker,
-  // so that every table and view has rows.
+  // so that every table and view has rows: trial_counts from a fold after
+  // the trials were added, trial_count_deltas from the changes after it.
   void Populate() {
     const int64_t search = NewSearch(2, 2);
+    ASSERT_TRUE(store().FoldTrialCounts().ok());
     const nas::v1::TrialAssignment a = Lease("w");
     for (int epoch = 1; epoch <= 2; ++epoch) {
       nas::v1::EpochMetrics metrics;
@@ -144,7 +146,8 @@ TEST_F(ReaderRoleTest, ReaderSelectsEveryTableAndView) {
   for (const char* expected :
        {"searches", "trials", "trial_epochs", "workers", "schema_migrations",
         "trial_history", "best_trials", "epoch_metrics", "checkpoints",
-        "checkpoint_chunks", "checkpoint_lineage"}) {
+        "checkpoint_chunks", "checkpoint_lineage", "trial_counts",
+        "trial_count_deltas"}) {
     EXPECT_NE(std::find(relations.begin(), relations.end(), expected),
               relations.end())
         << expected;

@@ -112,10 +112,12 @@ class TrialStore {
       const nas::v1::SearchSpec& spec, const std::string& owner) = 0;
   // With current trial counts: `counts` over all trials, `kind_counts` one
   // entry per kind the search has trials of, in TrialKind number order.
+  // The counts are kept as trials change (FoldTrialCounts), so the call
+  // costs the same however many trials the search has.
   virtual absl::StatusOr<nas::v1::Search> GetSearch(int64_t search_id) = 0;
-  // GetSearch without counts and kind_counts (both unset): counting reads
-  // every trial of the search, which callers on each strategy step must not
-  // pay for. The default counts and drops them.
+  // GetSearch without counts and kind_counts (both unset): callers on each
+  // strategy step need not pay for reading them. The default counts and
+  // drops them.
   virtual absl::StatusOr<nas::v1::Search> GetSearchWithoutCounts(
       int64_t search_id) {
     absl::StatusOr<nas::v1::Search> search = GetSearch(search_id);
@@ -263,6 +265,13 @@ class TrialStore {
   // FAILED once it has had max_attempts leases; a line naming the attempt and
   // worker is appended to its reason. Returns how many trials it changed.
   virtual absl::StatusOr<int> ExpireLeases() = 0;
+  // Maintenance, so that counting stays cheap (GetSearch, ListSearches):
+  // folds the changes of trial states recorded since the last call into
+  // each search's totals. Changes no result of any other call. Returns how
+  // many recorded changes it folded: 0 for a store that keeps plain
+  // counters, and 0 while another caller is folding (the changes wait for
+  // the next call).
+  virtual absl::StatusOr<int> FoldTrialCounts() = 0;
 
   // ---- workers ----
   // Records a worker; returns its new id.
