@@ -6,7 +6,7 @@
 //
 //   training_bench [--device cuda] [--baseline FILE] [--data_dir DIR]
 //       [--steps 100] [--repeats 3] [--epochs 3] [--seeds 2]
-//       [--networks nb201,chain]
+//       [--networks nb201,chain] [--modes 1,6,7]
 //
 // Networks: the NAS-Bench-201 network (C=16, N=5, a 5-convolution cell) on
 // 32x32x3 images, and a chain network of the demo's space on 28x28x1, both
@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -102,6 +103,10 @@ std::vector<Mode> Modes(bool cuda) {
     modes.push_back({"+ bf16 autocast", o});
     o.cuda_graph = true;
     modes.push_back({"+ CUDA graph (fast)", o});
+    // What the worker's trainer runs on CUDA (TrainOptions::fast_cuda_step):
+    // the fast step without bf16, so that its results stay float32.
+    o.bf16_autocast = false;
+    modes.push_back({"fast fp32 (worker on CUDA)", o});
   }
   return modes;
 }
@@ -374,7 +379,7 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> flags = {
       {"device", "cuda"}, {"baseline", ""},           {"data_dir", ""},
       {"steps", "100"},   {"repeats", "3"},           {"epochs", "3"},
-      {"seeds", "2"},     {"networks", "nb201,chain"}};
+      {"seeds", "2"},     {"networks", "nb201,chain"}, {"modes", ""}};
   for (int i = 1; i < argc; i += 2) {
     const std::string key = argv[i];
     if (key.rfind("--", 0) != 0 || flags.count(key.substr(2)) == 0 ||
@@ -400,6 +405,19 @@ int main(int argc, char** argv) {
     }
     networks.push_back(name);
   }
+  // --modes: 1-based rows of Modes() to measure (e.g. 1,6,7); all without.
+  std::vector<Mode> selected;
+  const std::vector<Mode> all_modes = Modes(device.is_cuda());
+  std::stringstream mode_list(flags["modes"]);
+  for (std::string n; std::getline(mode_list, n, ',');) {
+    const int i = std::atoi(n.c_str());
+    if (i < 1 || i > static_cast<int>(all_modes.size())) {
+      return Fail("--modes: no mode " + n + " (1 to " +
+                  std::to_string(all_modes.size()) + ")");
+    }
+    selected.push_back(all_modes[i - 1]);
+  }
+  if (selected.empty()) selected = all_modes;
   auto spec_of = [](const std::string& network,
                     const nas::space::InputShape& shape) {
     return network == "nb201" ? Nb201Spec(shape) : ChainSpec(shape);
@@ -433,7 +451,7 @@ int main(int argc, char** argv) {
               ? baseline.at(network + "/peak_mib")
               : -1.0);
     }
-    for (const Mode& mode : Modes(device.is_cuda())) {
+    for (const Mode& mode : selected) {
       const Speed s = MeasureSpeed(spec_of(network, shape), *data, device,
                                    mode.options, steps, repeats);
       if (!s.error.empty()) {
@@ -466,8 +484,11 @@ int main(int argc, char** argv) {
   if (!fashion) return Fail(error);
   const int epochs = std::stoi(flags["epochs"]);
   const int seeds = std::stoi(flags["seeds"]);
+  // The plain step against the fastest (bf16 and the graph; on the CPU,
+  // channels last).
   const std::vector<Mode> modes = Modes(device.is_cuda());
-  const std::vector<Mode> compared = {modes.front(), modes.back()};
+  const std::vector<Mode> compared = {
+      modes.front(), modes[device.is_cuda() ? modes.size() - 2 : modes.size() - 1]};
   std::printf(
       "\nFashion-MNIST test accuracy after %d epochs (batch %lld, cosine "
       "from %.2f, the last partial batch dropped), per seed\n\n"
