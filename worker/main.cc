@@ -98,6 +98,11 @@ ABSL_FLAG(std::string, data_dir, EnvOr("NAS_DATA_DIR", "data"),
 ABSL_FLAG(int, threads, EnvIntOr("NAS_WORKER_THREADS", 0),
           "CPU threads for LibTorch; 0 keeps its default (env "
           "NAS_WORKER_THREADS)");
+ABSL_FLAG(bool, cuda_graphs, EnvBoolOr("NAS_CUDA_GRAPHS", true),
+          "on a CUDA device, train with the fast step: the whole step as "
+          "one CUDA graph, one flat optimizer update, channels last, cuDNN "
+          "autotuning, in float32 (bench/training); false: the plain eager "
+          "step");
 ABSL_FLAG(std::string, table, EnvOr("NAS_TABLE", ""),
           "evaluate NAS-Bench-201 cells by looking them up in this table "
           "(arch,cifar10_test_acc_200ep CSV) instead of training them "
@@ -232,6 +237,7 @@ int main(int argc, char** argv) {
     torch_options.data_dir = absl::GetFlag(FLAGS_data_dir);
     torch_options.device = device;
     torch_options.num_threads = absl::GetFlag(FLAGS_threads);
+    torch_options.fast_cuda_step = absl::GetFlag(FLAGS_cuda_graphs);
     torch_estimator = std::make_unique<nas::worker::TorchEstimator>(
         torch_options, datasets, &checkpoints);
     nas::worker::SupernetEstimatorOptions supernet_options;

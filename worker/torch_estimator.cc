@@ -36,6 +36,7 @@ absl::StatusOr<Evaluation> TorchEstimator::Evaluate(
   // Every stand-alone trained network's weights are kept (RETRAIN's and
   // TRAIN's alike), so that any ranked trial can be exported.
   train_options.keep_weights = true;
+  train_options.fast_cuda_step = options_.fast_cuda_step;
 
   absl::StatusOr<train::TrainResult> trained =
       TrainResumably(a, network, data, train_options, states_, on_epoch);

@@ -18,6 +18,8 @@ struct TorchEstimatorOptions {
   std::string data_dir = "data";
   std::string device = "cpu";  // already resolved: cpu, cuda:N
   int num_threads = 0;         // 0: LibTorch's default
+  // On CUDA, train with the fast step (TrainOptions::fast_cuda_step).
+  bool fast_cuda_step = true;
 };
 
 class TorchEstimator : public Estimator {
