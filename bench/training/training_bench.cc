@@ -84,12 +84,12 @@ struct Mode {
 };
 
 // Each mode adds one speed-up to the one before; the first is the step
-// trainer.cc runs today.
+// trainer.cc runs on the CPU (and ran on CUDA before the fast step).
 std::vector<Mode> Modes(bool cuda) {
   std::vector<Mode> modes;
   StepOptions o;
   o.flat_sgd = false;
-  modes.push_back({"eager fp32 (worker today)", o});
+  modes.push_back({"eager fp32 (plain step)", o});
   o.flat_sgd = true;
   modes.push_back({"+ flat SGD", o});
   if (cuda) {
@@ -278,17 +278,26 @@ Speed MeasureSpeedOrThrow(const nas::space::NetworkSpec& spec,
   return speed;
 }
 
-Speed MeasureSpeed(const nas::space::NetworkSpec& spec,
-                   const nas::train::Dataset& data, const torch::Device& device,
-                   const StepOptions& options, int steps, int repeats) {
+// Runs `measure`, turning a Torch exception into the result's error (its
+// first line), so that one failing mode leaves the others' rows.
+template <typename Result, typename Measure>
+Result Guarded(Measure&& measure) {
   try {
-    return MeasureSpeedOrThrow(spec, data, device, options, steps, repeats);
+    return measure();
   } catch (const std::exception& e) {
-    Speed failed;
+    Result failed;
     failed.error = e.what();
     failed.error = failed.error.substr(0, failed.error.find('\n'));
     return failed;
   }
+}
+
+Speed MeasureSpeed(const nas::space::NetworkSpec& spec,
+                   const nas::train::Dataset& data, const torch::Device& device,
+                   const StepOptions& options, int steps, int repeats) {
+  return Guarded<Speed>([&] {
+    return MeasureSpeedOrThrow(spec, data, device, options, steps, repeats);
+  });
 }
 
 struct Accuracy {
@@ -341,14 +350,9 @@ Accuracy TrainForAccuracy(const nas::space::NetworkSpec& spec,
                           const torch::Device& device,
                           const StepOptions& options, int epochs,
                           uint64_t seed) {
-  try {
+  return Guarded<Accuracy>([&] {
     return TrainForAccuracyOrThrow(spec, data, device, options, epochs, seed);
-  } catch (const std::exception& e) {
-    Accuracy failed;
-    failed.error = e.what();
-    failed.error = failed.error.substr(0, failed.error.find('\n'));
-    return failed;
-  }
+  });
 }
 
 // "network key value" lines written by eager_baseline.py.
