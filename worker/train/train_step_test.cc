@@ -192,6 +192,23 @@ TEST(TrainStepTest, RefusesWhatTheDeviceCannotRun) {
                         data->train_labels(), 32, 0.9, 5e-4, graph, &error),
       nullptr);
   EXPECT_NE(error.find("need"), std::string::npos) << error;
+  if (!TestDevice().is_cuda()) {
+    StepOptions on_cpu;
+    on_cpu.cuda_graph = true;
+    EXPECT_EQ(TrainStep::Create(BuildNetwork(ChainSpec()), *data,
+                                data->train_images(), data->train_labels(), 32,
+                                0.9, 5e-4, on_cpu, &error),
+              nullptr);
+    EXPECT_NE(error.find("need a CUDA device, not cpu"), std::string::npos)
+        << error;
+  }
+  if (!CudaGraphsBuilt()) {
+    CudaGraph graph;
+    EXPECT_FALSE(graph.Capture(
+        0, 1, [] {}, &error));
+    EXPECT_NE(error.find("this build has no CUDA"), std::string::npos) << error;
+    EXPECT_FALSE(graph.captured());
+  }
   StepOptions ok;
   EXPECT_EQ(
       TrainStep::Create(BuildNetwork(ChainSpec()), *data, data->train_images(),
