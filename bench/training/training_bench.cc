@@ -191,10 +191,8 @@ class Forward {
  private:
   torch::Tensor Body(const torch::Tensor& indices) {
     torch::NoGradGuard no_grad;
-    torch::Tensor x = data_.Normalize(images_.index_select(0, indices));
-    if (options_.channels_last) {
-      x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-    }
+    const torch::Tensor x = nas::train::NormalizedBatch(data_, images_, indices,
+                                                        options_.channels_last);
     nas::train::Bf16Autocast autocast(options_.bf16_autocast,
                                       images_.device().type());
     return model_->forward(x);

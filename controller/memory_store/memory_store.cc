@@ -266,11 +266,7 @@ absl::StatusOr<bool> MemoryStore::CompleteSearchIfDone(int64_t search_id) {
 absl::StatusOr<bool> MemoryStore::EndSearch(int64_t search_id,
                                             nas::v1::SearchState state,
                                             const std::string& reason) {
-  if (state != nas::v1::SEARCH_STATE_COMPLETED &&
-      state != nas::v1::SEARCH_STATE_FAILED) {
-    return absl::InvalidArgumentError(
-        "EndSearch: state must be COMPLETED or FAILED");
-  }
+  if (absl::Status ok = CheckEndState(state); !ok.ok()) return ok;
   absl::MutexLock lock(&mu_);
   SearchRow* search = FindSearch(search_id);
   if (search == nullptr) return SearchNotFound(search_id);

@@ -44,6 +44,21 @@ TEST_P(SearchStoreTest, CreateThenGetReturnsTheSpec) {
   EXPECT_TRUE(MessageDifferencer::Equals(*got, *created));
 }
 
+TEST_P(SearchStoreTest, EndSearchRefusesAStateOtherThanCompletedOrFailed) {
+  auto search = store().CreateSearch(Spec("end", 1), "");
+  ASSERT_TRUE(search.ok()) << search.status();
+  for (nas::v1::SearchState state :
+       {nas::v1::SEARCH_STATE_RUNNING, nas::v1::SEARCH_STATE_CANCELLED}) {
+    auto ended = store().EndSearch(search->id(), state, "why");
+    EXPECT_EQ(ended.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(ended.status().message(),
+              "EndSearch: state must be COMPLETED or FAILED");
+  }
+  auto still = store().GetSearch(search->id());
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(still->state(), nas::v1::SEARCH_STATE_RUNNING);
+}
+
 TEST_P(SearchStoreTest, HostileNamesAreStoredVerbatim) {
   const std::vector<std::string> names = {"Robert'); DROP TABLE searches;--",
                                           "it's \"quoted\" \\ back\\slash",

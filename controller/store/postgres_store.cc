@@ -298,11 +298,7 @@ absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
 absl::StatusOr<bool> PostgresStore::EndSearch(int64_t search_id,
                                               nas::v1::SearchState state,
                                               const std::string& reason) {
-  if (state != nas::v1::SEARCH_STATE_COMPLETED &&
-      state != nas::v1::SEARCH_STATE_FAILED) {
-    return absl::InvalidArgumentError(
-        "EndSearch: state must be COMPLETED or FAILED");
-  }
+  if (absl::Status ok = CheckEndState(state); !ok.ok()) return ok;
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     const pqxx::result search = ExecPrepared(
         tx, "SELECT state FROM searches WHERE id = $1 FOR UPDATE", search_id);

@@ -21,6 +21,15 @@ absl::StatusOr<int> CheckNewSearch(const nas::v1::SearchSpec& spec) {
   return extra_trials;
 }
 
+absl::Status CheckEndState(nas::v1::SearchState state) {
+  if (state != nas::v1::SEARCH_STATE_COMPLETED &&
+      state != nas::v1::SEARCH_STATE_FAILED) {
+    return absl::InvalidArgumentError(
+        "EndSearch: state must be COMPLETED or FAILED");
+  }
+  return absl::OkStatus();
+}
+
 std::string ReasonLine(const LeaseRef& ref, const std::string& why,
                        const char* fallback) {
   std::string text(absl::StripAsciiWhitespace(why));

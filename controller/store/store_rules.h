@@ -17,6 +17,10 @@ namespace nas::controller {
 // search's extra trials (spec::ExtraTrials).
 absl::StatusOr<int> CheckNewSearch(const nas::v1::SearchSpec& spec);
 
+// EndSearch's check of the state it ends a search in: InvalidArgument
+// unless COMPLETED or FAILED.
+absl::Status CheckEndState(nas::v1::SearchState state);
+
 // One line of a trial's reason: "attempt 2 on worker w-1: <why>", with
 // `why` trimmed and its newlines shown as " | ", or `fallback` when empty;
 // no trailing newline (lines are joined with one).

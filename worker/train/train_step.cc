@@ -54,6 +54,13 @@ Bf16Autocast::~Bf16Autocast() {
   SetAutocast(device_type_, was_enabled_);
 }
 
+torch::Tensor NormalizedBatch(const Dataset& data, const torch::Tensor& images,
+                              const torch::Tensor& indices,
+                              bool channels_last) {
+  torch::Tensor x = data.Normalize(images.index_select(0, indices));
+  return channels_last ? x.contiguous(torch::MemoryFormat::ChannelsLast) : x;
+}
+
 void ToChannelsLast(torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
   for (torch::Tensor& p : model.parameters()) {
@@ -169,10 +176,8 @@ void TrainStep::FlattenParameters() {
 }
 
 torch::Tensor TrainStep::Body(const torch::Tensor& indices) {
-  torch::Tensor x = data_.Normalize(images_.index_select(0, indices));
-  if (options_.channels_last) {
-    x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  }
+  const torch::Tensor x =
+      NormalizedBatch(data_, images_, indices, options_.channels_last);
   const torch::Tensor y = labels_.index_select(0, indices);
   if (options_.flat_sgd) {
     flat_grads_.zero_();

@@ -123,6 +123,11 @@ class Bf16Autocast {
   bool cache_was_enabled_ = false;
 };
 
+// The images at `indices`, normalised by `data` (float32), in channels-last
+// format when asked: a step's and an evaluation's input.
+torch::Tensor NormalizedBatch(const Dataset& data, const torch::Tensor& images,
+                              const torch::Tensor& indices, bool channels_last);
+
 // Puts every 4-dimensional parameter and buffer of `model` in channels-last
 // memory format (values unchanged).
 void ToChannelsLast(torch::nn::Module& model);
