@@ -169,6 +169,16 @@ TEST(MetricsEndpoint, CountersFollowEachLeaseCompletionRefusalAndExpiry) {
       << text;
   EXPECT_EQ(Sum(text, "nas_trials_finished_total"), 1) << text;
   EXPECT_EQ(Sum(text, "nas_worker_trials_total", {worker_label}), 1) << text;
+  // All three completions went through group commit; one at a time, each
+  // was a batch of its own.
+  EXPECT_EQ(Sum(text, "nas_database_batched_requests_total",
+                {"pool=\"trials\"", "op=\"completions\""}),
+            3)
+      << text;
+  EXPECT_EQ(Sum(text, "nas_database_batches_total",
+                {"pool=\"trials\"", "op=\"completions\""}),
+            3)
+      << text;
 
   // A lease left to expire (2 s, checked every second) is counted once.
   nas::v1::TrialAssignment abandoned =

@@ -169,11 +169,15 @@ absl::StatusOr<bool> TrialLifecycle::RenewLease(const LeaseRef& ref) {
 
 absl::Status TrialLifecycle::Complete(const LeaseRef& ref,
                                       const nas::v1::TrialMetrics& metrics) {
-  absl::StatusOr<bool> ended = store_->CompleteTrial(ref, metrics);
-  if (!ended.ok()) return ended.status();
+  absl::StatusOr<Completion> completion =
+      store_->CompleteTrialAndGet(ref, metrics);
+  if (!completion.ok()) return completion.status();
   // A worker retrying a reply it lost: the ending was announced and counted
   // the first time.
-  if (*ended) TrialEnded(ref, nas::v1::TRIAL_STATE_COMPLETED);
+  if (completion->ended) {
+    TrialEnded(ref, nas::v1::TRIAL_STATE_COMPLETED,
+               std::move(completion->trial));
+  }
   return absl::OkStatus();
 }
 
@@ -192,13 +196,14 @@ absl::Status TrialLifecycle::Fail(const LeaseRef& ref,
   return absl::OkStatus();
 }
 
-void TrialLifecycle::TrialEnded(const LeaseRef& ref,
-                                nas::v1::TrialState state) {
+void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
+                                std::optional<nas::v1::Trial> ended) {
   // Its slot is free whatever follows.
   scheduler_->WakeSome(1);
   // The search id, number and kind come from the store: the worker's
   // request does not carry them, and a worker must not be trusted to.
-  absl::StatusOr<nas::v1::Trial> trial = store_->GetTrial(ref.trial_id);
+  absl::StatusOr<nas::v1::Trial> trial =
+      ended.has_value() ? *std::move(ended) : store_->GetTrial(ref.trial_id);
   if (!trial.ok()) {
     // Still counted, by what the lease says; maintenance ends the search
     // if this was its last trial, and tells its watchers then.

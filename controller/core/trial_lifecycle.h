@@ -147,7 +147,10 @@ class TrialLifecycle {
   // After the lease's trial ended `state` (COMPLETED, FAILED, STOPPED):
   // wakes a waiting worker, counts and publishes the trial as stored, and
   // ends its search if that was its last trial.
-  void TrialEnded(const LeaseRef& ref, nas::v1::TrialState state);
+  // `ended`: the trial as it ended, when the store returned it; read here
+  // otherwise.
+  void TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
+                  std::optional<nas::v1::Trial> ended = std::nullopt);
 
   TrialStore* const store_;
   Scheduler* const scheduler_;

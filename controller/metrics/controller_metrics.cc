@@ -72,10 +72,10 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
           "nas_search_trials",
           "Trials of each running search by state, read at scrape time.",
           {"search", "name", "state"})),
-      searches_running_(registry
-                            ->AddGauge("nas_searches_running",
-                                       "Searches in state RUNNING.")
-                            .With({})),
+      searches_running_(
+          registry
+              ->AddGauge("nas_searches_running", "Searches in state RUNNING.")
+              .With({})),
       workers_connected_(registry->AddGauge(
           "nas_workers_connected",
           "Workers seen within one lease length, by estimator.",
@@ -90,6 +90,16 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
           "Database calls that failed, by pool and status code "
           "(UNAVAILABLE: connection lost or server down).",
           {"pool", "code"})),
+      db_batches_(registry->AddCounter(
+          "nas_database_batches_total",
+          "Group commits: transactions that wrote the requests of several "
+          "concurrent callers at once, by pool and operation.",
+          {"pool", "op"})),
+      db_batched_requests_(registry->AddCounter(
+          "nas_database_batched_requests_total",
+          "Requests written by group commits, by pool and operation; over "
+          "nas_database_batches_total, the mean batch size.",
+          {"pool", "op"})),
       collect_errors_(registry
                           ->AddCounter("nas_metrics_collect_errors_total",
                                        "Scrapes whose store-derived gauges "
@@ -148,6 +158,10 @@ void ControllerMetrics::CollectFrom(TrialStore* store,
       CatchUp(db_connections_.With({pool}), stats.connections_opened);
       for (const auto& [code, n] : stats.errors) {
         CatchUp(db_errors_.With({pool, code}), n);
+      }
+      for (const auto& [op, batching] : stats.batching) {
+        CatchUp(db_batches_.With({pool, op}), batching.batches);
+        CatchUp(db_batched_requests_.With({pool, op}), batching.requests);
       }
     }
   });

@@ -55,6 +55,8 @@ class ControllerMetrics {
   metrics::Family<metrics::Gauge>& workers_connected_;
   metrics::Family<metrics::Counter>& db_connections_;
   metrics::Family<metrics::Counter>& db_errors_;
+  metrics::Family<metrics::Counter>& db_batches_;
+  metrics::Family<metrics::Counter>& db_batched_requests_;
   metrics::Counter& collect_errors_;
   std::mutex mu_;
   // Worker id -> its name, for the per-worker series' `name` label.

@@ -2,10 +2,13 @@
 // postgres_store.h. Methods on searches and workers are in
 // postgres_store.cc, those that manage submitted searches (extend, delete,
 // archive) in postgres_manage.cc, those on trials and leases in
-// postgres_trials.cc, trial counts in postgres_counts.cc.
+// postgres_trials.cc, their group commit in postgres_batches.cc, trial
+// counts in postgres_counts.cc.
 //
 // Every method runs one transaction (READ COMMITTED) on a pooled
-// connection, through PgPool::Transact. Writers lock what they read: a
+// connection, through PgPool::Transact; LeaseTrial, RecordEpoch and
+// CompleteTrial share theirs with concurrent callers of the same method
+// (group commit, postgres_batches.cc). Writers lock what they read: a
 // search row (FOR UPDATE) for per-search decisions (AddTrials, CancelSearch,
 // CompleteSearchIfDone, ExtendSearch, DeleteSearch), a trial row for lease
 // checks, SKIP LOCKED for leasing. Nothing throws: PgPool maps libpqxx
@@ -18,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/store/group_commit.h"
 #include "controller/store/pg_pool.h"
 #include "controller/store/trial_store.h"
 
@@ -25,8 +29,7 @@ namespace nas::controller {
 
 class PostgresStore final : public TrialStore {
  public:
-  PostgresStore(const std::string& url, int pool_size)
-      : pool_(url, pool_size) {}
+  PostgresStore(const std::string& url, int pool_size);
 
   // Applies the schema migrations; called once by OpenPostgresStore.
   absl::Status Migrate();
@@ -72,6 +75,8 @@ class PostgresStore final : public TrialStore {
       const LeaseRef& ref, const std::string& reason) override;
   absl::StatusOr<bool> CompleteTrial(
       const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override;
+  absl::StatusOr<Completion> CompleteTrialAndGet(
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override;
   absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
                                  const std::string& reason) override;
   absl::StatusOr<bool> StopTrial(const LeaseRef& ref,
@@ -89,7 +94,7 @@ class PostgresStore final : public TrialStore {
   absl::Status TouchWorker(const std::string& worker_id) override;
   absl::StatusOr<std::vector<LiveWorker>> ListLiveWorkers(
       absl::Duration within) override;
-  DatabaseStats database_stats() const override { return pool_.stats(); }
+  DatabaseStats database_stats() const override;
 
  private:
   // How FinishTrial moves a RUNNING trial.
@@ -100,7 +105,40 @@ class PostgresStore final : public TrialStore {
                                    const std::string& reason,
                                    std::optional<int32_t> rung = std::nullopt);
 
+  // Group commit (postgres_batches.cc): leases, epoch reports and
+  // completions of concurrent workers written by one transaction each, with
+  // multi-row statements; for reports and completions their WHERE is the
+  // lease check. A report or completion whose lease does not match there
+  // (stale, stopped, a repeat) runs again alone on the paths below, which
+  // say exactly why.
+  struct EpochRequest {
+    LeaseRef ref;
+    nas::v1::EpochMetrics metrics;
+    int64_t lease_micros = 0;
+  };
+  struct CompletionRequest {
+    LeaseRef ref;
+    nas::v1::TrialMetrics metrics;
+  };
+  struct LeaseRequest {
+    std::string worker_id;
+    int64_t lease_micros = 0;
+    absl::Duration lease;
+  };
+  using LeaseResult = absl::StatusOr<std::optional<nas::v1::TrialAssignment>>;
+  std::vector<LeaseResult> LeaseTrialBatch(
+      const std::vector<const LeaseRequest*>& batch);
+  std::vector<absl::StatusOr<EpochAck>> RecordEpochBatch(
+      const std::vector<const EpochRequest*>& batch);
+  std::vector<absl::StatusOr<Completion>> CompleteTrialBatch(
+      const std::vector<const CompletionRequest*>& batch);
+  // One request in its own transaction.
+  absl::StatusOr<EpochAck> RecordEpochAlone(const EpochRequest& request);
+
   PgPool pool_;
+  GroupCommitter<EpochRequest, absl::StatusOr<EpochAck>> epochs_;
+  GroupCommitter<CompletionRequest, absl::StatusOr<Completion>> completions_;
+  GroupCommitter<LeaseRequest, LeaseResult> leases_;
 };
 
 // Helpers shared by the two .cc files; each runs inside the caller's
@@ -122,6 +160,15 @@ void LoadCountsAndFoldIfMany(pqxx::work& tx,
 // Moves every delta row into trial_counts; returns how many it moved, 0
 // when another transaction holds kTrialCountsLockKey.
 int FoldCounts(pqxx::work& tx);
+// Leasing (postgres_trials.cc): the PENDING trials of RUNNING searches that
+// a worker with capabilities $1 (text[]; NULL: a worker offered everything)
+// may run, oldest search and lowest number first, at most $2 of them,
+// locked with SKIP LOCKED.
+std::string LeaseCandidatesSql();
+// The assignment of a row that LeaseCandidatesSql selected, leased as
+// attempt `attempt` for `lease`.
+absl::StatusOr<nas::v1::TrialAssignment> AssignmentFromRow(
+    const pqxx::row& row, int32_t attempt, absl::Duration lease);
 // Adds the epochs of each trial's current attempt.
 void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials);
 

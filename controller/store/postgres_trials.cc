@@ -270,88 +270,73 @@ absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
 
 absl::StatusOr<std::optional<nas::v1::TrialAssignment>>
 PostgresStore::LeaseTrial(const std::string& worker_id, absl::Duration lease) {
-  using Result = absl::StatusOr<std::optional<nas::v1::TrialAssignment>>;
   absl::StatusOr<int64_t> micros = LeaseMicros(lease);
   if (!micros.ok()) return micros.status();
   if (worker_id.empty()) {
     return absl::InvalidArgumentError("worker_id is empty");
   }
-  return pool_.Transact([&](pqxx::work& tx) -> Result {
-    // caps is NULL for a worker that declared no capabilities (or an
-    // unknown id): it is offered everything, as before capabilities. The
-    // token a trial needs names its own kind, so one search's shards and
-    // retrains may go to different workers.
-    const pqxx::result rows = ExecPrepared(
-        tx,
-        absl::StrCat(
-            "WITH me AS (SELECT (SELECT capabilities FROM workers "
-            "WHERE id = $1) AS caps) "
-            "SELECT t.id, t.search_id, t.number, t.kind, t.arch_text, "
-            "t.arch_choices, t.budget::text AS budget, t.seed, "
-            "t.task::text AS task, s.spec::text AS spec, "
-            "EXISTS (SELECT 1 FROM checkpoints k WHERE k.trial_id = t.id "
-            "AND k.version = 0) AS has_upload "
-            "FROM trials t JOIN searches s ON s.id = t.search_id "
-            "CROSS JOIN me "
-            "WHERE t.state = 'PENDING' AND s.state = 'RUNNING' "
-            "AND (me.caps IS NULL OR ",
-            kNeedTokenSql, " = ANY(me.caps) OR ", kAnyDatasetTokenSql,
-            " = ANY(me.caps)) "
-            "ORDER BY s.id, t.number LIMIT 1 FOR UPDATE OF t SKIP LOCKED"),
-        worker_id);
-    if (rows.empty()) return std::optional<nas::v1::TrialAssignment>();
-    const pqxx::row& row = rows[0];
-    const int64_t trial_id = row["id"].as<int64_t>();
-    const int32_t attempt =
-        ExecPrepared1(
-            tx,
-            "UPDATE trials SET state = 'RUNNING', attempt = attempt + 1, "
-            "worker_id = $2, "
-            "lease_expires_at = now() + $3 * interval '1 microsecond', "
-            "started_at = now(), finished_at = NULL "
-            "WHERE id = $1 RETURNING attempt",
-            trial_id, worker_id, *micros)[0]
-            .as<int32_t>();
+  return leases_.Submit(LeaseRequest{worker_id, *micros, lease});
+}
 
-    nas::v1::SearchSpec spec;
-    absl::Status parsed = FromJson(row["spec"].c_str(), &spec);
+std::string LeaseCandidatesSql() {
+  // caps is NULL for a worker that declared no capabilities (or an unknown
+  // id): it is offered everything, as before capabilities. The token a
+  // trial needs names its own kind, so one search's shards and retrains may
+  // go to different workers.
+  return absl::StrCat(
+      "WITH me AS (SELECT $1::text[] AS caps) "
+      "SELECT t.id, t.search_id, t.number, t.kind, t.arch_text, "
+      "t.arch_choices, t.budget::text AS budget, t.seed, "
+      "t.task::text AS task, s.spec::text AS spec, "
+      "EXISTS (SELECT 1 FROM checkpoints k WHERE k.trial_id = t.id "
+      "AND k.version = 0) AS has_upload "
+      "FROM trials t JOIN searches s ON s.id = t.search_id "
+      "CROSS JOIN me "
+      "WHERE t.state = 'PENDING' AND s.state = 'RUNNING' "
+      "AND (me.caps IS NULL OR ",
+      kNeedTokenSql, " = ANY(me.caps) OR ", kAnyDatasetTokenSql,
+      " = ANY(me.caps)) "
+      "ORDER BY s.id, t.number LIMIT $2 FOR UPDATE OF t SKIP LOCKED");
+}
+
+absl::StatusOr<nas::v1::TrialAssignment> AssignmentFromRow(
+    const pqxx::row& row, int32_t attempt, absl::Duration lease) {
+  nas::v1::SearchSpec spec;
+  absl::Status parsed = FromJson(row["spec"].c_str(), &spec);
+  if (!parsed.ok()) return parsed;
+  nas::v1::TrialAssignment assignment;
+  assignment.set_trial_id(row["id"].as<int64_t>());
+  assignment.set_search_id(row["search_id"].as<int64_t>());
+  assignment.set_trial_number(row["number"].as<int32_t>());
+  assignment.set_attempt(attempt);
+  assignment.set_kind(TrialKindFromName(row["kind"].c_str()));
+  *assignment.mutable_dataset() = spec.dataset();
+  *assignment.mutable_space() = spec.space();
+  assignment.mutable_architecture()->set_text(row["arch_text"].c_str());
+  parsed = ParseIntArray(row["arch_choices"].c_str(),
+                         assignment.mutable_architecture()->mutable_choices());
+  if (!parsed.ok()) return parsed;
+  parsed = FromJson(row["budget"].c_str(), assignment.mutable_budget());
+  if (!parsed.ok()) return parsed;
+  assignment.set_seed(static_cast<uint64_t>(row["seed"].as<int64_t>()));
+  assignment.set_lease_seconds(LeaseSeconds(lease));
+  if (!row["task"].is_null()) {
+    parsed = FromJson(row["task"].c_str(), assignment.mutable_task());
     if (!parsed.ok()) return parsed;
-    nas::v1::TrialAssignment assignment;
-    assignment.set_trial_id(trial_id);
-    assignment.set_search_id(row["search_id"].as<int64_t>());
-    assignment.set_trial_number(row["number"].as<int32_t>());
-    assignment.set_attempt(attempt);
-    assignment.set_kind(TrialKindFromName(row["kind"].c_str()));
-    *assignment.mutable_dataset() = spec.dataset();
-    *assignment.mutable_space() = spec.space();
-    assignment.mutable_architecture()->set_text(row["arch_text"].c_str());
-    parsed =
-        ParseIntArray(row["arch_choices"].c_str(),
-                      assignment.mutable_architecture()->mutable_choices());
-    if (!parsed.ok()) return parsed;
-    parsed = FromJson(row["budget"].c_str(), assignment.mutable_budget());
-    if (!parsed.ok()) return parsed;
-    assignment.set_seed(static_cast<uint64_t>(row["seed"].as<int64_t>()));
-    assignment.set_lease_seconds(LeaseSeconds(lease));
-    if (!row["task"].is_null()) {
-      parsed = FromJson(row["task"].c_str(), assignment.mutable_task());
-      if (!parsed.ok()) return parsed;
+  }
+  if (assignment.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
+    *assignment.mutable_zero_cost() = spec.estimation().zero_cost();
+  }
+  if (IsEarlyStoppableKind(assignment.kind())) {
+    // Early stopping: the worker saves its state at each rung, so that a
+    // later attempt goes on from the last one instead of training again.
+    for (int epoch :
+         nas::spec::TrialRungEpochs(spec, assignment.trial_number())) {
+      assignment.add_checkpoint_epochs(epoch);
     }
-    if (assignment.kind() == nas::v1::TRIAL_KIND_ZERO_COST) {
-      *assignment.mutable_zero_cost() = spec.estimation().zero_cost();
-    }
-    if (IsEarlyStoppableKind(assignment.kind())) {
-      // Early stopping: the worker saves its state at each rung, so that a
-      // later attempt goes on from the last one instead of training again.
-      for (int epoch :
-           nas::spec::TrialRungEpochs(spec, assignment.trial_number())) {
-        assignment.add_checkpoint_epochs(epoch);
-      }
-      assignment.set_resume(row["has_upload"].as<bool>());
-    }
-    tx.commit();
-    return std::optional<nas::v1::TrialAssignment>(std::move(assignment));
-  });
+    assignment.set_resume(row["has_upload"].as<bool>());
+  }
+  return assignment;
 }
 
 absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
@@ -359,6 +344,13 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
     absl::Duration lease) {
   absl::StatusOr<int64_t> micros = LeaseMicros(lease);
   if (!micros.ok()) return micros.status();
+  return epochs_.Submit(EpochRequest{ref, metrics, *micros});
+}
+
+absl::StatusOr<EpochAck> PostgresStore::RecordEpochAlone(
+    const EpochRequest& request) {
+  const LeaseRef& ref = request.ref;
+  const nas::v1::EpochMetrics& metrics = request.metrics;
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<EpochAck> {
     absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
     if (!trial.ok()) return trial.status();
@@ -374,7 +366,7 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
         ref.trial_id, ref.attempt, metrics.epoch(),
         Float8(metrics.train_loss()), Float8(metrics.val_loss()),
         Float8(metrics.val_accuracy()), Float8(metrics.seconds()));
-    ExtendLease(tx, ref.trial_id, *micros);
+    ExtendLease(tx, ref.trial_id, request.lease_micros);
     tx.commit();
     EpochAck ack;
     ack.search_id = trial->search_id;
@@ -454,7 +446,9 @@ absl::StatusOr<nas::v1::TrialState> PostgresStore::ReleaseTrial(
 
 absl::StatusOr<bool> PostgresStore::CompleteTrial(
     const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
-  return FinishTrial(ref, Ending::kComplete, &metrics, "");
+  absl::StatusOr<Completion> completion = CompleteTrialAndGet(ref, metrics);
+  if (!completion.ok()) return completion.status();
+  return completion->ended;
 }
 
 absl::StatusOr<bool> PostgresStore::FailTrial(const LeaseRef& ref,

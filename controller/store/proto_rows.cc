@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/spec/trial_kinds.h"
@@ -217,6 +218,29 @@ std::string Int64ArrayLiteral(const std::vector<int64_t>& values) {
 std::string TextArrayLiteral(const std::vector<std::string>& plain_words) {
   // Callers pass fixed enum names only ([A-Z_]), which need no quoting.
   return absl::StrCat("{", absl::StrJoin(plain_words, ","), "}");
+}
+
+std::string QuotedArrayLiteral(const std::vector<std::string>& texts) {
+  std::string out = "{";
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    out += absl::StrReplaceAll(texts[i], {{"\\", "\\\\"}, {"\"", "\\\""}});
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+std::string NullableArrayLiteral(
+    const std::vector<std::optional<std::string>>& items) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    out += items[i].has_value() ? *items[i] : "NULL";
+  }
+  out += '}';
+  return out;
 }
 
 absl::Status ParseIntArray(absl::string_view text,

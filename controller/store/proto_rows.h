@@ -5,6 +5,7 @@
 #define NAS_CONTROLLER_STORE_PROTO_ROWS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,13 @@ absl::Status FromJson(const std::string& json,
 std::string IntArrayLiteral(const google::protobuf::RepeatedField<int32_t>& v);
 std::string Int64ArrayLiteral(const std::vector<int64_t>& values);
 std::string TextArrayLiteral(const std::vector<std::string>& plain_words);
+// Any text (a worker's id as it sent it): each element double-quoted, with
+// backslashes and quotes escaped.
+std::string QuotedArrayLiteral(const std::vector<std::string>& texts);
+// Elements that need no quoting (numbers, as Float8 writes them, "nan" and
+// "inf" included), nullopt as NULL: {1.5,NULL,nan}.
+std::string NullableArrayLiteral(
+    const std::vector<std::optional<std::string>>& items);
 // Parses an integer[] column's text; InvalidArgument if malformed.
 absl::Status ParseIntArray(absl::string_view text,
                            google::protobuf::RepeatedField<int32_t>* out);

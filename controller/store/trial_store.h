@@ -81,6 +81,14 @@ struct EpochAck {
   nas::v1::TrialKind kind = nas::v1::TRIAL_KIND_UNSPECIFIED;
 };
 
+// What CompleteTrialAndGet tells the caller.
+struct Completion {
+  bool ended = false;  // this call completed the trial; false for a repeat
+  // When ended, the trial as GetTrial returns it right after, for a store
+  // that read it in the same round trip; nullopt otherwise.
+  std::optional<nas::v1::Trial> trial;
+};
+
 // One stored epoch report, as early stopping replays them.
 struct EpochReport {
   int64_t trial_id = 0;
@@ -235,6 +243,15 @@ class TrialStore {
   // each ending once.
   virtual absl::StatusOr<bool> CompleteTrial(
       const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) = 0;
+  // CompleteTrial, and the completed trial when the store reads it in the
+  // same round trip (the controller announces it). The default reads
+  // nothing.
+  virtual absl::StatusOr<Completion> CompleteTrialAndGet(
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
+    absl::StatusOr<bool> ended = CompleteTrial(ref, metrics);
+    if (!ended.ok()) return ended.status();
+    return Completion{*ended, std::nullopt};
+  }
   // RUNNING -> FAILED with the reason appended (the trial's fault).
   // Idempotent like CompleteTrial (false for a repeat).
   virtual absl::StatusOr<bool> FailTrial(const LeaseRef& ref,

@@ -1,0 +1,412 @@
+// PostgresStore: group commit of epoch reports and completions.
+//
+// At a fleet's pace most of a lifecycle's database cost was per statement
+// and per commit, not per row (bench/controller/README.md): each report
+// took a transaction of three statements, the first a SELECT ... FOR UPDATE
+// that checked the lease. A batch writes many workers' reports with one
+// statement whose WHERE is that lease check, and commits once; every caller
+// is answered after the commit, so durability is unchanged.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/spec/trial_kinds.h"
+#include "controller/store/postgres_store_impl.h"
+#include "controller/store/proto_rows.h"
+
+namespace nas::controller {
+namespace {
+
+// Large enough that a fleet's burst fits in a few batches, small enough
+// that one statement's arrays stay a few hundred kilobytes.
+constexpr size_t kMaxBatch = 256;
+
+// The rows of one unnest() column, in request order.
+template <typename T, typename Fn>
+std::string Column(const std::vector<const T*>& batch, Fn value) {
+  std::vector<std::optional<std::string>> items;
+  items.reserve(batch.size());
+  for (const T* request : batch) items.push_back(value(*request));
+  return NullableArrayLiteral(items);
+}
+
+template <typename T>
+std::string WorkerIds(const std::vector<const T*>& batch) {
+  std::vector<std::string> ids;
+  ids.reserve(batch.size());
+  for (const T* request : batch) ids.push_back(request->ref.worker_id);
+  return QuotedArrayLiteral(ids);
+}
+
+// A metric the estimator did not measure is NULL, not 0.
+template <typename Metrics>
+std::optional<std::string> Nullable(const Metrics& m,
+                                    bool (Metrics::*has)() const,
+                                    double (Metrics::*get)() const) {
+  if (!(m.*has)()) return std::nullopt;
+  return Float8((m.*get)());
+}
+
+template <typename Metrics>
+std::optional<std::string> Nullable(const Metrics& m,
+                                    bool (Metrics::*has)() const,
+                                    int64_t (Metrics::*get)() const) {
+  if (!(m.*has)()) return std::nullopt;
+  return absl::StrCat((m.*get)());
+}
+
+// The lease check of a batch: the request's trial, still RUNNING under the
+// attempt and worker it names. `r` is the unnest() of the requests.
+constexpr char kLeaseMatches[] =
+    "t.id = r.trial_id AND t.attempt = r.attempt AND "
+    "t.worker_id = r.worker_id AND t.state = 'RUNNING'";
+
+constexpr char kEpochBatchSql[] =
+    "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], "
+    "$4::int[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], "
+    "$9::bigint[]) WITH ORDINALITY AS r(trial_id, attempt, worker_id, epoch, "
+    "train_loss, val_loss, val_accuracy, seconds, micros, i)), "
+    "ok AS (UPDATE trials t SET lease_expires_at = now() + r.micros * "
+    "interval '1 microsecond' FROM r WHERE ";
+
+constexpr char kEpochBatchSqlTail[] =
+    " RETURNING r.i, t.search_id, t.number, t.kind), "
+    "saved AS (INSERT INTO trial_epochs (trial_id, attempt, epoch, "
+    "train_loss, val_loss, val_accuracy, seconds) SELECT r.trial_id, "
+    "r.attempt, r.epoch, r.train_loss, r.val_loss, r.val_accuracy, r.seconds "
+    "FROM r JOIN ok ON ok.i = r.i "
+    "ON CONFLICT (trial_id, attempt, epoch) DO NOTHING) "
+    "SELECT i, search_id, number, kind FROM ok";
+
+constexpr char kCompletionBatchSql[] =
+    "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], "
+    "$4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::bigint[], "
+    "$9::bigint[], $10::float8[], $11::float8[], $12::float8[]) "
+    "WITH ORDINALITY AS r(trial_id, attempt, worker_id, val_accuracy, "
+    "val_loss, test_accuracy, test_loss, params, flops, latency_ms, "
+    "train_seconds, zero_cost_score, i)) "
+    "UPDATE trials t SET state = 'COMPLETED', val_accuracy = r.val_accuracy, "
+    "val_loss = r.val_loss, test_accuracy = r.test_accuracy, "
+    "test_loss = r.test_loss, params = r.params, flops = r.flops, "
+    "latency_ms = r.latency_ms, train_seconds = r.train_seconds, "
+    "zero_cost_score = r.zero_cost_score, lease_expires_at = NULL, "
+    "finished_at = now() FROM r WHERE ";
+
+constexpr char kCompletionBatchSqlTail[] = " RETURNING r.i, t.id, t.kind";
+
+// A batch's transaction failed as a whole: an outage answers everyone at
+// once (alone, each would wait for its own connect timeout); anything else
+// (a deadlock with another writer, one bad row) is retried alone, where
+// each request gets its own answer.
+bool RetryAlone(const absl::Status& status) {
+  return !absl::IsUnavailable(status);
+}
+
+}  // namespace
+
+PostgresStore::PostgresStore(const std::string& url, int pool_size)
+    : pool_(url, pool_size),
+      epochs_(
+          [this](const std::vector<const EpochRequest*>& batch) {
+            return RecordEpochBatch(batch);
+          },
+          kMaxBatch),
+      completions_(
+          [this](const std::vector<const CompletionRequest*>& batch) {
+            return CompleteTrialBatch(batch);
+          },
+          kMaxBatch),
+      leases_(
+          [this](const std::vector<const LeaseRequest*>& batch) {
+            return LeaseTrialBatch(batch);
+          },
+          kMaxBatch) {}
+
+DatabaseStats PostgresStore::database_stats() const {
+  DatabaseStats stats = pool_.stats();
+  for (const auto& [name, committer_stats] :
+       {std::pair{"leases", leases_.stats()},
+        std::pair{"epochs", epochs_.stats()},
+        std::pair{"completions", completions_.stats()}}) {
+    stats.batching[name] = {committer_stats.batches, committer_stats.requests,
+                            committer_stats.queued};
+  }
+  return stats;
+}
+
+std::vector<absl::StatusOr<EpochAck>> PostgresStore::RecordEpochBatch(
+    const std::vector<const EpochRequest*>& batch) {
+  using Request = EpochRequest;
+  std::vector<std::optional<absl::StatusOr<EpochAck>>> answers(batch.size());
+  const absl::Status written = pool_.Transact([&](pqxx::work& tx) {
+    const pqxx::result rows = ExecPrepared(
+        tx, absl::StrCat(kEpochBatchSql, kLeaseMatches, kEpochBatchSqlTail),
+        Column(batch,
+               [](const Request& q) { return absl::StrCat(q.ref.trial_id); }),
+        Column(batch,
+               [](const Request& q) { return absl::StrCat(q.ref.attempt); }),
+        WorkerIds(batch),
+        Column(
+            batch,
+            [](const Request& q) { return absl::StrCat(q.metrics.epoch()); }),
+        Column(batch,
+               [](const Request& q) { return Float8(q.metrics.train_loss()); }),
+        Column(batch,
+               [](const Request& q) { return Float8(q.metrics.val_loss()); }),
+        Column(
+            batch,
+            [](const Request& q) { return Float8(q.metrics.val_accuracy()); }),
+        Column(batch,
+               [](const Request& q) { return Float8(q.metrics.seconds()); }),
+        Column(batch,
+               [](const Request& q) { return absl::StrCat(q.lease_micros); }));
+    tx.commit();
+    for (const pqxx::row& row : rows) {
+      EpochAck ack;
+      ack.search_id = row["search_id"].as<int64_t>();
+      ack.trial_number = row["number"].as<int32_t>();
+      ack.kind = TrialKindFromName(row["kind"].c_str());
+      answers[row["i"].as<size_t>() - 1] = ack;
+    }
+    return absl::OkStatus();
+  });
+  std::vector<absl::StatusOr<EpochAck>> results;
+  results.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (answers[i].has_value()) {
+      results.push_back(*std::move(answers[i]));
+    } else if (!written.ok() && !RetryAlone(written)) {
+      results.push_back(written);
+    } else {
+      // Not this trial's current running lease, or written twice in one
+      // batch: the single path answers stop, stale or not found.
+      results.push_back(RecordEpochAlone(*batch[i]));
+    }
+  }
+  return results;
+}
+
+std::vector<absl::StatusOr<Completion>> PostgresStore::CompleteTrialBatch(
+    const std::vector<const CompletionRequest*>& batch) {
+  using Request = CompletionRequest;
+  using M = nas::v1::TrialMetrics;
+  std::vector<std::optional<Completion>> answers(batch.size());
+  const absl::Status written = pool_.Transact([&](pqxx::work& tx)
+                                                  -> absl::Status {
+    const pqxx::result rows = ExecPrepared(
+        tx,
+        absl::StrCat(kCompletionBatchSql, kLeaseMatches,
+                     kCompletionBatchSqlTail),
+        Column(batch,
+               [](const Request& q) { return absl::StrCat(q.ref.trial_id); }),
+        Column(batch,
+               [](const Request& q) { return absl::StrCat(q.ref.attempt); }),
+        WorkerIds(batch),
+        Column(batch,
+               [](const Request& q) {
+                 return Nullable(q.metrics, &M::has_val_accuracy,
+                                 &M::val_accuracy);
+               }),
+        Column(batch,
+               [](const Request& q) {
+                 return Nullable(q.metrics, &M::has_val_loss, &M::val_loss);
+               }),
+        Column(batch,
+               [](const Request& q) {
+                 return Nullable(q.metrics, &M::has_test_accuracy,
+                                 &M::test_accuracy);
+               }),
+        Column(batch,
+               [](const Request& q) {
+                 return Nullable(q.metrics, &M::has_test_loss, &M::test_loss);
+               }),
+        Column(batch,
+               [](const Request& q) {
+                 return Nullable(q.metrics, &M::has_params, &M::params);
+               }),
+        Column(batch,
+               [](const Request& q) {
+                 return Nullable(q.metrics, &M::has_flops, &M::flops);
+               }),
+        Column(batch,
+               [](const Request& q) {
+                 return Nullable(q.metrics, &M::has_latency_ms, &M::latency_ms);
+               }),
+        Column(batch,
+               [](const Request& q) {
+                 return Nullable(q.metrics, &M::has_train_seconds,
+                                 &M::train_seconds);
+               }),
+        Column(batch, [](const Request& q) {
+          return Nullable(q.metrics, &M::has_zero_cost_score,
+                          &M::zero_cost_score);
+        }));
+    std::vector<int64_t> ids;
+    std::vector<int64_t> states_to_drop;
+    std::map<int64_t, size_t> index_of;
+    for (const pqxx::row& row : rows) {
+      const int64_t id = row["id"].as<int64_t>();
+      ids.push_back(id);
+      index_of[id] = row["i"].as<size_t>() - 1;
+      const nas::v1::TrialKind kind = TrialKindFromName(row["kind"].c_str());
+      // As FinishTrial: a completed candidate that is not ranked (a score
+      // with inherited weights) uploaded only its state for resuming, which
+      // nothing resumes now. A TRAIN trial's upload is its final weights.
+      if (IsEarlyStoppableKind(kind) && !spec::IsRankedKind(kind)) {
+        states_to_drop.push_back(id);
+      }
+    }
+    if (!states_to_drop.empty()) {
+      ExecPrepared0(
+          tx,
+          "DELETE FROM checkpoints WHERE trial_id = ANY($1::bigint[]) "
+          "AND version = 0",
+          Int64ArrayLiteral(states_to_drop));
+    }
+    // What the controller announces: the trials as GetTrial reads them.
+    std::vector<nas::v1::Trial> trials;
+    if (!ids.empty()) {
+      const pqxx::result read = ExecPrepared(
+          tx,
+          absl::StrCat("SELECT ", kTrialColumns,
+                       " FROM trials t WHERE t.id = ANY($1::bigint[])"),
+          Int64ArrayLiteral(ids));
+      for (const pqxx::row& row : read) {
+        absl::StatusOr<nas::v1::Trial> trial = TrialFromRow(row);
+        if (!trial.ok()) return trial.status();
+        trials.push_back(*std::move(trial));
+      }
+      LoadEpochs(tx, &trials);
+    }
+    tx.commit();
+    for (const auto& [id, index] : index_of) {
+      answers[index] = Completion{true, std::nullopt};
+    }
+    for (nas::v1::Trial& trial : trials) {
+      answers[index_of.at(trial.id())]->trial = std::move(trial);
+    }
+    return absl::OkStatus();
+  });
+  std::vector<absl::StatusOr<Completion>> results;
+  results.reserve(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (answers[i].has_value()) {
+      results.push_back(*std::move(answers[i]));
+    } else if (!written.ok() && !RetryAlone(written)) {
+      results.push_back(written);
+    } else {
+      // A repeat, a stale lease or a finished trial, or a batch that failed:
+      // the single path says which.
+      const Request& request = *batch[i];
+      absl::StatusOr<bool> ended =
+          FinishTrial(request.ref, Ending::kComplete, &request.metrics, "");
+      if (!ended.ok()) {
+        results.push_back(ended.status());
+      } else {
+        results.push_back(Completion{*ended, std::nullopt});
+      }
+    }
+  }
+  return results;
+}
+
+std::vector<PostgresStore::LeaseResult> PostgresStore::LeaseTrialBatch(
+    const std::vector<const LeaseRequest*>& batch) {
+  // Each request's trial, when it got one; nullopt: none it may run.
+  std::vector<std::optional<nas::v1::TrialAssignment>> assigned(batch.size());
+  const absl::Status leased =
+      pool_.Transact([&](pqxx::work& tx) -> absl::Status {
+        std::vector<std::string> worker_ids;
+        for (const LeaseRequest* request : batch) {
+          worker_ids.push_back(request->worker_id);
+        }
+        // Workers that declared the same capabilities may run the same trials:
+        // one query per such group, usually one for the whole fleet.
+        const pqxx::result caps = ExecPrepared(
+            tx,
+            "SELECT q.i, w.capabilities::text AS caps FROM unnest($1::text[]) "
+            "WITH ORDINALITY AS q(id, i) LEFT JOIN workers w ON w.id = q.id "
+            "ORDER BY q.i",
+            QuotedArrayLiteral(worker_ids));
+        std::map<std::optional<std::string>, std::vector<size_t>> groups;
+        for (const pqxx::row& row : caps) {
+          std::optional<std::string> key;
+          if (!row["caps"].is_null()) key = row["caps"].c_str();
+          groups[key].push_back(row["i"].as<size_t>() - 1);
+        }
+        // Trial rows by request index, each group leased before the next
+        // looks: the next group's SKIP LOCKED does not skip rows this
+        // transaction locked, only still-PENDING ones would be offered twice.
+        std::vector<std::optional<pqxx::row>> rows(batch.size());
+        std::map<int64_t, int32_t> attempt_of;
+        for (const auto& [group_caps, members] : groups) {
+          const pqxx::result candidates =
+              ExecPrepared(tx, LeaseCandidatesSql(), group_caps,
+                           static_cast<int64_t>(members.size()));
+          if (candidates.empty()) continue;
+          std::vector<std::optional<std::string>> trial_ids, micros;
+          std::vector<std::string> holders;
+          for (size_t k = 0; k < candidates.size(); ++k) {
+            const size_t index = members[k];
+            rows[index] = candidates[k];
+            trial_ids.push_back(candidates[k]["id"].c_str());
+            holders.push_back(batch[index]->worker_id);
+            micros.push_back(absl::StrCat(batch[index]->lease_micros));
+          }
+          const pqxx::result attempts = ExecPrepared(
+              tx,
+              "UPDATE trials t SET state = 'RUNNING', attempt = t.attempt + 1, "
+              "worker_id = u.worker_id, "
+              "lease_expires_at = now() + u.micros * interval '1 microsecond', "
+              "started_at = now(), finished_at = NULL "
+              "FROM unnest($1::bigint[], $2::text[], $3::bigint[]) "
+              "AS u(id, worker_id, micros) WHERE t.id = u.id "
+              "RETURNING t.id, t.attempt",
+              NullableArrayLiteral(trial_ids), QuotedArrayLiteral(holders),
+              NullableArrayLiteral(micros));
+          for (const pqxx::row& row : attempts) {
+            attempt_of[row["id"].as<int64_t>()] = row["attempt"].as<int32_t>();
+          }
+        }
+        for (size_t i = 0; i < batch.size(); ++i) {
+          if (!rows[i].has_value()) continue;
+          absl::StatusOr<nas::v1::TrialAssignment> assignment =
+              AssignmentFromRow(*rows[i],
+                                attempt_of.at((*rows[i])["id"].as<int64_t>()),
+                                batch[i]->lease);
+          if (!assignment.ok()) return assignment.status();
+          assigned[i] = *std::move(assignment);
+        }
+        tx.commit();
+        return absl::OkStatus();
+      });
+  std::vector<LeaseResult> results;
+  results.reserve(batch.size());
+  if (!leased.ok() && RetryAlone(leased) && batch.size() > 1) {
+    // A deadlock with another writer, or one trial whose stored spec does
+    // not parse: alone, the others still get their trials.
+    for (const LeaseRequest* request : batch) {
+      results.push_back(std::move(LeaseTrialBatch({request}).front()));
+    }
+    return results;
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!leased.ok()) {
+      results.push_back(leased);
+    } else {
+      results.push_back(std::move(assigned[i]));
+    }
+  }
+  return results;
+}
+
+absl::StatusOr<Completion> PostgresStore::CompleteTrialAndGet(
+    const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
+  return completions_.Submit(CompletionRequest{ref, metrics});
+}
+
+}  // namespace nas::controller
