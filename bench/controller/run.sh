@@ -36,6 +36,13 @@ TRIALS=${TRIALS:-2000}
 SPACE=${SPACE:-nb201}
 MAX_MINUTES=${MAX_MINUTES:-10}
 TABLE=${TABLE:-$ROOT/../shared/benchmarks/nb201_cifar10.csv}
+# The table answers only nb201 cells, and nb201 runs out of distinct cells
+# past 5,260 trials: refused here rather than after MAX_MINUTES of waiting.
+if [[ "$REAL" -gt 0 && ( "$SPACE" != nb201 || "$TRIALS" -gt 5260 ) ]]; then
+  echo "REAL workers (nas-worker --table) run nb201 searches of at most 5260 trials;" \
+    "got SPACE=$SPACE TRIALS=$TRIALS (set REAL=0 for longer or chain searches)" >&2
+  exit 2
+fi
 # One connection per fake worker: --idle_workers needs many descriptors.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
@@ -128,6 +135,12 @@ print(json.dumps(r))' "$line" "$cpu0" "$cpu1" "$commits0" "$commits1")
     awk '{printf "   per lifecycle: %s statements, %s ms executing, %s ms planning (PostgreSQL CPU above is the whole server)\n", $1, $2, $3}'
   echo "   top statements by database time (ms per lifecycle, calls per lifecycle):"
   as_superuser -Atq -F ' | ' -c "SELECT round((total_exec_time / $n)::numeric, 3), round(calls::numeric / $n, 2), left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'nas') ORDER BY total_exec_time DESC LIMIT 8" |
+    sed 's/^/   /'
+  # Each statement costs a round trip and the server's per-statement work
+  # however little it does: the most frequent ones, BEGIN and COMMIT
+  # included.
+  echo "   most frequent statements (calls per lifecycle):"
+  as_superuser -Atq -F ' | ' -c "SELECT round(calls::numeric / $n, 2), left(regexp_replace(query, '\s+', ' ', 'g'), 110) FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'nas') ORDER BY calls DESC LIMIT 10" |
     sed 's/^/   /'
 }
 for w in $WORKERS; do

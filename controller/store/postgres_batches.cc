@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -124,6 +125,11 @@ PostgresStore::PostgresStore(const std::string& url, int pool_size)
           [this](const std::vector<const LeaseRequest*>& batch) {
             return LeaseTrialBatch(batch);
           },
+          kMaxBatch),
+      search_checks_(
+          [this](const std::vector<const int64_t*>& batch) {
+            return CompleteSearchBatch(batch);
+          },
           kMaxBatch) {}
 
 DatabaseStats PostgresStore::database_stats() const {
@@ -131,7 +137,8 @@ DatabaseStats PostgresStore::database_stats() const {
   for (const auto& [name, committer_stats] :
        {std::pair{"leases", leases_.stats()},
         std::pair{"epochs", epochs_.stats()},
-        std::pair{"completions", completions_.stats()}}) {
+        std::pair{"completions", completions_.stats()},
+        std::pair{"search_checks", search_checks_.stats()}}) {
     stats.batching[name] = {committer_stats.batches, committer_stats.requests,
                             committer_stats.queued};
   }
@@ -372,11 +379,21 @@ std::vector<PostgresStore::LeaseResult> PostgresStore::LeaseTrialBatch(
             attempt_of[row["id"].as<int64_t>()] = row["attempt"].as<int32_t>();
           }
         }
+        // Parsed once per search: a batch often holds many of one search's
+        // trials, and its spec is the largest column.
+        std::map<int64_t, nas::v1::SearchSpec> specs;
         for (size_t i = 0; i < batch.size(); ++i) {
           if (!rows[i].has_value()) continue;
+          const pqxx::row& row = *rows[i];
+          auto [spec, added] =
+              specs.try_emplace(row["search_id"].as<int64_t>());
+          if (added) {
+            absl::Status parsed = FromJson(row["spec"].c_str(), &spec->second);
+            if (!parsed.ok()) return parsed;
+          }
           absl::StatusOr<nas::v1::TrialAssignment> assignment =
-              AssignmentFromRow(*rows[i],
-                                attempt_of.at((*rows[i])["id"].as<int64_t>()),
+              AssignmentFromRow(row, spec->second,
+                                attempt_of.at(row["id"].as<int64_t>()),
                                 batch[i]->lease);
           if (!assignment.ok()) return assignment.status();
           assigned[i] = *std::move(assignment);
@@ -399,6 +416,41 @@ std::vector<PostgresStore::LeaseResult> PostgresStore::LeaseTrialBatch(
       results.push_back(leased);
     } else {
       results.push_back(std::move(assigned[i]));
+    }
+  }
+  return results;
+}
+
+std::vector<absl::StatusOr<bool>> PostgresStore::CompleteSearchBatch(
+    const std::vector<const int64_t*>& batch) {
+  std::vector<int64_t> ids;
+  for (const int64_t* id : batch) ids.push_back(*id);
+  absl::StatusOr<std::set<int64_t>> closed =
+      pool_.Run([&](pqxx::connection& c) -> absl::StatusOr<std::set<int64_t>> {
+        pqxx::nontransaction tx(c);
+        std::set<int64_t> none_open;
+        for (const pqxx::row& row : ExecPrepared(
+                 tx,
+                 "SELECT s.id FROM unnest($1::bigint[]) AS s(id) WHERE NOT "
+                 "EXISTS (SELECT 1 FROM trials WHERE search_id = s.id AND "
+                 "state IN ('PENDING', 'RUNNING'))",
+                 Int64ArrayLiteral(ids))) {
+          none_open.insert(row["id"].as<int64_t>());
+        }
+        return none_open;
+      });
+  std::vector<absl::StatusOr<bool>> results;
+  results.reserve(batch.size());
+  std::set<int64_t> checked;
+  for (int64_t id : ids) {
+    if (!closed.ok()) {
+      results.push_back(closed.status());
+    } else if (!closed->count(id) || !checked.insert(id).second) {
+      // Still open, or asked twice in this batch: one lock and one answer
+      // is enough, and only one call can have completed it.
+      results.push_back(false);
+    } else {
+      results.push_back(CompleteSearchLocked(id));
     }
   }
   return results;

@@ -245,19 +245,13 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CancelSearch(int64_t search_id) {
 absl::StatusOr<bool> PostgresStore::CompleteSearchIfDone(int64_t search_id) {
   // Called after every trial that ends, so it must not cost the history:
   // while any trial is open the search is not done, which the open-trials
-  // index answers without a lock. The last trial to end commits before it
-  // gets here, so it always sees none open and takes the locked path.
-  absl::StatusOr<bool> open = pool_.Run([&](pqxx::connection& c) {
-    pqxx::nontransaction tx(c);
-    return absl::StatusOr<bool>(
-        ExecPrepared1(tx,
-                      "SELECT EXISTS (SELECT 1 FROM trials WHERE "
-                      "search_id = $1 AND state IN ('PENDING', 'RUNNING'))",
-                      search_id)[0]
-            .as<bool>());
-  });
-  if (!open.ok()) return open.status();
-  if (*open) return false;
+  // index answers without a lock, for all the searches asked about at once
+  // (CompleteSearchBatch). The last trial to end commits before it gets
+  // here, so it always sees none open and takes the locked path.
+  return search_checks_.Submit(search_id);
+}
+
+absl::StatusOr<bool> PostgresStore::CompleteSearchLocked(int64_t search_id) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     const pqxx::result search =
         ExecPrepared(tx,

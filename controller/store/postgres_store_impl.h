@@ -134,11 +134,19 @@ class PostgresStore final : public TrialStore {
       const std::vector<const CompletionRequest*>& batch);
   // One request in its own transaction.
   absl::StatusOr<EpochAck> RecordEpochAlone(const EpochRequest& request);
+  // CompleteSearchIfDone: which of the searches have no open trial, in one
+  // statement; those go on to CompleteSearchLocked.
+  std::vector<absl::StatusOr<bool>> CompleteSearchBatch(
+      const std::vector<const int64_t*>& batch);
+  // Completes the search if, under its row lock, it has all its trials and
+  // all are finished.
+  absl::StatusOr<bool> CompleteSearchLocked(int64_t search_id);
 
   PgPool pool_;
   GroupCommitter<EpochRequest, absl::StatusOr<EpochAck>> epochs_;
   GroupCommitter<CompletionRequest, absl::StatusOr<Completion>> completions_;
   GroupCommitter<LeaseRequest, LeaseResult> leases_;
+  GroupCommitter<int64_t, absl::StatusOr<bool>> search_checks_;
 };
 
 // Helpers shared by the two .cc files; each runs inside the caller's
@@ -165,10 +173,11 @@ int FoldCounts(pqxx::work& tx);
 // may run, oldest search and lowest number first, at most $2 of them,
 // locked with SKIP LOCKED.
 std::string LeaseCandidatesSql();
-// The assignment of a row that LeaseCandidatesSql selected, leased as
-// attempt `attempt` for `lease`.
+// The assignment of a row that LeaseCandidatesSql selected (`spec`: its
+// spec column, parsed), leased as attempt `attempt` for `lease`.
 absl::StatusOr<nas::v1::TrialAssignment> AssignmentFromRow(
-    const pqxx::row& row, int32_t attempt, absl::Duration lease);
+    const pqxx::row& row, const nas::v1::SearchSpec& spec, int32_t attempt,
+    absl::Duration lease);
 // Adds the epochs of each trial's current attempt.
 void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials);
 

@@ -250,19 +250,32 @@ absl::Status PostgresStore::AddTrials(int64_t search_id, int expected_count,
           "search ", search_id, " has ", count, " trials, not the expected ",
           expected_count, "; another writer added trials meanwhile"));
     }
-    for (size_t i = 0; i < trials.size(); ++i) {
-      const NewTrial& trial = trials[i];
-      ExecPrepared0(tx,
-                    "INSERT INTO trials (search_id, number, kind, arch_text, "
-                    "arch_choices, canonical_key, budget, seed, task) "
-                    "VALUES ($1, $2, $3, $4, $5::integer[], $6, $7::jsonb, $8, "
-                    "$9::jsonb)",
-                    search_id, expected_count + static_cast<int64_t>(i),
-                    TrialKindName(trial.kind), trial.architecture.text(),
-                    IntArrayLiteral(trial.architecture.choices()),
-                    trial.canonical_key, budgets[i],
-                    static_cast<int64_t>(trial.seed), tasks[i]);
+    // One statement for the whole step, however many trials it adds.
+    std::vector<std::optional<std::string>> kinds, texts, choices, keys,
+        budget_texts, seeds;
+    for (const NewTrial& trial : trials) {
+      kinds.push_back(TrialKindName(trial.kind));
+      texts.push_back(trial.architecture.text());
+      choices.push_back(IntArrayLiteral(trial.architecture.choices()));
+      keys.push_back(trial.canonical_key);
+      seeds.push_back(absl::StrCat(static_cast<int64_t>(trial.seed)));
     }
+    budget_texts.assign(budgets.begin(), budgets.end());
+    ExecPrepared0(
+        tx,
+        "INSERT INTO trials (search_id, number, kind, arch_text, "
+        "arch_choices, canonical_key, budget, seed, task) "
+        "SELECT $1, $2 + r.i - 1, r.kind, r.arch_text, "
+        "r.choices::integer[], r.key, r.budget::jsonb, r.seed, "
+        "r.task::jsonb FROM unnest($3::text[], $4::text[], $5::text[], "
+        "$6::text[], $7::text[], $8::bigint[], $9::text[]) WITH ORDINALITY "
+        "AS r(kind, arch_text, choices, key, budget, seed, task, i) "
+        "ORDER BY r.i",
+        search_id, static_cast<int64_t>(expected_count),
+        QuotedArrayLiteral(kinds), QuotedArrayLiteral(texts),
+        QuotedArrayLiteral(choices), QuotedArrayLiteral(keys),
+        QuotedArrayLiteral(budget_texts), NullableArrayLiteral(seeds),
+        QuotedArrayLiteral(tasks));
     tx.commit();
     return absl::OkStatus();
   });
@@ -300,10 +313,9 @@ std::string LeaseCandidatesSql() {
 }
 
 absl::StatusOr<nas::v1::TrialAssignment> AssignmentFromRow(
-    const pqxx::row& row, int32_t attempt, absl::Duration lease) {
-  nas::v1::SearchSpec spec;
-  absl::Status parsed = FromJson(row["spec"].c_str(), &spec);
-  if (!parsed.ok()) return parsed;
+    const pqxx::row& row, const nas::v1::SearchSpec& spec, int32_t attempt,
+    absl::Duration lease) {
+  absl::Status parsed;
   nas::v1::TrialAssignment assignment;
   assignment.set_trial_id(row["id"].as<int64_t>());
   assignment.set_search_id(row["search_id"].as<int64_t>());

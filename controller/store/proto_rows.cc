@@ -220,16 +220,26 @@ std::string TextArrayLiteral(const std::vector<std::string>& plain_words) {
   return absl::StrCat("{", absl::StrJoin(plain_words, ","), "}");
 }
 
-std::string QuotedArrayLiteral(const std::vector<std::string>& texts) {
+std::string QuotedArrayLiteral(
+    const std::vector<std::optional<std::string>>& texts) {
   std::string out = "{";
   for (size_t i = 0; i < texts.size(); ++i) {
     if (i > 0) out += ',';
+    if (!texts[i].has_value()) {
+      out += "NULL";
+      continue;
+    }
     out += '"';
-    out += absl::StrReplaceAll(texts[i], {{"\\", "\\\\"}, {"\"", "\\\""}});
+    out += absl::StrReplaceAll(*texts[i], {{"\\", "\\\\"}, {"\"", "\\\""}});
     out += '"';
   }
   out += '}';
   return out;
+}
+
+std::string QuotedArrayLiteral(const std::vector<std::string>& texts) {
+  return QuotedArrayLiteral(
+      std::vector<std::optional<std::string>>(texts.begin(), texts.end()));
 }
 
 std::string NullableArrayLiteral(

@@ -61,8 +61,10 @@ std::string IntArrayLiteral(const google::protobuf::RepeatedField<int32_t>& v);
 std::string Int64ArrayLiteral(const std::vector<int64_t>& values);
 std::string TextArrayLiteral(const std::vector<std::string>& plain_words);
 // Any text (a worker's id as it sent it): each element double-quoted, with
-// backslashes and quotes escaped.
+// backslashes and quotes escaped; nullopt as NULL.
 std::string QuotedArrayLiteral(const std::vector<std::string>& texts);
+std::string QuotedArrayLiteral(
+    const std::vector<std::optional<std::string>>& texts);
 // Elements that need no quoting (numbers, as Float8 writes them, "nan" and
 // "inf" included), nullopt as NULL: {1.5,NULL,nan}.
 std::string NullableArrayLiteral(
