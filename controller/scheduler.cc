@@ -108,6 +108,20 @@ void Scheduler::WakeSome(int count) {
   for (int i = 0; i < count; ++i) wake_cv_.notify_one();
 }
 
+void Scheduler::RefillFreedSlots() {
+  std::unique_lock<std::mutex> replenishing(replenish_mu_, std::try_to_lock);
+  if (!replenishing.owns_lock()) return;
+  absl::StatusOr<int> added = ReplenishLocked();
+  replenishing.unlock();
+  if (!added.ok()) {
+    // The next Acquire steps the strategy itself.
+    spdlog::warn("no strategy step after a trial ended: {}",
+                 added.status().ToString());
+    return;
+  }
+  WakeSome(*added);
+}
+
 absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::Acquire(
     const std::string& worker_id, absl::Duration wait) {
   const absl::Time deadline = absl::Now() + wait;

@@ -43,6 +43,10 @@ if [[ "$REAL" -gt 0 && ( "$SPACE" != nb201 || "$TRIALS" -gt 5260 ) ]]; then
     "got SPACE=$SPACE TRIALS=$TRIALS (set REAL=0 for longer or chain searches)" >&2
   exit 2
 fi
+if [[ "$REAL" -gt 0 && ! -f "$TABLE" ]]; then
+  echo "REAL workers need the NAS-Bench-201 table: $TABLE not found (set TABLE)" >&2
+  exit 2
+fi
 # One connection per fake worker: --idle_workers needs many descriptors.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)

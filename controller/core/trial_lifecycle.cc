@@ -233,6 +233,7 @@ void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
   } else if (*done) {
     events_.PublishDone(search_id);
   }
+  scheduler_->RefillFreedSlots();
 }
 
 absl::Status TrialLifecycle::CheckCurrentLease(const LeaseRef& ref,

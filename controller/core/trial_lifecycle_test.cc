@@ -172,6 +172,25 @@ budget: )" + budget + "\n" + extra);
                             &pruning_,  &metrics_,   &clock_};
 };
 
+// The slot a completion frees is filled before anyone asks, so that the
+// next Acquire leases at once instead of first stepping the strategy.
+TEST_F(TrialLifecycleTest, ACompletionProposesTheTrialForItsFreedSlot) {
+  const int64_t id = NewSearch("{max_trials: 3, parallelism: 1}");
+  const std::string worker = Register("w");
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  auto pending = [&] {
+    absl::StatusOr<std::vector<nas::v1::Trial>> trials =
+        store_.ListTrials(id, {nas::v1::TRIAL_STATE_PENDING}, -1, 10);
+    EXPECT_TRUE(trials.ok()) << trials.status();
+    return trials.ok() ? trials->size() : 0;
+  };
+  EXPECT_EQ(pending(), 0u) << "parallelism 1: nothing beyond the running one";
+  ASSERT_TRUE(lifecycle_.Complete(Ref(a, worker), Final(0.6)).ok());
+  EXPECT_EQ(pending(), 1u);
+  const nas::v1::TrialAssignment b = Acquire(worker);
+  EXPECT_EQ(b.trial_number(), 1);
+}
+
 TEST_F(TrialLifecycleTest, ALifecyclePublishesItsEventsInOrder) {
   const int64_t id = NewSearch("{max_trials: 1, parallelism: 1}");
   std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);

@@ -754,6 +754,15 @@ COMMENT ON COLUMN trial_count_deltas.state IS 'trials.state.';
 COMMENT ON COLUMN trial_count_deltas.delta IS '-1 or +1.';
 )sql";
 
+// Version 13: an epoch report or heartbeat moves only lease_expires_at.
+// With an index on it, every such update wrote a new entry into each of
+// the table's indexes; without one it can be a heap-only (HOT) update.
+// ExpireLeases finds the RUNNING trials through trials_open_idx instead:
+// they are at most the running searches' parallelism.
+constexpr char kDropLeaseIndex[] = R"sql(
+DROP INDEX trials_lease_idx;
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -785,6 +794,7 @@ const std::vector<Migration>& AllMigrations() {
        absl::StrReplaceAll(
            kAddTrialCounts,
            {{"TRIAL_COUNTS_LOCK_KEY", absl::StrCat(kTrialCountsLockKey)}})},
+      {13, "drop_lease_index", kDropLeaseIndex},
   };
   return *migrations;
 }

@@ -388,5 +388,42 @@ TEST_F(MigrationsTest, Version12CountsTheTrialsAlreadyThere) {
   EXPECT_EQ(search->counts().running(), 2);
 }
 
+// Version 13: no index covers lease_expires_at, so a renewal writes no
+// index entry; expiry still finds the few running trials of a long history
+// through an index, not a scan of every trial.
+TEST_F(MigrationsTest, Version13LeavesLeasesUnindexedAndExpiryIndexed) {
+  auto store = Open();
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(
+      db_->Query("SELECT count(*) FROM pg_index i JOIN pg_attribute a "
+                 "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                 "WHERE i.indrelid = 'trials'::regclass AND a.attname = "
+                 "'lease_expires_at'")[0][0]
+          .as<int>(),
+      0);
+  db_->Query(
+      "INSERT INTO searches (id, spec, max_trials, parallelism, max_attempts, "
+      "objective_metric, objective_direction) VALUES (1, '{}', 50000, 4, 3, "
+      "'val_accuracy', 'MAXIMIZE')");
+  db_->Query(
+      "INSERT INTO trials (search_id, number, state, attempt, worker_id, "
+      "lease_expires_at) SELECT 1, n, CASE WHEN n < 20000 THEN 'COMPLETED' "
+      "ELSE 'RUNNING' END, 1, 'w-1', CASE WHEN n < 20000 THEN NULL ELSE "
+      "now() + interval '1 hour' END FROM generate_series(0, 20003) n");
+  db_->Query("ANALYZE trials");
+  // The statement ExpireLeases runs, less its SET list.
+  std::string plan;
+  for (const pqxx::row& row : db_->Query(
+           "EXPLAIN UPDATE trials t SET lease_expires_at = NULL FROM "
+           "searches s WHERE s.id = t.search_id AND t.state = 'RUNNING' AND "
+           "t.lease_expires_at < now()")) {
+    plan += row[0].as<std::string>() + "\n";
+  }
+  EXPECT_NE(plan.find("trials_open_idx"), std::string::npos) << plan;
+  absl::StatusOr<int> expired = (*store)->ExpireLeases();
+  ASSERT_TRUE(expired.ok()) << expired.status();
+  EXPECT_EQ(*expired, 0);
+}
+
 }  // namespace
 }  // namespace nas::controller::testing
