@@ -108,15 +108,18 @@ void Scheduler::WakeSome(int count) {
   for (int i = 0; i < count; ++i) wake_cv_.notify_one();
 }
 
-void Scheduler::RefillFreedSlots() {
+void Scheduler::RefillFreedSlots(int64_t search_id) {
   std::unique_lock<std::mutex> replenishing(replenish_mu_, std::try_to_lock);
   if (!replenishing.owns_lock()) return;
-  absl::StatusOr<int> added = ReplenishLocked();
+  absl::StatusOr<int> added = ReplenishSearch(search_id);
   replenishing.unlock();
   if (!added.ok()) {
-    // The next Acquire steps the strategy itself.
-    spdlog::warn("no strategy step after a trial ended: {}",
-                 added.status().ToString());
+    // The next Acquire steps the strategy itself; a lost race (Aborted)
+    // is the normal case of another replica's step.
+    if (!absl::IsAborted(added.status())) {
+      spdlog::warn("search {}: no strategy step after a trial ended: {}",
+                   search_id, added.status().ToString());
+    }
     return;
   }
   WakeSome(*added);
@@ -283,6 +286,8 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
   absl::StatusOr<nas::v1::Search> search =
       store_->GetSearchWithoutCounts(search_id);
   if (!search.ok()) return search.status();
+  // Ended since the caller looked (cancelled, completed, by any replica).
+  if (search->state() != nas::v1::SEARCH_STATE_RUNNING) return 0;
   if (spec::UsesEstimationPlan(search->spec())) {
     absl::StatusOr<SearchContext*> context = Context(*search);
     if (!context.ok()) return context.status();

@@ -59,12 +59,12 @@ class Scheduler {
   // asks next), a strategy step adds some trials. Waking every waiter for
   // it set off a herd of leases that cost every caller.
   void WakeSome(int count);
-  // After a trial ended: fills the freed slot now, so that the worker that
-  // asks next (usually the one that just finished) leases at once instead
-  // of missing, stepping the strategy and leasing again. Skipped when a
-  // strategy step is under way (it sees the freed slot). Wakes a waiter
-  // for each trial added.
-  void RefillFreedSlots();
+  // After a trial of `search_id` ended: fills the slot it freed now, so
+  // that the worker that asks next (usually the one that just finished)
+  // leases at once instead of missing, stepping the strategy and leasing
+  // again. Steps only that search; skipped when a strategy step is under
+  // way (it sees the freed slot). Wakes a waiter for each trial added.
+  void RefillFreedSlots(int64_t search_id);
 
   // One maintenance pass: expires overdue leases, ends searches whose
   // trials are all finished (or all failed), marks searches no connected

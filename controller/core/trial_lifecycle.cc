@@ -232,8 +232,9 @@ void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
                  done.status().ToString());
   } else if (*done) {
     events_.PublishDone(search_id);
+    return;
   }
-  scheduler_->RefillFreedSlots();
+  scheduler_->RefillFreedSlots(search_id);
 }
 
 absl::Status TrialLifecycle::CheckCurrentLease(const LeaseRef& ref,

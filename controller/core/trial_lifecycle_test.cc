@@ -191,6 +191,26 @@ TEST_F(TrialLifecycleTest, ACompletionProposesTheTrialForItsFreedSlot) {
   EXPECT_EQ(b.trial_number(), 1);
 }
 
+// Only the search that freed a slot steps: every running search's step on
+// every ending would cost each ending reads of all of them.
+TEST_F(TrialLifecycleTest, ACompletionStepsOnlyItsOwnSearch) {
+  const int64_t first = NewSearch("{max_trials: 3, parallelism: 1}");
+  const std::string worker = Register("w");
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  ASSERT_EQ(a.search_id(), first);
+  // Created after the lease: no step has looked at it yet.
+  const int64_t second = NewSearch("{max_trials: 3, parallelism: 1}");
+  ASSERT_TRUE(lifecycle_.Complete(Ref(a, worker), Final(0.6)).ok());
+  absl::StatusOr<std::vector<nas::v1::Trial>> untouched =
+      store_.ListTrials(second, {}, -1, 10);
+  ASSERT_TRUE(untouched.ok()) << untouched.status();
+  EXPECT_TRUE(untouched->empty());
+  absl::StatusOr<std::vector<nas::v1::Trial>> refilled =
+      store_.ListTrials(first, {nas::v1::TRIAL_STATE_PENDING}, -1, 10);
+  ASSERT_TRUE(refilled.ok()) << refilled.status();
+  EXPECT_EQ(refilled->size(), 1u);
+}
+
 TEST_F(TrialLifecycleTest, ALifecyclePublishesItsEventsInOrder) {
   const int64_t id = NewSearch("{max_trials: 1, parallelism: 1}");
   std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);
