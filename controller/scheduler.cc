@@ -110,16 +110,21 @@ void Scheduler::WakeSome(int count) {
 
 void Scheduler::RefillFreedSlots(int64_t search_id) {
   std::unique_lock<std::mutex> replenishing(replenish_mu_, std::try_to_lock);
-  if (!replenishing.owns_lock()) return;
+  if (!replenishing.owns_lock()) {
+    // The step under way may have counted the slot as taken.
+    WakeSome(1);
+    return;
+  }
   absl::StatusOr<int> added = ReplenishSearch(search_id);
   replenishing.unlock();
   if (!added.ok()) {
-    // The next Acquire steps the strategy itself; a lost race (Aborted)
-    // is the normal case of another replica's step.
+    // A waiter steps the strategy itself; a lost race (Aborted) is the
+    // normal case of another replica's step.
     if (!absl::IsAborted(added.status())) {
       spdlog::warn("search {}: no strategy step after a trial ended: {}",
                    search_id, added.status().ToString());
     }
+    WakeSome(1);
     return;
   }
   WakeSome(*added);
@@ -154,9 +159,11 @@ absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::Acquire(
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return std::nullopt;
     std::unique_lock<std::mutex> lock(wake_mu_);
+    ++waiting_acquires_;
     wake_cv_.wait_for(
         lock, absl::ToChronoMilliseconds(std::min(left, options_.poll_interval)),
         [&] { return wake_generation_ != generation; });
+    --waiting_acquires_;
   }
 }
 

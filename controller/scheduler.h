@@ -7,6 +7,7 @@
 #define NAS_CONTROLLER_SCHEDULER_H_
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -62,9 +63,14 @@ class Scheduler {
   // After a trial of `search_id` ended: fills the slot it freed now, so
   // that the worker that asks next (usually the one that just finished)
   // leases at once instead of missing, stepping the strategy and leasing
-  // again. Steps only that search; skipped when a strategy step is under
-  // way (it sees the freed slot). Wakes a waiter for each trial added.
+  // again. Steps only that search. Wakes a waiter for each trial added,
+  // after adding it, so that the waiter's lease finds it. When the step
+  // cannot run here (another is under way, or it failed), wakes one
+  // waiter instead, to step the strategy itself.
   void RefillFreedSlots(int64_t search_id);
+
+  // Acquire calls now waiting to be woken for work.
+  int waiting_acquires() const { return waiting_acquires_.load(); }
 
   // One maintenance pass: expires overdue leases, ends searches whose
   // trials are all finished (or all failed), marks searches no connected
@@ -194,6 +200,7 @@ class Scheduler {
   std::mutex wake_mu_;
   std::condition_variable wake_cv_;
   uint64_t wake_generation_ = 0;
+  std::atomic<int> waiting_acquires_{0};
 
   // Serializes strategy steps within this replica; the store serializes them
   // across replicas (AddTrials' expected count).

@@ -198,8 +198,9 @@ absl::Status TrialLifecycle::Fail(const LeaseRef& ref,
 
 void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
                                 std::optional<nas::v1::Trial> ended) {
-  // Its slot is free whatever follows.
-  scheduler_->WakeSome(1);
+  // The freed slot wakes a waiter only once a trial fills it (in
+  // RefillFreedSlots): woken before, the waiter would look, miss and wait
+  // again.
   // The search id, number and kind come from the store: the worker's
   // request does not carry them, and a worker must not be trusted to.
   absl::StatusOr<nas::v1::Trial> trial =
@@ -216,6 +217,7 @@ void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
     known.set_attempt(ref.attempt);
     known.set_worker_id(ref.worker_id);
     metrics_->TrialEnded(known);
+    scheduler_->WakeSome(1);  // to step the strategy for the freed slot
     return;
   }
   metrics_->TrialEnded(*trial);

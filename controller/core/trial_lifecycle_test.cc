@@ -4,7 +4,9 @@
 #include "controller/core/trial_lifecycle.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -43,8 +45,41 @@ class CountingStore : public ForwardingStore {
     ++touch_worker_calls;
     return ForwardingStore::TouchWorker(worker_id);
   }
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> LeaseTrial(
+      const std::string& worker_id, absl::Duration lease) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++lease_calls_;
+    }
+    leased_.notify_all();
+    return ForwardingStore::LeaseTrial(worker_id, lease);
+  }
+  // While `hold_adds` is set, a strategy step's write first waits (up to
+  // `hold`) for another LeaseTrial call: the one a premature wake makes.
+  absl::Status AddTrials(int64_t id, int expected_count,
+                         const std::vector<NewTrial>& trials) override {
+    if (hold_adds) {
+      std::unique_lock<std::mutex> lock(mu_);
+      const int before = lease_calls_;
+      leased_.wait_for(lock, absl::ToChronoMilliseconds(hold),
+                       [&] { return lease_calls_ != before; });
+    }
+    return ForwardingStore::AddTrials(id, expected_count, trials);
+  }
+  int lease_calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lease_calls_;
+  }
+
   std::atomic<int> get_search_calls{0};
   std::atomic<int> touch_worker_calls{0};
+  std::atomic<bool> hold_adds{false};
+  absl::Duration hold = absl::Milliseconds(500);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable leased_;
+  int lease_calls_ = 0;
 };
 
 Scheduler::Options SchedulerOptions(ControllerMetrics* metrics) {
@@ -189,6 +224,33 @@ TEST_F(TrialLifecycleTest, ACompletionProposesTheTrialForItsFreedSlot) {
   EXPECT_EQ(pending(), 1u);
   const nas::v1::TrialAssignment b = Acquire(worker);
   EXPECT_EQ(b.trial_number(), 1);
+}
+
+// A worker waiting for work is woken once the trial for the freed slot
+// exists, so its first look leases it. Woken when the slot freed, it looked
+// before the trial was added, missed and waited again.
+TEST_F(TrialLifecycleTest, AWaiterIsWokenOnlyOnceTheFreedSlotIsFilled) {
+  NewSearch("{max_trials: 3, parallelism: 1}");
+  const std::string first = Register("w1");
+  const std::string second = Register("w2");
+  const nas::v1::TrialAssignment a = Acquire(first);
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> waited;
+  std::thread waiter(
+      [&] { waited = lifecycle_.Acquire(second, absl::Seconds(30)); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (scheduler_.waiting_acquires() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(scheduler_.waiting_acquires(), 1) << "the second worker waits";
+  const int looks_before = counting_.lease_calls();
+  counting_.hold_adds = true;
+  ASSERT_TRUE(lifecycle_.Complete(Ref(a, first), Final(0.6)).ok());
+  waiter.join();
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  ASSERT_TRUE(waited->has_value()) << "the freed slot's trial was not leased";
+  EXPECT_EQ((*waited)->trial_number(), 1);
+  EXPECT_EQ(counting_.lease_calls() - looks_before, 1)
+      << "the waiter looked before the trial for the freed slot existed";
 }
 
 // Only the search that freed a slot steps: every running search's step on

@@ -13,7 +13,8 @@
 namespace nas::controller {
 
 // NotFound, naming the search, unless it exists.
-inline absl::Status CheckSearchExists(pqxx::work& tx, int64_t search_id) {
+inline absl::Status CheckSearchExists(pqxx::transaction_base& tx,
+                                      int64_t search_id) {
   if (tx.exec_params("SELECT 1 FROM searches WHERE id = $1", search_id)
           .empty()) {
     return absl::NotFoundError(

@@ -186,12 +186,12 @@ std::vector<absl::StatusOr<EpochAck>> PostgresStore::RecordEpochBatch(
   for (size_t i = 0; i < batch.size(); ++i) {
     if (answers[i].has_value()) {
       results.push_back(*std::move(answers[i]));
-    } else if (!written.ok() && !RetryAlone(written)) {
-      results.push_back(written);
+    } else if (written.ok()) {
+      results.push_back(RefusedEpoch(*batch[i], batch.size() > 1));
+    } else if (RetryAlone(written) && batch.size() > 1) {
+      results.push_back(RecordEpochBatch({batch[i]}).front());
     } else {
-      // Not this trial's current running lease, or written twice in one
-      // batch: the single path answers stop, stale or not found.
-      results.push_back(RecordEpochAlone(*batch[i]));
+      results.push_back(written);
     }
   }
   return results;
@@ -257,12 +257,14 @@ std::vector<absl::StatusOr<Completion>> PostgresStore::CompleteTrialBatch(
     std::map<int64_t, size_t> index_of;
     for (const pqxx::row& row : rows) {
       const int64_t id = row["id"].as<int64_t>();
-      ids.push_back(id);
-      index_of[id] = row["i"].as<size_t>() - 1;
+      const size_t index = row["i"].as<size_t>() - 1;
+      index_of[id] = index;
+      if (batch[index]->read_back) ids.push_back(id);
       const nas::v1::TrialKind kind = TrialKindFromName(row["kind"].c_str());
-      // As FinishTrial: a completed candidate that is not ranked (a score
-      // with inherited weights) uploaded only its state for resuming, which
-      // nothing resumes now. A TRAIN trial's upload is its final weights.
+      // A completed candidate that is not ranked (a score with inherited
+      // weights) uploaded only its state for resuming, which nothing
+      // resumes now. A TRAIN trial's upload is its final weights (the
+      // worker replaced its state), kept to be exported.
       if (IsEarlyStoppableKind(kind) && !spec::IsRankedKind(kind)) {
         states_to_drop.push_back(id);
       }
@@ -303,19 +305,12 @@ std::vector<absl::StatusOr<Completion>> PostgresStore::CompleteTrialBatch(
   for (size_t i = 0; i < batch.size(); ++i) {
     if (answers[i].has_value()) {
       results.push_back(*std::move(answers[i]));
-    } else if (!written.ok() && !RetryAlone(written)) {
-      results.push_back(written);
+    } else if (written.ok()) {
+      results.push_back(RefusedCompletion(*batch[i], batch.size() > 1));
+    } else if (RetryAlone(written) && batch.size() > 1) {
+      results.push_back(CompleteTrialBatch({batch[i]}).front());
     } else {
-      // A repeat, a stale lease or a finished trial, or a batch that failed:
-      // the single path says which.
-      const Request& request = *batch[i];
-      absl::StatusOr<bool> ended =
-          FinishTrial(request.ref, Ending::kComplete, &request.metrics, "");
-      if (!ended.ok()) {
-        results.push_back(ended.status());
-      } else {
-        results.push_back(Completion{*ended, std::nullopt});
-      }
+      results.push_back(written);
     }
   }
   return results;
@@ -459,6 +454,14 @@ std::vector<absl::StatusOr<bool>> PostgresStore::CompleteSearchBatch(
 absl::StatusOr<Completion> PostgresStore::CompleteTrialAndGet(
     const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
   return completions_.Submit(CompletionRequest{ref, metrics});
+}
+
+absl::StatusOr<bool> PostgresStore::CompleteTrial(
+    const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
+  absl::StatusOr<Completion> completion =
+      completions_.Submit(CompletionRequest{ref, metrics, /*read_back=*/false});
+  if (!completion.ok()) return completion.status();
+  return completion->ended;
 }
 
 }  // namespace nas::controller

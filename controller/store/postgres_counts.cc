@@ -37,7 +37,8 @@ constexpr char kFoldSql[] =
 
 }  // namespace
 
-int LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches) {
+int LoadCounts(pqxx::transaction_base& tx,
+               std::vector<nas::v1::Search>* searches) {
   if (searches->empty()) return 0;
   std::vector<int64_t> ids;
   std::map<int64_t, nas::v1::Search*> by_id;

@@ -83,8 +83,9 @@ absl::Status PostgresStore::Migrate() {
       [](pqxx::connection& c) -> absl::Status { return ApplyMigrations(c); });
 }
 
-absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
-                                           bool lock, bool counts) {
+absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::transaction_base& tx,
+                                           int64_t search_id, bool lock,
+                                           bool counts) {
   const pqxx::result rows = ExecPrepared(
       tx,
       SelectSearches(lock ? "WHERE s.id = $1 FOR UPDATE" : "WHERE s.id = $1"),
@@ -100,7 +101,8 @@ absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
   return std::move(one[0]);
 }
 
-void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials) {
+void LoadEpochs(pqxx::transaction_base& tx,
+                std::vector<nas::v1::Trial>* trials) {
   if (trials->empty()) return;
   std::vector<int64_t> ids;
   std::map<int64_t, nas::v1::Trial*> by_id;
@@ -162,9 +164,10 @@ absl::StatusOr<nas::v1::Search> PostgresStore::GetSearch(int64_t search_id) {
 
 absl::StatusOr<nas::v1::Search> PostgresStore::GetSearchWithoutCounts(
     int64_t search_id) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Search> {
-    return LoadSearch(tx, search_id, /*lock=*/false, /*counts=*/false);
-  });
+  return pool_.Read(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<nas::v1::Search> {
+        return LoadSearch(tx, search_id, /*lock=*/false, /*counts=*/false);
+      });
 }
 
 absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
@@ -201,8 +204,8 @@ absl::StatusOr<std::vector<nas::v1::Search>> PostgresStore::ListSearches(
 }
 
 absl::StatusOr<std::vector<int64_t>> PostgresStore::ListRunningSearchIds() {
-  return pool_.Transact(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<int64_t>> {
+  return pool_.Read(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::vector<int64_t>> {
         const pqxx::result rows = tx.exec(
             "SELECT id FROM searches WHERE state = 'RUNNING' ORDER BY id");
         std::vector<int64_t> ids;
@@ -354,8 +357,9 @@ absl::Status PostgresStore::TouchWorker(const std::string& worker_id) {
 
 absl::StatusOr<std::vector<LiveWorker>> PostgresStore::ListLiveWorkers(
     absl::Duration within) {
-  return pool_.Transact(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<LiveWorker>> {
+  return pool_.Read(
+      [&](pqxx::transaction_base& tx)
+          -> absl::StatusOr<std::vector<LiveWorker>> {
         const pqxx::result rows = ExecPrepared(
             tx,
             "SELECT id, name, estimator, capabilities IS NULL AS undeclared, "

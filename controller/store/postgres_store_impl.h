@@ -97,8 +97,8 @@ class PostgresStore final : public TrialStore {
   DatabaseStats database_stats() const override;
 
  private:
-  // How FinishTrial moves a RUNNING trial.
-  enum class Ending { kComplete, kFail, kStop };
+  // How FinishTrial moves a RUNNING trial (a completion is batched).
+  enum class Ending { kFail, kStop };
   // True when this call ended the trial, false for a repeat.
   absl::StatusOr<bool> FinishTrial(const LeaseRef& ref, Ending ending,
                                    const nas::v1::TrialMetrics* metrics,
@@ -108,9 +108,8 @@ class PostgresStore final : public TrialStore {
   // Group commit (postgres_batches.cc): leases, epoch reports and
   // completions of concurrent workers written by one transaction each, with
   // multi-row statements; for reports and completions their WHERE is the
-  // lease check. A report or completion whose lease does not match there
-  // (stale, stopped, a repeat) runs again alone on the paths below, which
-  // say exactly why.
+  // lease check. For a report or completion whose lease does not match
+  // there (stale, stopped, a repeat), Refused* say exactly why.
   struct EpochRequest {
     LeaseRef ref;
     nas::v1::EpochMetrics metrics;
@@ -119,6 +118,8 @@ class PostgresStore final : public TrialStore {
   struct CompletionRequest {
     LeaseRef ref;
     nas::v1::TrialMetrics metrics;
+    // Whether the caller wants the completed trial (CompleteTrialAndGet).
+    bool read_back = true;
   };
   struct LeaseRequest {
     std::string worker_id;
@@ -132,8 +133,14 @@ class PostgresStore final : public TrialStore {
       const std::vector<const EpochRequest*>& batch);
   std::vector<absl::StatusOr<Completion>> CompleteTrialBatch(
       const std::vector<const CompletionRequest*>& batch);
-  // One request in its own transaction.
-  absl::StatusOr<EpochAck> RecordEpochAlone(const EpochRequest& request);
+  // The answer to a request its batch's WHERE refused: the lease check's
+  // error, a stop, or (a repeat) what was recorded before. A request whose
+  // lease is current after all (twice in one batch) runs again as a batch
+  // of one when `may_retry`.
+  absl::StatusOr<EpochAck> RefusedEpoch(const EpochRequest& request,
+                                        bool may_retry);
+  absl::StatusOr<Completion> RefusedCompletion(const CompletionRequest& request,
+                                               bool may_retry);
   // CompleteSearchIfDone: which of the searches have no open trial, in one
   // statement; those go on to CompleteSearchLocked.
   std::vector<absl::StatusOr<bool>> CompleteSearchBatch(
@@ -154,12 +161,14 @@ class PostgresStore final : public TrialStore {
 
 // The search with its trial counts (unless !counts), optionally locking its
 // row. NotFound when there is no such search.
-absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::work& tx, int64_t search_id,
-                                           bool lock, bool counts = true);
+absl::StatusOr<nas::v1::Search> LoadSearch(pqxx::transaction_base& tx,
+                                           int64_t search_id, bool lock,
+                                           bool counts = true);
 // Fills counts and kind_counts of each search in `searches` from their
 // folded counts and deltas (postgres_counts.cc); returns how many deltas
 // it read.
-int LoadCounts(pqxx::work& tx, std::vector<nas::v1::Search>* searches);
+int LoadCounts(pqxx::transaction_base& tx,
+               std::vector<nas::v1::Search>* searches);
 // LoadCounts, and when it read many deltas, folds them (FoldCounts) and
 // commits `tx`, so that the next read is cheap again. For read-only
 // transactions.
@@ -179,7 +188,8 @@ absl::StatusOr<nas::v1::TrialAssignment> AssignmentFromRow(
     const pqxx::row& row, const nas::v1::SearchSpec& spec, int32_t attempt,
     absl::Duration lease);
 // Adds the epochs of each trial's current attempt.
-void LoadEpochs(pqxx::work& tx, std::vector<nas::v1::Trial>* trials);
+void LoadEpochs(pqxx::transaction_base& tx,
+                std::vector<nas::v1::Trial>* trials);
 
 }  // namespace nas::controller
 

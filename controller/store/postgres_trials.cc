@@ -122,6 +122,23 @@ absl::StatusOr<std::optional<EpochAck>> LockRunningLease(
   return RunningOrStop(*trial, ref, refused);
 }
 
+// The lease check of an ending to `target`: the locked trial when `ref`
+// may end it now; nullopt when this ending was already recorded (a
+// repeated report of the same attempt's outcome); the error otherwise.
+absl::StatusOr<std::optional<LockedTrial>> LockEnding(pqxx::work& tx,
+                                                      const LeaseRef& ref,
+                                                      const char* target) {
+  absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+  if (!trial.ok()) return trial.status();
+  if (trial->state == target) return std::nullopt;
+  if (trial->state != "RUNNING") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("trial ", ref.trial_id, " is ", trial->state,
+                     "; only a RUNNING trial can become ", target));
+  }
+  return std::optional<LockedTrial>(*std::move(trial));
+}
+
 // The schema's trials_task_check, said before the INSERT so the caller
 // learns which trial broke it.
 absl::Status CheckTaskFitsKind(const NewTrial& trial, size_t index) {
@@ -150,8 +167,9 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListTrials(
   for (nas::v1::TrialState state : states) {
     names.push_back(TrialStateName(state));
   }
-  return pool_.Transact(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Trial>> {
+  return pool_.Read(
+      [&](pqxx::transaction_base& tx)
+          -> absl::StatusOr<std::vector<nas::v1::Trial>> {
         absl::Status exists = CheckSearchExists(tx, search_id);
         if (!exists.ok()) return exists;
         if (limit <= 0) return std::vector<nas::v1::Trial>();
@@ -169,7 +187,8 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListTrials(
 }
 
 absl::StatusOr<nas::v1::Trial> PostgresStore::GetTrial(int64_t trial_id) {
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<nas::v1::Trial> {
+  return pool_.Read([&](pqxx::transaction_base& tx)
+                        -> absl::StatusOr<nas::v1::Trial> {
     absl::StatusOr<std::vector<nas::v1::Trial>> trials =
         TrialsFromRows(ExecPrepared(
             tx, SelectTrials("FROM trials t WHERE t.id = $1"), trial_id));
@@ -185,8 +204,9 @@ absl::StatusOr<nas::v1::Trial> PostgresStore::GetTrial(int64_t trial_id) {
 
 absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::BestTrials(
     int64_t search_id, int k) {
-  return pool_.Transact(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<nas::v1::Trial>> {
+  return pool_.Read(
+      [&](pqxx::transaction_base& tx)
+          -> absl::StatusOr<std::vector<nas::v1::Trial>> {
         absl::Status exists = CheckSearchExists(tx, search_id);
         if (!exists.ok()) return exists;
         if (k <= 0) return std::vector<nas::v1::Trial>();
@@ -359,33 +379,41 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
   return epochs_.Submit(EpochRequest{ref, metrics, *micros});
 }
 
-absl::StatusOr<EpochAck> PostgresStore::RecordEpochAlone(
-    const EpochRequest& request) {
-  const LeaseRef& ref = request.ref;
-  const nas::v1::EpochMetrics& metrics = request.metrics;
-  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<EpochAck> {
-    absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
-    if (!trial.ok()) return trial.status();
-    absl::StatusOr<std::optional<EpochAck>> ended =
-        RunningOrStop(*trial, ref, "it takes no more epochs");
-    if (!ended.ok()) return ended.status();
-    if (ended->has_value()) return **ended;
-    ExecPrepared0(
-        tx,
-        "INSERT INTO trial_epochs (trial_id, attempt, epoch, train_loss, "
-        "val_loss, val_accuracy, seconds) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (trial_id, attempt, epoch) DO NOTHING",
-        ref.trial_id, ref.attempt, metrics.epoch(),
-        Float8(metrics.train_loss()), Float8(metrics.val_loss()),
-        Float8(metrics.val_accuracy()), Float8(metrics.seconds()));
-    ExtendLease(tx, ref.trial_id, request.lease_micros);
-    tx.commit();
-    EpochAck ack;
-    ack.search_id = trial->search_id;
-    ack.trial_number = trial->number;
-    ack.kind = TrialKindFromName(trial->kind);
-    return ack;
-  });
+absl::StatusOr<EpochAck> PostgresStore::RefusedEpoch(
+    const EpochRequest& request, bool may_retry) {
+  absl::StatusOr<std::optional<EpochAck>> ended = pool_.Transact(
+      [&](pqxx::work& tx) -> absl::StatusOr<std::optional<EpochAck>> {
+        return LockRunningLease(tx, request.ref, "it takes no more epochs");
+      });
+  if (!ended.ok()) return ended.status();
+  if (ended->has_value()) return **ended;
+  // Still running under this lease: a second report of the trial in the
+  // same batch, which one UPDATE matches once.
+  if (!may_retry) {
+    return absl::InternalError(absl::StrCat(
+        "trial ", request.ref.trial_id,
+        ": the epoch report matched the running lease but was not written"));
+  }
+  return RecordEpochBatch({&request}).front();
+}
+
+absl::StatusOr<Completion> PostgresStore::RefusedCompletion(
+    const CompletionRequest& request, bool may_retry) {
+  absl::StatusOr<bool> running =
+      pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+        absl::StatusOr<std::optional<LockedTrial>> trial =
+            LockEnding(tx, request.ref, "COMPLETED");
+        if (!trial.ok()) return trial.status();
+        return trial->has_value();
+      });
+  if (!running.ok()) return running.status();
+  if (!*running) return Completion{false, std::nullopt};  // a repeat
+  if (!may_retry) {
+    return absl::InternalError(absl::StrCat(
+        "trial ", request.ref.trial_id,
+        ": the completion matched the running lease but was not written"));
+  }
+  return CompleteTrialBatch({&request}).front();
 }
 
 absl::StatusOr<EpochAck> PostgresStore::RenewLease(const LeaseRef& ref,
@@ -456,13 +484,6 @@ absl::StatusOr<nas::v1::TrialState> PostgresStore::ReleaseTrial(
   });
 }
 
-absl::StatusOr<bool> PostgresStore::CompleteTrial(
-    const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
-  absl::StatusOr<Completion> completion = CompleteTrialAndGet(ref, metrics);
-  if (!completion.ok()) return completion.status();
-  return completion->ended;
-}
-
 absl::StatusOr<bool> PostgresStore::FailTrial(const LeaseRef& ref,
                                               const std::string& reason) {
   return FinishTrial(ref, Ending::kFail, nullptr, reason);
@@ -490,7 +511,7 @@ absl::Status PostgresStore::SetTrialRung(const LeaseRef& ref, int32_t rung) {
 absl::StatusOr<std::vector<EpochReport>> PostgresStore::ListEpochReports(
     int64_t search_id) {
   using Result = absl::StatusOr<std::vector<EpochReport>>;
-  return pool_.Transact([&](pqxx::work& tx) -> Result {
+  return pool_.Read([&](pqxx::transaction_base& tx) -> Result {
     const pqxx::result rows = ExecPrepared(
         tx, CurveQuery("t.number, t.kind, ", "t.search_id = $1"), search_id);
     std::vector<EpochReport> reports;
@@ -510,52 +531,13 @@ absl::StatusOr<std::vector<EpochReport>> PostgresStore::ListEpochReports(
 absl::StatusOr<bool> PostgresStore::FinishTrial(
     const LeaseRef& ref, Ending ending, const nas::v1::TrialMetrics* metrics,
     const std::string& reason, std::optional<int32_t> rung) {
-  const char* target = ending == Ending::kComplete ? "COMPLETED"
-                       : ending == Ending::kFail   ? "FAILED"
-                                                   : "STOPPED";
+  const char* target = ending == Ending::kFail ? "FAILED" : "STOPPED";
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
-    absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+    absl::StatusOr<std::optional<LockedTrial>> trial =
+        LockEnding(tx, ref, target);
     if (!trial.ok()) return trial.status();
-    // A repeated report of the same attempt's outcome: already recorded.
-    if (trial->state == target) return false;
-    if (trial->state != "RUNNING") {
-      return absl::FailedPreconditionError(
-          absl::StrCat("trial ", ref.trial_id, " is ", trial->state,
-                       "; only a RUNNING trial can become ", target));
-    }
-    if (ending == Ending::kComplete) {
-      ExecPrepared0(
-          tx,
-          "UPDATE trials SET state = 'COMPLETED', val_accuracy = $2, "
-          "val_loss = $3, test_accuracy = $4, test_loss = $5, params = $6, "
-          "flops = $7, latency_ms = $8, train_seconds = $9, "
-          "zero_cost_score = $10, "
-          "lease_expires_at = NULL, finished_at = now() WHERE id = $1",
-          ref.trial_id,
-          // A metric the estimator did not measure is NULL, not 0.
-          metrics->has_val_accuracy()
-              ? std::optional(Float8(metrics->val_accuracy()))
-              : std::nullopt,
-          metrics->has_val_loss() ? std::optional(Float8(metrics->val_loss()))
-                                  : std::nullopt,
-          metrics->has_test_accuracy()
-              ? std::optional(Float8(metrics->test_accuracy()))
-              : std::nullopt,
-          metrics->has_test_loss() ? std::optional(Float8(metrics->test_loss()))
-                                   : std::nullopt,
-          metrics->has_params() ? std::optional(metrics->params())
-                                : std::nullopt,
-          metrics->has_flops() ? std::optional(metrics->flops()) : std::nullopt,
-          metrics->has_latency_ms()
-              ? std::optional(Float8(metrics->latency_ms()))
-              : std::nullopt,
-          metrics->has_train_seconds()
-              ? std::optional(Float8(metrics->train_seconds()))
-              : std::nullopt,
-          metrics->has_zero_cost_score()
-              ? std::optional(Float8(metrics->zero_cost_score()))
-              : std::nullopt);
-    } else if (ending == Ending::kStop) {
+    if (!trial->has_value()) return false;  // already recorded
+    if (ending == Ending::kStop) {
       // What the last epoch measured: validation only; the trial never
       // reached its test evaluation.
       ExecPrepared0(
@@ -587,13 +569,10 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
                        "WHERE id = $1"),
           ref.trial_id, target, ReasonLine(ref, reason, "failed"));
     }
-    const nas::v1::TrialKind kind = TrialKindFromName(trial->kind);
-    if (IsEarlyStoppableKind(kind) &&
-        !(ending == Ending::kComplete && spec::IsRankedKind(kind))) {
+    if (IsEarlyStoppableKind(TrialKindFromName((*trial)->kind))) {
       // Until they end, these trials upload only their training state for
-      // resuming (early stopping); once one ended nothing resumes it, so
-      // the bytes go. A completed TRAIN trial's upload is its final weights
-      // instead (the worker replaced the state), kept to be exported.
+      // resuming (early stopping); once one failed or stopped nothing
+      // resumes it, so the bytes go. (Completions: CompleteTrialBatch.)
       ExecPrepared0(
           tx, "DELETE FROM checkpoints WHERE trial_id = $1 AND version = 0",
           ref.trial_id);
