@@ -322,24 +322,11 @@ std::vector<PostgresStore::LeaseResult> PostgresStore::LeaseTrialBatch(
   std::vector<std::optional<nas::v1::TrialAssignment>> assigned(batch.size());
   const absl::Status leased =
       pool_.Transact([&](pqxx::work& tx) -> absl::Status {
-        std::vector<std::string> worker_ids;
-        for (const LeaseRequest* request : batch) {
-          worker_ids.push_back(request->worker_id);
-        }
         // Workers that declared the same capabilities may run the same trials:
         // one query per such group, usually one for the whole fleet.
-        const pqxx::result caps = ExecPrepared(
-            tx,
-            "SELECT q.i, w.capabilities::text AS caps FROM unnest($1::text[]) "
-            "WITH ORDINALITY AS q(id, i) LEFT JOIN workers w ON w.id = q.id "
-            "ORDER BY q.i",
-            QuotedArrayLiteral(worker_ids));
-        std::map<std::optional<std::string>, std::vector<size_t>> groups;
-        for (const pqxx::row& row : caps) {
-          std::optional<std::string> key;
-          if (!row["caps"].is_null()) key = row["caps"].c_str();
-          groups[key].push_back(row["i"].as<size_t>() - 1);
-        }
+        std::map<Capabilities, std::vector<size_t>> groups;
+        const std::vector<Capabilities> caps = CapabilitiesOf(tx, batch);
+        for (size_t i = 0; i < batch.size(); ++i) groups[caps[i]].push_back(i);
         // Trial rows by request index, each group leased before the next
         // looks: the next group's SKIP LOCKED does not skip rows this
         // transaction locked, only still-PENDING ones would be offered twice.
@@ -414,6 +401,46 @@ std::vector<PostgresStore::LeaseResult> PostgresStore::LeaseTrialBatch(
     }
   }
   return results;
+}
+
+std::vector<PostgresStore::Capabilities> PostgresStore::CapabilitiesOf(
+    pqxx::transaction_base& tx, const std::vector<const LeaseRequest*>& batch) {
+  std::vector<Capabilities> caps(batch.size());
+  std::vector<std::string> unknown;
+  std::vector<size_t> unknown_at;
+  {
+    std::lock_guard<std::mutex> lock(capabilities_mu_);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto it = capabilities_.find(batch[i]->worker_id);
+      if (it != capabilities_.end()) {
+        caps[i] = it->second;
+      } else {
+        unknown.push_back(batch[i]->worker_id);
+        unknown_at.push_back(i);
+      }
+    }
+  }
+  if (unknown.empty()) return caps;
+  const pqxx::result rows = ExecPrepared(
+      tx,
+      "SELECT q.i, w.id IS NOT NULL AS registered, "
+      "w.capabilities::text AS caps FROM unnest($1::text[]) "
+      "WITH ORDINALITY AS q(id, i) LEFT JOIN workers w ON w.id = q.id",
+      QuotedArrayLiteral(unknown));
+  std::lock_guard<std::mutex> lock(capabilities_mu_);
+  // A bound, not an eviction policy: each registration makes a new id, so
+  // ids of workers long gone pile up; they are read again if they return.
+  if (capabilities_.size() > 100000) capabilities_.clear();
+  for (const pqxx::row& row : rows) {
+    const size_t k = row["i"].as<size_t>() - 1;
+    if (!row["caps"].is_null()) caps[unknown_at[k]] = row["caps"].c_str();
+    // An unknown id is not remembered: it may be registered by the time it
+    // asks again (through another controller replica).
+    if (row["registered"].as<bool>()) {
+      capabilities_[unknown[k]] = caps[unknown_at[k]];
+    }
+  }
+  return caps;
 }
 
 std::vector<absl::StatusOr<bool>> PostgresStore::CompleteSearchBatch(

@@ -8,11 +8,13 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -289,6 +291,43 @@ TEST_F(PostgresBatchesTest, ALeaseBatchGivesEachWorkerOnlyTrialsItCanRun) {
     EXPECT_EQ(stored.worker_id(), workers[i]);
   }
   EXPECT_EQ(got, 3) << "every trial left went to a worker that can run it";
+}
+
+// A worker's capabilities never change, so leasing reads them once per
+// worker: with the workers table locked, known workers still lease, each
+// only what it can run.
+TEST_F(PostgresBatchesTest, LeasingReadsAWorkersCapabilitiesOnce) {
+  const int64_t search = NewSearch(4, 4);  // chain, Fashion-MNIST
+  absl::StatusOr<std::string> cifar =
+      store().RegisterWorker(ChainWorker("c", {nas::v1::DATASET_NAME_CIFAR10}));
+  absl::StatusOr<std::string> fashion = store().RegisterWorker(
+      ChainWorker("f", {nas::v1::DATASET_NAME_FASHION_MNIST}));
+  ASSERT_TRUE(cifar.ok() && fashion.ok());
+  using Leased = absl::StatusOr<std::optional<nas::v1::TrialAssignment>>;
+  auto lease = [&](const std::string& worker) {
+    return store().LeaseTrial(worker, absl::Seconds(30));
+  };
+  ASSERT_TRUE(lease(*cifar).ok());
+  ASSERT_TRUE(lease(*fashion).ok());
+
+  pqxx::connection holder(db().url());
+  pqxx::work hold(holder);
+  hold.exec("LOCK TABLE workers IN ACCESS EXCLUSIVE MODE");
+  std::future<std::pair<Leased, Leased>> leased =
+      std::async(std::launch::async, [&] {
+        Leased c = lease(*cifar);
+        return std::pair(std::move(c), lease(*fashion));
+      });
+  const bool waited_on_the_table =
+      leased.wait_for(std::chrono::seconds(20)) != std::future_status::ready;
+  hold.abort();
+  EXPECT_FALSE(waited_on_the_table) << "leasing read the workers table again";
+  auto [c, f] = leased.get();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->has_value()) << "a CIFAR-10 worker got a Fashion trial";
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_TRUE(f->has_value());
+  EXPECT_EQ((*f)->search_id(), search);
 }
 
 // Many workers at once, every answer checked against what was stored: the

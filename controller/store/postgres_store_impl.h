@@ -17,10 +17,13 @@
 #define NAS_CONTROLLER_STORE_POSTGRES_STORE_IMPL_H_
 
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "controller/store/group_commit.h"
 #include "controller/store/pg_pool.h"
 #include "controller/store/trial_store.h"
@@ -149,7 +152,19 @@ class PostgresStore final : public TrialStore {
   // all are finished.
   absl::StatusOr<bool> CompleteSearchLocked(int64_t search_id);
 
+  // Lease batches: the workers' declared capabilities (the text of their
+  // array; nullopt: none declared), each group of alike workers leased
+  // with one query. Read from the workers table once per worker: a
+  // worker's capabilities never change after it registered.
+  using Capabilities = std::optional<std::string>;
+  std::vector<Capabilities> CapabilitiesOf(
+      pqxx::transaction_base& tx,
+      const std::vector<const LeaseRequest*>& batch);
+
   PgPool pool_;
+  std::mutex capabilities_mu_;
+  std::map<std::string, Capabilities> capabilities_
+      ABSL_GUARDED_BY(capabilities_mu_);
   GroupCommitter<EpochRequest, absl::StatusOr<EpochAck>> epochs_;
   GroupCommitter<CompletionRequest, absl::StatusOr<Completion>> completions_;
   GroupCommitter<LeaseRequest, LeaseResult> leases_;
