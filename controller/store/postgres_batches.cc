@@ -146,7 +146,7 @@ DatabaseStats PostgresStore::database_stats() const {
 }
 
 std::vector<absl::StatusOr<EpochAck>> PostgresStore::RecordEpochBatch(
-    const std::vector<const EpochRequest*>& batch) {
+    const std::vector<const EpochRequest*>& batch, bool retry) {
   using Request = EpochRequest;
   std::vector<std::optional<absl::StatusOr<EpochAck>>> answers(batch.size());
   const absl::Status written = pool_.Transact([&](pqxx::work& tx) {
@@ -187,9 +187,9 @@ std::vector<absl::StatusOr<EpochAck>> PostgresStore::RecordEpochBatch(
     if (answers[i].has_value()) {
       results.push_back(*std::move(answers[i]));
     } else if (written.ok()) {
-      results.push_back(RefusedEpoch(*batch[i], batch.size() > 1));
-    } else if (RetryAlone(written) && batch.size() > 1) {
-      results.push_back(RecordEpochBatch({batch[i]}).front());
+      results.push_back(RefusedEpoch(*batch[i], retry));
+    } else if (RetryAlone(written) && retry) {
+      results.push_back(RecordEpochBatch({batch[i]}, /*retry=*/false).front());
     } else {
       results.push_back(written);
     }
@@ -198,7 +198,7 @@ std::vector<absl::StatusOr<EpochAck>> PostgresStore::RecordEpochBatch(
 }
 
 std::vector<absl::StatusOr<Completion>> PostgresStore::CompleteTrialBatch(
-    const std::vector<const CompletionRequest*>& batch) {
+    const std::vector<const CompletionRequest*>& batch, bool retry) {
   using Request = CompletionRequest;
   using M = nas::v1::TrialMetrics;
   std::vector<std::optional<Completion>> answers(batch.size());
@@ -306,9 +306,10 @@ std::vector<absl::StatusOr<Completion>> PostgresStore::CompleteTrialBatch(
     if (answers[i].has_value()) {
       results.push_back(*std::move(answers[i]));
     } else if (written.ok()) {
-      results.push_back(RefusedCompletion(*batch[i], batch.size() > 1));
-    } else if (RetryAlone(written) && batch.size() > 1) {
-      results.push_back(CompleteTrialBatch({batch[i]}).front());
+      results.push_back(RefusedCompletion(*batch[i], retry));
+    } else if (RetryAlone(written) && retry) {
+      results.push_back(
+          CompleteTrialBatch({batch[i]}, /*retry=*/false).front());
     } else {
       results.push_back(written);
     }

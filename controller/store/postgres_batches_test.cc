@@ -229,6 +229,31 @@ TEST_F(PostgresBatchesTest, AMixedCompletionBatchAnswersEachAsAlone) {
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
 }
 
+// One request the database refuses (a worker id that is not UTF-8) fails
+// its whole batch's statement; the others are then written one by one and
+// land, and only that request gets the error.
+TEST_F(PostgresBatchesTest, ABatchThatFailsAsAWholeIsRetriedRequestByRequest) {
+  NewSearch(3, 3);
+  const nas::v1::TrialAssignment locked = Lease("w-locked", kLease);
+  const nas::v1::TrialAssignment fine = Lease("w-fine", kLease);
+  absl::StatusOr<Completion> first, done, refused;
+  RunAsOneBatch(
+      locked.trial_id(), "completions",
+      [&] { first = store().CompleteTrialAndGet(Ref(locked, "w-locked"), {}); },
+      {[&] { done = store().CompleteTrialAndGet(Ref(fine, "w-fine"), {}); },
+       [&] {
+         refused = store().CompleteTrialAndGet(
+             LeaseRef{"w-\xff", fine.trial_id(), 1}, {});
+       }});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(first->ended);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->ended);
+  ASSERT_TRUE(done->trial.has_value());
+  EXPECT_EQ(done->trial->state(), nas::v1::TRIAL_STATE_COMPLETED);
+  EXPECT_FALSE(refused.ok());
+}
+
 nas::v1::RegisterWorkerRequest ChainWorker(
     const std::string& name, std::vector<nas::v1::DatasetName> data) {
   nas::v1::RegisterWorkerRequest worker;

@@ -132,10 +132,13 @@ class PostgresStore final : public TrialStore {
   using LeaseResult = absl::StatusOr<std::optional<nas::v1::TrialAssignment>>;
   std::vector<LeaseResult> LeaseTrialBatch(
       const std::vector<const LeaseRequest*>& batch);
+  // `retry`: whether a request that did not land (its batch failed as a
+  // whole, or the WHERE refused a lease that is current after all) may run
+  // once more, as a batch of one without retry.
   std::vector<absl::StatusOr<EpochAck>> RecordEpochBatch(
-      const std::vector<const EpochRequest*>& batch);
+      const std::vector<const EpochRequest*>& batch, bool retry = true);
   std::vector<absl::StatusOr<Completion>> CompleteTrialBatch(
-      const std::vector<const CompletionRequest*>& batch);
+      const std::vector<const CompletionRequest*>& batch, bool retry = true);
   // The answer to a request its batch's WHERE refused: the lease check's
   // error, a stop, or (a repeat) what was recorded before. A request whose
   // lease is current after all (twice in one batch) runs again as a batch

@@ -394,7 +394,7 @@ absl::StatusOr<EpochAck> PostgresStore::RefusedEpoch(
         "trial ", request.ref.trial_id,
         ": the epoch report matched the running lease but was not written"));
   }
-  return RecordEpochBatch({&request}).front();
+  return RecordEpochBatch({&request}, /*retry=*/false).front();
 }
 
 absl::StatusOr<Completion> PostgresStore::RefusedCompletion(
@@ -413,7 +413,7 @@ absl::StatusOr<Completion> PostgresStore::RefusedCompletion(
         "trial ", request.ref.trial_id,
         ": the completion matched the running lease but was not written"));
   }
-  return CompleteTrialBatch({&request}).front();
+  return CompleteTrialBatch({&request}, /*retry=*/false).front();
 }
 
 absl::StatusOr<EpochAck> PostgresStore::RenewLease(const LeaseRef& ref,
