@@ -150,6 +150,10 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   server->dashboard_ = std::make_unique<Dashboard>(server->store_.get());
   server->metrics_->CollectFrom(server->store_.get(),
                                 server->checkpoints_.get(), options.lease);
+  server->metrics_->CollectWaitingAcquires(
+      [scheduler = server->scheduler_.get()] {
+        return scheduler->waiting_acquires();
+      });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

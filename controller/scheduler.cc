@@ -196,15 +196,30 @@ absl::Status Scheduler::RefreshSnapshot(int64_t search_id,
                                         SearchContext* context) {
   SearchSnapshot& snapshot = context->snapshot;
   std::vector<TrialView>& views = snapshot.trials;
-  absl::StatusOr<std::vector<nas::v1::Trial>> trials = store_->ListTrials(
-      search_id, {}, context->reread_from - 1, spec.budget().max_trials());
-  if (!trials.ok()) return trials.status();
-  for (const nas::v1::Trial& trial : *trials) {
+  // Trials below reread_from, and the finished ones above it, never change;
+  // an unfinished one changes what a strategy sees of it only with its
+  // state. So the store sends only the trials in flight whose state moved
+  // on and the new ones: a refresh costs what changed, not what is in
+  // flight.
+  std::vector<SeenTrialState> in_flight;
+  for (size_t i = context->reread_from; i < views.size(); ++i) {
+    if (views[i].state == nas::v1::TRIAL_STATE_PENDING ||
+        views[i].state == nas::v1::TRIAL_STATE_RUNNING) {
+      in_flight.push_back({static_cast<int32_t>(i), views[i].state});
+    }
+  }
+  const bool from_scratch = views.empty();
+  absl::StatusOr<std::vector<nas::v1::Trial>> changed =
+      store_->ListChangedTrials(search_id,
+                                static_cast<int32_t>(views.size()) - 1,
+                                in_flight, spec.budget().max_trials());
+  if (!changed.ok()) return changed.status();
+  for (const nas::v1::Trial& trial : *changed) {
     const size_t number = static_cast<size_t>(trial.number());
     // A from-scratch search has only TRAIN trials, numbered from 0 without
     // gaps; anything else means the cache cannot be trusted: read afresh.
     if (trial.kind() != nas::v1::TRIAL_KIND_TRAIN || number > views.size()) {
-      if (context->reread_from == 0) {
+      if (from_scratch) {
         return absl::InternalError(
             absl::StrCat("search ", search_id, ": trial ", trial.number(),
                          " breaks the numbering of a from-scratch search"));

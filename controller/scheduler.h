@@ -158,7 +158,8 @@ class Scheduler {
     SearchSnapshot snapshot;
     std::unordered_set<std::string> keys;
     // Every trial numbered below this was finished when read, and finished
-    // trials never change: a refresh reads from here on.
+    // trials never change: a refresh watches the unfinished ones from here
+    // on.
     int32_t reread_from = 0;
   };
 
@@ -171,11 +172,11 @@ class Scheduler {
 
   absl::StatusOr<int> ReplenishSearch(int64_t search_id);
   // Brings context->snapshot up to the store's trials of a from-scratch
-  // search. Reads only the trials that can have changed since the last
-  // refresh (those from the oldest one then in flight on, new ones
-  // included), so that a step's cost does not grow with the search's
-  // history; the snapshot equals one read whole, so a restarted controller
-  // proposes what this one would.
+  // search. Reads only the trials that changed since the last refresh (new
+  // ones, and those then in flight whose state moved on:
+  // TrialStore::ListChangedTrials), so that a step's cost grows neither
+  // with the search's history nor with its parallelism; the snapshot equals
+  // one read whole, so a restarted controller proposes what this one would.
   absl::Status RefreshSnapshot(int64_t search_id,
                                const nas::v1::SearchSpec& spec,
                                SearchContext* context);

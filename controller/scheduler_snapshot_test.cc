@@ -1,8 +1,8 @@
 // The scheduler keeps each from-scratch search's strategy snapshot in step
 // with the store, reading only what can have changed. These tests hold it to
 // proposing exactly what a scheduler started afresh (which reads every trial)
-// proposes, whatever order trials finish in and whoever adds trials.
-// MemoryStore: no database needed.
+// proposes, whatever order trials finish in and whoever adds trials, on
+// every TrialStore (each reads what changed its own way).
 #include <memory>
 #include <optional>
 #include <set>
@@ -10,13 +10,17 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/time/clock.h"
-#include "controller/memory_store/memory_store.h"
 #include "controller/scheduler.h"
+#include "controller/store/store_test_util.h"
 #include "gtest/gtest.h"
 
 namespace nas::controller {
 namespace {
+
+using testing::AnyStoreTest;
+
+using SchedulerSnapshotTest = AnyStoreTest;
+INSTANTIATE_FOR_EVERY_STORE(SchedulerSnapshotTest);
 
 constexpr int kTrials = 60;
 constexpr int kParallelism = 6;
@@ -54,10 +58,10 @@ enum class Schedulers { kOneForTheWholeSearch, kAFreshOneEveryStep };
 
 // Runs a search with trials finishing out of order: the first trial stays
 // in flight until the end (a straggler), one in five fails, and the rest
-// finish oldest or newest first, in turn. Returns the architectures in trial-number order.
-std::vector<std::string> RunSearch(Schedulers schedulers) {
-  FakeClock clock;
-  MemoryStore store(&clock);
+// finish oldest or newest first, in turn. Returns the architectures in
+// trial-number order. Cancels the search at the end, so that the next one
+// in `store` runs alone.
+std::vector<std::string> RunSearch(TrialStore& store, Schedulers schedulers) {
   auto search = store.CreateSearch(EvolutionSpec(), "");
   EXPECT_TRUE(search.ok()) << search.status();
   if (!search.ok()) return {};
@@ -96,6 +100,7 @@ std::vector<std::string> RunSearch(Schedulers schedulers) {
     }
   }
   EXPECT_TRUE(straggler.has_value());
+  EXPECT_TRUE(store.CancelSearch(search->id()).ok());
   auto trials = store.ListTrials(search->id(), {}, -1, kTrials + 1);
   EXPECT_TRUE(trials.ok()) << trials.status();
   std::vector<std::string> architectures;
@@ -107,11 +112,11 @@ std::vector<std::string> RunSearch(Schedulers schedulers) {
   return architectures;
 }
 
-TEST(SchedulerSnapshotTest, ProposesWhatAFreshSchedulerWould) {
+TEST_P(SchedulerSnapshotTest, ProposesWhatAFreshSchedulerWould) {
   const std::vector<std::string> kept =
-      RunSearch(Schedulers::kOneForTheWholeSearch);
+      RunSearch(store(), Schedulers::kOneForTheWholeSearch);
   const std::vector<std::string> fresh =
-      RunSearch(Schedulers::kAFreshOneEveryStep);
+      RunSearch(store(), Schedulers::kAFreshOneEveryStep);
   ASSERT_EQ(kept.size(), static_cast<size_t>(kTrials));
   EXPECT_EQ(kept, fresh);
 }
@@ -119,9 +124,8 @@ TEST(SchedulerSnapshotTest, ProposesWhatAFreshSchedulerWould) {
 // Another replica adds a trial between this scheduler's steps, after the
 // point this scheduler's snapshot reads from: its next step sees that trial
 // and numbers its own after it.
-TEST(SchedulerSnapshotTest, SeesTrialsAnotherReplicaAdded) {
-  FakeClock clock;
-  MemoryStore store(&clock);
+TEST_P(SchedulerSnapshotTest, SeesTrialsAnotherReplicaAdded) {
+  TrialStore& store = this->store();
   nas::v1::SearchSpec spec = EvolutionSpec();
   spec.mutable_budget()->set_parallelism(1);
   auto search = store.CreateSearch(spec, "");

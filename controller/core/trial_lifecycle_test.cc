@@ -253,6 +253,42 @@ TEST_F(TrialLifecycleTest, AWaiterIsWokenOnlyOnceTheFreedSlotIsFilled) {
       << "the waiter looked before the trial for the freed slot existed";
 }
 
+// /metrics shows how many workers wait for work, as the scheduler counts
+// them (nas_acquires_waiting, read at each scrape).
+TEST_F(TrialLifecycleTest, WaitingWorkersAreAGauge) {
+  metrics_.CollectWaitingAcquires(
+      [this] { return scheduler_.waiting_acquires(); });
+  auto waiting = [&] {
+    std::istringstream text(registry_.Render());
+    std::string line;
+    while (std::getline(text, line)) {
+      if (line.rfind("nas_acquires_waiting ", 0) == 0) {
+        return std::stod(line.substr(line.find(' ') + 1));
+      }
+    }
+    ADD_FAILURE() << "no nas_acquires_waiting series";
+    return -1.0;
+  };
+  NewSearch("{max_trials: 2, parallelism: 1}");
+  const std::string first = Register("w1");
+  const std::string second = Register("w2");
+  const nas::v1::TrialAssignment a = Acquire(first);
+  EXPECT_EQ(waiting(), 0);
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> waited;
+  std::thread waiter(
+      [&] { waited = lifecycle_.Acquire(second, absl::Seconds(30)); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (scheduler_.waiting_acquires() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_EQ(scheduler_.waiting_acquires(), 1) << "the second worker waits";
+  EXPECT_EQ(waiting(), 1);
+  ASSERT_TRUE(lifecycle_.Complete(Ref(a, first), Final(0.6)).ok());
+  waiter.join();
+  ASSERT_TRUE(waited.ok() && waited->has_value());
+  EXPECT_EQ(waiting(), 0);
+}
+
 // Only the search that freed a slot steps: every running search's step on
 // every ending would cost each ending reads of all of them.
 TEST_F(TrialLifecycleTest, ACompletionStepsOnlyItsOwnSearch) {

@@ -78,6 +78,9 @@ class MemoryStore final : public TrialStore, public CheckpointStore {
   absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
       int64_t search_id, const std::vector<nas::v1::TrialState>& states,
       int32_t after_number, int limit) override;
+  absl::StatusOr<std::vector<nas::v1::Trial>> ListChangedTrials(
+      int64_t search_id, int32_t after_number,
+      const std::vector<SeenTrialState>& watched, int limit) override;
   absl::StatusOr<nas::v1::Trial> GetTrial(int64_t trial_id) override;
   absl::StatusOr<std::vector<nas::v1::Trial>> BestTrials(int64_t search_id,
                                                          int k) override;

@@ -236,6 +236,46 @@ absl::StatusOr<std::vector<nas::v1::Trial>> MemoryStore::ListTrials(
   return trials;
 }
 
+absl::StatusOr<std::vector<nas::v1::Trial>> MemoryStore::ListChangedTrials(
+    int64_t search_id, int32_t after_number,
+    const std::vector<SeenTrialState>& watched, int limit) {
+  absl::MutexLock lock(&mu_);
+  const SearchRow* search = FindSearch(search_id);
+  if (search == nullptr) return SearchNotFound(search_id);
+  const int64_t size = static_cast<int64_t>(search->trial_ids.size());
+  std::vector<int32_t> numbers;
+  for (const SeenTrialState& seen : watched) {
+    if (seen.number < 0 || seen.number > after_number || seen.number >= size) {
+      continue;  // unknown, or listed below as new
+    }
+    if (trials_.at(search->trial_ids[seen.number]).state != seen.state) {
+      numbers.push_back(seen.number);
+    }
+  }
+  std::sort(numbers.begin(), numbers.end());
+  for (int64_t number = std::max<int64_t>(int64_t{after_number} + 1, 0);
+       number < size; ++number) {
+    numbers.push_back(static_cast<int32_t>(number));
+  }
+  if (limit < 0) limit = 0;
+  if (numbers.size() > static_cast<size_t>(limit)) numbers.resize(limit);
+  // Only what TrialOutlineFromRow reads (controller/store/proto_rows.cc).
+  std::vector<nas::v1::Trial> trials;
+  for (int32_t number : numbers) {
+    const TrialRow& row = trials_.at(search->trial_ids[number]);
+    nas::v1::Trial& trial = trials.emplace_back();
+    trial.set_id(row.id);
+    trial.set_search_id(row.search_id);
+    trial.set_number(row.number);
+    trial.set_state(row.state);
+    trial.set_kind(row.kind);
+    *trial.mutable_architecture()->mutable_choices() =
+        row.architecture.choices();
+    if (HasAnyMetric(row.metrics)) *trial.mutable_metrics() = row.metrics;
+  }
+  return trials;
+}
+
 absl::StatusOr<nas::v1::Trial> MemoryStore::GetTrial(int64_t trial_id) {
   absl::MutexLock lock(&mu_);
   const TrialRow* trial = FindTrial(trial_id);

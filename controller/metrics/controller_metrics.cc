@@ -80,6 +80,13 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
           "nas_workers_connected",
           "Workers seen within one lease length, by estimator.",
           {"estimator"})),
+      acquires_waiting_(registry
+                            ->AddGauge("nas_acquires_waiting",
+                                       "AcquireTrial calls waiting for work "
+                                       "to be added or freed, read at scrape "
+                                       "time: workers idle for want of "
+                                       "trials.")
+                            .With({})),
       db_connections_(registry->AddCounter(
           "nas_database_connections_opened_total",
           "PostgreSQL connections opened, by pool: the first ones, then "
@@ -164,6 +171,12 @@ void ControllerMetrics::CollectFrom(TrialStore* store,
         CatchUp(db_batched_requests_.With({pool, op}), batching.requests);
       }
     }
+  });
+}
+
+void ControllerMetrics::CollectWaitingAcquires(std::function<int()> waiting) {
+  registry_->AddCollector([this, waiting = std::move(waiting)] {
+    acquires_waiting_.Set(static_cast<double>(waiting()));
   });
 }
 

@@ -6,6 +6,7 @@
 #ifndef NAS_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
 #define NAS_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -33,6 +34,12 @@ class ControllerMetrics {
   void CollectFrom(TrialStore* store, CheckpointStore* checkpoints,
                    absl::Duration lease);
 
+  // Reads `waiting` at every scrape for nas_acquires_waiting: the
+  // AcquireTrial calls waiting to be woken for work
+  // (Scheduler::waiting_acquires). `waiting` must stay callable until the
+  // registry's last Render.
+  void CollectWaitingAcquires(std::function<int()> waiting);
+
   void TrialLeased(const nas::v1::TrialAssignment& assignment);
   // `trial` as stored after it ended: its state, kind, worker and times.
   void TrialEnded(const nas::v1::Trial& trial);
@@ -53,6 +60,7 @@ class ControllerMetrics {
   metrics::Family<metrics::Gauge>& search_trials_;
   metrics::Gauge& searches_running_;
   metrics::Family<metrics::Gauge>& workers_connected_;
+  metrics::Gauge& acquires_waiting_;
   metrics::Family<metrics::Counter>& db_connections_;
   metrics::Family<metrics::Counter>& db_errors_;
   metrics::Family<metrics::Counter>& db_batches_;

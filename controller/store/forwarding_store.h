@@ -65,6 +65,11 @@ class ForwardingStore : public TrialStore {
       int32_t after_number, int limit) override {
     return inner_->ListTrials(id, states, after_number, limit);
   }
+  absl::StatusOr<std::vector<nas::v1::Trial>> ListChangedTrials(
+      int64_t id, int32_t after_number,
+      const std::vector<SeenTrialState>& watched, int limit) override {
+    return inner_->ListChangedTrials(id, after_number, watched, limit);
+  }
   absl::StatusOr<nas::v1::Trial> GetTrial(int64_t id) override {
     return inner_->GetTrial(id);
   }

@@ -254,6 +254,41 @@ TEST_F(PostgresBatchesTest, ABatchThatFailsAsAWholeIsRetriedRequestByRequest) {
   EXPECT_FALSE(refused.ok());
 }
 
+// The reports a batch refused are explained by a plain read of the trial:
+// another transaction's lock on its row (a lease check, a batch writing
+// it) does not hold them up.
+TEST_F(PostgresBatchesTest, ARefusalIsExplainedWithoutWaitingForTheRowLock) {
+  NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w", kLease);
+  nas::v1::TrialMetrics metrics;
+  metrics.set_val_accuracy(0.5);
+  ASSERT_TRUE(store().CompleteTrial(Ref(a, "w"), metrics).value_or(false));
+
+  pqxx::connection holder(db().url());
+  auto hold = std::make_unique<pqxx::work>(holder);
+  hold->exec("SELECT 1 FROM trials WHERE id = " + std::to_string(a.trial_id()) +
+             " FOR UPDATE");
+  auto repeat = std::async(std::launch::async, [&] {
+    return store().CompleteTrial(Ref(a, "w"), metrics);
+  });
+  auto late_epoch = std::async(std::launch::async, [&] {
+    return store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.5), kLease);
+  });
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const bool answered =
+      repeat.wait_until(deadline) == std::future_status::ready &&
+      late_epoch.wait_until(deadline) == std::future_status::ready;
+  hold->abort();  // lets a call that waited for the lock finish
+  EXPECT_TRUE(answered) << "a refusal waited for another transaction's lock";
+  const absl::StatusOr<bool> repeated = repeat.get();
+  ASSERT_TRUE(repeated.ok()) << repeated.status();
+  EXPECT_FALSE(*repeated) << "a repeat of the completion";
+  const absl::StatusOr<EpochAck> epoch = late_epoch.get();
+  EXPECT_EQ(epoch.status().code(), absl::StatusCode::kFailedPrecondition)
+      << epoch.status();
+}
+
 nas::v1::RegisterWorkerRequest ChainWorker(
     const std::string& name, std::vector<nas::v1::DatasetName> data) {
   nas::v1::RegisterWorkerRequest worker;

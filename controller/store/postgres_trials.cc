@@ -1,4 +1,5 @@
 // PostgresStore: trials and leases.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -43,7 +44,7 @@ std::string AppendReason(const std::string& line) {
                       " ELSE reason || E'\\n' || ", line, " END");
 }
 
-// A trial row locked for a lease check.
+// A trial row read for a lease check.
 struct LockedTrial {
   std::string state;
   int32_t attempt = 0;
@@ -53,13 +54,28 @@ struct LockedTrial {
   std::string kind;
 };
 
-// Locks trial ref.trial_id and checks that `ref` is its current lease.
+// How a lease check reads the trial's row.
+enum class RowLock {
+  // FOR UPDATE: the caller goes on to write the row in the same
+  // transaction, so the row must not change under it.
+  kForUpdate,
+  // A plain read (no transaction needed), for a check that only explains
+  // why a batch's WHERE refused a lease (AnswerRefused): it writes nothing
+  // and need not wait for another writer of the row.
+  kNone,
+};
+
+// Reads trial ref.trial_id and checks that `ref` is its current lease.
 // NotFound for an unknown trial, FailedPrecondition for a stale lease.
-absl::StatusOr<LockedTrial> LockLease(pqxx::work& tx, const LeaseRef& ref) {
+absl::StatusOr<LockedTrial> CheckLease(pqxx::transaction_base& tx,
+                                       const LeaseRef& ref, RowLock lock) {
   const pqxx::result rows = ExecPrepared(
       tx,
-      "SELECT state, attempt, coalesce(worker_id, '') AS worker_id, "
-      "search_id, number, kind FROM trials WHERE id = $1 FOR UPDATE",
+      lock == RowLock::kForUpdate
+          ? "SELECT state, attempt, coalesce(worker_id, '') AS worker_id, "
+            "search_id, number, kind FROM trials WHERE id = $1 FOR UPDATE"
+          : "SELECT state, attempt, coalesce(worker_id, '') AS worker_id, "
+            "search_id, number, kind FROM trials WHERE id = $1",
       ref.trial_id);
   if (rows.empty()) {
     return absl::NotFoundError(
@@ -81,6 +97,11 @@ absl::StatusOr<LockedTrial> LockLease(pqxx::work& tx, const LeaseRef& ref) {
         ")"));
   }
   return trial;
+}
+
+// CheckLease that locks the row, for a transaction that writes it.
+absl::StatusOr<LockedTrial> LockLease(pqxx::work& tx, const LeaseRef& ref) {
+  return CheckLease(tx, ref, RowLock::kForUpdate);
 }
 
 std::string SelectTrials(const char* from_where_order) {
@@ -115,20 +136,21 @@ absl::StatusOr<std::optional<EpochAck>> RunningOrStop(
   return std::optional<EpochAck>();
 }
 
-absl::StatusOr<std::optional<EpochAck>> LockRunningLease(
-    pqxx::work& tx, const LeaseRef& ref, const char* refused) {
-  absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+absl::StatusOr<std::optional<EpochAck>> CheckRunningLease(
+    pqxx::transaction_base& tx, const LeaseRef& ref, const char* refused,
+    RowLock lock) {
+  absl::StatusOr<LockedTrial> trial = CheckLease(tx, ref, lock);
   if (!trial.ok()) return trial.status();
   return RunningOrStop(*trial, ref, refused);
 }
 
-// The lease check of an ending to `target`: the locked trial when `ref`
-// may end it now; nullopt when this ending was already recorded (a
-// repeated report of the same attempt's outcome); the error otherwise.
-absl::StatusOr<std::optional<LockedTrial>> LockEnding(pqxx::work& tx,
-                                                      const LeaseRef& ref,
-                                                      const char* target) {
-  absl::StatusOr<LockedTrial> trial = LockLease(tx, ref);
+// The lease check of an ending to `target`: the trial when `ref` may end
+// it now; nullopt when this ending was already recorded (a repeated report
+// of the same attempt's outcome); the error otherwise.
+absl::StatusOr<std::optional<LockedTrial>> CheckEnding(
+    pqxx::transaction_base& tx, const LeaseRef& ref, const char* target,
+    RowLock lock) {
+  absl::StatusOr<LockedTrial> trial = CheckLease(tx, ref, lock);
   if (!trial.ok()) return trial.status();
   if (trial->state == target) return std::nullopt;
   if (trial->state != "RUNNING") {
@@ -137,6 +159,38 @@ absl::StatusOr<std::optional<LockedTrial>> LockEnding(pqxx::work& tx,
                      "; only a RUNNING trial can become ", target));
   }
   return std::optional<LockedTrial>(*std::move(trial));
+}
+
+// The answer to a request that its batch's WHERE refused (RefusedEpoch,
+// RefusedCompletion): `explain(tx)` reads the trial and returns the answer
+// (the lease check's error, a stop, a repeat), or nullopt when the lease is
+// current after all: the request was twice in its batch, which one UPDATE
+// matches once. Such a request runs again through `again` (a batch of
+// one) when `may_retry`; otherwise it is an internal error naming `what`.
+//
+// A plain read suffices, without a transaction or FOR UPDATE: the batch
+// refused the lease against a committed row, and a lease that is not
+// current never becomes current again (each lease raises the attempt; an
+// ended attempt never runs again), so any later committed row explains the
+// refusal as well; waiting for a concurrent writer's commit would change
+// no answer's kind, only which later state a stale lease's message names.
+// Nothing is written on its word: a retry runs its own lease check.
+template <typename Answer, typename Explain, typename Again>
+absl::StatusOr<Answer> AnswerRefused(PgPool& pool, const LeaseRef& ref,
+                                     const char* what, bool may_retry,
+                                     Explain explain, Again again) {
+  absl::StatusOr<std::optional<Answer>> answer = pool.Read(
+      [&](pqxx::transaction_base& tx) -> absl::StatusOr<std::optional<Answer>> {
+        return explain(tx);
+      });
+  if (!answer.ok()) return answer.status();
+  if (answer->has_value()) return **answer;
+  if (!may_retry) {
+    return absl::InternalError(
+        absl::StrCat("trial ", ref.trial_id, ": the ", what,
+                     " matched the running lease but was not written"));
+  }
+  return again();
 }
 
 // The schema's trials_task_check, said before the INSERT so the caller
@@ -184,6 +238,48 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListTrials(
         if (trials.ok()) LoadEpochs(tx, &*trials);
         return trials;
       });
+}
+
+absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListChangedTrials(
+    int64_t search_id, int32_t after_number,
+    const std::vector<SeenTrialState>& watched, int limit) {
+  std::vector<int64_t> numbers;
+  std::vector<std::string> states;
+  for (const SeenTrialState& seen : watched) {
+    numbers.push_back(seen.number);
+    states.push_back(TrialStateName(seen.state));
+  }
+  // One statement, so that a strategy step's refresh costs one round trip:
+  // the search's row says whether it exists (no trial: one row of NULLs),
+  // and each part reaches its trials through the (search_id, number) index.
+  static const std::string kSql = absl::StrCat(
+      "SELECT c.* FROM searches s LEFT JOIN LATERAL (SELECT ",
+      kTrialOutlineColumns,
+      " FROM trials t WHERE t.search_id = s.id AND t.number > $2 "
+      "UNION ALL SELECT ",
+      kTrialOutlineColumns,
+      " FROM unnest($3::integer[], $4::text[]) AS k(number, state) "
+      "JOIN trials t ON t.search_id = s.id AND t.number = k.number "
+      "WHERE t.number <= $2 AND t.state <> k.state "
+      "ORDER BY number LIMIT $5) c ON true WHERE s.id = $1 ORDER BY c.number");
+  return pool_.Read([&](pqxx::transaction_base& tx)
+                        -> absl::StatusOr<std::vector<nas::v1::Trial>> {
+    const pqxx::result rows = ExecPrepared(
+        tx, kSql, search_id, after_number, Int64ArrayLiteral(numbers),
+        TextArrayLiteral(states), std::max(limit, 0));
+    if (rows.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("search ", search_id, " not found"));
+    }
+    std::vector<nas::v1::Trial> trials;
+    for (const pqxx::row& row : rows) {
+      if (row["id"].is_null()) continue;  // a search without changes
+      absl::StatusOr<nas::v1::Trial> trial = TrialOutlineFromRow(row);
+      if (!trial.ok()) return trial.status();
+      trials.push_back(*std::move(trial));
+    }
+    return trials;
+  });
 }
 
 absl::StatusOr<nas::v1::Trial> PostgresStore::GetTrial(int64_t trial_id) {
@@ -381,39 +477,28 @@ absl::StatusOr<EpochAck> PostgresStore::RecordEpoch(
 
 absl::StatusOr<EpochAck> PostgresStore::RefusedEpoch(
     const EpochRequest& request, bool may_retry) {
-  absl::StatusOr<std::optional<EpochAck>> ended = pool_.Transact(
-      [&](pqxx::work& tx) -> absl::StatusOr<std::optional<EpochAck>> {
-        return LockRunningLease(tx, request.ref, "it takes no more epochs");
-      });
-  if (!ended.ok()) return ended.status();
-  if (ended->has_value()) return **ended;
-  // Still running under this lease: a second report of the trial in the
-  // same batch, which one UPDATE matches once.
-  if (!may_retry) {
-    return absl::InternalError(absl::StrCat(
-        "trial ", request.ref.trial_id,
-        ": the epoch report matched the running lease but was not written"));
-  }
-  return RecordEpochBatch({&request}, /*retry=*/false).front();
+  return AnswerRefused<EpochAck>(
+      pool_, request.ref, "epoch report", may_retry,
+      [&](pqxx::transaction_base& tx) {
+        return CheckRunningLease(tx, request.ref, "it takes no more epochs",
+                                 RowLock::kNone);
+      },
+      [&] { return RecordEpochBatch({&request}, /*retry=*/false).front(); });
 }
 
 absl::StatusOr<Completion> PostgresStore::RefusedCompletion(
     const CompletionRequest& request, bool may_retry) {
-  absl::StatusOr<bool> running =
-      pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
-        absl::StatusOr<std::optional<LockedTrial>> trial =
-            LockEnding(tx, request.ref, "COMPLETED");
-        if (!trial.ok()) return trial.status();
-        return trial->has_value();
-      });
-  if (!running.ok()) return running.status();
-  if (!*running) return Completion{false, std::nullopt};  // a repeat
-  if (!may_retry) {
-    return absl::InternalError(absl::StrCat(
-        "trial ", request.ref.trial_id,
-        ": the completion matched the running lease but was not written"));
-  }
-  return CompleteTrialBatch({&request}, /*retry=*/false).front();
+  return AnswerRefused<Completion>(
+      pool_, request.ref, "completion", may_retry,
+      [&](pqxx::transaction_base& tx)
+          -> absl::StatusOr<std::optional<Completion>> {
+        absl::StatusOr<std::optional<LockedTrial>> running =
+            CheckEnding(tx, request.ref, "COMPLETED", RowLock::kNone);
+        if (!running.ok()) return running.status();
+        if (running->has_value()) return std::nullopt;  // current after all
+        return Completion{false, std::nullopt};         // a repeat
+      },
+      [&] { return CompleteTrialBatch({&request}, /*retry=*/false).front(); });
 }
 
 absl::StatusOr<EpochAck> PostgresStore::RenewLease(const LeaseRef& ref,
@@ -421,8 +506,8 @@ absl::StatusOr<EpochAck> PostgresStore::RenewLease(const LeaseRef& ref,
   absl::StatusOr<int64_t> micros = LeaseMicros(lease);
   if (!micros.ok()) return micros.status();
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<EpochAck> {
-    absl::StatusOr<std::optional<EpochAck>> ended =
-        LockRunningLease(tx, ref, "its lease cannot be renewed");
+    absl::StatusOr<std::optional<EpochAck>> ended = CheckRunningLease(
+        tx, ref, "its lease cannot be renewed", RowLock::kForUpdate);
     if (!ended.ok()) return ended.status();
     if (ended->has_value()) return **ended;
     ExtendLease(tx, ref.trial_id, *micros);
@@ -498,7 +583,7 @@ absl::StatusOr<bool> PostgresStore::StopTrial(
 absl::Status PostgresStore::SetTrialRung(const LeaseRef& ref, int32_t rung) {
   return pool_.Transact([&](pqxx::work& tx) -> absl::Status {
     absl::StatusOr<std::optional<EpochAck>> ended =
-        LockRunningLease(tx, ref, "its rung is final");
+        CheckRunningLease(tx, ref, "its rung is final", RowLock::kForUpdate);
     if (!ended.ok()) return ended.status();
     if (ended->has_value()) return absl::OkStatus();  // ended meanwhile
     ExecPrepared0(tx, "UPDATE trials SET rung = $2 WHERE id = $1", ref.trial_id,
@@ -534,7 +619,7 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
   const char* target = ending == Ending::kFail ? "FAILED" : "STOPPED";
   return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
     absl::StatusOr<std::optional<LockedTrial>> trial =
-        LockEnding(tx, ref, target);
+        CheckEnding(tx, ref, target, RowLock::kForUpdate);
     if (!trial.ok()) return trial.status();
     if (!trial->has_value()) return false;  // already recorded
     if (ending == Ending::kStop) {

@@ -81,6 +81,11 @@ const char kTrialColumns[] =
     NAS_MICROS("t.started_at") " AS started_us, "
     NAS_MICROS("t.finished_at") " AS finished_us";
 
+const char kTrialOutlineColumns[] =
+    "t.id, t.search_id, t.number, t.state, t.kind, t.arch_choices, "
+    "t.val_accuracy, t.val_loss, t.test_accuracy, t.test_loss, t.params, "
+    "t.flops, t.latency_ms, t.train_seconds, t.zero_cost_score";
+
 #undef NAS_MICROS
 
 std::string CurveQuery(const char* extra_columns, const char* where) {
@@ -294,22 +299,20 @@ absl::StatusOr<nas::v1::Search> SearchFromRow(const pqxx::row& row) {
   return search;
 }
 
-absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
+namespace {
+
+// The columns both TrialFromRow and TrialOutlineFromRow read.
+absl::StatusOr<nas::v1::Trial> TrialOutline(const pqxx::row& row) {
   nas::v1::Trial trial;
   trial.set_id(row["id"].as<int64_t>());
   trial.set_search_id(row["search_id"].as<int64_t>());
   trial.set_number(row["number"].as<int32_t>());
   trial.set_state(TrialStateFromName(row["state"].c_str()));
   trial.set_kind(TrialKindFromName(row["kind"].c_str()));
-  trial.mutable_architecture()->set_text(row["arch_text"].c_str());
   absl::Status parsed =
       ParseIntArray(row["arch_choices"].c_str(),
                     trial.mutable_architecture()->mutable_choices());
   if (!parsed.ok()) return parsed;
-  parsed = FromJson(row["budget"].c_str(), trial.mutable_budget());
-  if (!parsed.ok()) return parsed;
-  trial.set_attempt(row["attempt"].as<int32_t>());
-  trial.set_worker_id(row["worker_id"].c_str());
   // Final metrics exist once a trial completed; a NULL column is a metric
   // its estimator did not measure, and stays unset.
   const char* metric_columns[] = {
@@ -346,18 +349,36 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
       m->set_zero_cost_score(row["zero_cost_score"].as<double>());
     }
   }
-  trial.set_reason(row["reason"].c_str());
+  return trial;
+}
+
+}  // namespace
+
+absl::StatusOr<nas::v1::Trial> TrialOutlineFromRow(const pqxx::row& row) {
+  return TrialOutline(row);
+}
+
+absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {
+  absl::StatusOr<nas::v1::Trial> trial = TrialOutline(row);
+  if (!trial.ok()) return trial;
+  trial->mutable_architecture()->set_text(row["arch_text"].c_str());
+  absl::Status parsed =
+      FromJson(row["budget"].c_str(), trial->mutable_budget());
+  if (!parsed.ok()) return parsed;
+  trial->set_attempt(row["attempt"].as<int32_t>());
+  trial->set_worker_id(row["worker_id"].c_str());
+  trial->set_reason(row["reason"].c_str());
   if (!row["task"].is_null()) {
-    parsed = FromJson(row["task"].c_str(), trial.mutable_task());
+    parsed = FromJson(row["task"].c_str(), trial->mutable_task());
     if (!parsed.ok()) return parsed;
   }
-  if (!row["rung"].is_null()) trial.set_rung(row["rung"].as<int32_t>());
-  SetTimestamp(row["created_us"], trial.mutable_created_at());
+  if (!row["rung"].is_null()) trial->set_rung(row["rung"].as<int32_t>());
+  SetTimestamp(row["created_us"], trial->mutable_created_at());
   if (!row["started_us"].is_null()) {
-    SetTimestamp(row["started_us"], trial.mutable_started_at());
+    SetTimestamp(row["started_us"], trial->mutable_started_at());
   }
   if (!row["finished_us"].is_null()) {
-    SetTimestamp(row["finished_us"], trial.mutable_finished_at());
+    SetTimestamp(row["finished_us"], trial->mutable_finished_at());
   }
   return trial;
 }

@@ -81,10 +81,17 @@ extern const char kSearchColumns[];
 // Columns of trials (alias t) that TrialFromRow reads.
 extern const char kTrialColumns[];
 
+// Columns of trials (alias t) that TrialOutlineFromRow reads: what a
+// strategy reads of a trial (TrialStore::ListChangedTrials).
+extern const char kTrialOutlineColumns[];
+
 // A search from a row selected with kSearchColumns; counts left empty.
 absl::StatusOr<nas::v1::Search> SearchFromRow(const pqxx::row& row);
 // A trial from a row selected with kTrialColumns; epochs left empty.
 absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row);
+// A trial from a row selected with kTrialOutlineColumns: id, search_id,
+// number, kind, state, architecture.choices and metrics; nothing else.
+absl::StatusOr<nas::v1::Trial> TrialOutlineFromRow(const pqxx::row& row);
 // One trial_epochs row (columns epoch, train_loss, val_loss, val_accuracy,
 // seconds).
 nas::v1::EpochMetrics EpochFromRow(const pqxx::row& row);

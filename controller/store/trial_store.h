@@ -97,6 +97,12 @@ struct EpochReport {
   nas::v1::EpochMetrics metrics;
 };
 
+// A trial's state as a caller last read it (ListChangedTrials).
+struct SeenTrialState {
+  int32_t number = 0;
+  nas::v1::TrialState state = nas::v1::TRIAL_STATE_UNSPECIFIED;
+};
+
 // A worker registered recently, as the scheduler sees it.
 struct LiveWorker {
   std::string id;
@@ -191,6 +197,22 @@ class TrialStore {
   virtual absl::StatusOr<std::vector<nas::v1::Trial>> ListTrials(
       int64_t search_id, const std::vector<nas::v1::TrialState>& states,
       int32_t after_number, int limit) = 0;
+  // What changed since a caller that keeps a copy of a search's trials
+  // (the scheduler's strategy snapshot) last read them: every trial numbered
+  // above `after_number`, and each trial named in `watched` whose state is
+  // no longer the one given there, in number order, at most `limit`. Each
+  // carries only what a strategy reads of it: id, search_id, number, kind,
+  // state, architecture.choices and metrics (no text, budget, task, reason,
+  // times or epochs), which saves reading and decoding the rest. Since
+  // finished trials never change and nothing else a strategy reads of an
+  // unfinished one changes without its state, a copy of trials 0 to
+  // after_number updated with the result holds what a fresh ListTrials read
+  // would show of those fields, when `watched` names every unfinished trial
+  // of the copy. NotFound for an unknown search. REQUIRES: the numbers in
+  // `watched` are distinct.
+  virtual absl::StatusOr<std::vector<nas::v1::Trial>> ListChangedTrials(
+      int64_t search_id, int32_t after_number,
+      const std::vector<SeenTrialState>& watched, int limit) = 0;
   // One trial with its learning curve: the epoch metrics of its current
   // attempt, preceded, when that attempt resumed from a saved state, by the
   // earlier attempts' epochs before the one it resumed at. NotFound for an
