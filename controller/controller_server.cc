@@ -26,6 +26,11 @@
 namespace nas::controller {
 namespace {
 
+// Synchronous RPC handler threads kept waiting for calls (MAX_POLLERS):
+// about the calls a fleet keeps in flight at once, since each handler
+// blocks on the store.
+constexpr int kIdleRpcThreads = 256;
+
 // Opens the store, retrying while the database cannot be reached (it may
 // still be starting, e.g. beside the controller in docker compose), for up
 // to options.database_wait. Other errors end the wait at once: waiting
@@ -164,6 +169,13 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   builder.AddListeningPort(options.listen_address, security->credentials,
                            &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  // A synchronous handler's thread that finds more than MAX_POLLERS others
+  // idle exits, and the next call that finds none starts a new one. The
+  // default of 2 made a fleet's every RPC start and end a thread (their
+  // stacks' mmap and munmap were an eighth of the controller's CPU at 64
+  // workers, bench/controller/README.md); idle threads cost only memory.
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kIdleRpcThreads);
   builder.RegisterService(server->search_service_.get());
   builder.RegisterService(server->worker_service_.get());
   std::vector<

@@ -172,6 +172,53 @@ class Bench {
                ", mean loss " + Format(r.train_loss, "%.3f");
       if (!ScoreAll(*supernet, &e, error)) return false;
       PushSupernet(e);
+      if (!FineTuneAll(*supernet, e, error)) return false;
+    }
+    return true;
+  }
+
+  // For each fraction of --fine_tune_fractions: every architecture inherits
+  // its subnet (batch norm recalibrated as for scoring), trains stand-alone
+  // for one epoch on that fraction of the pool at --fine_tune_lr (cosine to
+  // zero, the spec's batch and seed), and is ranked by the validation
+  // accuracy after it, as SupernetEstimator::FineTune does for a search's
+  // `candidates.fine_tune`. Validates on all held-out images, as the
+  // service's fine-tuning does.
+  bool FineTuneAll(const nas::train::Supernet& supernet, const Estimate& scored,
+                   std::string* error) {
+    if (flags_["fine_tune_fractions"].empty()) return true;
+    std::stringstream list(flags_["fine_tune_fractions"]);
+    for (std::string item; std::getline(list, item, ',');) {
+      Estimate e;
+      e.name = scored.name + ", fine-tuned 1 epoch on " + item +
+               " of the data at lr " + flags_["fine_tune_lr"];
+      e.training_seconds = scored.training_seconds;
+      const nas::train::ScoreOptions inherit = ScoreOptionsOf();
+      double seconds = 0;
+      for (const TruthRow& row : truth_) {
+        const auto start = Clock::now();
+        nas::tensor::TensorMap inherited;
+        if (!nas::train::InheritSubnet(supernet, row.choices, *data_, inherit,
+                                       &inherited, error)) {
+          return false;
+        }
+        nas::train::TrainOptions o = BaseTrainOptions();
+        o.epochs = 1;
+        o.data_fraction = std::stod(item);
+        o.learning_rate = std::stod(flags_["fine_tune_lr"]);
+        o.initial_weights = &inherited;
+        o.evaluate_test = false;
+        nas::train::TrainResult result;
+        if (!nas::train::TrainAndEvaluate(space_->Network(row.choices, shape_),
+                                          *data_, o, nullptr, &result, error)) {
+          return false;
+        }
+        seconds += SecondsSince(start);
+        e.scores.push_back(result.val_accuracy);
+        e.neg_val_loss.push_back(-result.val_loss);
+      }
+      e.seconds_per_candidate = seconds / truth_.size();
+      PushSupernet(e);
     }
     return true;
   }
@@ -460,6 +507,18 @@ class Bench {
     return o;
   }
 
+  nas::train::ScoreOptions ScoreOptionsOf() const {
+    nas::train::ScoreOptions o;
+    o.bn_recalibration_batches = std::stoi(flags_.at("bn_batches"));
+    o.batch_size = spec_.batch_size;
+    o.validation_fraction = spec_.validation_fraction;
+    o.max_validation_images = std::stoll(flags_.at("max_val_images"));
+    o.seed = std::stoull(flags_.at("supernet_seed"));
+    o.device = flags_.at("device");
+    o.num_threads = std::stoi(flags_.at("threads"));
+    return o;
+  }
+
   // A supernet estimate, and the same scores ranked by validation loss
   // instead of accuracy (a continuous measure of the same images).
   void PushSupernet(const Estimate& e) {
@@ -482,14 +541,7 @@ class Bench {
       const std::function<const nas::train::Supernet&(const TruthRow&)>&
           supernet_of,
       Estimate* e, std::string* error) const {
-    nas::train::ScoreOptions o;
-    o.bn_recalibration_batches = std::stoi(flags_.at("bn_batches"));
-    o.batch_size = spec_.batch_size;
-    o.validation_fraction = spec_.validation_fraction;
-    o.max_validation_images = std::stoll(flags_.at("max_val_images"));
-    o.seed = std::stoull(flags_.at("supernet_seed"));
-    o.device = flags_.at("device");
-    o.num_threads = std::stoi(flags_.at("threads"));
+    const nas::train::ScoreOptions o = ScoreOptionsOf();
     double seconds = 0;
     for (const TruthRow& row : truth_) {
       nas::train::ScoreResult r;
@@ -529,17 +581,23 @@ int main(int argc, char** argv) {
       {"truth_seed", "1"},
       {"retrain", "false"},
       {"train_missing", "true"},  // false: rank only the rows stored
-      {"estimators", "supernet,shards,reduced,zero_cost"},  // or "none": truth only
-      {"supernet_steps", "3200"},  // comma list: score after each
+      {"estimators",
+       "supernet,shards,reduced,zero_cost"},  // or "none": truth only
+      {"supernet_steps", "3200"},             // comma list: score after each
       {"supernet_lr", "0.05"},
-      {"schedule", "cosine"},     // or constant (supernet_lr throughout)
-      {"fair_paths", "false"},    // true: FairNAS queues (ShardOptions)
-      {"sandwich", "false"},      // true: the sandwich rule (ShardOptions)
+      {"schedule", "cosine"},   // or constant (supernet_lr throughout)
+      {"fair_paths", "false"},  // true: FairNAS queues (ShardOptions)
+      {"sandwich", "false"},    // true: the sandwich rule (ShardOptions)
       {"supernet_seed", "1"},
       {"shards", "4"},
       {"few_shot_decision", "stage2.depth"},  // --estimators few_shot
       {"shard_steps", "200"},
       {"bn_batches", "20"},
+      // Comma list of data fractions: after the one-worker supernet's
+      // scores, the same candidates fine-tuned from inherited weights for
+      // one epoch on each fraction (FineTuneAll). Empty: none.
+      {"fine_tune_fractions", ""},
+      {"fine_tune_lr", "0.01"},
       {"max_val_images", "0"},
       {"reduced_epochs", "1"},
       {"reduced_fraction", "0.25"},

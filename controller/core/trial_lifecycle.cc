@@ -176,7 +176,7 @@ absl::Status TrialLifecycle::Complete(const LeaseRef& ref,
   // the first time.
   if (completion->ended) {
     TrialEnded(ref, nas::v1::TRIAL_STATE_COMPLETED,
-               std::move(completion->trial));
+               std::move(completion->ending));
   }
   return absl::OkStatus();
 }
@@ -203,8 +203,9 @@ void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
   // again.
   // The search id, number and kind come from the store: the worker's
   // request does not carry them, and a worker must not be trusted to.
+  const bool whole = !ended.has_value();
   absl::StatusOr<nas::v1::Trial> trial =
-      ended.has_value() ? *std::move(ended) : store_->GetTrial(ref.trial_id);
+      whole ? store_->GetTrial(ref.trial_id) : *std::move(ended);
   if (!trial.ok()) {
     // Still counted, by what the lease says; maintenance ends the search
     // if this was its last trial, and tells its watchers then.
@@ -222,9 +223,20 @@ void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
   }
   metrics_->TrialEnded(*trial);
   const int64_t search_id = trial->search_id();
-  nas::v1::SearchEvent event;
-  *event.mutable_trial_finished() = *std::move(trial);
-  events_.Publish(search_id, std::move(event));
+  if (events_.Watched(search_id)) {
+    // Watchers see the trial whole (architecture, budget, curve), which the
+    // store's ending leaves out: read only for a watched search.
+    if (!whole) trial = store_->GetTrial(ref.trial_id);
+    if (trial.ok()) {
+      nas::v1::SearchEvent event;
+      *event.mutable_trial_finished() = *std::move(trial);
+      events_.Publish(search_id, std::move(event));
+    } else {
+      spdlog::warn("trial {} ended {} but is unreadable, not announced: {}",
+                   ref.trial_id, nas::v1::TrialState_Name(state),
+                   trial.status().ToString());
+    }
+  }
   // Only a failure can trigger the every-attempt-failed rule.
   absl::StatusOr<bool> done = scheduler_->CompleteIfDone(
       search_id, state == nas::v1::TRIAL_STATE_FAILED);

@@ -147,8 +147,8 @@ class TrialLifecycle {
   // After the lease's trial ended `state` (COMPLETED, FAILED, STOPPED):
   // wakes a waiting worker, counts and publishes the trial as stored, and
   // ends its search if that was its last trial.
-  // `ended`: the trial as it ended, when the store returned it; read here
-  // otherwise.
+  // `ended`: the trial's ending (TrialEnding), when the store returned it;
+  // the trial is read whole here otherwise, or when its search is watched.
   void TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
                   std::optional<nas::v1::Trial> ended = std::nullopt);
 

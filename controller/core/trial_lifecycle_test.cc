@@ -24,6 +24,7 @@
 #include "controller/scheduler.h"
 #include "controller/store/forwarding_store.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace nas::controller {
@@ -40,6 +41,10 @@ class CountingStore : public ForwardingStore {
   absl::StatusOr<nas::v1::Search> GetSearch(int64_t id) override {
     ++get_search_calls;
     return ForwardingStore::GetSearch(id);
+  }
+  absl::StatusOr<nas::v1::Trial> GetTrial(int64_t id) override {
+    ++get_trial_calls;
+    return ForwardingStore::GetTrial(id);
   }
   absl::Status TouchWorker(const std::string& worker_id) override {
     ++touch_worker_calls;
@@ -72,6 +77,7 @@ class CountingStore : public ForwardingStore {
   }
 
   std::atomic<int> get_search_calls{0};
+  std::atomic<int> get_trial_calls{0};
   std::atomic<int> touch_worker_calls{0};
   std::atomic<bool> hold_adds{false};
   absl::Duration hold = absl::Milliseconds(500);
@@ -330,12 +336,46 @@ TEST_F(TrialLifecycleTest, ALifecyclePublishesItsEventsInOrder) {
   EXPECT_EQ(events[1].epoch_reported().metrics().epoch(), 1);
   EXPECT_EQ(events[2].trial_finished().state(), nas::v1::TRIAL_STATE_COMPLETED);
   EXPECT_EQ(events[2].trial_finished().search_id(), id);
+  // Whole, as stored (the store's ending leaves out the architecture's
+  // text, the budget and the curve).
+  absl::StatusOr<nas::v1::Trial> stored = store_.GetTrial(a.trial_id());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+      events[2].trial_finished(), *stored))
+      << events[2].trial_finished().DebugString();
+  EXPECT_EQ(events[2].trial_finished().epochs_size(), 1);
   // The last event is exact: the search done with its trial counted.
   EXPECT_EQ(events[3].search().state(), nas::v1::SEARCH_STATE_COMPLETED);
   EXPECT_EQ(events[3].search().counts().completed(), 1);
   EXPECT_NE(EndingsCounted().find("outcome=\"completed\"} 1"),
             std::string::npos)
       << EndingsCounted();
+}
+
+// Nobody watches: the ending the store returns is all a completion needs
+// (its search, the counters); reading the trial back whole cost each
+// lifecycle a read of its row and curve.
+TEST_F(TrialLifecycleTest, AnUnwatchedCompletionReadsNoTrialBack) {
+  NewSearch("{max_trials: 2, parallelism: 1}");
+  const std::string worker = Register("w");
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  ASSERT_TRUE(lifecycle_.ReportProgress(Ref(a, worker), Epoch(1, 0.5)).ok());
+  clock_.Advance(absl::Seconds(7));
+  const int reads_before = counting_.get_trial_calls;
+  ASSERT_TRUE(lifecycle_.Complete(Ref(a, worker), Final(0.6)).ok());
+  EXPECT_EQ(counting_.get_trial_calls, reads_before);
+  // Counted from the ending: the outcome, and the worker's seconds from
+  // its start and finish.
+  EXPECT_NE(EndingsCounted().find("outcome=\"completed\"} 1"),
+            std::string::npos)
+      << EndingsCounted();
+  std::istringstream text(registry_.Render());
+  std::string line, seconds;
+  while (std::getline(text, line)) {
+    if (line.rfind("nas_worker_trial_seconds_total{", 0) == 0) seconds = line;
+  }
+  EXPECT_EQ(seconds.substr(seconds.rfind(' ') + 1), "7") << seconds;
+  EXPECT_EQ(Acquire(worker).trial_number(), 1) << "the freed slot was filled";
 }
 
 TEST_F(TrialLifecycleTest, ARepeatedCompletePublishesAndCountsNothingMore) {

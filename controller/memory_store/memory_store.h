@@ -97,6 +97,10 @@ class MemoryStore final : public TrialStore, public CheckpointStore {
                                       absl::Duration lease) override;
   absl::StatusOr<bool> CompleteTrial(
       const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override;
+  // Returns the ending as the PostgreSQL store does, so that the callers'
+  // tests see what they see in production: the ending, not the trial whole.
+  absl::StatusOr<Completion> CompleteTrialAndGet(
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override;
   absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
                                  const std::string& reason) override;
   absl::StatusOr<nas::v1::TrialState> ReleaseTrial(

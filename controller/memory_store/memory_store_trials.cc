@@ -498,6 +498,20 @@ absl::StatusOr<bool> MemoryStore::CompleteTrial(
   return FinishTrial(ref, Ending::kComplete, &metrics, "");
 }
 
+absl::StatusOr<Completion> MemoryStore::CompleteTrialAndGet(
+    const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
+  absl::StatusOr<bool> ended = CompleteTrial(ref, metrics);
+  if (!ended.ok()) return ended.status();
+  Completion completion{*ended, std::nullopt};
+  // A finished trial never changes, so reading it after the write returns
+  // what the write left; only a deletion in between leaves no ending.
+  if (*ended) {
+    absl::StatusOr<nas::v1::Trial> trial = GetTrial(ref.trial_id);
+    if (trial.ok()) completion.ending = TrialEnding(*trial);
+  }
+  return completion;
+}
+
 absl::StatusOr<bool> MemoryStore::FailTrial(const LeaseRef& ref,
                                             const std::string& reason) {
   return FinishTrial(ref, Ending::kFail, nullptr, reason);

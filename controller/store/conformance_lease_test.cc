@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "controller/store/store_rules.h"
 #include "controller/store/store_test_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -237,6 +238,37 @@ TEST_P(LeaseTest, CompleteTrialIsIdempotentAndKeepsTheFirstMetrics) {
   EXPECT_TRUE(MessageDifferencer::Equals(trial.metrics(), metrics))
       << trial.metrics().DebugString();
   EXPECT_TRUE(trial.has_finished_at());
+}
+
+// The ending a completion returns is the stored trial's (TrialEnding); a
+// repeat ends nothing and returns none.
+TEST_P(LeaseTest, CompleteTrialAndGetReturnsTheStoredEnding) {
+  const int64_t id = NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w-3");
+  ASSERT_TRUE(
+      store().RecordEpoch(Ref(a, "w-3"), Epoch(1, 0.5), kLongLease).ok());
+  nas::v1::TrialMetrics metrics;
+  metrics.set_val_accuracy(0.1 + 0.2);
+  metrics.set_params(123456789012);
+  absl::StatusOr<Completion> done =
+      store().CompleteTrialAndGet(Ref(a, "w-3"), metrics);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->ended);
+  const nas::v1::Trial stored = GetTrial(id, 0);
+  // Both stores return it (the lifecycle counts from it).
+  ASSERT_TRUE(done->ending.has_value());
+  EXPECT_TRUE(MessageDifferencer::Equals(*done->ending, TrialEnding(stored)))
+      << done->ending->DebugString() << "\nvs\n"
+      << stored.DebugString();
+  EXPECT_EQ(done->ending->search_id(), id);
+  EXPECT_EQ(done->ending->state(), nas::v1::TRIAL_STATE_COMPLETED);
+  EXPECT_TRUE(done->ending->has_finished_at());
+  EXPECT_EQ(done->ending->epochs_size(), 0);
+  absl::StatusOr<Completion> repeat =
+      store().CompleteTrialAndGet(Ref(a, "w-3"), metrics);
+  ASSERT_TRUE(repeat.ok()) << repeat.status();
+  EXPECT_FALSE(repeat->ended);
+  EXPECT_FALSE(repeat->ending.has_value());
 }
 
 // An estimator that measures no latency or losses (the tabular one) leaves

@@ -98,6 +98,10 @@ class ForwardingStore : public TrialStore {
       const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override {
     return inner_->CompleteTrial(ref, metrics);
   }
+  absl::StatusOr<Completion> CompleteTrialAndGet(
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override {
+    return inner_->CompleteTrialAndGet(ref, metrics);
+  }
   absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
                                  const std::string& reason) override {
     return inner_->FailTrial(ref, reason);

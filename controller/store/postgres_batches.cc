@@ -97,7 +97,12 @@ constexpr char kCompletionBatchSql[] =
     "zero_cost_score = r.zero_cost_score, lease_expires_at = NULL, "
     "finished_at = now() FROM r WHERE ";
 
-constexpr char kCompletionBatchSqlTail[] = " RETURNING r.i, t.id, t.kind";
+// What the controller counts and routes of each trial that ended, from
+// the rows the UPDATE wrote: no read of the trial or its curve after it.
+std::string CompletionBatchSql() {
+  return absl::StrCat(kCompletionBatchSql, kLeaseMatches, " RETURNING r.i, ",
+                      kTrialEndingColumns);
+}
 
 // A batch's transaction failed as a whole: an outage answers everyone at
 // once (alone, each would wait for its own connect timeout); anything else
@@ -205,9 +210,7 @@ std::vector<absl::StatusOr<Completion>> PostgresStore::CompleteTrialBatch(
   const absl::Status written = pool_.Transact([&](pqxx::work& tx)
                                                   -> absl::Status {
     const pqxx::result rows = ExecPrepared(
-        tx,
-        absl::StrCat(kCompletionBatchSql, kLeaseMatches,
-                     kCompletionBatchSqlTail),
+        tx, CompletionBatchSql(),
         Column(batch,
                [](const Request& q) { return absl::StrCat(q.ref.trial_id); }),
         Column(batch,
@@ -252,22 +255,20 @@ std::vector<absl::StatusOr<Completion>> PostgresStore::CompleteTrialBatch(
           return Nullable(q.metrics, &M::has_zero_cost_score,
                           &M::zero_cost_score);
         }));
-    std::vector<int64_t> ids;
     std::vector<int64_t> states_to_drop;
-    std::map<int64_t, size_t> index_of;
+    std::vector<std::pair<size_t, nas::v1::Trial>> endings;
     for (const pqxx::row& row : rows) {
-      const int64_t id = row["id"].as<int64_t>();
-      const size_t index = row["i"].as<size_t>() - 1;
-      index_of[id] = index;
-      if (batch[index]->read_back) ids.push_back(id);
-      const nas::v1::TrialKind kind = TrialKindFromName(row["kind"].c_str());
+      absl::StatusOr<nas::v1::Trial> ending = TrialEndingFromRow(row);
+      if (!ending.ok()) return ending.status();
       // A completed candidate that is not ranked (a score with inherited
       // weights) uploaded only its state for resuming, which nothing
       // resumes now. A TRAIN trial's upload is its final weights (the
       // worker replaced its state), kept to be exported.
-      if (IsEarlyStoppableKind(kind) && !spec::IsRankedKind(kind)) {
-        states_to_drop.push_back(id);
+      if (IsEarlyStoppableKind(ending->kind()) &&
+          !spec::IsRankedKind(ending->kind())) {
+        states_to_drop.push_back(ending->id());
       }
+      endings.emplace_back(row["i"].as<size_t>() - 1, *std::move(ending));
     }
     if (!states_to_drop.empty()) {
       ExecPrepared0(
@@ -276,27 +277,9 @@ std::vector<absl::StatusOr<Completion>> PostgresStore::CompleteTrialBatch(
           "AND version = 0",
           Int64ArrayLiteral(states_to_drop));
     }
-    // What the controller announces: the trials as GetTrial reads them.
-    std::vector<nas::v1::Trial> trials;
-    if (!ids.empty()) {
-      const pqxx::result read = ExecPrepared(
-          tx,
-          absl::StrCat("SELECT ", kTrialColumns,
-                       " FROM trials t WHERE t.id = ANY($1::bigint[])"),
-          Int64ArrayLiteral(ids));
-      for (const pqxx::row& row : read) {
-        absl::StatusOr<nas::v1::Trial> trial = TrialFromRow(row);
-        if (!trial.ok()) return trial.status();
-        trials.push_back(*std::move(trial));
-      }
-      LoadEpochs(tx, &trials);
-    }
     tx.commit();
-    for (const auto& [id, index] : index_of) {
-      answers[index] = Completion{true, std::nullopt};
-    }
-    for (nas::v1::Trial& trial : trials) {
-      answers[index_of.at(trial.id())]->trial = std::move(trial);
+    for (auto& [index, ending] : endings) {
+      answers[index] = Completion{true, std::move(ending)};
     }
     return absl::OkStatus();
   });
@@ -487,7 +470,7 @@ absl::StatusOr<Completion> PostgresStore::CompleteTrialAndGet(
 absl::StatusOr<bool> PostgresStore::CompleteTrial(
     const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
   absl::StatusOr<Completion> completion =
-      completions_.Submit(CompletionRequest{ref, metrics, /*read_back=*/false});
+      completions_.Submit(CompletionRequest{ref, metrics});
   if (!completion.ok()) return completion.status();
   return completion->ended;
 }

@@ -124,8 +124,6 @@ class PostgresStore final : public TrialStore {
   struct CompletionRequest {
     LeaseRef ref;
     nas::v1::TrialMetrics metrics;
-    // Whether the caller wants the completed trial (CompleteTrialAndGet).
-    bool read_back = true;
   };
   struct LeaseRequest {
     std::string worker_id;

@@ -86,6 +86,14 @@ const char kTrialOutlineColumns[] =
     "t.val_accuracy, t.val_loss, t.test_accuracy, t.test_loss, t.params, "
     "t.flops, t.latency_ms, t.train_seconds, t.zero_cost_score";
 
+const char kTrialEndingColumns[] =
+    "t.id, t.search_id, t.number, t.state, t.kind, t.arch_choices, "
+    "t.val_accuracy, t.val_loss, t.test_accuracy, t.test_loss, t.params, "
+    "t.flops, t.latency_ms, t.train_seconds, t.zero_cost_score, t.attempt, "
+    "coalesce(t.worker_id, '') AS worker_id, "
+    NAS_MICROS("t.started_at") " AS started_us, "
+    NAS_MICROS("t.finished_at") " AS finished_us";
+
 #undef NAS_MICROS
 
 std::string CurveQuery(const char* extra_columns, const char* where) {
@@ -356,6 +364,20 @@ absl::StatusOr<nas::v1::Trial> TrialOutline(const pqxx::row& row) {
 
 absl::StatusOr<nas::v1::Trial> TrialOutlineFromRow(const pqxx::row& row) {
   return TrialOutline(row);
+}
+
+absl::StatusOr<nas::v1::Trial> TrialEndingFromRow(const pqxx::row& row) {
+  absl::StatusOr<nas::v1::Trial> trial = TrialOutline(row);
+  if (!trial.ok()) return trial;
+  trial->set_attempt(row["attempt"].as<int32_t>());
+  trial->set_worker_id(row["worker_id"].c_str());
+  if (!row["started_us"].is_null()) {
+    SetTimestamp(row["started_us"], trial->mutable_started_at());
+  }
+  if (!row["finished_us"].is_null()) {
+    SetTimestamp(row["finished_us"], trial->mutable_finished_at());
+  }
+  return trial;
 }
 
 absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row) {

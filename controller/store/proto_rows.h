@@ -85,6 +85,10 @@ extern const char kTrialColumns[];
 // strategy reads of a trial (TrialStore::ListChangedTrials).
 extern const char kTrialOutlineColumns[];
 
+// Columns of trials (alias t) that TrialEndingFromRow reads, for a
+// RETURNING list.
+extern const char kTrialEndingColumns[];
+
 // A search from a row selected with kSearchColumns; counts left empty.
 absl::StatusOr<nas::v1::Search> SearchFromRow(const pqxx::row& row);
 // A trial from a row selected with kTrialColumns; epochs left empty.
@@ -92,6 +96,9 @@ absl::StatusOr<nas::v1::Trial> TrialFromRow(const pqxx::row& row);
 // A trial from a row selected with kTrialOutlineColumns: id, search_id,
 // number, kind, state, architecture.choices and metrics; nothing else.
 absl::StatusOr<nas::v1::Trial> TrialOutlineFromRow(const pqxx::row& row);
+// A finished trial's ending (TrialEnding) from a row with
+// kTrialEndingColumns: no JSON to parse, no curve to read.
+absl::StatusOr<nas::v1::Trial> TrialEndingFromRow(const pqxx::row& row);
 // One trial_epochs row (columns epoch, train_loss, val_loss, val_accuracy,
 // seconds).
 nas::v1::EpochMetrics EpochFromRow(const pqxx::row& row);

@@ -39,4 +39,23 @@ std::string ReasonLine(const LeaseRef& ref, const std::string& why,
                       ": ", text);
 }
 
+nas::v1::Trial TrialEnding(const nas::v1::Trial& trial) {
+  nas::v1::Trial ending;
+  ending.set_id(trial.id());
+  ending.set_search_id(trial.search_id());
+  ending.set_number(trial.number());
+  ending.set_state(trial.state());
+  ending.set_kind(trial.kind());
+  *ending.mutable_architecture()->mutable_choices() =
+      trial.architecture().choices();
+  *ending.mutable_metrics() = trial.metrics();
+  ending.set_attempt(trial.attempt());
+  ending.set_worker_id(trial.worker_id());
+  if (trial.has_started_at()) *ending.mutable_started_at() = trial.started_at();
+  if (trial.has_finished_at()) {
+    *ending.mutable_finished_at() = trial.finished_at();
+  }
+  return ending;
+}
+
 }  // namespace nas::controller

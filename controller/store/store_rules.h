@@ -27,6 +27,12 @@ absl::Status CheckEndState(nas::v1::SearchState state);
 std::string ReasonLine(const LeaseRef& ref, const std::string& why,
                        const char* fallback);
 
+// The ending of a finished trial (Completion::ending): its id, search_id,
+// number, state, kind, architecture choices, metrics, attempt, worker_id,
+// started_at and finished_at; not its architecture's text, budget, task,
+// reason, rung, creation time or learning curve.
+nas::v1::Trial TrialEnding(const nas::v1::Trial& trial);
+
 }  // namespace nas::controller
 
 #endif  // NAS_CONTROLLER_STORE_STORE_RULES_H_

@@ -84,9 +84,13 @@ struct EpochAck {
 // What CompleteTrialAndGet tells the caller.
 struct Completion {
   bool ended = false;  // this call completed the trial; false for a repeat
-  // When ended, the trial as GetTrial returns it right after, for a store
-  // that read it in the same round trip; nullopt otherwise.
-  std::optional<nas::v1::Trial> trial;
+  // When ended, for a store that learns it while writing the ending: the
+  // trial's ending (TrialEnding of the trial as GetTrial returns it right
+  // after), enough to count the ending and to know its search; nullopt
+  // otherwise. Not the whole trial: reading its budget, task and learning
+  // curve back cost each lifecycle two statements and JSON parsing, and
+  // only a watched search's event needs them.
+  std::optional<nas::v1::Trial> ending;
 };
 
 // One stored epoch report, as early stopping replays them.
@@ -265,9 +269,9 @@ class TrialStore {
   // each ending once.
   virtual absl::StatusOr<bool> CompleteTrial(
       const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) = 0;
-  // CompleteTrial, and the completed trial when the store reads it in the
-  // same round trip (the controller announces it). The default reads
-  // nothing.
+  // CompleteTrial, and the completed trial's ending (Completion::ending)
+  // when the store learns it while writing (the controller counts and
+  // announces it). The default returns no ending.
   virtual absl::StatusOr<Completion> CompleteTrialAndGet(
       const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
     absl::StatusOr<bool> ended = CompleteTrial(ref, metrics);
