@@ -13,5 +13,5 @@ cd "$(dirname "$0")/../.."
 source bench/build_torch_only.sh ranking_bench
 exec nice -n "${NICE:-19}" "$BUILD_DIR/bench/ranking/ranking_bench" \
   --data_dir data --spec examples/demo_fashion_mnist_from_scratch.yaml \
-  --truth bench/ranking/ground_truth.csv --truth_count 24 --truth_pool 4000 \
+  --truth bench/ranking/ground_truth.csv --truth_count 72 --truth_pool 4000 \
   --truth_seed 1 --threads 2 "$@"
