@@ -169,14 +169,17 @@ absl::StatusOr<bool> TrialLifecycle::RenewLease(const LeaseRef& ref) {
 
 absl::Status TrialLifecycle::Complete(const LeaseRef& ref,
                                       const nas::v1::TrialMetrics& metrics) {
-  absl::StatusOr<Completion> completion =
-      store_->CompleteTrialAndGet(ref, metrics);
+  // A watched search's trial_finished event carries the trial whole: read
+  // by the completion's own batch rather than once more after it.
+  absl::StatusOr<Completion> completion = store_->CompleteTrialAndGet(
+      ref, metrics,
+      [this](int64_t search_id) { return events_.Watched(search_id); });
   if (!completion.ok()) return completion.status();
   // A worker retrying a reply it lost: the ending was announced and counted
   // the first time.
   if (completion->ended) {
     TrialEnded(ref, nas::v1::TRIAL_STATE_COMPLETED,
-               std::move(completion->ending));
+               std::move(completion->ending), completion->whole);
   }
   return absl::OkStatus();
 }
@@ -197,15 +200,16 @@ absl::Status TrialLifecycle::Fail(const LeaseRef& ref,
 }
 
 void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
-                                std::optional<nas::v1::Trial> ended) {
+                                std::optional<nas::v1::Trial> ended,
+                                bool ended_whole) {
   // The freed slot wakes a waiter only once a trial fills it (in
   // RefillFreedSlots): woken before, the waiter would look, miss and wait
   // again.
   // The search id, number and kind come from the store: the worker's
   // request does not carry them, and a worker must not be trusted to.
-  const bool whole = !ended.has_value();
+  const bool whole = !ended.has_value() || ended_whole;
   absl::StatusOr<nas::v1::Trial> trial =
-      whole ? store_->GetTrial(ref.trial_id) : *std::move(ended);
+      ended.has_value() ? *std::move(ended) : store_->GetTrial(ref.trial_id);
   if (!trial.ok()) {
     // Still counted, by what the lease says; maintenance ends the search
     // if this was its last trial, and tells its watchers then.
@@ -225,7 +229,8 @@ void TrialLifecycle::TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
   const int64_t search_id = trial->search_id();
   if (events_.Watched(search_id)) {
     // Watchers see the trial whole (architecture, budget, curve), which the
-    // store's ending leaves out: read only for a watched search.
+    // store's ending leaves out. Read here only when a watcher attached
+    // after the completion's batch asked.
     if (!whole) trial = store_->GetTrial(ref.trial_id);
     if (trial.ok()) {
       nas::v1::SearchEvent event;

@@ -147,10 +147,13 @@ class TrialLifecycle {
   // After the lease's trial ended `state` (COMPLETED, FAILED, STOPPED):
   // wakes a waiting worker, counts and publishes the trial as stored, and
   // ends its search if that was its last trial.
-  // `ended`: the trial's ending (TrialEnding), when the store returned it;
-  // the trial is read whole here otherwise, or when its search is watched.
+  // `ended`: the trial's ending (TrialEnding), or the trial whole when
+  // `ended_whole`, as the store returned it; the trial is read whole here
+  // when the store returned nothing, or only its ending for a watched
+  // search.
   void TrialEnded(const LeaseRef& ref, nas::v1::TrialState state,
-                  std::optional<nas::v1::Trial> ended = std::nullopt);
+                  std::optional<nas::v1::Trial> ended = std::nullopt,
+                  bool ended_whole = false);
 
   TrialStore* const store_;
   Scheduler* const scheduler_;

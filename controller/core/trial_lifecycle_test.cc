@@ -325,7 +325,11 @@ TEST_F(TrialLifecycleTest, ALifecyclePublishesItsEventsInOrder) {
       lifecycle_.ReportProgress(Ref(a, worker), Epoch(1, 0.5));
   ASSERT_TRUE(stop.ok()) << stop.status();
   EXPECT_FALSE(*stop);
+  const int reads_before = counting_.get_trial_calls;
   ASSERT_TRUE(lifecycle_.Complete(Ref(a, worker), Final(0.6)).ok());
+  // The completion's own write read the watched trial whole: reading it
+  // again after cost each watched lifecycle two more statements.
+  EXPECT_EQ(counting_.get_trial_calls, reads_before);
 
   const std::vector<nas::v1::SearchEvent> events = Drain(*watch);
   ASSERT_THAT(Kinds(events), ElementsAre("trial_started", "epoch_reported",

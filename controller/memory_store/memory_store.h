@@ -100,7 +100,8 @@ class MemoryStore final : public TrialStore, public CheckpointStore {
   // Returns the ending as the PostgreSQL store does, so that the callers'
   // tests see what they see in production: the ending, not the trial whole.
   absl::StatusOr<Completion> CompleteTrialAndGet(
-      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override;
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics,
+      const ReadsWhole& reads_whole) override;
   absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
                                  const std::string& reason) override;
   absl::StatusOr<nas::v1::TrialState> ReleaseTrial(

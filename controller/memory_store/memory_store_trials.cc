@@ -499,15 +499,19 @@ absl::StatusOr<bool> MemoryStore::CompleteTrial(
 }
 
 absl::StatusOr<Completion> MemoryStore::CompleteTrialAndGet(
-    const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
+    const LeaseRef& ref, const nas::v1::TrialMetrics& metrics,
+    const ReadsWhole& reads_whole) {
   absl::StatusOr<bool> ended = CompleteTrial(ref, metrics);
   if (!ended.ok()) return ended.status();
-  Completion completion{*ended, std::nullopt};
+  Completion completion{*ended, std::nullopt, false};
   // A finished trial never changes, so reading it after the write returns
   // what the write left; only a deletion in between leaves no ending.
   if (*ended) {
     absl::StatusOr<nas::v1::Trial> trial = GetTrial(ref.trial_id);
-    if (trial.ok()) completion.ending = TrialEnding(*trial);
+    if (!trial.ok()) return completion;
+    completion.whole = reads_whole && reads_whole(trial->search_id());
+    completion.ending =
+        completion.whole ? *std::move(trial) : TrialEnding(*trial);
   }
   return completion;
 }

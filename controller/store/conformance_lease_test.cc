@@ -251,7 +251,7 @@ TEST_P(LeaseTest, CompleteTrialAndGetReturnsTheStoredEnding) {
   metrics.set_val_accuracy(0.1 + 0.2);
   metrics.set_params(123456789012);
   absl::StatusOr<Completion> done =
-      store().CompleteTrialAndGet(Ref(a, "w-3"), metrics);
+      store().CompleteTrialAndGet(Ref(a, "w-3"), metrics, nullptr);
   ASSERT_TRUE(done.ok()) << done.status();
   EXPECT_TRUE(done->ended);
   const nas::v1::Trial stored = GetTrial(id, 0);
@@ -265,10 +265,50 @@ TEST_P(LeaseTest, CompleteTrialAndGetReturnsTheStoredEnding) {
   EXPECT_TRUE(done->ending->has_finished_at());
   EXPECT_EQ(done->ending->epochs_size(), 0);
   absl::StatusOr<Completion> repeat =
-      store().CompleteTrialAndGet(Ref(a, "w-3"), metrics);
+      store().CompleteTrialAndGet(Ref(a, "w-3"), metrics, nullptr);
   ASSERT_TRUE(repeat.ok()) << repeat.status();
   EXPECT_FALSE(repeat->ended);
   EXPECT_FALSE(repeat->ending.has_value());
+}
+
+// A watched search's trial comes back whole (curve included) from the
+// completion's own write; another search's, in the same store, as its
+// ending only.
+TEST_P(LeaseTest, CompleteTrialAndGetReadsTheTrialWholeWhenAsked) {
+  const int64_t watched = NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w-a");
+  const int64_t unwatched = NewSearch(1, 1);
+  const nas::v1::TrialAssignment b = Lease("w-b");
+  ASSERT_EQ(b.search_id(), unwatched);
+  ASSERT_TRUE(
+      store().RecordEpoch(Ref(a, "w-a"), Epoch(1, 0.5), kLongLease).ok());
+  std::vector<int64_t> asked;
+  const ReadsWhole reads_whole = [&](int64_t search_id) {
+    asked.push_back(search_id);
+    return search_id == watched;
+  };
+  nas::v1::TrialMetrics metrics;
+  metrics.set_val_accuracy(0.75);
+  absl::StatusOr<Completion> whole =
+      store().CompleteTrialAndGet(Ref(a, "w-a"), metrics, reads_whole);
+  absl::StatusOr<Completion> ending =
+      store().CompleteTrialAndGet(Ref(b, "w-b"), metrics, reads_whole);
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_TRUE(ending.ok()) << ending.status();
+  EXPECT_EQ(asked, (std::vector<int64_t>{watched, unwatched}));
+
+  ASSERT_TRUE(whole->ending.has_value());
+  EXPECT_TRUE(whole->whole);
+  const nas::v1::Trial stored = GetTrial(watched, 0);
+  EXPECT_TRUE(MessageDifferencer::Equals(*whole->ending, stored))
+      << whole->ending->DebugString() << "\nvs\n"
+      << stored.DebugString();
+  EXPECT_EQ(whole->ending->epochs_size(), 1);
+
+  ASSERT_TRUE(ending->ending.has_value());
+  EXPECT_FALSE(ending->whole);
+  EXPECT_TRUE(MessageDifferencer::Equals(*ending->ending,
+                                         TrialEnding(GetTrial(unwatched, 0))));
 }
 
 // An estimator that measures no latency or losses (the tabular one) leaves

@@ -99,8 +99,9 @@ class ForwardingStore : public TrialStore {
     return inner_->CompleteTrial(ref, metrics);
   }
   absl::StatusOr<Completion> CompleteTrialAndGet(
-      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override {
-    return inner_->CompleteTrialAndGet(ref, metrics);
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics,
+      const ReadsWhole& reads_whole) override {
+    return inner_->CompleteTrialAndGet(ref, metrics, reads_whole);
   }
   absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
                                  const std::string& reason) override {

@@ -180,29 +180,34 @@ TEST_F(PostgresBatchesTest, AMixedCompletionBatchAnswersEachAsAlone) {
   other_numbers.set_val_accuracy(0.5);
   absl::StatusOr<Completion> first, done1, done2, stale_done, cancelled_done,
       unknown;
-  RunAsOneBatch(
-      locked.trial_id(), "completions",
-      [&] { first = store().CompleteTrialAndGet(Ref(locked, "w-locked"), {}); },
-      {[&] {
-         done1 = store().CompleteTrialAndGet(Ref(fine, "w-fine"), measured);
-       },
-       // A retry racing the first call, in the same batch.
-       [&] {
-         done2 =
-             store().CompleteTrialAndGet(Ref(fine, "w-fine"), other_numbers);
-       },
-       [&] {
-         LeaseRef ref = Ref(stale, "w-stale");
-         ref.worker_id = "w-other";
-         stale_done = store().CompleteTrialAndGet(ref, measured);
-       },
-       [&] {
-         cancelled_done = store().CompleteTrialAndGet(
-             Ref(cancelled, "w-cancelled"), measured);
-       },
-       [&] {
-         unknown = store().CompleteTrialAndGet(LeaseRef{"w", 987654321, 1}, {});
-       }});
+  RunAsOneBatch(locked.trial_id(), "completions",
+                [&] {
+                  first = store().CompleteTrialAndGet(Ref(locked, "w-locked"),
+                                                      {}, nullptr);
+                },
+                {[&] {
+                   done1 = store().CompleteTrialAndGet(Ref(fine, "w-fine"),
+                                                       measured, nullptr);
+                 },
+                 // A retry racing the first call, in the same batch.
+                 [&] {
+                   done2 = store().CompleteTrialAndGet(Ref(fine, "w-fine"),
+                                                       other_numbers, nullptr);
+                 },
+                 [&] {
+                   LeaseRef ref = Ref(stale, "w-stale");
+                   ref.worker_id = "w-other";
+                   stale_done =
+                       store().CompleteTrialAndGet(ref, measured, nullptr);
+                 },
+                 [&] {
+                   cancelled_done = store().CompleteTrialAndGet(
+                       Ref(cancelled, "w-cancelled"), measured, nullptr);
+                 },
+                 [&] {
+                   unknown = store().CompleteTrialAndGet(
+                       LeaseRef{"w", 987654321, 1}, {}, nullptr);
+                 }});
 
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->ended);
@@ -229,6 +234,60 @@ TEST_F(PostgresBatchesTest, AMixedCompletionBatchAnswersEachAsAlone) {
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
 }
 
+// Of one batch's completions, those of watched searches are read whole,
+// curves included, by one more statement in the batch; the others are
+// answered with their endings.
+TEST_F(PostgresBatchesTest, OnlyWatchedSearchesTrialsAreReadWhole) {
+  const int64_t watched = NewSearch(2, 2);
+  const nas::v1::TrialAssignment locked = Lease("w-locked", kLease);
+  const nas::v1::TrialAssignment seen = Lease("w-seen", kLease);
+  const int64_t unwatched = NewSearch(1, 1);
+  const nas::v1::TrialAssignment unseen = Lease("w-unseen", kLease);
+  ASSERT_EQ(unseen.search_id(), unwatched);
+  for (const auto& [a, worker] :
+       {std::pair(seen, "w-seen"), std::pair(unseen, "w-unseen")}) {
+    ASSERT_TRUE(
+        store().RecordEpoch(Ref(a, worker), Epoch(1, 0.25), kLease).ok());
+    ASSERT_TRUE(
+        store().RecordEpoch(Ref(a, worker), Epoch(2, 0.5), kLease).ok());
+  }
+  const ReadsWhole reads_whole = [&](int64_t search_id) {
+    return search_id == watched;
+  };
+  nas::v1::TrialMetrics measured;
+  measured.set_val_accuracy(0.5);
+  absl::StatusOr<Completion> first, whole, ending;
+  RunAsOneBatch(locked.trial_id(), "completions",
+                [&] {
+                  first = store().CompleteTrialAndGet(Ref(locked, "w-locked"),
+                                                      measured, nullptr);
+                },
+                {[&] {
+                   whole = store().CompleteTrialAndGet(Ref(seen, "w-seen"),
+                                                       measured, reads_whole);
+                 },
+                 [&] {
+                   ending = store().CompleteTrialAndGet(Ref(unseen, "w-unseen"),
+                                                        measured, reads_whole);
+                 }});
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->whole) << "its caller did not ask";
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_TRUE(whole->ending.has_value());
+  EXPECT_TRUE(whole->whole);
+  const nas::v1::Trial stored = GetTrial(watched, seen.trial_number());
+  EXPECT_EQ(stored.epochs_size(), 2);
+  EXPECT_TRUE(MessageDifferencer::Equals(*whole->ending, stored))
+      << whole->ending->DebugString() << "\nvs\n"
+      << stored.DebugString();
+  ASSERT_TRUE(ending.ok()) << ending.status();
+  ASSERT_TRUE(ending->ending.has_value());
+  EXPECT_FALSE(ending->whole);
+  EXPECT_EQ(ending->ending->epochs_size(), 0);
+  EXPECT_TRUE(MessageDifferencer::Equals(*ending->ending,
+                                         TrialEnding(GetTrial(unwatched, 0))));
+}
+
 // One request the database refuses (a worker id that is not UTF-8) fails
 // its whole batch's statement; the others are then written one by one and
 // land, and only that request gets the error.
@@ -239,11 +298,16 @@ TEST_F(PostgresBatchesTest, ABatchThatFailsAsAWholeIsRetriedRequestByRequest) {
   absl::StatusOr<Completion> first, done, refused;
   RunAsOneBatch(
       locked.trial_id(), "completions",
-      [&] { first = store().CompleteTrialAndGet(Ref(locked, "w-locked"), {}); },
-      {[&] { done = store().CompleteTrialAndGet(Ref(fine, "w-fine"), {}); },
+      [&] {
+        first =
+            store().CompleteTrialAndGet(Ref(locked, "w-locked"), {}, nullptr);
+      },
+      {[&] {
+         done = store().CompleteTrialAndGet(Ref(fine, "w-fine"), {}, nullptr);
+       },
        [&] {
          refused = store().CompleteTrialAndGet(
-             LeaseRef{"w-\xff", fine.trial_id(), 1}, {});
+             LeaseRef{"w-\xff", fine.trial_id(), 1}, {}, nullptr);
        }});
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(first->ended);
@@ -403,9 +467,10 @@ TEST_F(PostgresBatchesTest, ACompletionReadsNoCurveBack) {
   pqxx::connection holder(db().url());
   pqxx::work hold(holder);
   hold.exec("LOCK TABLE trial_epochs IN ACCESS EXCLUSIVE MODE");
-  std::future<absl::StatusOr<Completion>> completed = std::async(
-      std::launch::async,
-      [&] { return store().CompleteTrialAndGet(Ref(a, "w"), measured); });
+  std::future<absl::StatusOr<Completion>> completed =
+      std::async(std::launch::async, [&] {
+        return store().CompleteTrialAndGet(Ref(a, "w"), measured, nullptr);
+      });
   const bool waited_on_the_table =
       completed.wait_for(std::chrono::seconds(10)) != std::future_status::ready;
   hold.abort();
@@ -453,7 +518,7 @@ TEST_F(PostgresBatchesTest, ConcurrentWorkersEachLandOnce) {
       // Twice, as a worker that lost the first reply does.
       for (int i = 0; i < 2; ++i) {
         absl::StatusOr<Completion> done =
-            store().CompleteTrialAndGet(ref, metrics);
+            store().CompleteTrialAndGet(ref, metrics, nullptr);
         if (!done.ok()) {
           errors[w] = done.status().ToString();
           return;

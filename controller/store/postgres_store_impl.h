@@ -82,7 +82,8 @@ class PostgresStore final : public TrialStore {
   absl::StatusOr<bool> CompleteTrial(
       const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override;
   absl::StatusOr<Completion> CompleteTrialAndGet(
-      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) override;
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics,
+      const ReadsWhole& reads_whole) override;
   absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
                                  const std::string& reason) override;
   absl::StatusOr<bool> StopTrial(const LeaseRef& ref,
@@ -124,6 +125,7 @@ class PostgresStore final : public TrialStore {
   struct CompletionRequest {
     LeaseRef ref;
     nas::v1::TrialMetrics metrics;
+    ReadsWhole reads_whole;  // empty: never
   };
   struct LeaseRequest {
     std::string worker_id;

@@ -17,6 +17,7 @@
 #define NAS_CONTROLLER_STORE_TRIAL_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -91,7 +92,16 @@ struct Completion {
   // curve back cost each lifecycle two statements and JSON parsing, and
   // only a watched search's event needs them.
   std::optional<nas::v1::Trial> ending;
+  // `ending` is the trial whole (as GetTrial returns it), read in the
+  // ending's own write because the caller's ReadsWhole said so for its
+  // search.
+  bool whole = false;
 };
+
+// Whether a completion should read its trial back whole, asked of the
+// trial's search (known to the store only once it writes the ending): yes
+// for a search with watchers, whose trial_finished event carries it.
+using ReadsWhole = std::function<bool(int64_t search_id)>;
 
 // One stored epoch report, as early stopping replays them.
 struct EpochReport {
@@ -271,12 +281,14 @@ class TrialStore {
       const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) = 0;
   // CompleteTrial, and the completed trial's ending (Completion::ending)
   // when the store learns it while writing (the controller counts and
-  // announces it). The default returns no ending.
+  // announces it): the trial whole when `reads_whole` (may be empty: never)
+  // says so for its search. The default returns no ending.
   virtual absl::StatusOr<Completion> CompleteTrialAndGet(
-      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics) {
+      const LeaseRef& ref, const nas::v1::TrialMetrics& metrics,
+      const ReadsWhole& /*reads_whole*/) {
     absl::StatusOr<bool> ended = CompleteTrial(ref, metrics);
     if (!ended.ok()) return ended.status();
-    return Completion{*ended, std::nullopt};
+    return Completion{*ended, std::nullopt, false};
   }
   // RUNNING -> FAILED with the reason appended (the trial's fault).
   // Idempotent like CompleteTrial (false for a repeat).
