@@ -20,19 +20,31 @@ SearchEvents::SearchEvents(TrialStore* store, EventHub* hub, Clock* clock)
 void SearchEvents::Publish(int64_t search_id, nas::v1::SearchEvent event) {
   if (!Watched(search_id)) return;
   const absl::Time now = clock_->Now();
+  bool read = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = searches_.find(search_id);
-    if (it != searches_.end() &&
-        now - it->second.read_at < kEventSearchMaxAge) {
-      *event.mutable_search() = it->second.search;
+    if (it != searches_.end()) {
+      ReadSearch& known = it->second;
+      // While one publisher reads it again, the others attach what it
+      // replaces: at 64 workers, every publisher that found it stale read
+      // it at once, each waiting on a count of the search's trials.
+      if (now - known.read_at < kEventSearchMaxAge || known.refreshing) {
+        *event.mutable_search() = known.search;
+        read = false;
+      } else {
+        known.refreshing = true;
+      }
     }
   }
-  if (!event.has_search()) {
+  if (read) {
     absl::StatusOr<nas::v1::Search> search = store_->GetSearch(search_id);
     if (!search.ok()) {
       spdlog::warn("search {}: event not sent, the search is unreadable: {}",
                    search_id, search.status().ToString());
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = searches_.find(search_id);
+      if (it != searches_.end()) it->second.refreshing = false;
       return;
     }
     *event.mutable_search() = *std::move(search);
@@ -44,7 +56,7 @@ void SearchEvents::Publish(int64_t search_id, nas::v1::SearchEvent event) {
                  : std::next(it);
       }
     }
-    searches_[search_id] = {event.search(), now};
+    searches_[search_id] = {event.search(), now, /*refreshing=*/false};
   }
   hub_->Publish(search_id, event);
 }

@@ -35,7 +35,9 @@ class SearchEvents {
   bool Watched(int64_t search_id) { return hub_->HasSubscribers(search_id); }
 
   // Sends a progress event (trial_started, epoch_reported, trial_finished)
-  // with the search attached, read at most once per kEventSearchMaxAge.
+  // with the search attached, read at most once per kEventSearchMaxAge,
+  // by one publisher at a time (the others attach the older read
+  // meanwhile).
   // Sends nothing when nobody watches, or when the search cannot be read
   // (logged; the watchers' own polling still ends their streams).
   void Publish(int64_t search_id, nas::v1::SearchEvent event);
@@ -51,6 +53,7 @@ class SearchEvents {
   struct ReadSearch {
     nas::v1::Search search;
     absl::Time read_at;
+    bool refreshing = false;  // a publisher is reading it again
   };
 
   TrialStore* const store_;

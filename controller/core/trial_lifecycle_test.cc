@@ -40,7 +40,25 @@ class CountingStore : public ForwardingStore {
   using ForwardingStore::ForwardingStore;
   absl::StatusOr<nas::v1::Search> GetSearch(int64_t id) override {
     ++get_search_calls;
+    if (hold_searches) {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (searches_held_++ > 0) return ForwardingStore::GetSearch(id);
+      held_.notify_all();
+      held_.wait(lock, [&] { return !hold_searches; });
+    }
     return ForwardingStore::GetSearch(id);
+  }
+  // Waits until a GetSearch call is held (hold_searches).
+  void AwaitHeldSearch() {
+    std::unique_lock<std::mutex> lock(mu_);
+    held_.wait(lock, [&] { return searches_held_ > 0; });
+  }
+  void ReleaseSearches() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hold_searches = false;
+    }
+    held_.notify_all();
   }
   absl::StatusOr<nas::v1::Trial> GetTrial(int64_t id) override {
     ++get_trial_calls;
@@ -81,11 +99,15 @@ class CountingStore : public ForwardingStore {
   std::atomic<int> touch_worker_calls{0};
   std::atomic<bool> hold_adds{false};
   absl::Duration hold = absl::Milliseconds(500);
+  // While set, the first GetSearch call waits for ReleaseSearches.
+  std::atomic<bool> hold_searches{false};
 
  private:
   std::mutex mu_;
   std::condition_variable leased_;
   int lease_calls_ = 0;
+  std::condition_variable held_;
+  int searches_held_ = 0;
 };
 
 Scheduler::Options SchedulerOptions(ControllerMetrics* metrics) {
@@ -579,6 +601,39 @@ TEST_F(TrialLifecycleTest, ProgressEventsReuseARecentlyReadSearch) {
   EXPECT_THAT(Kinds(Drain(*watch)),
               ElementsAre("trial_started", "epoch_reported", "epoch_reported",
                           "epoch_reported"));
+}
+
+// A stale search is read again by one publisher; the others publish with
+// the older read meanwhile rather than each reading it too.
+TEST_F(TrialLifecycleTest, OnePublisherAtATimeReadsAStaleSearchAgain) {
+  const int64_t id = NewSearch("{max_trials: 1, parallelism: 1}");
+  std::shared_ptr<EventHub::Subscription> watch = hub_.Subscribe(id);
+  const std::string worker = Register("w");
+  const nas::v1::TrialAssignment a = Acquire(worker);
+  ASSERT_TRUE(lifecycle_.ReportProgress(Ref(a, worker), Epoch(1, 0.5)).ok());
+  EXPECT_EQ(Drain(*watch).size(), 2u);
+
+  clock_.Advance(kEventSearchMaxAge);
+  const int before = counting_.get_search_calls.load();
+  counting_.hold_searches = true;
+  std::thread reading([&] {
+    EXPECT_TRUE(lifecycle_.ReportProgress(Ref(a, worker), Epoch(2, 0.5)).ok());
+  });
+  counting_.AwaitHeldSearch();
+  ASSERT_TRUE(lifecycle_.ReportProgress(Ref(a, worker), Epoch(3, 0.5)).ok());
+  EXPECT_EQ(counting_.get_search_calls.load() - before, 1);
+  std::vector<nas::v1::SearchEvent> events = Drain(*watch);
+  ASSERT_EQ(events.size(), 1u) << "published while the other one reads";
+  EXPECT_EQ(events[0].epoch_reported().metrics().epoch(), 3);
+  EXPECT_EQ(events[0].search().id(), id);
+  counting_.ReleaseSearches();
+  reading.join();
+  events = Drain(*watch);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].epoch_reported().metrics().epoch(), 2);
+  // Read now: the next event within the age reads nothing.
+  ASSERT_TRUE(lifecycle_.ReportProgress(Ref(a, worker), Epoch(4, 0.5)).ok());
+  EXPECT_EQ(counting_.get_search_calls.load() - before, 1);
 }
 
 }  // namespace
