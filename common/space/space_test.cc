@@ -311,6 +311,26 @@ TEST(Nb201KeyTest, CountsUniqueCellsOfTheBenchmarkTable) {
   EXPECT_EQ(keys.size(), 5260u);
 }
 
+// Every one of the 5^6 cells, keyed twice in opposite orders (the second
+// pass reads the process-wide memo): the same keys, and the exact
+// equivalence's 5,260 computations, with no table needed.
+TEST(Nb201KeyTest, MemoizedKeysOfEveryCellMatchTheirFirstComputation) {
+  const std::vector<std::string>& names = Nb201Ops();
+  std::vector<Nb201Edges> cells;
+  for (int index = 0; index < 15625; ++index) {
+    Nb201Edges ops;
+    for (int e = 5, rest = index; e >= 0; --e, rest /= 5)
+      ops[e] = names[rest % 5];
+    cells.push_back(ops);
+  }
+  std::vector<std::string> first;
+  for (const Nb201Edges& ops : cells) first.push_back(Nb201ComputationKey(ops));
+  for (int i = 15624; i >= 0; --i) {
+    ASSERT_EQ(Nb201ComputationKey(cells[i]), first[i]) << i;
+  }
+  EXPECT_EQ(std::set<std::string>(first.begin(), first.end()).size(), 5260u);
+}
+
 // ---------------------------------------------------------------- chain ---
 
 ChainConfig TwoStageConfig() {
