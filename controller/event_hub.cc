@@ -11,9 +11,22 @@ std::optional<nas::v1::SearchEvent> EventHub::Subscription::Next(
   cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
                [this] { return !queue_.empty(); });
   if (queue_.empty()) return std::nullopt;
-  nas::v1::SearchEvent event = std::move(queue_.front());
+  nas::v1::SearchEvent event = *queue_.front();
   queue_.pop_front();
   return event;
+}
+
+std::vector<std::shared_ptr<const nas::v1::SearchEvent>>
+EventHub::Subscription::NextBatch(absl::Duration timeout, size_t max) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+               [this] { return !queue_.empty(); });
+  std::vector<std::shared_ptr<const nas::v1::SearchEvent>> events;
+  while (!queue_.empty() && events.size() < max) {
+    events.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return events;
 }
 
 std::shared_ptr<EventHub::Subscription> EventHub::Subscribe(int64_t search_id) {
@@ -46,11 +59,13 @@ void EventHub::Publish(int64_t search_id, const nas::v1::SearchEvent& event) {
       }
     }
   }
+  if (live.empty()) return;
+  auto shared = std::make_shared<const nas::v1::SearchEvent>(event);
   for (const auto& sub : live) {
     {
       std::lock_guard<std::mutex> lock(sub->mu_);
       if (sub->queue_.size() >= Subscription::kMaxQueued) sub->queue_.pop_front();
-      sub->queue_.push_back(event);
+      sub->queue_.push_back(shared);
     }
     sub->cv_.notify_one();
   }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "nas/v1/search_service.pb.h"
@@ -27,13 +28,22 @@ class EventHub {
    public:
     // Waits up to `timeout` for the next event.
     std::optional<nas::v1::SearchEvent> Next(absl::Duration timeout);
+    // Waits up to `timeout` for an event, then takes every queued one (at
+    // most `max`), oldest first; empty when none came. A stream writes
+    // them together, so at full speed a watcher wakes and sends once per
+    // burst, not once per event.
+    std::vector<std::shared_ptr<const nas::v1::SearchEvent>> NextBatch(
+        absl::Duration timeout, size_t max);
 
    private:
     friend class EventHub;
     static constexpr size_t kMaxQueued = 1024;
     std::mutex mu_;
     std::condition_variable cv_;
-    std::deque<nas::v1::SearchEvent> queue_;
+    // Shared by every subscriber it was published to (events carry the
+    // search, spec included; copying it per watcher cost the publisher,
+    // a worker's RPC, that much per event).
+    std::deque<std::shared_ptr<const nas::v1::SearchEvent>> queue_;
   };
 
   // The subscription stays registered while the caller holds it.

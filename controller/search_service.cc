@@ -20,6 +20,9 @@ namespace {
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
+// Events a WatchSearch stream takes from its queue per wake (a bound on
+// what it holds back in gRPC's buffer at once).
+constexpr size_t kEventsPerWrite = 64;
 
 bool IsFinished(nas::v1::SearchState state) {
   return state == nas::v1::SEARCH_STATE_COMPLETED ||
@@ -329,11 +332,16 @@ grpc::Status SearchServiceImpl::WatchSearch(
 
   absl::Time next_poll = absl::Now() + absl::Seconds(2);
   while (!context->IsCancelled()) {
-    std::optional<nas::v1::SearchEvent> event =
-        sub->Next(absl::Milliseconds(250));
-    if (event) {
-      if (event->has_search_done()) return send_done(event->search());
-      if (!writer->Write(*event)) return grpc::Status::OK;
+    const std::vector<std::shared_ptr<const nas::v1::SearchEvent>> events =
+        sub->NextBatch(absl::Milliseconds(250), kEventsPerWrite);
+    for (size_t i = 0; i < events.size(); ++i) {
+      const nas::v1::SearchEvent& event = *events[i];
+      if (event.has_search_done()) return send_done(event.search());
+      // All but a burst's last may wait in gRPC's buffer: the burst goes
+      // out in a few frames and writes, not one each.
+      grpc::WriteOptions options;
+      if (i + 1 < events.size()) options.set_buffer_hint();
+      if (!writer->Write(event, options)) return grpc::Status::OK;
     }
     // Another replica may have ended the search: its events never reach
     // this hub, so re-read the state now and then.

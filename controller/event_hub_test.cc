@@ -1,0 +1,74 @@
+#include "controller/event_hub.h"
+
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace nas::controller {
+namespace {
+
+nas::v1::SearchEvent Epoch(int epoch) {
+  nas::v1::SearchEvent event;
+  event.mutable_epoch_reported()->mutable_metrics()->set_epoch(epoch);
+  event.mutable_search()->set_id(7);
+  return event;
+}
+
+TEST(EventHubTest, ABatchTakesTheQueuedEventsInOrderUpToItsMax) {
+  EventHub hub;
+  std::shared_ptr<EventHub::Subscription> sub = hub.Subscribe(7);
+  for (int epoch = 1; epoch <= 5; ++epoch) hub.Publish(7, Epoch(epoch));
+  hub.Publish(8, Epoch(99));  // another search's
+
+  auto first = sub->NextBatch(absl::ZeroDuration(), 3);
+  ASSERT_EQ(first.size(), 3u);
+  auto rest = sub->NextBatch(absl::ZeroDuration(), 3);
+  ASSERT_EQ(rest.size(), 2u);
+  std::vector<int> epochs;
+  for (const auto* batch : {&first, &rest}) {
+    for (const auto& event : *batch) {
+      epochs.push_back(event->epoch_reported().metrics().epoch());
+    }
+  }
+  EXPECT_EQ(epochs, (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_TRUE(sub->NextBatch(absl::ZeroDuration(), 3).empty());
+}
+
+// Every watcher of a search gets the same immutable event, not a copy.
+TEST(EventHubTest, WatchersShareOneEvent) {
+  EventHub hub;
+  std::shared_ptr<EventHub::Subscription> a = hub.Subscribe(7);
+  std::shared_ptr<EventHub::Subscription> b = hub.Subscribe(7);
+  hub.Publish(7, Epoch(1));
+  auto from_a = a->NextBatch(absl::ZeroDuration(), 8);
+  auto from_b = b->NextBatch(absl::ZeroDuration(), 8);
+  ASSERT_EQ(from_a.size(), 1u);
+  ASSERT_EQ(from_b.size(), 1u);
+  EXPECT_EQ(from_a[0].get(), from_b[0].get());
+  // Next still hands out a copy of its own.
+  hub.Publish(7, Epoch(2));
+  std::optional<nas::v1::SearchEvent> next = a->Next(absl::ZeroDuration());
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->epoch_reported().metrics().epoch(), 2);
+}
+
+TEST(EventHubTest, ABatchWaitsForTheFirstEvent) {
+  EventHub hub;
+  std::shared_ptr<EventHub::Subscription> sub = hub.Subscribe(7);
+  std::thread publisher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    hub.Publish(7, Epoch(1));
+  });
+  auto events = sub->NextBatch(absl::Seconds(30), 8);
+  publisher.join();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->epoch_reported().metrics().epoch(), 1);
+  // None comes: empty after the timeout.
+  EXPECT_TRUE(sub->NextBatch(absl::Milliseconds(20), 8).empty());
+}
+
+}  // namespace
+}  // namespace nas::controller
