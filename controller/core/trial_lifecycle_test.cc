@@ -211,6 +211,22 @@ budget: )" + budget + "\n" + extra);
   }
 
   // The series of trial endings, as /metrics shows them.
+  // Starts `worker`'s Acquire (waiting up to 30 s) on a thread of its own
+  // and returns once the scheduler counts it waiting (or after 10 s).
+  std::thread StartWaiter(
+      const std::string& worker,
+      absl::StatusOr<std::optional<nas::v1::TrialAssignment>>* waited) {
+    const int before = scheduler_.waiting_acquires();
+    std::thread waiter([this, worker, waited] {
+      *waited = lifecycle_.Acquire(worker, absl::Seconds(30));
+    });
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (scheduler_.waiting_acquires() == before && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return waiter;
+  }
+
   std::string EndingsCounted() {
     std::istringstream text(registry_.Render());
     std::string line, endings;
@@ -263,12 +279,7 @@ TEST_F(TrialLifecycleTest, AWaiterIsWokenOnlyOnceTheFreedSlotIsFilled) {
   const std::string second = Register("w2");
   const nas::v1::TrialAssignment a = Acquire(first);
   absl::StatusOr<std::optional<nas::v1::TrialAssignment>> waited;
-  std::thread waiter(
-      [&] { waited = lifecycle_.Acquire(second, absl::Seconds(30)); });
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (scheduler_.waiting_acquires() == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  std::thread waiter = StartWaiter(second, &waited);
   ASSERT_EQ(scheduler_.waiting_acquires(), 1) << "the second worker waits";
   const int looks_before = counting_.lease_calls();
   counting_.hold_adds = true;
@@ -303,12 +314,7 @@ TEST_F(TrialLifecycleTest, WaitingWorkersAreAGauge) {
   const nas::v1::TrialAssignment a = Acquire(first);
   EXPECT_EQ(waiting(), 0);
   absl::StatusOr<std::optional<nas::v1::TrialAssignment>> waited;
-  std::thread waiter(
-      [&] { waited = lifecycle_.Acquire(second, absl::Seconds(30)); });
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (scheduler_.waiting_acquires() == 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
+  std::thread waiter = StartWaiter(second, &waited);
   ASSERT_EQ(scheduler_.waiting_acquires(), 1) << "the second worker waits";
   EXPECT_EQ(waiting(), 1);
   ASSERT_TRUE(lifecycle_.Complete(Ref(a, first), Final(0.6)).ok());

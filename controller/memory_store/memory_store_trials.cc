@@ -259,19 +259,10 @@ absl::StatusOr<std::vector<nas::v1::Trial>> MemoryStore::ListChangedTrials(
   }
   if (limit < 0) limit = 0;
   if (numbers.size() > static_cast<size_t>(limit)) numbers.resize(limit);
-  // Only what TrialOutlineFromRow reads (controller/store/proto_rows.cc).
   std::vector<nas::v1::Trial> trials;
   for (int32_t number : numbers) {
-    const TrialRow& row = trials_.at(search->trial_ids[number]);
-    nas::v1::Trial& trial = trials.emplace_back();
-    trial.set_id(row.id);
-    trial.set_search_id(row.search_id);
-    trial.set_number(row.number);
-    trial.set_state(row.state);
-    trial.set_kind(row.kind);
-    *trial.mutable_architecture()->mutable_choices() =
-        row.architecture.choices();
-    if (HasAnyMetric(row.metrics)) *trial.mutable_metrics() = row.metrics;
+    trials.push_back(
+        TrialOutline(TrialProto(trials_.at(search->trial_ids[number]))));
   }
   return trials;
 }

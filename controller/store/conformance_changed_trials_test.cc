@@ -4,6 +4,7 @@
 #include <map>
 #include <vector>
 
+#include "controller/store/store_rules.h"
 #include "controller/store/store_test_util.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -22,20 +23,6 @@ std::vector<int32_t> Numbers(const std::vector<nas::v1::Trial>& trials) {
   std::vector<int32_t> numbers;
   for (const nas::v1::Trial& trial : trials) numbers.push_back(trial.number());
   return numbers;
-}
-
-// `trial` as ListChangedTrials carries it: only what a strategy reads.
-nas::v1::Trial Outline(const nas::v1::Trial& trial) {
-  nas::v1::Trial outline;
-  outline.set_id(trial.id());
-  outline.set_search_id(trial.search_id());
-  outline.set_number(trial.number());
-  outline.set_kind(trial.kind());
-  outline.set_state(trial.state());
-  *outline.mutable_architecture()->mutable_choices() =
-      trial.architecture().choices();
-  if (trial.has_metrics()) *outline.mutable_metrics() = trial.metrics();
-  return outline;
 }
 
 TEST_P(ChangedTrialsTest, ListsNewTrialsAndWatchedOnesWhoseStateMovedOn) {
@@ -76,9 +63,9 @@ TEST_P(ChangedTrialsTest, ListsNewTrialsAndWatchedOnesWhoseStateMovedOn) {
   ASSERT_EQ((*all)[2].epochs_size(), 1) << "a curve that is left out";
   for (const nas::v1::Trial& trial : *changed) {
     const nas::v1::Trial& full = (*all)[trial.number()];
-    EXPECT_TRUE(MessageDifferencer::Equals(trial, Outline(full)))
+    EXPECT_TRUE(MessageDifferencer::Equals(trial, TrialOutline(full)))
         << "got " << trial.ShortDebugString() << "\nwant "
-        << Outline(full).ShortDebugString();
+        << TrialOutline(full).ShortDebugString();
   }
   EXPECT_EQ((*changed)[0].state(), nas::v1::TRIAL_STATE_COMPLETED);
   EXPECT_DOUBLE_EQ((*changed)[0].metrics().val_accuracy(), 0.75);
@@ -109,7 +96,7 @@ TEST_P(ChangedTrialsTest, UpdatedCopyEqualsAFreshRead) {
     ASSERT_EQ(copy.size(), all->size());
     for (const nas::v1::Trial& trial : *all) {
       EXPECT_TRUE(
-          MessageDifferencer::Equals(copy[trial.number()], Outline(trial)))
+          MessageDifferencer::Equals(copy[trial.number()], TrialOutline(trial)))
           << "trial " << trial.number();
     }
   };

@@ -39,15 +39,21 @@ std::string ReasonLine(const LeaseRef& ref, const std::string& why,
                       ": ", text);
 }
 
-nas::v1::Trial TrialEnding(const nas::v1::Trial& trial) {
-  nas::v1::Trial ending;
-  ending.set_id(trial.id());
-  ending.set_search_id(trial.search_id());
-  ending.set_number(trial.number());
-  ending.set_state(trial.state());
-  ending.set_kind(trial.kind());
-  *ending.mutable_architecture()->mutable_choices() =
+nas::v1::Trial TrialOutline(const nas::v1::Trial& trial) {
+  nas::v1::Trial outline;
+  outline.set_id(trial.id());
+  outline.set_search_id(trial.search_id());
+  outline.set_number(trial.number());
+  outline.set_state(trial.state());
+  outline.set_kind(trial.kind());
+  *outline.mutable_architecture()->mutable_choices() =
       trial.architecture().choices();
+  if (trial.has_metrics()) *outline.mutable_metrics() = trial.metrics();
+  return outline;
+}
+
+nas::v1::Trial TrialEnding(const nas::v1::Trial& trial) {
+  nas::v1::Trial ending = TrialOutline(trial);
   *ending.mutable_metrics() = trial.metrics();
   ending.set_attempt(trial.attempt());
   ending.set_worker_id(trial.worker_id());

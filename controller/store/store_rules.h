@@ -27,6 +27,11 @@ absl::Status CheckEndState(nas::v1::SearchState state);
 std::string ReasonLine(const LeaseRef& ref, const std::string& why,
                        const char* fallback);
 
+// What a strategy reads of a trial (TrialStore::ListChangedTrials): its
+// id, search_id, number, state, kind, architecture choices and metrics
+// (left unset when it has none).
+nas::v1::Trial TrialOutline(const nas::v1::Trial& trial);
+
 // The ending of a finished trial (Completion::ending): its id, search_id,
 // number, state, kind, architecture choices, metrics, attempt, worker_id,
 // started_at and finished_at; not its architecture's text, budget, task,
