@@ -17,10 +17,15 @@ std::optional<nas::v1::SearchEvent> EventHub::Subscription::Next(
 }
 
 std::vector<std::shared_ptr<const nas::v1::SearchEvent>>
-EventHub::Subscription::NextBatch(absl::Duration timeout, size_t max) {
+EventHub::Subscription::NextBatch(absl::Duration timeout, size_t max,
+                                  absl::Duration linger) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
                [this] { return !queue_.empty(); });
+  if (!queue_.empty() && linger > absl::ZeroDuration()) {
+    cv_.wait_for(lock, absl::ToChronoMicroseconds(linger),
+                 [this, max] { return queue_.size() >= max; });
+  }
   std::vector<std::shared_ptr<const nas::v1::SearchEvent>> events;
   while (!queue_.empty() && events.size() < max) {
     events.push_back(std::move(queue_.front()));

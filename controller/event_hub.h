@@ -28,12 +28,14 @@ class EventHub {
    public:
     // Waits up to `timeout` for the next event.
     std::optional<nas::v1::SearchEvent> Next(absl::Duration timeout);
-    // Waits up to `timeout` for an event, then takes every queued one (at
-    // most `max`), oldest first; empty when none came. A stream writes
-    // them together, so at full speed a watcher wakes and sends once per
-    // burst, not once per event.
+    // Waits up to `timeout` for an event, then up to `linger` more for
+    // others (returning early once `max` are queued), and takes every queued
+    // one (at most `max`), oldest first; empty when none came. A stream
+    // writes them together, so at full speed a watcher wakes and sends once
+    // per linger, not once per event.
     std::vector<std::shared_ptr<const nas::v1::SearchEvent>> NextBatch(
-        absl::Duration timeout, size_t max);
+        absl::Duration timeout, size_t max,
+        absl::Duration linger = absl::ZeroDuration());
 
    private:
     friend class EventHub;

@@ -5,6 +5,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace nas::controller {
@@ -68,6 +70,32 @@ TEST(EventHubTest, ABatchWaitsForTheFirstEvent) {
   EXPECT_EQ(events[0]->epoch_reported().metrics().epoch(), 1);
   // None comes: empty after the timeout.
   EXPECT_TRUE(sub->NextBatch(absl::Milliseconds(20), 8).empty());
+}
+
+// After the first event a lingering batch waits for more, up to its
+// linger, and no longer once it holds `max`.
+TEST(EventHubTest, ALingeringBatchGathersTheEventsThatFollowTheFirst) {
+  EventHub hub;
+  std::shared_ptr<EventHub::Subscription> sub = hub.Subscribe(7);
+  hub.Publish(7, Epoch(1));
+  std::thread publisher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    hub.Publish(7, Epoch(2));
+    hub.Publish(7, Epoch(3));
+  });
+  const absl::Time start = absl::Now();
+  auto events = sub->NextBatch(absl::Seconds(1), 3, absl::Seconds(30));
+  const absl::Duration took = absl::Now() - start;
+  publisher.join();
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2]->epoch_reported().metrics().epoch(), 3);
+  EXPECT_LT(took, absl::Seconds(10)) << "full at 3: no need to linger on";
+
+  // Without more events, it lingers its time and sends what it has.
+  hub.Publish(7, Epoch(4));
+  events = sub->NextBatch(absl::Seconds(1), 8, absl::Milliseconds(30));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]->epoch_reported().metrics().epoch(), 4);
 }
 
 }  // namespace

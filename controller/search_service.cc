@@ -23,6 +23,11 @@ constexpr int kMaxPageSize = 1000;
 // Events a WatchSearch stream takes from its queue per wake (a bound on
 // what it holds back in gRPC's buffer at once).
 constexpr size_t kEventsPerWrite = 64;
+// How long a WatchSearch stream lets events gather after the first one
+// before it sends them. A fleet at full speed publishes thousands a second;
+// sent one per wake, each cost a watcher's thread a wake and a write of its
+// own. A person watching does not see 20 ms.
+constexpr absl::Duration kEventLinger = absl::Milliseconds(20);
 
 bool IsFinished(nas::v1::SearchState state) {
   return state == nas::v1::SEARCH_STATE_COMPLETED ||
@@ -333,7 +338,7 @@ grpc::Status SearchServiceImpl::WatchSearch(
   absl::Time next_poll = absl::Now() + absl::Seconds(2);
   while (!context->IsCancelled()) {
     const std::vector<std::shared_ptr<const nas::v1::SearchEvent>> events =
-        sub->NextBatch(absl::Milliseconds(250), kEventsPerWrite);
+        sub->NextBatch(absl::Milliseconds(250), kEventsPerWrite, kEventLinger);
     for (size_t i = 0; i < events.size(); ++i) {
       const nas::v1::SearchEvent& event = *events[i];
       if (event.has_search_done()) return send_done(event.search());
