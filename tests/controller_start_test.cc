@@ -2,7 +2,11 @@
 // database that cannot be opened is one clear line and a non-zero exit (no
 // crash, no password); a database that comes up late is waited for; ports
 // are validated and never shared between two controllers.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -107,6 +111,21 @@ TEST_F(ControllerStartTest, WaitsForADatabaseThatComesUpLater) {
   // Initialize it (roles, database) once, then take it down.
   ASSERT_TRUE(postgres.Start(&error)) << error;
   ASSERT_TRUE(postgres.Stop(&error)) << error;
+  // While the server is down its port is free, and a test running beside
+  // this one could be handed it (FreeLoopbackPort) and take it: then the
+  // restart below failed within seconds. Bound here, the port is not handed
+  // out; a connection to it is refused, as with no server.
+  const int reserved = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(reserved, 0);
+  const int on = 1;
+  setsockopt(reserved, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(postgres.port()));
+  ASSERT_EQ(
+      bind(reserved, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0)
+      << "port " << postgres.port() << " was taken while the server was down";
 
   const std::string listen = Loopback(FreeLoopbackPort());
   std::vector<std::string> argv = ControllerArgv(listen, postgres.url());
@@ -122,6 +141,7 @@ TEST_F(ControllerStartTest, WaitsForADatabaseThatComesUpLater) {
   EXPECT_EQ(controller.ReadLog().find("nas:nas@"), std::string::npos)
       << controller.ReadLog();
 
+  close(reserved);
   ASSERT_TRUE(postgres.Start(&error)) << error;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       nas::client::MakeChannel(listen, {.plaintext = true});
