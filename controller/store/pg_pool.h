@@ -80,6 +80,18 @@ class PgPool {
   template <typename Fn>
   auto Read(Fn&& fn) -> decltype(fn(std::declval<pqxx::transaction_base&>()));
 
+  // For fn that writes with a single statement, which is then a
+  // transaction of its own: no BEGIN and COMMIT around it (a batch of epoch
+  // reports is one statement; those two were half of its round trips).
+  // Retried like Read on a connection that died while idle, so the
+  // statement must be safe to run twice: a connection lost after sending it
+  // leaves unknown whether it ran.
+  template <typename Fn>
+  auto WriteOne(Fn&& fn)
+      -> decltype(fn(std::declval<pqxx::transaction_base&>())) {
+    return Read(std::forward<Fn>(fn));
+  }
+
   // Counts so far; errors are those Run, Transact and Read returned, not the
   // statuses fn itself returned.
   DatabaseStats stats() const;

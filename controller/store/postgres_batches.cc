@@ -154,7 +154,10 @@ std::vector<absl::StatusOr<EpochAck>> PostgresStore::RecordEpochBatch(
     const std::vector<const EpochRequest*>& batch, bool retry) {
   using Request = EpochRequest;
   std::vector<std::optional<absl::StatusOr<EpochAck>>> answers(batch.size());
-  const absl::Status written = pool_.Transact([&](pqxx::work& tx) {
+  // One statement: running it twice (WriteOne's retry) stores each epoch
+  // once (ON CONFLICT DO NOTHING) and extends the same leases again.
+  const absl::Status written = pool_.WriteOne([&](pqxx::transaction_base& tx) {
+    answers.assign(batch.size(), std::nullopt);
     const pqxx::result rows = ExecPrepared(
         tx, absl::StrCat(kEpochBatchSql, kLeaseMatches, kEpochBatchSqlTail),
         Column(batch,
@@ -176,7 +179,6 @@ std::vector<absl::StatusOr<EpochAck>> PostgresStore::RecordEpochBatch(
                [](const Request& q) { return Float8(q.metrics.seconds()); }),
         Column(batch,
                [](const Request& q) { return absl::StrCat(q.lease_micros); }));
-    tx.commit();
     for (const pqxx::row& row : rows) {
       EpochAck ack;
       ack.search_id = row["search_id"].as<int64_t>();
