@@ -210,7 +210,6 @@ budget: )" + budget + "\n" + extra);
     return kinds;
   }
 
-  // The series of trial endings, as /metrics shows them.
   // Starts `worker`'s Acquire (waiting up to 30 s) on a thread of its own
   // and returns once the scheduler counts it waiting (or after 10 s).
   std::thread StartWaiter(
@@ -227,6 +226,7 @@ budget: )" + budget + "\n" + extra);
     return waiter;
   }
 
+  // The series of trial endings, as /metrics shows them.
   std::string EndingsCounted() {
     std::istringstream text(registry_.Render());
     std::string line, endings;
