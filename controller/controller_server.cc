@@ -135,14 +135,15 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(
   server->store_ = std::move(stores.trials);
   server->checkpoints_ = std::move(stores.checkpoints);
 
+  server->pruning_ = std::make_unique<PruningBook>(server->store_.get());
   Scheduler::Options scheduler_options;
   scheduler_options.lease = options.lease;
   scheduler_options.metrics = server->metrics_.get();
+  scheduler_options.pruning = server->pruning_.get();
   server->scheduler_ =
       std::make_unique<Scheduler>(server->store_.get(), scheduler_options,
                                   server->checkpoints_.get());
   server->hub_ = std::make_unique<EventHub>();
-  server->pruning_ = std::make_unique<PruningBook>(server->store_.get());
   server->lifecycle_ = std::make_unique<TrialLifecycle>(
       server->store_.get(), server->scheduler_.get(), server->hub_.get(),
       server->pruning_.get(), server->metrics_.get(), options.clock);

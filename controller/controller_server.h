@@ -112,9 +112,10 @@ class ControllerServer {
   std::unique_ptr<ControllerMetrics> metrics_;
   std::shared_ptr<TrialStore> store_;
   std::shared_ptr<CheckpointStore> checkpoints_;
+  // Before the scheduler, which asks it for promotions.
+  std::unique_ptr<PruningBook> pruning_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<EventHub> hub_;
-  std::unique_ptr<PruningBook> pruning_;
   std::unique_ptr<TrialLifecycle> lifecycle_;
   std::unique_ptr<SearchServiceImpl> search_service_;
   std::unique_ptr<WorkerServiceImpl> worker_service_;

@@ -10,9 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/space/space_size.h"
+#include "common/spec/early_stopping.h"
 #include "common/spec/estimation.h"
-#include "common/spec/space_from_proto.h"
 #include "common/spec/objective.h"
+#include "common/spec/space_from_proto.h"
 #include "common/tensor/tensor_archive.h"
 #include "controller/metrics/controller_metrics.h"
 #include "controller/runnability.h"
@@ -338,9 +339,20 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
       ++in_flight;
     }
   }
+  // A promotion goes before any new trial (Li et al.'s ASHA): it takes a
+  // slot, not one of max_trials.
+  int resumed = 0;
+  if (spec::PromotesTrials(search->spec()) &&
+      budget.parallelism() > in_flight) {
+    absl::StatusOr<int> n =
+        ResumePromoted(search_id, *context, budget.parallelism() - in_flight);
+    if (!n.ok()) return n.status();
+    resumed = *n;
+    in_flight += resumed;
+  }
   const int free_slots = std::min(budget.parallelism() - in_flight,
                                   budget.max_trials() - expected);
-  if (free_slots <= 0) return 0;
+  if (free_slots <= 0) return resumed;
 
   std::vector<NewTrial> new_trials;
   for (std::vector<int>& choices :
@@ -350,7 +362,7 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
                   expected + static_cast<int>(new_trials.size())));
   }
   if (new_trials.empty()) {
-    if (in_flight > 0) return 0;  // their results may be all that is left
+    if (in_flight > 0) return resumed;  // their results may be all that is left
     const std::string reason =
         SpaceExhaustedReason(space, static_cast<int>(SeenKeys(snapshot).size()),
                              budget.max_trials());
@@ -365,9 +377,9 @@ absl::StatusOr<int> Scheduler::ReplenishSearch(int64_t search_id) {
     return 0;
   }
   absl::Status added = store_->AddTrials(search_id, expected, new_trials);
-  if (absl::IsAborted(added)) return 0;
+  if (absl::IsAborted(added)) return resumed;
   if (!added.ok()) return added;
-  return static_cast<int>(new_trials.size());
+  return resumed + static_cast<int>(new_trials.size());
 }
 
 absl::StatusOr<int> Scheduler::ReplenishByPlan(const nas::v1::Search& search,
@@ -559,7 +571,12 @@ absl::StatusOr<bool> Scheduler::CompleteIfDone(int64_t search_id,
                                                bool check_failures) {
   absl::StatusOr<bool> done = false;
   if (check_failures) done = FailIfEveryAttemptFailed(search_id);
-  if (done.ok() && !*done) done = store_->CompleteSearchIfDone(search_id);
+  if (done.ok() && !*done) {
+    absl::StatusOr<bool> promotes = Promotes(search_id);
+    if (!promotes.ok()) return promotes.status();
+    done = *promotes ? CompletePromotingSearchIfDone(search_id)
+                     : store_->CompleteSearchIfDone(search_id);
+  }
   if (done.ok() && *done) {
     spdlog::info("search {} completed: all its trials finished", search_id);
     std::lock_guard<std::mutex> lock(replenish_mu_);

@@ -30,6 +30,7 @@
 namespace nas::controller {
 
 class ControllerMetrics;
+class PruningBook;
 
 class Scheduler {
  public:
@@ -40,6 +41,9 @@ class Scheduler {
     absl::Duration poll_interval = absl::Milliseconds(500);
     // Told of lease expiries; may be null.
     ControllerMetrics* metrics = nullptr;
+    // Names the paused trials to promote (early stopping with promote,
+    // scheduler_promote.cc); without it none is ever resumed.
+    PruningBook* pruning = nullptr;
   };
 
   // `store` and `checkpoints` must outlive the scheduler. Without a
@@ -158,9 +162,12 @@ class Scheduler {
     SearchSnapshot snapshot;
     std::unordered_set<std::string> keys;
     // Every trial numbered below this was finished when read, and finished
-    // trials never change: a refresh watches the unfinished ones from here
-    // on.
+    // trials never change (but for a paused trial this scheduler resumes,
+    // which lowers it): a refresh watches the unfinished ones from here on.
     int32_t reread_from = 0;
+    // Promotion: paused trials the store refused to resume (no kept
+    // state), so that each step does not ask again.
+    std::unordered_set<int64_t> unresumable;
   };
 
   // TrialStore::FoldTrialCounts, for Maintain; logs a failure.
@@ -194,6 +201,21 @@ class Scheduler {
   // The "every attempt failed" rule of CompleteIfDone.
   absl::StatusOr<bool> FailIfEveryAttemptFailed(int64_t search_id);
 
+  // ---- promotion (scheduler_promote.cc) ----
+  // Whether the search pauses and promotes trials (spec::PromotesTrials),
+  // read from the store once per search.
+  absl::StatusOr<bool> Promotes(int64_t search_id);
+  // Resumes up to `slots` of the search's promotable paused trials (highest
+  // rung first), keeping the snapshot in step. Returns how many it resumed.
+  // REQUIRES: replenish_mu_ held, the snapshot refreshed.
+  absl::StatusOr<int> ResumePromoted(int64_t search_id, SearchContext* context,
+                                     int slots);
+  // CompleteIfDone's store check for a promoting search: first a strategy
+  // step, under replenish_mu_, so that a paused trial that earned its
+  // promotion is resumed rather than left behind by a search completed
+  // without it.
+  absl::StatusOr<bool> CompletePromotingSearchIfDone(int64_t search_id);
+
   TrialStore* const store_;
   const Options options_;
   CheckpointStore* const checkpoints_;
@@ -209,6 +231,10 @@ class Scheduler {
   std::map<int64_t, std::unique_ptr<SearchContext>> contexts_;
   // Guarded by replenish_mu_; see TakeExhaustedSearches.
   std::vector<int64_t> exhausted_;
+
+  // Promotes' answers; search specs do not change.
+  std::mutex promotes_mu_;
+  std::map<int64_t, bool> promotes_;
 };
 
 // The state_reason of a search ended because its space is exhausted after

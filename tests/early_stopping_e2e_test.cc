@@ -130,6 +130,74 @@ TEST(EarlyStoppingEndToEnd, AshaStopsAtRungsAndPromotes) {
       << cluster.Logs();
 }
 
+// ASHA with promotion (Li et al.): a trial at the rung (epoch 1 of 3) goes
+// on only in the top third of the trials there, else it pauses; a paused
+// trial that later arrivals put in that top is resumed from the state it
+// saved at the rung, on whichever worker leases it, before any new trial.
+TEST(EarlyStoppingEndToEnd, PausedTrialsArePromotedAndResumeFromTheirRung) {
+  Cluster cluster;
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  cluster.StartWorkers(2);
+  nas::v1::Search search;
+  ASSERT_TRUE(RunSearchToCompletion(
+      cluster,
+      ParseSpec(SpecYaml("e2e-promote", 9, 2, 3, 0.2,
+                         "{asha: {min_epochs: 1, reduction_factor: 3, "
+                         "promote: true}}")),
+      &search));
+
+  const std::vector<nas::v1::Trial> trials =
+      ListAllTrialsOrFail(cluster.search(), search.id());
+  ASSERT_EQ(trials.size(), 9u);
+  const std::string id = absl::StrCat(search.id());
+  int completed = 0, resumed = 0;
+  for (const nas::v1::Trial& t : trials) {
+    ASSERT_TRUE(t.has_rung()) << "trial #" << t.number();
+    if (t.state() == nas::v1::TRIAL_STATE_STOPPED) {
+      EXPECT_TRUE(absl::StrContains(t.reason(), "paused")) << t.reason();
+      EXPECT_FALSE(absl::StrContains(t.reason(), "promoted")) << t.reason();
+      ASSERT_EQ(t.epochs_size(), 1) << t.reason();
+      continue;
+    }
+    ASSERT_EQ(t.state(), nas::v1::TRIAL_STATE_COMPLETED) << t.reason();
+    ++completed;
+    ASSERT_EQ(t.epochs_size(), 3) << "its curve stays whole";
+    EXPECT_TRUE(t.metrics().has_test_accuracy());
+    if (!absl::StrContains(t.reason(), "promoted past rung 0")) continue;
+    ++resumed;
+    // Paused, then leased again: it went on after epoch 1 from its state
+    // instead of training again.
+    EXPECT_GE(t.attempt(), 2) << t.reason();
+    EXPECT_EQ(
+        Sql(cluster, absl::StrCat("SELECT min(epoch) FROM epoch_metrics "
+                                  "WHERE trial_id = ",
+                                  t.id(), " AND attempt = ", t.attempt())),
+        "2")
+        << t.reason();
+  }
+  EXPECT_GT(completed, 0) << cluster.Logs();
+  EXPECT_LT(completed, 9) << "nothing paused for good";
+  EXPECT_GT(resumed, 0) << "no paused trial was promoted: " << cluster.Logs();
+  EXPECT_EQ(Sql(cluster,
+                "SELECT sum(promotions) FROM trial_history WHERE "
+                "search_id = " +
+                    id),
+            absl::StrCat(resumed));
+  // The worker that took a promoted trial fetched its state.
+  std::string worker_logs;
+  for (const auto& worker : cluster.workers()) worker_logs += worker->ReadLog();
+  EXPECT_TRUE(absl::StrContains(worker_logs, "resumed after epoch 1"))
+      << cluster.Logs();
+  // The paused trials' states went with the search's end; the completed
+  // ones keep their final networks.
+  EXPECT_EQ(Sql(cluster,
+                "SELECT count(*) FROM checkpoints k JOIN trials t "
+                "ON t.id = k.trial_id WHERE t.state = 'STOPPED' AND "
+                "t.search_id = " +
+                    id),
+            "0");
+}
+
 TEST(EarlyStoppingEndToEnd, KilledWorkerResumesFromTheRungState) {
   ClusterOptions options;
   options.lease_seconds = 4;

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Early stopping against full-budget search given the same compute, through
 # the real service: a private PostgreSQL, one nas-controller and WORKERS
-# nas-worker processes on this machine. Three searches of base.yaml run one
-# after another, each for SECONDS of wall time on the same workers (so the
-# same worker-seconds), then are cancelled:
-#   random      every trial trains its full 9 epochs;
-#   asha+random ASHA (rungs at epochs 1 and 3, the top third goes on);
-#   asha+evo    ASHA with regularized evolution.
+# nas-worker processes on this machine. The searches of base.yaml named in
+# SEARCHES (default all five) run one after another, each for SECONDS of
+# wall time on the same workers (so the same worker-seconds), then are
+# cancelled:
+#   random         every trial trains its full 9 epochs;
+#   asha+random    ASHA (rungs at epochs 1 and 3, the top third goes on);
+#   asha+evo       ASHA with regularized evolution;
+#   promote+random ASHA's promotion variant (pause, resume when promoted);
+#   promote+evo    the same with regularized evolution.
 # For each it prints the trials started, completed and stopped, the best
 # test accuracy among trials that trained the full budget (and the test
 # accuracy of the one the search ranks best, by validation accuracy), and
 # the seconds from submission until a trial first finished with at least
-# TARGET (default 0.90) test accuracy.
+# TARGET_LOW (default 0.89) and TARGET (default 0.90) test accuracy.
 #
 #   bench/early_stopping/run.sh   # SECONDS=900 WORKERS=2 THREADS=nproc/WORKERS
+#   SEARCHES="random promote+random" DATA_FRACTION=0.5 bench/early_stopping/run.sh
 #
 # BUILD_DIR (default build) must hold a build; NAS_DATA_DIR (default data/)
 # must hold fashion_mnist/. The PostgreSQL server lives in a fresh /tmp
@@ -25,6 +29,11 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 SECONDS_EACH=${SECONDS:-900}
 WORKERS=${WORKERS:-2}
 TARGET=${TARGET:-0.90}
+# A second, lower target, for budgets under which few trials reach TARGET.
+TARGET_LOW=${TARGET_LOW:-0.89}
+# The share of the training images a trial trains on (base.yaml: 0.25).
+DATA_FRACTION=${DATA_FRACTION:-0.25}
+SEARCHES=${SEARCHES:-random asha+random asha+evo promote+random promote+evo}
 PG_PORT=${PG_PORT:-55491}
 CONTROLLER=127.0.0.1:${CONTROLLER_PORT:-50591}
 DATA=${NAS_DATA_DIR:-$ROOT/data}
@@ -60,7 +69,8 @@ sql() { psql "$DB_URL" -Atq -F ' ' -c "$1"; }
 
 run() {  # name, strategy line, early_stopping line
   local spec="$RUN_DIR/$1.yaml"
-  { cat bench/early_stopping/base.yaml; echo "$2"; echo "$3"; } >"$spec"
+  { sed "s/data_fraction: 0.25/data_fraction: $DATA_FRACTION/" bench/early_stopping/base.yaml
+    echo "$2"; echo "$3"; } >"$spec"
   local id; id=$(submit "$spec")
   sleep "$SECONDS_EACH"
   "${NASCTL[@]}" cancel "$id" >/dev/null
@@ -73,17 +83,30 @@ run() {  # name, strategy line, early_stopping line
          coalesce((SELECT round(b.test_accuracy::numeric, 4)::text FROM best_trials b
                    WHERE b.search_id = $id ORDER BY b.rank, b.number LIMIT 1), '-'),
          coalesce(round(extract(epoch FROM min(t.finished_at) FILTER (
+                    WHERE t.state = 'COMPLETED' AND t.test_accuracy >= $TARGET_LOW)
+                  - s.created_at)::numeric, 0)::text, 'never'),
+         coalesce(round(extract(epoch FROM min(t.finished_at) FILTER (
                     WHERE t.state = 'COMPLETED' AND t.test_accuracy >= $TARGET)
                   - s.created_at)::numeric, 0)::text, 'never')
        FROM trials t JOIN searches s ON s.id = t.search_id
        WHERE t.search_id = $id GROUP BY s.created_at" |
-    awk -v name="$1" '{printf "%-12s %8s %10s %8s %10s %12s %14s\n", name, $1, $2, $3, $4, $5, $6}'
+    awk -v name="$1" '{printf "%-14s %8s %10s %8s %10s %12s %10s %10s\n", name, $1, $2, $3, $4, $5, $6, $7}'
 }
 
 echo "logs: $RUN_DIR"
-echo "each search: ${SECONDS_EACH}s on $WORKERS workers ($THREADS threads each, $(nproc) cores); target test accuracy $TARGET"
-printf "%-12s %8s %10s %8s %10s %12s %14s\n" search started completed stopped best_test test_of_best s_to_target
-run random "strategy: random" ""
-run asha+random "strategy: random" "early_stopping: {asha: {min_epochs: 1, reduction_factor: 3}}"
-run asha+evo "strategy: {evolution: {population_size: 10, sample_size: 3}}" \
-  "early_stopping: {asha: {min_epochs: 1, reduction_factor: 3}}"
+echo "each search: ${SECONDS_EACH}s on $WORKERS workers ($THREADS threads each, $(nproc) cores); data_fraction $DATA_FRACTION; seconds until a trial first reached $TARGET_LOW and $TARGET test accuracy"
+printf "%-14s %8s %10s %8s %10s %12s %10s %10s\n" search started completed stopped best_test test_of_best "s_to_$TARGET_LOW" "s_to_$TARGET"
+ASHA="min_epochs: 1, reduction_factor: 3"
+EVOLUTION="strategy: {evolution: {population_size: 10, sample_size: 3}}"
+for search in $SEARCHES; do
+  case "$search" in
+    random) run random "strategy: random" "" ;;
+    asha+random) run asha+random "strategy: random" "early_stopping: {asha: {$ASHA}}" ;;
+    asha+evo) run asha+evo "$EVOLUTION" "early_stopping: {asha: {$ASHA}}" ;;
+    promote+random)
+      run promote+random "strategy: random" "early_stopping: {asha: {$ASHA, promote: true}}" ;;
+    promote+evo)
+      run promote+evo "$EVOLUTION" "early_stopping: {asha: {$ASHA, promote: true}}" ;;
+    *) echo "unknown search $search in SEARCHES" >&2; exit 2 ;;
+  esac
+done

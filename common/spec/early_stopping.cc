@@ -102,6 +102,12 @@ absl::Status ValidateEarlyStopping(const nas::v1::SearchSpec& spec) {
                       spec.budget().max_trials());
   }
   const Rungs r = RungsOf(rule);
+  if (PromotesTrials(spec) && UsesWeightSharing(spec)) {
+    return FieldError(
+        absl::StrCat(r.path, ".promote"),
+        "applies to trials trained from scratch; under weight sharing a "
+        "fine-tuned candidate is stopped, not paused: leave promote out");
+  }
   if (r.max_epochs != epochs) {
     return FieldError(
         absl::StrCat(r.path, ".max_epochs"),

@@ -20,6 +20,14 @@ inline bool UsesEarlyStopping(const nas::v1::SearchSpec& spec) {
          nas::v1::EarlyStoppingSpec::KIND_NOT_SET;
 }
 
+// True when the rule is ASHA or Hyperband with promote: trials pause at
+// rungs and are resumed when promoted.
+inline bool PromotesTrials(const nas::v1::SearchSpec& spec) {
+  const nas::v1::EarlyStoppingSpec& rule = spec.early_stopping();
+  return (rule.has_asha() && rule.asha().promote()) ||
+         (rule.has_hyperband() && rule.hyperband().promote());
+}
+
 // Fills the rule's unset options: min_epochs 1, max_epochs the candidates'
 // epochs (CandidateEpochs: training.epochs, or the fine-tuning's),
 // reduction_factor 3, warmup_epochs 1, min_trials 3; fields in

@@ -50,6 +50,25 @@ TEST(EarlyStoppingSpecTest, AshaDefaultsFromTraining) {
   EXPECT_THAT(TrialRungEpochs(*spec, 7), ElementsAre(1, 3));
 }
 
+TEST(EarlyStoppingSpecTest, PromoteIsOffUnlessAsked) {
+  absl::StatusOr<nas::v1::SearchSpec> stops = Parse("early_stopping: asha\n");
+  ASSERT_TRUE(stops.ok()) << stops.status();
+  EXPECT_FALSE(PromotesTrials(*stops));
+  absl::StatusOr<nas::v1::SearchSpec> asha =
+      Parse("early_stopping: {asha: {promote: true}}\n");
+  ASSERT_TRUE(asha.ok()) << asha.status();
+  EXPECT_TRUE(PromotesTrials(*asha));
+  EXPECT_THAT(TrialRungEpochs(*asha, 0), ElementsAre(1, 3));
+  absl::StatusOr<nas::v1::SearchSpec> hyperband =
+      Parse("early_stopping: {hyperband: {promote: true}}\n");
+  ASSERT_TRUE(hyperband.ok()) << hyperband.status();
+  EXPECT_TRUE(PromotesTrials(*hyperband));
+  absl::StatusOr<nas::v1::SearchSpec> written_off =
+      Parse("early_stopping: {asha: {promote: false}}\n");
+  ASSERT_TRUE(written_off.ok()) << written_off.status();
+  EXPECT_FALSE(PromotesTrials(*written_off));
+}
+
 TEST(EarlyStoppingSpecTest, HyperbandBracketsByTrialNumber) {
   absl::StatusOr<nas::v1::SearchSpec> spec = Parse(
       "early_stopping: {hyperband: {min_epochs: 1, max_epochs: 9, "
@@ -104,6 +123,14 @@ TEST(EarlyStoppingSpecTest, ErrorsNameTheField) {
        "early_stopping (line 9): with weight sharing, early stopping judges "
        "each candidate's fine-tuning epochs from its inherited weights: set "
        "estimation.weight_sharing.candidates.fine_tune.epochs"},
+      {"early_stopping: {asha: {promote: true}}\nestimation: "
+       "{weight_sharing: {candidates: {fine_tune: {epochs: 9}}}}\n",
+       "early_stopping.asha.promote (line 9): applies "
+       "to trials trained from scratch"},
+      {"early_stopping: {asha: {promote: yes}}\n",
+       "early_stopping.asha.promote (line 9): expected true or false"},
+      {"early_stopping: {asha: {promote: \"true\"}}\n",
+       "early_stopping.asha.promote (line 9): expected true or false"},
       {"early_stopping: asha\nestimation: zero_cost\n",
        "early_stopping (line 9): does not apply to zero-cost estimation"},
       {"early_stopping: {asha: {max_epochs: 9}}\nestimation: "

@@ -424,6 +424,12 @@ absl::Status SpecReader::ReadOptions(const YAML::Node& node,
         reflection->SetString(options, field, text);
         break;
       }
+      case google::protobuf::FieldDescriptor::CPPTYPE_BOOL: {
+        bool flag = false;
+        NAS_SPEC_RETURN_IF_ERROR(yaml_.ReadBool(value, field_path, &flag));
+        reflection->SetBool(options, field, flag);
+        break;
+      }
       case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
         NAS_SPEC_RETURN_IF_ERROR(ReadOptions(
             value, field_path, reflection->MutableMessage(options, field)));

@@ -281,6 +281,22 @@ absl::Status YamlReader::ReadString(const YAML::Node& node,
   return absl::OkStatus();
 }
 
+absl::Status YamlReader::ReadBool(const YAML::Node& node,
+                                  const std::string& path, bool* value) {
+  const bool scalar =
+      node.IsScalar() && IsUntypedOr(node, "tag:yaml.org,2002:bool");
+  if (scalar && node.Scalar() == "true") {
+    *value = true;
+  } else if (scalar && node.Scalar() == "false") {
+    *value = false;
+  } else {
+    return Error(
+        path, absl::StrCat("expected true or false, got ", DescribeNode(node)));
+  }
+  explicitly_set_.insert(path);
+  return absl::OkStatus();
+}
+
 absl::Status YamlReader::ReadInt32List(
     const YAML::Node& node, const std::string& path,
     google::protobuf::RepeatedField<int32_t>* values) {

@@ -89,6 +89,9 @@ class YamlReader {
                           double* value);
   absl::Status ReadString(const YAML::Node& node, const std::string& path,
                           std::string* value);
+  // true or false, unquoted (YAML 1.2's core schema, as JSON writes them).
+  absl::Status ReadBool(const YAML::Node& node, const std::string& path,
+                        bool* value);
   absl::Status ReadInt32List(const YAML::Node& node, const std::string& path,
                              google::protobuf::RepeatedField<int32_t>* values);
   absl::Status ReadStringList(

@@ -420,7 +420,8 @@ TEST_P(CheckpointStoreTest, ATrialWithAnUploadIsLeasedToResume) {
   ASSERT_TRUE(Upload(again, "w-2", Bytes(100, 4), 0).ok());
   nas::v1::TrialMetrics last;
   last.set_val_accuracy(0.3);
-  ASSERT_TRUE(store().StopTrial(Ref(again, "w-2"), "rung 0", last, 0).ok());
+  ASSERT_TRUE(
+      store().StopTrial(Ref(again, "w-2"), "rung 0", last, 0, false).ok());
   EXPECT_EQ(checkpoints().TrialUploadInfo(a.trial_id()).status().code(),
             absl::StatusCode::kNotFound);
   ExpectRows("checkpoint_chunks", 0);
@@ -431,6 +432,92 @@ TEST_P(CheckpointStoreTest, ATrialWithAnUploadIsLeasedToResume) {
 
 namespace nas::controller::testing {
 namespace {
+
+// Promotion (AshaConfig.promote): a trial paused at a rung keeps its state
+// and goes back to PENDING when promoted, to be leased with resume set; its
+// leases since do not count toward max_attempts; a trial stopped for good
+// is never resumed; the search's end drops the states still kept.
+TEST_P(CheckpointStoreTest,
+       APausedTrialKeepsItsStateUntilPromotedOrItsSearchEnds) {
+  const int64_t id = NewSearch(3, 3, /*max_attempts=*/2);
+  const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
+  const nas::v1::TrialAssignment b = Lease("w-1", kLongLease);
+  const nas::v1::TrialAssignment c = Lease("w-1", kLongLease);
+  for (const nas::v1::TrialAssignment* t : {&a, &b, &c}) {
+    ASSERT_TRUE(Upload(*t, "w-1", Bytes(100, t->trial_number()), 0).ok());
+  }
+  nas::v1::TrialMetrics last;
+  last.set_val_accuracy(0.3);
+  ASSERT_TRUE(*store().StopTrial(Ref(a, "w-1"), "rung 0: paused", last, 0,
+                                 /*paused=*/true));
+  ASSERT_TRUE(*store().StopTrial(Ref(b, "w-1"), "rung 0: stopped", last, 0,
+                                 /*paused=*/false));
+  EXPECT_TRUE(checkpoints().TrialUploadInfo(a.trial_id()).ok());
+  EXPECT_EQ(checkpoints().TrialUploadInfo(b.trial_id()).status().code(),
+            absl::StatusCode::kNotFound);
+
+  absl::StatusOr<bool> resumed = store().ResumePausedTrial(b.trial_id(), "x");
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_FALSE(*resumed) << "stopped for good: no state to resume from";
+  EXPECT_FALSE(*store().ResumePausedTrial(c.trial_id(), "x")) << "RUNNING";
+  ASSERT_TRUE(*store().ResumePausedTrial(a.trial_id(), "promoted past rung 0"));
+  EXPECT_FALSE(*store().ResumePausedTrial(a.trial_id(), "again"));
+  nas::v1::Trial t = GetTrial(id, 0);
+  EXPECT_EQ(t.state(), nas::v1::TRIAL_STATE_PENDING);
+  EXPECT_EQ(t.reason(),
+            "attempt 1 on worker w-1: rung 0: paused\npromoted past rung 0");
+  EXPECT_FALSE(t.has_finished_at());
+  EXPECT_EQ(GetTrial(id, 1).state(), nas::v1::TRIAL_STATE_STOPPED);
+
+  // Leased again, it resumes. Its second lease is not a second try: with
+  // max_attempts 2 a lost lease still sends it back to PENDING.
+  const nas::v1::TrialAssignment again = Lease("w-2", kLongLease);
+  ASSERT_EQ(again.trial_id(), a.trial_id());
+  EXPECT_EQ(again.attempt(), 2);
+  EXPECT_TRUE(again.resume());
+  ExpireLease(a.trial_id());
+  ASSERT_TRUE(store().ExpireLeases().ok());
+  EXPECT_EQ(GetTrial(id, 0).state(), nas::v1::TRIAL_STATE_PENDING);
+  const nas::v1::TrialAssignment third = Lease("w-2", kLongLease);
+  EXPECT_EQ(third.attempt(), 3);
+  ExpireLease(a.trial_id());
+  ASSERT_TRUE(store().ExpireLeases().ok());
+  EXPECT_EQ(GetTrial(id, 0).state(), nas::v1::TRIAL_STATE_FAILED)
+      << "two tries after its promotion";
+  if (postgres()) {
+    EXPECT_EQ(db().Query("SELECT promotions FROM trial_history "
+                         "WHERE number = 0")[0][0]
+                  .as<int>(),
+              1);
+  }
+
+  // Paused, then its search ends: nothing resumes it, so its state goes,
+  // as does the state the failed trial's last lease left.
+  ASSERT_TRUE(*store().StopTrial(Ref(c, "w-1"), "rung 0: paused", last, 0,
+                                 /*paused=*/true));
+  EXPECT_TRUE(checkpoints().TrialUploadInfo(c.trial_id()).ok());
+  ASSERT_TRUE(store().CancelSearch(id).ok());
+  for (int64_t trial_id : {a.trial_id(), c.trial_id()}) {
+    EXPECT_EQ(checkpoints().TrialUploadInfo(trial_id).status().code(),
+              absl::StatusCode::kNotFound);
+  }
+  EXPECT_FALSE(*store().ResumePausedTrial(c.trial_id(), "x"));
+  ExpectRows("checkpoint_chunks", 0);
+}
+
+TEST_P(CheckpointStoreTest, ACompletedSearchDropsItsPausedStates) {
+  const int64_t id = NewSearch(2, 2);
+  const nas::v1::TrialAssignment a = Lease("w-1", kLongLease);
+  const nas::v1::TrialAssignment b = Lease("w-1", kLongLease);
+  ASSERT_TRUE(Upload(a, "w-1", Bytes(100, 1), 0).ok());
+  nas::v1::TrialMetrics last;
+  last.set_val_accuracy(0.3);
+  ASSERT_TRUE(*store().StopTrial(Ref(a, "w-1"), "paused", last, 0, true));
+  ASSERT_TRUE(*store().CompleteTrial(Ref(b, "w-1"), last));
+  ASSERT_TRUE(*store().CompleteSearchIfDone(id));
+  EXPECT_EQ(checkpoints().TrialUploadInfo(a.trial_id()).status().code(),
+            absl::StatusCode::kNotFound);
+}
 
 // Weight sharing with early stopping: a fine-tuned SCORE_INHERITED candidate
 // saves and resumes its state like a TRAIN trial, at the rungs of its

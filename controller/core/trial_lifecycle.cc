@@ -124,7 +124,7 @@ bool TrialLifecycle::ApplyPruning(const LeaseRef& ref, const EpochAck& ack,
   last.set_val_accuracy(metrics.val_accuracy());
   last.set_val_loss(metrics.val_loss());
   absl::StatusOr<bool> stopped_now =
-      store_->StopTrial(ref, d.reason, last, d.rung);
+      store_->StopTrial(ref, d.reason, last, d.rung, d.pause);
   if (!stopped_now.ok()) {
     spdlog::warn("trial {}: not stopped: {}", ref.trial_id,
                  stopped_now.status().ToString());

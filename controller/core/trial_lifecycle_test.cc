@@ -12,8 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/hash/sha256.h"
 #include "common/metrics/metrics.h"
 #include "common/spec/spec_yaml.h"
 #include "common/time/clock.h"
@@ -110,12 +112,14 @@ class CountingStore : public ForwardingStore {
   int searches_held_ = 0;
 };
 
-Scheduler::Options SchedulerOptions(ControllerMetrics* metrics) {
+Scheduler::Options SchedulerOptions(ControllerMetrics* metrics,
+                                    PruningBook* pruning) {
   Scheduler::Options options;
   options.lease = kLease;
   // Only a wake makes a waiting Acquire look again within a test.
   options.poll_interval = absl::Minutes(10);
   options.metrics = metrics;
+  options.pruning = pruning;
   return options;
 }
 
@@ -226,6 +230,23 @@ budget: )" + budget + "\n" + extra);
     return waiter;
   }
 
+  // Leases the next trial to `worker`, saves its state at the rung (epoch
+  // 1) as a worker does, and reports the epoch at `val_accuracy`; expects
+  // the reply to pause it.
+  nas::v1::TrialAssignment ReachRungAndPause(const std::string& worker,
+                                             double val_accuracy) {
+    const nas::v1::TrialAssignment a = Acquire(worker);
+    const std::string state = absl::StrCat("state of #", a.trial_number());
+    EXPECT_TRUE(
+        store_.PutTrialUpload(Ref(a, worker), 0, hash::Sha256Hex(state), state)
+            .ok());
+    absl::StatusOr<bool> stop =
+        lifecycle_.ReportProgress(Ref(a, worker), Epoch(1, val_accuracy));
+    EXPECT_TRUE(stop.ok()) << stop.status();
+    EXPECT_TRUE(stop.value_or(false)) << "#" << a.trial_number();
+    return a;
+  }
+
   // The series of trial endings, as /metrics shows them.
   std::string EndingsCounted() {
     std::istringstream text(registry_.Render());
@@ -245,8 +266,9 @@ budget: )" + budget + "\n" + extra);
   EventHub hub_;
   metrics::Registry registry_;
   ControllerMetrics metrics_{&registry_};
-  Scheduler scheduler_{&counting_, SchedulerOptions(&metrics_), &store_};
   PruningBook pruning_{&counting_};
+  Scheduler scheduler_{&counting_, SchedulerOptions(&metrics_, &pruning_),
+                       &store_};
   TrialLifecycle lifecycle_{&counting_, &scheduler_, &hub_,
                             &pruning_,  &metrics_,   &clock_};
 };
@@ -483,6 +505,71 @@ TEST_F(TrialLifecycleTest, AshaStopsATrialThroughReportProgress) {
   ASSERT_TRUE(stop.ok()) << stop.status();
   EXPECT_TRUE(*stop);
   EXPECT_TRUE(Drain(*watch).empty());
+}
+
+// ASHA with promotion, one rung (epoch 1 of 3), eta 3: three trials pause
+// there, and the third's arrival makes the best of them (#1) the rung's top
+// third. With no trial left to add, the search still must not complete: #1
+// is resumed first, from its saved state, and the search completes after it.
+TEST_F(TrialLifecycleTest, APausedTrialIsPromotedBeforeItsSearchCompletes) {
+  const int64_t id = NewSearch(
+      "{max_trials: 3, parallelism: 1}",
+      "training: {epochs: 3}\n"
+      "early_stopping: {asha: {reduction_factor: 3, promote: true}}\n");
+  const std::string worker = Register("w");
+  std::vector<nas::v1::TrialAssignment> paused;
+  for (double accuracy : {0.5, 0.7, 0.6}) {
+    paused.push_back(ReachRungAndPause(worker, accuracy));
+  }
+  absl::StatusOr<nas::v1::Search> search = store_.GetSearch(id);
+  ASSERT_TRUE(search.ok()) << search.status();
+  EXPECT_EQ(search->state(), nas::v1::SEARCH_STATE_RUNNING)
+      << "completed with a promotion due";
+
+  const nas::v1::TrialAssignment again = Acquire(worker);
+  EXPECT_EQ(again.trial_id(), paused[1].trial_id());
+  EXPECT_EQ(again.attempt(), 2);
+  EXPECT_TRUE(again.resume());
+  absl::StatusOr<bool> stop =
+      lifecycle_.ReportProgress(Ref(again, worker), Epoch(2, 0.75));
+  ASSERT_TRUE(stop.ok()) << stop.status();
+  EXPECT_FALSE(*stop);
+  ASSERT_TRUE(
+      lifecycle_.ReportProgress(Ref(again, worker), Epoch(3, 0.8)).ok());
+  ASSERT_TRUE(lifecycle_.Complete(Ref(again, worker), Final(0.8)).ok());
+
+  search = store_.GetSearch(id);
+  ASSERT_TRUE(search.ok()) << search.status();
+  EXPECT_EQ(search->state(), nas::v1::SEARCH_STATE_COMPLETED);
+  absl::StatusOr<nas::v1::Trial> promoted =
+      store_.GetTrial(paused[1].trial_id());
+  ASSERT_TRUE(promoted.ok()) << promoted.status();
+  EXPECT_EQ(promoted->state(), nas::v1::TRIAL_STATE_COMPLETED);
+  EXPECT_THAT(promoted->reason(), ::testing::HasSubstr("promoted past rung 0"));
+  EXPECT_EQ(promoted->epochs_size(), 3) << "its curve stays whole";
+  for (int i : {0, 2}) {
+    absl::StatusOr<nas::v1::Trial> left = store_.GetTrial(paused[i].trial_id());
+    ASSERT_TRUE(left.ok()) << left.status();
+    EXPECT_EQ(left->state(), nas::v1::TRIAL_STATE_STOPPED);
+    EXPECT_EQ(store_.TrialUploadInfo(paused[i].trial_id()).status().code(),
+              absl::StatusCode::kNotFound)
+        << "its state went with the search's end";
+  }
+}
+
+// With room for new trials, a promotion still goes first.
+TEST_F(TrialLifecycleTest, APromotionGoesBeforeANewTrial) {
+  NewSearch("{max_trials: 6, parallelism: 1}",
+            "training: {epochs: 3}\n"
+            "early_stopping: {asha: {reduction_factor: 3, promote: true}}\n");
+  const std::string worker = Register("w");
+  std::vector<nas::v1::TrialAssignment> paused;
+  for (double accuracy : {0.5, 0.7, 0.6}) {
+    paused.push_back(ReachRungAndPause(worker, accuracy));
+  }
+  const nas::v1::TrialAssignment next = Acquire(worker);
+  EXPECT_EQ(next.trial_id(), paused[1].trial_id());
+  EXPECT_TRUE(next.resume());
 }
 
 TEST_F(TrialLifecycleTest, CancellingPublishesSearchDoneOnceAndWakesWaiters) {

@@ -240,6 +240,7 @@ absl::StatusOr<nas::v1::Search> MemoryStore::CancelSearch(int64_t search_id) {
     memory_store_internal::AppendReason(&trial.reason,
                                         "cancelled with its search");
   }
+  DropResumeStates(*search);
   return SearchProto(search_id, *search);
 }
 
@@ -260,7 +261,15 @@ absl::StatusOr<bool> MemoryStore::CompleteSearchIfDone(int64_t search_id) {
   }
   search->state = nas::v1::SEARCH_STATE_COMPLETED;
   search->finished_at = Now();
+  DropResumeStates(*search);
   return true;
+}
+
+void MemoryStore::DropResumeStates(const SearchRow& search) {
+  for (int64_t trial_id : search.trial_ids) {
+    TrialRow& trial = trials_.at(trial_id);
+    if (trial.state != nas::v1::TRIAL_STATE_COMPLETED) trial.upload.reset();
+  }
 }
 
 absl::StatusOr<bool> MemoryStore::EndSearch(int64_t search_id,
@@ -284,6 +293,7 @@ absl::StatusOr<bool> MemoryStore::EndSearch(int64_t search_id,
     // Replaces what earlier attempts said, as the PostgreSQL store does.
     trial.reason = "search ended before this trial ran";
   }
+  DropResumeStates(*search);
   return true;
 }
 

@@ -108,7 +108,10 @@ class MemoryStore final : public TrialStore, public CheckpointStore {
       const LeaseRef& ref, const std::string& reason) override;
   absl::StatusOr<bool> StopTrial(const LeaseRef& ref, const std::string& reason,
                                  const nas::v1::TrialMetrics& metrics,
-                                 std::optional<int32_t> rung) override;
+                                 std::optional<int32_t> rung,
+                                 bool paused) override;
+  absl::StatusOr<bool> ResumePausedTrial(int64_t trial_id,
+                                         const std::string& reason) override;
   absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) override;
   absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
       int64_t search_id) override;
@@ -202,6 +205,7 @@ class MemoryStore final : public TrialStore, public CheckpointStore {
     nas::v1::TrialMetrics metrics;
     std::string reason;
     std::optional<int32_t> rung;
+    int32_t promotions = 0;  // trials.promotions
     absl::Time created_at;
     std::optional<absl::Time> started_at;
     std::optional<absl::Time> finished_at;
@@ -222,7 +226,8 @@ class MemoryStore final : public TrialStore, public CheckpointStore {
   };
 
   // How FinishTrial moves a RUNNING trial.
-  enum class Ending { kComplete, kFail, kStop };
+  // kPause: stopped at a rung with its training state kept (promotion).
+  enum class Ending { kComplete, kFail, kStop, kPause };
 
   // The clock's now, at the database's microsecond precision.
   absl::Time Now();
@@ -233,10 +238,17 @@ class MemoryStore final : public TrialStore, public CheckpointStore {
   static nas::v1::Search SearchProto(int64_t search_id, const SearchRow& row);
   // The trial as the API shows it, with its learning curve.
   static nas::v1::Trial TrialProto(const TrialRow& row);
+  // TrialOutline of TrialProto(row), without copying what the outline
+  // drops (curve, budget, task): a strategy step reads every changed trial.
+  static nas::v1::Trial TrialOutlineProto(const TrialRow& row);
   // Its learning curve: the epochs of its current attempt, preceded, when
   // that attempt resumed from a saved state, by the latest earlier report
   // of each epoch before its first.
   static std::vector<const nas::v1::EpochMetrics*> Curve(const TrialRow& trial);
+  // The training states kept to resume the search's trials (paused ones,
+  // expired ones) go when it ends, as kDropResumeStates does in PostgreSQL.
+  void DropResumeStates(const SearchRow& search)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves `trial` to `state`, keeping the counts and indexes in step.
   void SetTrialState(TrialRow& trial, nas::v1::TrialState state)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -163,6 +163,18 @@ nas::v1::Trial MemoryStore::TrialProto(const TrialRow& row) {
   return trial;
 }
 
+nas::v1::Trial MemoryStore::TrialOutlineProto(const TrialRow& row) {
+  nas::v1::Trial trial;
+  trial.set_id(row.id);
+  trial.set_search_id(row.search_id);
+  trial.set_number(row.number);
+  trial.set_state(row.state);
+  trial.set_kind(row.kind);
+  *trial.mutable_architecture()->mutable_choices() = row.architecture.choices();
+  if (HasAnyMetric(row.metrics)) *trial.mutable_metrics() = row.metrics;
+  return trial;
+}
+
 void MemoryStore::SetTrialState(TrialRow& trial, nas::v1::TrialState state) {
   SearchRow& search = searches_.at(trial.search_id);
   StateCounts& counts = search.counts[trial.kind];
@@ -261,8 +273,7 @@ absl::StatusOr<std::vector<nas::v1::Trial>> MemoryStore::ListChangedTrials(
   if (numbers.size() > static_cast<size_t>(limit)) numbers.resize(limit);
   std::vector<nas::v1::Trial> trials;
   for (int32_t number : numbers) {
-    trials.push_back(
-        TrialOutline(TrialProto(trials_.at(search->trial_ids[number]))));
+    trials.push_back(TrialOutlineProto(trials_.at(search->trial_ids[number])));
   }
   return trials;
 }
@@ -467,7 +478,8 @@ absl::StatusOr<nas::v1::TrialState> MemoryStore::ReleaseTrial(
         absl::StrCat("trial ", ref.trial_id, " is ", TrialStateName(row->state),
                      "; only a RUNNING trial can be released"));
   }
-  const bool retry = row->attempt < searches_.at(row->search_id).max_attempts;
+  const bool retry = row->attempt < searches_.at(row->search_id).max_attempts +
+                                        row->promotions;
   // Like an expired lease: PENDING has no worker, FAILED keeps the last.
   SetTrialState(
       *row, retry ? nas::v1::TRIAL_STATE_PENDING : nas::v1::TRIAL_STATE_FAILED);
@@ -514,8 +526,28 @@ absl::StatusOr<bool> MemoryStore::FailTrial(const LeaseRef& ref,
 
 absl::StatusOr<bool> MemoryStore::StopTrial(
     const LeaseRef& ref, const std::string& reason,
-    const nas::v1::TrialMetrics& metrics, std::optional<int32_t> rung) {
-  return FinishTrial(ref, Ending::kStop, &metrics, reason, rung);
+    const nas::v1::TrialMetrics& metrics, std::optional<int32_t> rung,
+    bool paused) {
+  return FinishTrial(ref, paused ? Ending::kPause : Ending::kStop, &metrics,
+                     reason, rung);
+}
+
+absl::StatusOr<bool> MemoryStore::ResumePausedTrial(int64_t trial_id,
+                                                    const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  TrialRow* trial = FindTrial(trial_id);
+  if (trial == nullptr || trial->state != nas::v1::TRIAL_STATE_STOPPED ||
+      !trial->upload.has_value() ||
+      searches_.at(trial->search_id).state != nas::v1::SEARCH_STATE_RUNNING) {
+    return false;
+  }
+  SetTrialState(*trial, nas::v1::TRIAL_STATE_PENDING);
+  AppendReason(&trial->reason, reason);
+  ++trial->promotions;
+  trial->worker_id.clear();
+  trial->lease_expires_at.reset();
+  trial->finished_at.reset();
+  return true;
 }
 
 absl::StatusOr<bool> MemoryStore::FinishTrial(
@@ -539,7 +571,7 @@ absl::StatusOr<bool> MemoryStore::FinishTrial(
   if (ending == Ending::kComplete) {
     // A metric the estimator did not measure stays unset, not 0.
     trial.metrics = *metrics;
-  } else if (ending == Ending::kStop) {
+  } else if (ending == Ending::kStop || ending == Ending::kPause) {
     // What the last epoch measured: validation only; the trial never
     // reached its test evaluation. Without a time of its own, the time is
     // the sum of its epochs' (each epoch's latest report).
@@ -568,11 +600,12 @@ absl::StatusOr<bool> MemoryStore::FinishTrial(
   SetTrialState(trial, target);
   trial.lease_expires_at.reset();
   trial.finished_at = Now();
-  if (IsEarlyStoppableKind(trial.kind) &&
+  if (IsEarlyStoppableKind(trial.kind) && ending != Ending::kPause &&
       !(ending == Ending::kComplete && nas::spec::IsRankedKind(trial.kind))) {
     // Until they end, these trials upload only their training state for
     // resuming (early stopping); once one ended nothing resumes it, so the
-    // bytes go. A completed TRAIN trial's upload is its final weights
+    // bytes go; a paused one's stay for its promotion, until its search
+    // ends. A completed TRAIN trial's upload is its final weights
     // instead (the worker replaced the state), kept to be exported.
     trial.upload.reset();
   }
@@ -624,7 +657,8 @@ absl::StatusOr<int> MemoryStore::ExpireLeases() {
   }
   for (TrialRow* trial : expired) {
     const bool retry =
-        trial->attempt < searches_.at(trial->search_id).max_attempts;
+        trial->attempt <
+        searches_.at(trial->search_id).max_attempts + trial->promotions;
     AppendReason(&trial->reason,
                  absl::StrCat("attempt ", trial->attempt, " on worker ",
                               trial->worker_id, ": lease expired"));

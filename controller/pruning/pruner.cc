@@ -25,21 +25,29 @@ double Shown(double value, bool minimized) {
   return minimized ? -value : value;
 }
 
-// Asynchronous successive halving over one set of rungs (Li et al. 2020,
-// the stopping variant): a trial at a rung goes on when its value is among
+// Asynchronous successive halving over one set of rungs (Li et al. 2020).
+// The stopping variant: a trial at a rung goes on when its value is among
 // the top floor(n / eta) of the n values recorded at that rung so far, or
-// while fewer than eta trials reached it.
+// while fewer than eta trials reached it; otherwise it stops. The promotion
+// variant: it goes on only when in that top, otherwise it pauses, and it is
+// promoted (Promotable) once it is in that top with nothing reported past
+// the rung.
 class AshaBracket {
  public:
-  AshaBracket(std::vector<int> rung_epochs, int first_rung, int eta)
+  AshaBracket(std::vector<int> rung_epochs, int first_rung, int eta,
+              bool promote)
       : rung_epochs_(std::move(rung_epochs)),
         first_rung_(first_rung),
-        eta_(eta) {}
+        eta_(eta),
+        promote_(promote) {}
 
   // nullopt when `epoch` is not one of this bracket's rungs.
   std::optional<PruneDecision> OnReport(const PruneReport& r,
                                         const std::string& metric,
                                         bool minimized) {
+    int& last = last_epoch_[r.trial_id];
+    last = std::max(last, r.epoch);
+    numbers_[r.trial_id] = r.trial_number;
     auto it = std::find(rung_epochs_.begin(), rung_epochs_.end(), r.epoch);
     if (it == rung_epochs_.end()) return std::nullopt;
     const int local = static_cast<int>(it - rung_epochs_.begin());
@@ -48,43 +56,87 @@ class AshaBracket {
     PruneDecision decision;
     decision.rung = first_rung_ + local;
     const int n = static_cast<int>(rung.size());
-    if (n < eta_) return decision;
-    std::vector<double> sorted;
-    sorted.reserve(rung.size());
-    for (const auto& [id, value] : rung) sorted.push_back(value);
     const int keep = n / eta_;
-    std::nth_element(sorted.begin(), sorted.begin() + (keep - 1), sorted.end(),
-                     std::greater<double>());
-    const double cutoff = sorted[keep - 1];
+    if (keep == 0) {
+      if (!promote_) return decision;
+      decision.stop = decision.pause = true;
+      decision.reason = absl::StrFormat(
+          "rung %d (epoch %d): %s %.4f; paused: %d of the %d trials a "
+          "promotion needs reached it",
+          *decision.rung, r.epoch, metric, Shown(r.value, minimized), n, eta_);
+      return decision;
+    }
+    const double cutoff = Cutoff(rung, keep);
     if (r.value >= cutoff) return decision;
     decision.stop = true;
+    decision.pause = promote_;
     decision.reason = absl::StrFormat(
         "rung %d (epoch %d): %s %.4f is not in the top 1/%d of the %d "
-        "trials that reached it (cutoff %.4f)",
+        "trials that reached it (cutoff %.4f)%s",
         *decision.rung, r.epoch, metric, Shown(r.value, minimized), eta_, n,
-        Shown(cutoff, minimized));
+        Shown(cutoff, minimized),
+        promote_ ? "; paused until later arrivals put it there" : "");
     return decision;
   }
 
+  // Appends this bracket's promotable trials at local rung `local`.
+  void AppendPromotable(int local, std::vector<PromotableTrial>* out) const {
+    if (!promote_) return;
+    auto rung = values_.find(local);
+    if (rung == values_.end()) return;
+    const int keep = static_cast<int>(rung->second.size()) / eta_;
+    if (keep == 0) return;
+    std::vector<std::pair<double, int64_t>> ranked;
+    for (const auto& [id, value] : rung->second) ranked.emplace_back(value, id);
+    // Best first; equal values by trial id, so the order is a function of
+    // the recorded values alone (a rebuilt book names the same trials).
+    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    for (int i = 0; i < keep; ++i) {
+      const int64_t id = ranked[static_cast<size_t>(i)].second;
+      if (last_epoch_.at(id) > rung_epochs_[static_cast<size_t>(local)]) {
+        continue;  // promoted already: it reported past the rung
+      }
+      out->push_back({id, numbers_.at(id), first_rung_ + local});
+    }
+  }
+
+  int rungs() const { return static_cast<int>(rung_epochs_.size()); }
+
  private:
+  // The keep-th largest value of the rung.
+  static double Cutoff(const std::map<int64_t, double>& rung, int keep) {
+    std::vector<double> sorted;
+    sorted.reserve(rung.size());
+    for (const auto& [id, value] : rung) sorted.push_back(value);
+    std::nth_element(sorted.begin(), sorted.begin() + (keep - 1), sorted.end(),
+                     std::greater<double>());
+    return sorted[static_cast<size_t>(keep - 1)];
+  }
+
   const std::vector<int> rung_epochs_;
   const int first_rung_;  // the global index of rung_epochs_[0]
   const int eta_;
+  const bool promote_;
   // Per local rung: each trial's value there.
   std::map<int, std::map<int64_t, double>> values_;
+  // Per trial: the highest epoch it reported, and its number.
+  std::map<int64_t, int> last_epoch_;
+  std::map<int64_t, int> numbers_;
 };
 
 // ASHA is Hyperband with one bracket.
 class HyperbandPruner : public Pruner {
  public:
   HyperbandPruner(const nas::v1::SearchSpec& spec, int min_epochs,
-                  int max_epochs, int eta, int brackets)
+                  int max_epochs, int eta, int brackets, bool promote)
       : metric_(DecisionMetric(spec)), minimized_(Minimized(spec)) {
     const std::vector<int> all =
         nas::spec::RungEpochs(min_epochs, max_epochs, eta);
     for (int s = 0; s < brackets; ++s) {
       brackets_.emplace_back(std::vector<int>(all.begin() + s, all.end()), s,
-                             eta);
+                             eta, promote);
     }
   }
 
@@ -93,6 +145,23 @@ class HyperbandPruner : public Pruner {
         brackets_[static_cast<size_t>(r.trial_number) % brackets_.size()];
     return bracket.OnReport(r, metric_, minimized_)
         .value_or(PruneDecision{});
+  }
+
+  std::vector<PromotableTrial> Promotable() const override {
+    std::vector<PromotableTrial> out;
+    // Highest global rung first (Li et al.: a free worker takes the highest
+    // promotion there is); bracket s's local rung l is global rung s + l.
+    int top = 0;
+    for (const AshaBracket& b : brackets_) top = std::max(top, b.rungs());
+    for (int global = top - 1; global >= 0; --global) {
+      for (size_t s = 0; s < brackets_.size(); ++s) {
+        const int local = global - static_cast<int>(s);
+        if (local >= 0 && local < brackets_[s].rungs()) {
+          brackets_[s].AppendPromotable(local, &out);
+        }
+      }
+    }
+    return out;
   }
 
  private:
@@ -183,14 +252,16 @@ std::unique_ptr<Pruner> MakePruner(const nas::v1::SearchSpec& spec) {
   if (rule.has_asha()) {
     const nas::v1::AshaConfig& c = rule.asha();
     return std::make_unique<HyperbandPruner>(
-        spec, c.min_epochs(), c.max_epochs(), c.reduction_factor(), 1);
+        spec, c.min_epochs(), c.max_epochs(), c.reduction_factor(), 1,
+        c.promote());
   }
   if (rule.has_hyperband()) {
     const nas::v1::HyperbandConfig& c = rule.hyperband();
     return std::make_unique<HyperbandPruner>(
         spec, c.min_epochs(), c.max_epochs(), c.reduction_factor(),
         nas::spec::HyperbandBrackets(c.min_epochs(), c.max_epochs(),
-                                     c.reduction_factor()));
+                                     c.reduction_factor()),
+        c.promote());
   }
   if (rule.has_median()) {
     return std::make_unique<MedianPruner>(spec, rule.median());

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "nas/v1/search.pb.h"
 
@@ -29,6 +30,10 @@ struct PruneReport {
 
 struct PruneDecision {
   bool stop = false;
+  // With stop, under promotion (AshaConfig.promote): the trial is paused,
+  // not ended for good. Its training state is kept, and Promotable names it
+  // once later arrivals put it in the top of its rung.
+  bool pause = false;
   // The epoch was a rung's (ASHA, Hyperband): its index (rung k is at
   // min_epochs * eta^k epochs). With stop false the trial was promoted past
   // it.
@@ -38,12 +43,25 @@ struct PruneDecision {
   std::string reason;
 };
 
+// A trial that earned a promotion past its rung (Pruner::Promotable).
+struct PromotableTrial {
+  int64_t trial_id = 0;
+  int trial_number = 0;
+  int rung = 0;  // the rung it is promoted past
+};
+
 class Pruner {
  public:
   virtual ~Pruner() = default;
   // Records the report (a repeated report of the same trial and epoch
   // replaces the earlier one) and decides whether the trial goes on.
   virtual PruneDecision OnReport(const PruneReport& report) = 0;
+  // Under promotion: the trials in the top floor(n / eta) of their rung
+  // that reported no epoch past it, highest rung first, then best first.
+  // Paused ones among them are to be resumed; the others (the trial that
+  // went on from the rung, or one resumed already) are still on their way
+  // to the next rung. Empty without promotion.
+  virtual std::vector<PromotableTrial> Promotable() const { return {}; }
 };
 
 // The pruner of a search; nullptr when it has no early_stopping.

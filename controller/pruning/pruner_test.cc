@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/spec/spec_validation.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,7 +14,9 @@
 namespace nas::controller {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 nas::v1::SearchSpec Spec(int epochs) {
   nas::v1::SearchSpec spec;
@@ -205,6 +208,123 @@ TEST(PrunerTest, ReplayInAnyOrderRebuildsTheSameState) {
       }
     }
   }
+}
+
+nas::v1::SearchSpec PromotingAsha(int min_epochs, int max_epochs, int eta) {
+  nas::v1::SearchSpec spec = Asha(min_epochs, max_epochs, eta);
+  spec.mutable_early_stopping()->mutable_asha()->set_promote(true);
+  return spec;
+}
+
+// "number@rung" for each promotable trial, in order.
+std::vector<std::string> Named(const std::vector<PromotableTrial>& trials) {
+  std::vector<std::string> names;
+  for (const PromotableTrial& t : trials) {
+    EXPECT_EQ(t.trial_id, 100 + t.trial_number);
+    names.push_back(absl::StrCat(t.trial_number, "@", t.rung));
+  }
+  return names;
+}
+
+TEST(PromotingAshaTest, PausesAtEachRungUntilInItsTop) {
+  std::unique_ptr<Pruner> pruner = MakePruner(PromotingAsha(1, 9, 3));
+  // Fewer than eta values at rung 0: nobody can be in its top third yet.
+  PruneDecision d = pruner->OnReport(Report(0, 1, 0.50));
+  EXPECT_TRUE(d.stop);
+  EXPECT_TRUE(d.pause);
+  EXPECT_EQ(*d.rung, 0);
+  EXPECT_THAT(d.reason, HasSubstr("rung 0 (epoch 1): val_accuracy 0.5000; "
+                                  "paused: 1 of the 3 trials a promotion "
+                                  "needs reached it"));
+  EXPECT_TRUE(pruner->OnReport(Report(1, 1, 0.70)).pause);
+  EXPECT_THAT(pruner->Promotable(), IsEmpty());
+  // The third value makes a top third of one: trial 1, paused before.
+  d = pruner->OnReport(Report(2, 1, 0.60));
+  EXPECT_TRUE(d.pause);
+  EXPECT_THAT(d.reason, HasSubstr("is not in the top 1/3 of the 3 trials "
+                                  "that reached it (cutoff 0.7000); paused "
+                                  "until later arrivals put it there"));
+  EXPECT_THAT(Named(pruner->Promotable()), ElementsAre("1@0"));
+  // Resumed, it reports past the rung: promoted once only.
+  EXPECT_FALSE(pruner->OnReport(Report(1, 2, 0.72)).stop);
+  EXPECT_THAT(pruner->Promotable(), IsEmpty());
+  // A new best at the rung goes on at once; it stays named until it
+  // reports past the rung (the caller resumes only paused trials).
+  d = pruner->OnReport(Report(3, 1, 0.80));
+  EXPECT_FALSE(d.stop);
+  EXPECT_EQ(*d.rung, 0);
+  EXPECT_THAT(Named(pruner->Promotable()), ElementsAre("3@0"));
+  pruner->OnReport(Report(3, 2, 0.81));
+  // Six values, a top two (0.8, 0.7) both promoted; then nine values, a top
+  // three: 0.65 (trial 4, paused meanwhile) joins it.
+  EXPECT_TRUE(pruner->OnReport(Report(4, 1, 0.65)).pause);
+  EXPECT_TRUE(pruner->OnReport(Report(5, 1, 0.55)).pause);
+  EXPECT_THAT(pruner->Promotable(), IsEmpty());
+  for (int t = 6; t <= 8; ++t) pruner->OnReport(Report(t, 1, 0.30));
+  EXPECT_THAT(Named(pruner->Promotable()), ElementsAre("4@0"));
+  // Rung 1 (epoch 3): the best of three goes on there.
+  EXPECT_TRUE(pruner->OnReport(Report(1, 3, 0.75)).pause);
+  EXPECT_TRUE(pruner->OnReport(Report(3, 3, 0.85)).pause);
+  pruner->OnReport(Report(4, 2, 0.66));
+  EXPECT_TRUE(pruner->OnReport(Report(4, 3, 0.70)).pause);
+  // The highest rung's promotion comes first.
+  EXPECT_FALSE(pruner->OnReport(Report(9, 1, 0.95)).stop);
+  EXPECT_THAT(Named(pruner->Promotable()), ElementsAre("3@1", "9@0"));
+  // The full budget is no rung: a promoted trial finishes there.
+  EXPECT_FALSE(pruner->OnReport(Report(3, 9, 0.9)).stop);
+  EXPECT_THAT(Named(pruner->Promotable()), ElementsAre("9@0"));
+}
+
+TEST(PromotingAshaTest, ReplayInAnyOrderNamesTheSamePromotions) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> value(0, 1);
+  std::vector<PruneReport> history;
+  // 30 trials; a trial goes on past a rung for a while, as if promoted.
+  for (int t = 0; t < 30; ++t) {
+    const int epochs = 1 + static_cast<int>(rng() % 4);
+    for (int e = 1; e <= epochs; ++e)
+      history.push_back(Report(t, e, value(rng)));
+  }
+  std::unique_ptr<Pruner> in_order = MakePruner(PromotingAsha(1, 9, 3));
+  for (const PruneReport& r : history) in_order->OnReport(r);
+  std::shuffle(history.begin(), history.end(), rng);
+  std::unique_ptr<Pruner> shuffled = MakePruner(PromotingAsha(1, 9, 3));
+  for (const PruneReport& r : history) shuffled->OnReport(r);
+  EXPECT_FALSE(in_order->Promotable().empty());
+  EXPECT_EQ(Named(in_order->Promotable()), Named(shuffled->Promotable()));
+}
+
+TEST(PromotingAshaTest, HyperbandBracketsPauseAtTheirOwnRungs) {
+  nas::v1::SearchSpec spec = Spec(9);
+  nas::v1::HyperbandConfig* hb =
+      spec.mutable_early_stopping()->mutable_hyperband();
+  hb->set_min_epochs(1);
+  hb->set_max_epochs(9);
+  hb->set_reduction_factor(3);
+  hb->set_promote(true);
+  std::unique_ptr<Pruner> pruner = MakePruner(spec);
+  // Bracket 1 (numbers 1, 4, 7) has no rung at epoch 1.
+  EXPECT_FALSE(pruner->OnReport(Report(1, 1, 0.1)).stop);
+  EXPECT_TRUE(pruner->OnReport(Report(1, 3, 0.9)).pause);
+  EXPECT_TRUE(pruner->OnReport(Report(4, 3, 0.2)).pause);
+  // Bracket 0's values at epoch 3 do not count for bracket 1.
+  pruner->OnReport(Report(0, 1, 0.5));
+  pruner->OnReport(Report(0, 3, 0.99));
+  EXPECT_THAT(pruner->Promotable(), IsEmpty());
+  EXPECT_TRUE(pruner->OnReport(Report(7, 3, 0.3)).pause);
+  EXPECT_THAT(Named(pruner->Promotable()), ElementsAre("1@1"));
+  // Bracket 2 never pauses.
+  for (int epoch = 1; epoch <= 9; ++epoch) {
+    EXPECT_FALSE(pruner->OnReport(Report(2, epoch, 0.0)).stop);
+  }
+}
+
+TEST(PrunerTest, StoppingVariantNamesNoPromotions) {
+  std::unique_ptr<Pruner> pruner = MakePruner(Asha(1, 9, 3));
+  for (int t = 0; t < 6; ++t) {
+    EXPECT_FALSE(pruner->OnReport(Report(t, 1, 0.1 * t)).pause);
+  }
+  EXPECT_THAT(pruner->Promotable(), IsEmpty());
 }
 
 TEST(PrunerTest, NoRuleNoPruner) {

@@ -58,4 +58,13 @@ absl::StatusOr<std::optional<PruneDecision>> PruningBook::Decide(
       {trial_id, trial_number, metrics.epoch(), *value}));
 }
 
+absl::StatusOr<std::vector<PromotableTrial>> PruningBook::Promotable(
+    int64_t search_id) {
+  absl::StatusOr<Entry*> entry = EntryFor(search_id);
+  if (!entry.ok()) return entry.status();
+  if ((*entry)->pruner == nullptr) return std::vector<PromotableTrial>();
+  std::lock_guard<std::mutex> lock((*entry)->mu);
+  return (*entry)->pruner->Promotable();
+}
+
 }  // namespace nas::controller

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "controller/pruning/pruner.h"
@@ -36,6 +37,10 @@ class PruningBook {
   absl::StatusOr<std::optional<PruneDecision>> Decide(
       int64_t search_id, int64_t trial_id, int trial_number,
       const nas::v1::EpochMetrics& metrics);
+
+  // Pruner::Promotable of the search (empty without promotion), its state
+  // built from the store on first use like Decide's.
+  absl::StatusOr<std::vector<PromotableTrial>> Promotable(int64_t search_id);
 
  private:
   struct Entry {

@@ -96,8 +96,10 @@ TEST_F(PruningBookTest, ARestartedBookDecidesAsTheOneBefore) {
           ++stops;
           nas::v1::TrialMetrics last;
           last.set_val_accuracy(m.val_accuracy());
-          ASSERT_TRUE(
-              store().StopTrial(ref, (*a)->reason, last, (*a)->rung).ok());
+          ASSERT_TRUE(store()
+                          .StopTrial(ref, (*a)->reason, last, (*a)->rung,
+                                     /*paused=*/false)
+                          .ok());
         } else if ((*a)->rung.has_value()) {
           ++promotions;
         }

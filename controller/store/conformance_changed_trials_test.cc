@@ -41,8 +41,9 @@ TEST_P(ChangedTrialsTest, ListsNewTrialsAndWatchedOnesWhoseStateMovedOn) {
   ASSERT_TRUE(store().RecordEpoch(Ref(stopped, "w-2"), epoch, kLongLease).ok());
   nas::v1::TrialMetrics last;
   last.set_val_accuracy(0.25);
-  ASSERT_TRUE(
-      store().StopTrial(Ref(stopped, "w-2"), "median rule", last, 1).ok());
+  ASSERT_TRUE(store()
+                  .StopTrial(Ref(stopped, "w-2"), "median rule", last, 1, false)
+                  .ok());
   ASSERT_TRUE(store().FailTrial(Ref(failed, "w-3"), "nan loss").ok());
 
   // The caller saw trials 0-4 with 0-3 PENDING or RUNNING (1 and 2 moved

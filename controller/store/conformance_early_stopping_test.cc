@@ -52,7 +52,9 @@ TEST_P(EarlyStoppingStoreTest, StoppedTrialKeepsItsCurveLastMetricsAndRung) {
   last.set_val_accuracy(0.55);
   last.set_val_loss(0.75);
   ASSERT_TRUE(
-      store().StopTrial(Ref(a, "w"), "rung 1 (epoch 2): below", last, 1).ok());
+      store()
+          .StopTrial(Ref(a, "w"), "rung 1 (epoch 2): below", last, 1, false)
+          .ok());
   const nas::v1::Trial t = GetTrial(id, 0);
   EXPECT_EQ(t.state(), nas::v1::TRIAL_STATE_STOPPED);
   EXPECT_EQ(t.rung(), 1);
@@ -64,7 +66,7 @@ TEST_P(EarlyStoppingStoreTest, StoppedTrialKeepsItsCurveLastMetricsAndRung) {
   EXPECT_EQ(EpochNumbers(t), (std::vector<int>{1, 2}));
   EXPECT_TRUE(t.has_finished_at());
   // Repeated: idempotent. Never among the best trials.
-  EXPECT_TRUE(store().StopTrial(Ref(a, "w"), "again", last, 1).ok());
+  EXPECT_TRUE(store().StopTrial(Ref(a, "w"), "again", last, 1, false).ok());
   auto best = store().BestTrials(id, 5);
   ASSERT_TRUE(best.ok());
   EXPECT_TRUE(best->empty());

@@ -374,7 +374,7 @@ TEST_P(LeaseTest, IllegalTransitionsAreRefused) {
   EXPECT_EQ(store().CompleteTrial(Ref(failed, "w"), {}).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store()
-                .StopTrial(Ref(failed, "w"), "x", {}, std::nullopt)
+                .StopTrial(Ref(failed, "w"), "x", {}, std::nullopt, false)
                 .status()
                 .code(),
             absl::StatusCode::kFailedPrecondition);
@@ -389,9 +389,10 @@ TEST_P(LeaseTest, IllegalTransitionsAreRefused) {
           .code(),
       absl::StatusCode::kFailedPrecondition);
 
-  ASSERT_TRUE(store()
-                  .StopTrial(Ref(stopped, "w"), "median rule", {}, std::nullopt)
-                  .ok());
+  ASSERT_TRUE(
+      store()
+          .StopTrial(Ref(stopped, "w"), "median rule", {}, std::nullopt, false)
+          .ok());
   auto ack =
       store().RecordEpoch(Ref(stopped, "w"), Epoch(2, 0.1), absl::Seconds(5));
   ASSERT_TRUE(ack.ok()) << ack.status();

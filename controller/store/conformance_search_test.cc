@@ -211,7 +211,7 @@ TEST_P(SearchStoreTest, UnknownIdsAreNotFound) {
       store().RecordEpoch(ref, epoch, absl::Seconds(5)).status(),
       store().CompleteTrial(ref, metrics).status(),
       store().FailTrial(ref, "x").status(),
-      store().StopTrial(ref, "x", {}, std::nullopt).status(),
+      store().StopTrial(ref, "x", {}, std::nullopt, false).status(),
       store().TouchWorker("w-999"),
   };
   for (size_t i = 0; i < statuses.size(); ++i) {
@@ -308,7 +308,8 @@ TEST_P(SearchStoreTest, CompleteSearchIfDoneNeedsAllTrialsFinished) {
   ASSERT_TRUE(done.ok());
   EXPECT_FALSE(*done) << "one trial still runs";
 
-  ASSERT_TRUE(store().StopTrial(Ref(c, "w"), "pruned", {}, std::nullopt).ok());
+  ASSERT_TRUE(
+      store().StopTrial(Ref(c, "w"), "pruned", {}, std::nullopt, false).ok());
   done = store().CompleteSearchIfDone(id);
   ASSERT_TRUE(done.ok());
   EXPECT_TRUE(*done);

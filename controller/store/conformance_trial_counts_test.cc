@@ -170,8 +170,8 @@ TEST_P(TrialCountsTest, CountsFollowEveryTransition) {
   ASSERT_TRUE(*store().FailTrial(Ref(leased[1], "w1"), "diverged"));
   ASSERT_EQ(*store().ReleaseTrial(Ref(leased[2], "w2"), "no GPU"),
             nas::v1::TRIAL_STATE_PENDING);
-  ASSERT_TRUE(
-      *store().StopTrial(Ref(leased[3], "w3"), "early stop", metrics, 0));
+  ASSERT_TRUE(*store().StopTrial(Ref(leased[3], "w3"), "early stop", metrics, 0,
+                                 false));
   ExpireLease(leased[4].trial_id());
   ASSERT_EQ(*store().ExpireLeases(), 1);
   ExpectAroundFold(search, "completed, failed, released, stopped, expired");

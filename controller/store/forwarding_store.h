@@ -111,11 +111,15 @@ class ForwardingStore : public TrialStore {
       const LeaseRef& ref, const std::string& reason) override {
     return inner_->ReleaseTrial(ref, reason);
   }
-  absl::StatusOr<bool> StopTrial(const LeaseRef& ref,
-                                 const std::string& reason,
+  absl::StatusOr<bool> StopTrial(const LeaseRef& ref, const std::string& reason,
                                  const nas::v1::TrialMetrics& metrics,
-                                 std::optional<int32_t> rung) override {
-    return inner_->StopTrial(ref, reason, metrics, rung);
+                                 std::optional<int32_t> rung,
+                                 bool paused) override {
+    return inner_->StopTrial(ref, reason, metrics, rung, paused);
+  }
+  absl::StatusOr<bool> ResumePausedTrial(int64_t trial_id,
+                                         const std::string& reason) override {
+    return inner_->ResumePausedTrial(trial_id, reason);
   }
   absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) override {
     return inner_->SetTrialRung(ref, rung);

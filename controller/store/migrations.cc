@@ -763,6 +763,49 @@ constexpr char kDropLeaseIndex[] = R"sql(
 DROP INDEX trials_lease_idx;
 )sql";
 
+// Version 14: ASHA's promotion variant (AshaConfig.promote) pauses trials
+// at rungs and resumes them later; those leases are not failures, so they
+// do not count toward max_attempts.
+constexpr char kAddPromotions[] = R"sql(
+ALTER TABLE trials ADD COLUMN promotions integer NOT NULL DEFAULT 0
+  CHECK (promotions >= 0);
+
+CREATE OR REPLACE VIEW trial_history AS
+SELECT t.id AS trial_id,
+       t.search_id,
+       s.name AS search_name,
+       t.number,
+       t.state,
+       t.kind,
+       t.arch_text AS architecture,
+       t.arch_choices,
+       t.attempt,
+       t.worker_id,
+       t.val_accuracy,
+       t.val_loss,
+       t.test_accuracy,
+       t.test_loss,
+       t.params,
+       t.flops,
+       t.latency_ms,
+       t.train_seconds,
+       t.reason,
+       t.created_at,
+       t.started_at,
+       t.finished_at,
+       t.finished_at - t.started_at AS last_attempt_duration,
+       t.task,
+       t.rung,
+       t.zero_cost_score,
+       t.promotions
+FROM trials t
+JOIN searches s ON s.id = t.search_id;
+
+COMMENT ON COLUMN trials.promotions IS
+  'Early stopping with promotion (asha or hyperband with promote): how many times the trial was paused at a rung (STOPPED, its training state kept) and resumed when later arrivals put it in the rung''s top. Its leases since are attempts too, but not failures: a trial may be leased max_attempts + promotions times.';
+COMMENT ON COLUMN trial_history.promotions IS 'trials.promotions.';
+)sql";
+
 constexpr char kCreateMigrationsTable[] = R"sql(
 CREATE TABLE IF NOT EXISTS schema_migrations (
   version    integer PRIMARY KEY,
@@ -795,6 +838,7 @@ const std::vector<Migration>& AllMigrations() {
            kAddTrialCounts,
            {{"TRIAL_COUNTS_LOCK_KEY", absl::StrCat(kTrialCountsLockKey)}})},
       {13, "drop_lease_index", kDropLeaseIndex},
+      {14, "add_promotions", kAddPromotions},
   };
   return *migrations;
 }

@@ -40,6 +40,14 @@ bool IsPermanentConnectFailure(absl::string_view message) {
   return false;
 }
 
+// When a search ends, nothing resumes its trials, so the training states
+// kept to resume them go: a paused trial's (promotion, StopTrial), and one
+// left by a trial whose last lease expired. A COMPLETED trial's upload is
+// its final network, kept to be exported.
+constexpr char kDropResumeStates[] =
+    "DELETE FROM checkpoints k USING trials t WHERE k.trial_id = t.id "
+    "AND k.version = 0 AND t.search_id = $1 AND t.state <> 'COMPLETED'";
+
 std::string SelectSearches(const char* where_and_order) {
   return absl::StrCat("SELECT ", kSearchColumns, " FROM searches s ",
                       where_and_order);
@@ -239,6 +247,7 @@ absl::StatusOr<nas::v1::Search> PostgresStore::CancelSearch(int64_t search_id) {
         "ELSE reason || E'\\n' || 'cancelled with its search' END "
         "WHERE search_id = $1 AND state IN ('PENDING', 'RUNNING')",
         search_id);
+    ExecPrepared0(tx, kDropResumeStates, search_id);
     search = LoadSearch(tx, search_id, /*lock=*/false);
     if (search.ok()) tx.commit();
     return search;
@@ -287,6 +296,7 @@ absl::StatusOr<bool> PostgresStore::CompleteSearchLocked(int64_t search_id) {
         "UPDATE searches SET state = 'COMPLETED', finished_at = now() "
         "WHERE id = $1",
         search_id);
+    ExecPrepared0(tx, kDropResumeStates, search_id);
     tx.commit();
     return true;
   });
@@ -313,6 +323,7 @@ absl::StatusOr<bool> PostgresStore::EndSearch(int64_t search_id,
                   "reason = 'search ended before this trial ran' "
                   "WHERE search_id = $1 AND state = 'PENDING'",
                   search_id);
+    ExecPrepared0(tx, kDropResumeStates, search_id);
     tx.commit();
     return true;
   });

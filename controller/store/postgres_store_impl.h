@@ -86,10 +86,12 @@ class PostgresStore final : public TrialStore {
       const ReadsWhole& reads_whole) override;
   absl::StatusOr<bool> FailTrial(const LeaseRef& ref,
                                  const std::string& reason) override;
-  absl::StatusOr<bool> StopTrial(const LeaseRef& ref,
-                                 const std::string& reason,
+  absl::StatusOr<bool> StopTrial(const LeaseRef& ref, const std::string& reason,
                                  const nas::v1::TrialMetrics& metrics,
-                                 std::optional<int32_t> rung) override;
+                                 std::optional<int32_t> rung,
+                                 bool paused) override;
+  absl::StatusOr<bool> ResumePausedTrial(int64_t trial_id,
+                                         const std::string& reason) override;
   absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) override;
   absl::StatusOr<std::vector<EpochReport>> ListEpochReports(
       int64_t search_id) override;
@@ -105,7 +107,8 @@ class PostgresStore final : public TrialStore {
 
  private:
   // How FinishTrial moves a RUNNING trial (a completion is batched).
-  enum class Ending { kFail, kStop };
+  // kPause: stopped at a rung with its training state kept (promotion).
+  enum class Ending { kFail, kStop, kPause };
   // True when this call ended the trial, false for a repeat.
   absl::StatusOr<bool> FinishTrial(const LeaseRef& ref, Ending ending,
                                    const nas::v1::TrialMetrics* metrics,

@@ -525,8 +525,8 @@ absl::StatusOr<nas::v1::TrialState> PostgresStore::ReleaseTrial(
     const pqxx::result rows = ExecPrepared(
         tx,
         "SELECT t.state, t.attempt, coalesce(t.worker_id, '') AS worker_id, "
-        "s.max_attempts FROM trials t JOIN searches s ON s.id = t.search_id "
-        "WHERE t.id = $1 FOR UPDATE OF t",
+        "s.max_attempts + t.promotions AS max_attempts FROM trials t "
+        "JOIN searches s ON s.id = t.search_id WHERE t.id = $1 FOR UPDATE OF t",
         ref.trial_id);
     if (rows.empty()) {
       return absl::NotFoundError(
@@ -576,8 +576,32 @@ absl::StatusOr<bool> PostgresStore::FailTrial(const LeaseRef& ref,
 
 absl::StatusOr<bool> PostgresStore::StopTrial(
     const LeaseRef& ref, const std::string& reason,
-    const nas::v1::TrialMetrics& metrics, std::optional<int32_t> rung) {
-  return FinishTrial(ref, Ending::kStop, &metrics, reason, rung);
+    const nas::v1::TrialMetrics& metrics, std::optional<int32_t> rung,
+    bool paused) {
+  return FinishTrial(ref, paused ? Ending::kPause : Ending::kStop, &metrics,
+                     reason, rung);
+}
+
+absl::StatusOr<bool> PostgresStore::ResumePausedTrial(
+    int64_t trial_id, const std::string& reason) {
+  return pool_.Transact([&](pqxx::work& tx) -> absl::StatusOr<bool> {
+    // The search's row is only read: a search ending meanwhile commits
+    // first (this then sees it ended) or waits for this trial's row lock
+    // and cancels nothing, since STOPPED trials are not cancelled.
+    const pqxx::result moved = ExecPrepared(
+        tx,
+        absl::StrCat(
+            "UPDATE trials t SET state = 'PENDING', ", AppendReason("$2"),
+            ", promotions = t.promotions + 1, worker_id = NULL, "
+            "lease_expires_at = NULL, finished_at = NULL "
+            "FROM searches s WHERE t.id = $1 AND s.id = t.search_id "
+            "AND t.state = 'STOPPED' AND s.state = 'RUNNING' "
+            "AND EXISTS (SELECT 1 FROM checkpoints k WHERE k.trial_id = t.id "
+            "AND k.version = 0) RETURNING t.id"),
+        trial_id, reason);
+    tx.commit();
+    return !moved.empty();
+  });
 }
 
 absl::Status PostgresStore::SetTrialRung(const LeaseRef& ref, int32_t rung) {
@@ -622,7 +646,7 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
         CheckEnding(tx, ref, target, RowLock::kForUpdate);
     if (!trial.ok()) return trial.status();
     if (!trial->has_value()) return false;  // already recorded
-    if (ending == Ending::kStop) {
+    if (ending == Ending::kStop || ending == Ending::kPause) {
       // What the last epoch measured: validation only; the trial never
       // reached its test evaluation.
       ExecPrepared0(
@@ -654,10 +678,12 @@ absl::StatusOr<bool> PostgresStore::FinishTrial(
                        "WHERE id = $1"),
           ref.trial_id, target, ReasonLine(ref, reason, "failed"));
     }
-    if (IsEarlyStoppableKind(TrialKindFromName((*trial)->kind))) {
+    if (ending != Ending::kPause &&
+        IsEarlyStoppableKind(TrialKindFromName((*trial)->kind))) {
       // Until they end, these trials upload only their training state for
       // resuming (early stopping); once one failed or stopped nothing
-      // resumes it, so the bytes go. (Completions: CompleteTrialBatch.)
+      // resumes it, so the bytes go. A paused one's stay for its promotion,
+      // until its search ends. (Completions: CompleteTrialBatch.)
       ExecPrepared0(
           tx, "DELETE FROM checkpoints WHERE trial_id = $1 AND version = 0",
           ref.trial_id);
@@ -673,11 +699,11 @@ absl::StatusOr<int> PostgresStore::ExpireLeases() {
     // re-checked against the WHERE clause after its lock is released.
     const pqxx::result expired = tx.exec(
         "UPDATE trials t SET "
-        "  state = CASE WHEN t.attempt < s.max_attempts "
+        "  state = CASE WHEN t.attempt < s.max_attempts + t.promotions "
         "               THEN 'PENDING' ELSE 'FAILED' END, "
-        "  worker_id = CASE WHEN t.attempt < s.max_attempts "
+        "  worker_id = CASE WHEN t.attempt < s.max_attempts + t.promotions "
         "                   THEN NULL ELSE t.worker_id END, "
-        "  finished_at = CASE WHEN t.attempt < s.max_attempts "
+        "  finished_at = CASE WHEN t.attempt < s.max_attempts + t.promotions "
         "                     THEN NULL ELSE now() END, "
         "  lease_expires_at = NULL, " +
         AppendReason("format('attempt %s on worker %s: lease expired', "

@@ -303,11 +303,23 @@ class TrialStore {
       const LeaseRef& ref, const std::string& reason) = 0;
   // RUNNING -> STOPPED (early stopping), with the reason, the metrics it
   // ended with (its last epoch's) and its rung when it has one. Idempotent
-  // like CompleteTrial (false for a repeat).
+  // like CompleteTrial (false for a repeat). A `paused` trial (promotion)
+  // keeps its training state for ResumePausedTrial; otherwise the state
+  // goes, as when any trial ends.
   virtual absl::StatusOr<bool> StopTrial(const LeaseRef& ref,
                                          const std::string& reason,
                                          const nas::v1::TrialMetrics& metrics,
-                                         std::optional<int32_t> rung) = 0;
+                                         std::optional<int32_t> rung,
+                                         bool paused) = 0;
+  // Promotion: a paused trial goes back to PENDING (STOPPED -> PENDING,
+  // promotions + 1, the reason line appended), so that its next lease
+  // resumes from its kept state. False, changing nothing, when the trial is
+  // not STOPPED, its search not RUNNING, or it has no kept state (it was
+  // stopped for good). A paused trial's ending is not final until its
+  // search ends, which deletes the kept states of its trials that did not
+  // complete.
+  virtual absl::StatusOr<bool> ResumePausedTrial(int64_t trial_id,
+                                                 const std::string& reason) = 0;
   // Records that the RUNNING trial of lease `ref` reached rung `rung`
   // (Trial.rung). FailedPrecondition when `ref` is not the current lease.
   virtual absl::Status SetTrialRung(const LeaseRef& ref, int32_t rung) = 0;
