@@ -273,7 +273,10 @@ TEST(ManageSearches, ExtendedCompletedSearchRunsMoreAndCompletesAgain) {
                 "SELECT max(number) FROM trials WHERE search_id = " + sid),
             "14");
 
-  // Cancelling is final.
+  // Cancelling is final. The workers go first: tabular trials take
+  // milliseconds, so with them running the five more trials could complete
+  // the search before the cancel arrives (CI saw that once).
+  for (auto& worker : cluster.workers()) worker->Stop();
   status = Extend(cluster.search(), id, 20, &search);
   ASSERT_TRUE(status.ok()) << status.error_message();
   ASSERT_TRUE(CancelSearch(cluster.search(), id, &search).ok());

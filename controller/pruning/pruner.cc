@@ -98,7 +98,8 @@ class AshaBracket {
       if (last_epoch_.at(id) > rung_epochs_[static_cast<size_t>(local)]) {
         continue;  // promoted already: it reported past the rung
       }
-      out->push_back({id, numbers_.at(id), first_rung_ + local});
+      out->push_back({id, numbers_.at(id), first_rung_ + local,
+                      ranked[static_cast<size_t>(i)].first});
     }
   }
 
@@ -151,15 +152,23 @@ class HyperbandPruner : public Pruner {
     std::vector<PromotableTrial> out;
     // Highest global rung first (Li et al.: a free worker takes the highest
     // promotion there is); bracket s's local rung l is global rung s + l.
+    // A global rung is one epoch in every bracket, so its values compare
+    // across brackets: within it, best first whichever bracket it is in.
     int top = 0;
     for (const AshaBracket& b : brackets_) top = std::max(top, b.rungs());
     for (int global = top - 1; global >= 0; --global) {
+      const size_t first = out.size();
       for (size_t s = 0; s < brackets_.size(); ++s) {
         const int local = global - static_cast<int>(s);
         if (local >= 0 && local < brackets_[s].rungs()) {
           brackets_[s].AppendPromotable(local, &out);
         }
       }
+      std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                [](const PromotableTrial& a, const PromotableTrial& b) {
+                  return a.value != b.value ? a.value > b.value
+                                            : a.trial_id < b.trial_id;
+                });
     }
     return out;
   }

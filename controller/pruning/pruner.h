@@ -48,6 +48,8 @@ struct PromotableTrial {
   int64_t trial_id = 0;
   int trial_number = 0;
   int rung = 0;  // the rung it is promoted past
+  // Its value at that rung, oriented so that larger is better.
+  double value = 0;
 };
 
 class Pruner {

@@ -319,6 +319,26 @@ TEST(PromotingAshaTest, HyperbandBracketsPauseAtTheirOwnRungs) {
   }
 }
 
+TEST(PromotingAshaTest, HyperbandRanksARungsPromotionsAcrossBrackets) {
+  nas::v1::SearchSpec spec = Spec(9);
+  nas::v1::HyperbandConfig* hb =
+      spec.mutable_early_stopping()->mutable_hyperband();
+  hb->set_min_epochs(1);
+  hb->set_max_epochs(9);
+  hb->set_reduction_factor(3);
+  hb->set_promote(true);
+  std::unique_ptr<Pruner> pruner = MakePruner(spec);
+  // Epoch 3 is bracket 0's rung 1 and bracket 1's rung 0: global rung 1 in
+  // both. Bracket 0 (numbers 0, 3, 6) passes its rung 0 (epoch 1) first.
+  for (int t : {0, 3, 6}) pruner->OnReport(Report(t, 1, 0.5));
+  for (int t : {0, 3, 6}) pruner->OnReport(Report(t, 3, 0.1 * (t + 1)));
+  for (int t : {1, 4, 7}) pruner->OnReport(Report(t, 3, 0.1 * (t + 1)));
+  // The best of each bracket at epoch 3: trial 6 (0.70) and trial 7
+  // (0.80). One epoch, one scale: the better goes first, although its
+  // bracket is the later one.
+  EXPECT_THAT(Named(pruner->Promotable()), ElementsAre("7@1", "6@1"));
+}
+
 TEST(PrunerTest, StoppingVariantNamesNoPromotions) {
   std::unique_ptr<Pruner> pruner = MakePruner(Asha(1, 9, 3));
   for (int t = 0; t < 6; ++t) {
