@@ -216,6 +216,18 @@ nas::v1::SearchSpec PromotingAsha(int min_epochs, int max_epochs, int eta) {
   return spec;
 }
 
+nas::v1::SearchSpec PromotingHyperband(int min_epochs, int max_epochs,
+                                       int eta) {
+  nas::v1::SearchSpec spec = Spec(max_epochs);
+  nas::v1::HyperbandConfig* hb =
+      spec.mutable_early_stopping()->mutable_hyperband();
+  hb->set_min_epochs(min_epochs);
+  hb->set_max_epochs(max_epochs);
+  hb->set_reduction_factor(eta);
+  hb->set_promote(true);
+  return spec;
+}
+
 // "number@rung" for each promotable trial, in order.
 std::vector<std::string> Named(const std::vector<PromotableTrial>& trials) {
   std::vector<std::string> names;
@@ -295,14 +307,7 @@ TEST(PromotingAshaTest, ReplayInAnyOrderNamesTheSamePromotions) {
 }
 
 TEST(PromotingAshaTest, HyperbandBracketsPauseAtTheirOwnRungs) {
-  nas::v1::SearchSpec spec = Spec(9);
-  nas::v1::HyperbandConfig* hb =
-      spec.mutable_early_stopping()->mutable_hyperband();
-  hb->set_min_epochs(1);
-  hb->set_max_epochs(9);
-  hb->set_reduction_factor(3);
-  hb->set_promote(true);
-  std::unique_ptr<Pruner> pruner = MakePruner(spec);
+  std::unique_ptr<Pruner> pruner = MakePruner(PromotingHyperband(1, 9, 3));
   // Bracket 1 (numbers 1, 4, 7) has no rung at epoch 1.
   EXPECT_FALSE(pruner->OnReport(Report(1, 1, 0.1)).stop);
   EXPECT_TRUE(pruner->OnReport(Report(1, 3, 0.9)).pause);
@@ -320,14 +325,7 @@ TEST(PromotingAshaTest, HyperbandBracketsPauseAtTheirOwnRungs) {
 }
 
 TEST(PromotingAshaTest, HyperbandRanksARungsPromotionsAcrossBrackets) {
-  nas::v1::SearchSpec spec = Spec(9);
-  nas::v1::HyperbandConfig* hb =
-      spec.mutable_early_stopping()->mutable_hyperband();
-  hb->set_min_epochs(1);
-  hb->set_max_epochs(9);
-  hb->set_reduction_factor(3);
-  hb->set_promote(true);
-  std::unique_ptr<Pruner> pruner = MakePruner(spec);
+  std::unique_ptr<Pruner> pruner = MakePruner(PromotingHyperband(1, 9, 3));
   // Epoch 3 is bracket 0's rung 1 and bracket 1's rung 0: global rung 1 in
   // both. Bracket 0 (numbers 0, 3, 6) passes its rung 0 (epoch 1) first.
   for (int t : {0, 3, 6}) pruner->OnReport(Report(t, 1, 0.5));
