@@ -21,6 +21,12 @@ bool Minimized(const nas::v1::SearchSpec& spec) {
 }
 
 // The value as people read it (undoing the orientation).
+// Best first; equal values by trial id, so the order is a function of the
+// recorded values alone (a rebuilt book names the same trials).
+bool BestFirst(const PromotableTrial& a, const PromotableTrial& b) {
+  return a.value != b.value ? a.value > b.value : a.trial_id < b.trial_id;
+}
+
 double Shown(double value, bool minimized) {
   return minimized ? -value : value;
 }
@@ -86,20 +92,18 @@ class AshaBracket {
     if (rung == values_.end()) return;
     const int keep = static_cast<int>(rung->second.size()) / eta_;
     if (keep == 0) return;
-    std::vector<std::pair<double, int64_t>> ranked;
-    for (const auto& [id, value] : rung->second) ranked.emplace_back(value, id);
-    // Best first; equal values by trial id, so the order is a function of
-    // the recorded values alone (a rebuilt book names the same trials).
-    std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first > b.first : a.second < b.second;
-    });
+    std::vector<PromotableTrial> ranked;
+    for (const auto& [id, value] : rung->second) {
+      ranked.push_back({id, numbers_.at(id), first_rung_ + local, value});
+    }
+    std::sort(ranked.begin(), ranked.end(), BestFirst);
     for (int i = 0; i < keep; ++i) {
-      const int64_t id = ranked[static_cast<size_t>(i)].second;
-      if (last_epoch_.at(id) > rung_epochs_[static_cast<size_t>(local)]) {
+      const PromotableTrial& trial = ranked[static_cast<size_t>(i)];
+      if (last_epoch_.at(trial.trial_id) >
+          rung_epochs_[static_cast<size_t>(local)]) {
         continue;  // promoted already: it reported past the rung
       }
-      out->push_back({id, numbers_.at(id), first_rung_ + local,
-                      ranked[static_cast<size_t>(i)].first});
+      out->push_back(trial);
     }
   }
 
@@ -165,10 +169,7 @@ class HyperbandPruner : public Pruner {
         }
       }
       std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
-                [](const PromotableTrial& a, const PromotableTrial& b) {
-                  return a.value != b.value ? a.value > b.value
-                                            : a.trial_id < b.trial_id;
-                });
+                BestFirst);
     }
     return out;
   }

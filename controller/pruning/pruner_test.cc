@@ -36,6 +36,16 @@ nas::v1::SearchSpec Asha(int min_epochs, int max_epochs, int eta) {
   return spec;
 }
 
+nas::v1::SearchSpec Hyperband(int min_epochs, int max_epochs, int eta) {
+  nas::v1::SearchSpec spec = Spec(max_epochs);
+  nas::v1::HyperbandConfig* hb =
+      spec.mutable_early_stopping()->mutable_hyperband();
+  hb->set_min_epochs(min_epochs);
+  hb->set_max_epochs(max_epochs);
+  hb->set_reduction_factor(eta);
+  return spec;
+}
+
 PruneReport Report(int trial, int epoch, double value) {
   return PruneReport{/*trial_id=*/100 + trial, trial, epoch, value};
 }
@@ -112,13 +122,7 @@ TEST(PrunerTest, ObjectiveNotMeasuredPerEpochFallsBackToValAccuracy) {
 }
 
 TEST(HyperbandPrunerTest, BracketsJudgeSeparately) {
-  nas::v1::SearchSpec spec = Spec(9);
-  nas::v1::HyperbandConfig* hb =
-      spec.mutable_early_stopping()->mutable_hyperband();
-  hb->set_min_epochs(1);
-  hb->set_max_epochs(9);
-  hb->set_reduction_factor(3);
-  std::unique_ptr<Pruner> pruner = MakePruner(spec);
+  std::unique_ptr<Pruner> pruner = MakePruner(Hyperband(1, 9, 3));
   // Bracket 0 (numbers 0, 3, 6, ...): rungs at epochs 1 and 3.
   EXPECT_EQ(*pruner->OnReport(Report(0, 1, 0.9)).rung, 0);
   pruner->OnReport(Report(3, 1, 0.8));
@@ -218,13 +222,8 @@ nas::v1::SearchSpec PromotingAsha(int min_epochs, int max_epochs, int eta) {
 
 nas::v1::SearchSpec PromotingHyperband(int min_epochs, int max_epochs,
                                        int eta) {
-  nas::v1::SearchSpec spec = Spec(max_epochs);
-  nas::v1::HyperbandConfig* hb =
-      spec.mutable_early_stopping()->mutable_hyperband();
-  hb->set_min_epochs(min_epochs);
-  hb->set_max_epochs(max_epochs);
-  hb->set_reduction_factor(eta);
-  hb->set_promote(true);
+  nas::v1::SearchSpec spec = Hyperband(min_epochs, max_epochs, eta);
+  spec.mutable_early_stopping()->mutable_hyperband()->set_promote(true);
   return spec;
 }
 
