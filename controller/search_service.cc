@@ -341,7 +341,11 @@ grpc::Status SearchServiceImpl::WatchSearch(
         sub->NextBatch(absl::Milliseconds(250), kEventsPerWrite, kEventLinger);
     for (size_t i = 0; i < events.size(); ++i) {
       const nas::v1::SearchEvent& event = *events[i];
-      if (event.has_search_done()) return send_done(event.search());
+      // Its publisher ranked the best trial once for every watcher.
+      if (event.has_search_done()) {
+        writer->Write(event);
+        return grpc::Status::OK;
+      }
       // All but a burst's last may wait in gRPC's buffer: the burst goes
       // out in a few frames and writes, not one each.
       grpc::WriteOptions options;

@@ -54,7 +54,7 @@ TEST(EndToEnd, SearchCompletesWithTwoWorkersAndMetricsInPostgres) {
   auto reader = cluster.search().WatchSearch(&watch_context, watch);
   nas::v1::SearchEvent event;
   int started = 0, epochs = 0, finished = 0, done = 0;
-  bool first_is_snapshot = false;
+  bool first_is_snapshot = false, done_names_best = false;
   bool first = true;
   while (reader->Read(&event)) {
     if (first) first_is_snapshot = event.has_snapshot();
@@ -63,11 +63,13 @@ TEST(EndToEnd, SearchCompletesWithTwoWorkersAndMetricsInPostgres) {
     epochs += event.has_epoch_reported();
     finished += event.has_trial_finished();
     done += event.has_search_done();
+    done_names_best |= event.search_done().has_best_trial();
   }
   grpc::Status watch_status = reader->Finish();
   ASSERT_TRUE(watch_status.ok()) << watch_status.error_message() << cluster.Logs();
   EXPECT_TRUE(first_is_snapshot);
   EXPECT_EQ(done, 1);
+  EXPECT_TRUE(done_names_best);
   EXPECT_EQ(started, 4);
   EXPECT_EQ(finished, 4);
   EXPECT_EQ(epochs, 4 * 3);

@@ -3,6 +3,7 @@
 #include <iterator>
 #include <utility>
 
+#include "controller/best_trials.h"
 #include "spdlog/spdlog.h"
 
 namespace nas::controller {
@@ -87,6 +88,16 @@ void SearchEvents::PublishDone(const nas::v1::Search& search) {
   nas::v1::SearchEvent done;
   *done.mutable_search() = search;
   done.mutable_search_done();
+  // Ranked once here for every watcher: a ranking reads all of the
+  // search's completed trials, and ten watchers each ranking a finished
+  // 20,000-trial search held their streams open a second past its end. A
+  // deleted search has no trials left to rank.
+  absl::StatusOr<BestTrials> best =
+      FindBestTrials(*store_, search.spec(), search.id(), 1);
+  if (best.ok() && !best->trials.empty()) {
+    *done.mutable_search_done()->mutable_best_trial() =
+        std::move(best->trials.front());
+  }
   hub_->Publish(search.id(), done);
 }
 

@@ -42,7 +42,8 @@ class SearchEvents {
   // (logged; the watchers' own polling still ends their streams).
   void Publish(int64_t search_id, nas::v1::SearchEvent event);
 
-  // Sends search_done with the search read now. Same rules as Publish.
+  // Sends search_done with the search read now and its best trial
+  // (FindBestTrials), ranked once for all watchers. Same rules as Publish.
   void PublishDone(int64_t search_id);
   // Sends search_done with `search` as it ended: for a caller that holds
   // the final state already (CancelSearch's result) or whose search is

@@ -401,6 +401,9 @@ TEST_F(TrialLifecycleTest, ALifecyclePublishesItsEventsInOrder) {
   // The last event is exact: the search done with its trial counted.
   EXPECT_EQ(events[3].search().state(), nas::v1::SEARCH_STATE_COMPLETED);
   EXPECT_EQ(events[3].search().counts().completed(), 1);
+  // Ranked once by the publisher, for every watcher (WatchSearch sends it
+  // as is).
+  EXPECT_EQ(events[3].search_done().best_trial().id(), a.trial_id());
   EXPECT_NE(EndingsCounted().find("outcome=\"completed\"} 1"),
             std::string::npos)
       << EndingsCounted();

@@ -215,6 +215,11 @@ absl::StatusOr<nas::v1::TrialAssignment> AssignmentFromRow(
 void LoadEpochs(pqxx::transaction_base& tx,
                 std::vector<nas::v1::Trial>* trials);
 
+// The statement ListChangedTrials prepares. Its parameters: the search's
+// id, after_number, the watched trials' numbers and states, the limit.
+// Exposed for the query-plan test (postgres_plans_test.cc).
+const std::string& ListChangedTrialsSql();
+
 }  // namespace nas::controller
 
 #endif  // NAS_CONTROLLER_STORE_POSTGRES_STORE_IMPL_H_

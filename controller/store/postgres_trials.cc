@@ -240,6 +240,28 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListTrials(
       });
 }
 
+const std::string& ListChangedTrialsSql() {
+  // One statement, so that a strategy step's refresh costs one round trip:
+  // the search's row says whether it exists (no trial: one row of NULLs),
+  // and each part reaches its trials through the (search_id, number) index.
+  // The new trials' part has its own ORDER BY and LIMIT: a prepared
+  // statement runs on a generic plan after a few calls, which cannot know
+  // that `number > $2` keeps only the newest few. Without them that plan
+  // guessed a third of the search's trials and scanned the whole table, so
+  // every refresh cost more as the history grew.
+  static const std::string* const kSql = new std::string(absl::StrCat(
+      "SELECT c.* FROM searches s LEFT JOIN LATERAL ((SELECT ",
+      kTrialOutlineColumns,
+      " FROM trials t WHERE t.search_id = s.id AND t.number > $2 "
+      "ORDER BY t.number LIMIT $5) UNION ALL (SELECT ",
+      kTrialOutlineColumns,
+      " FROM unnest($3::integer[], $4::text[]) AS k(number, state) "
+      "JOIN trials t ON t.search_id = s.id AND t.number = k.number "
+      "WHERE t.number <= $2 AND t.state <> k.state) "
+      "ORDER BY number LIMIT $5) c ON true WHERE s.id = $1 ORDER BY c.number"));
+  return *kSql;
+}
+
 absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListChangedTrials(
     int64_t search_id, int32_t after_number,
     const std::vector<SeenTrialState>& watched, int limit) {
@@ -249,24 +271,12 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListChangedTrials(
     numbers.push_back(seen.number);
     states.push_back(TrialStateName(seen.state));
   }
-  // One statement, so that a strategy step's refresh costs one round trip:
-  // the search's row says whether it exists (no trial: one row of NULLs),
-  // and each part reaches its trials through the (search_id, number) index.
-  static const std::string kSql = absl::StrCat(
-      "SELECT c.* FROM searches s LEFT JOIN LATERAL (SELECT ",
-      kTrialOutlineColumns,
-      " FROM trials t WHERE t.search_id = s.id AND t.number > $2 "
-      "UNION ALL SELECT ",
-      kTrialOutlineColumns,
-      " FROM unnest($3::integer[], $4::text[]) AS k(number, state) "
-      "JOIN trials t ON t.search_id = s.id AND t.number = k.number "
-      "WHERE t.number <= $2 AND t.state <> k.state "
-      "ORDER BY number LIMIT $5) c ON true WHERE s.id = $1 ORDER BY c.number");
   return pool_.Read([&](pqxx::transaction_base& tx)
                         -> absl::StatusOr<std::vector<nas::v1::Trial>> {
-    const pqxx::result rows = ExecPrepared(
-        tx, kSql, search_id, after_number, Int64ArrayLiteral(numbers),
-        TextArrayLiteral(states), std::max(limit, 0));
+    const pqxx::result rows =
+        ExecPrepared(tx, ListChangedTrialsSql(), search_id, after_number,
+                     Int64ArrayLiteral(numbers), TextArrayLiteral(states),
+                     std::max(limit, 0));
     if (rows.empty()) {
       return absl::NotFoundError(
           absl::StrCat("search ", search_id, " not found"));
@@ -307,14 +317,18 @@ absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::BestTrials(
         if (!exists.ok()) return exists;
         if (k <= 0) return std::vector<nas::v1::Trial>();
         // The ranking (objective column and direction) lives in the
-        // best_trials view.
+        // best_trials view. The k best are chosen before the join, which
+        // then reads k trials rather than every trial in the table. Not
+        // prepared: a generic plan cannot tell a search of ten trials
+        // from one of a million, and scanned the table for both; planned
+        // with its search's id, a small search beside a large one reads
+        // only its own trials. (Rare: a watch's start and end, GetBestTrials.)
+        static const std::string kSql = SelectTrials(
+            "FROM (SELECT b.trial_id, b.rank, b.number FROM best_trials b "
+            "WHERE b.search_id = $1 ORDER BY b.rank, b.number LIMIT $2) b "
+            "JOIN trials t ON t.id = b.trial_id ORDER BY b.rank, b.number");
         absl::StatusOr<std::vector<nas::v1::Trial>> trials =
-            TrialsFromRows(ExecPrepared(
-                tx,
-                SelectTrials("FROM best_trials b JOIN trials t "
-                             "ON t.id = b.trial_id WHERE b.search_id = $1 "
-                             "ORDER BY b.rank, t.number LIMIT $2"),
-                search_id, k));
+            TrialsFromRows(tx.exec_params(kSql, search_id, k));
         if (trials.ok()) LoadEpochs(tx, &*trials);
         return trials;
       });
