@@ -3,10 +3,8 @@
 // generic plan, built without the parameters' values. A generic plan that
 // scans a table costs more with every trial the database holds, so these
 // tests force generic plans on a long history and read the plan.
-#include <memory>
 #include <string>
 
-#include "controller/store/postgres_store.h"
 #include "controller/store/postgres_store_impl.h"
 #include "controller/store/store_test_util.h"
 #include "gtest/gtest.h"
@@ -14,27 +12,18 @@
 namespace nas::controller::testing {
 namespace {
 
-class PostgresPlansTest : public ::testing::Test {
+class PostgresPlansTest : public StoreTest {
  protected:
-  void SetUp() override {
-    ASSERT_FALSE(AdminUrl().empty()) << kNoDatabaseHelp;
-    auto db = ScratchDatabase::Create(AdminUrl());
-    ASSERT_TRUE(db.ok()) << db.status();
-    db_ = *std::move(db);
-    auto store = OpenPostgresStore({db_->url(), /*pool_size=*/1});
-    ASSERT_TRUE(store.ok()) << store.status();  // applies the migrations
-  }
-
   // One search with `trials` trials numbered from 0, the last `open` of
   // them running, as a search deep into its run: rows as wide as real
   // ones (an architecture's text), in no particular order on disk (each
   // state change writes a trial's row anew, elsewhere in the table).
   void FillSearch(int trials, int open) {
-    db_->Query(
+    db().Query(
         "INSERT INTO searches (id, spec, max_trials, parallelism, "
         "max_attempts, objective_metric, objective_direction) VALUES (1, "
         "'{}', 1000000, 64, 3, 'val_accuracy', 'MAXIMIZE')");
-    db_->Query(
+    db().Query(
         "INSERT INTO trials (search_id, number, arch_text, state, attempt, "
         "worker_id, lease_expires_at) SELECT 1, n, repeat('conv3x3-', 40), "
         "CASE WHEN n < " +
@@ -44,7 +33,7 @@ class PostgresPlansTest : public ::testing::Test {
         " THEN NULL ELSE now() + interval '1 hour' END "
         "FROM generate_series(0, " +
         std::to_string(trials - 1) + ") n ORDER BY random()");
-    db_->Query("ANALYZE trials");
+    db().Query("ANALYZE trials");
   }
 
   // The plan of `sql` run as a prepared statement on a generic plan, with
@@ -52,17 +41,15 @@ class PostgresPlansTest : public ::testing::Test {
   std::string GenericPlan(const std::string& sql,
                           const std::string& arguments) {
     // The same connection runs every Query, so the session keeps both.
-    db_->Query("SET plan_cache_mode = force_generic_plan");
-    db_->Query("PREPARE checked AS " + sql);
+    db().Query("SET plan_cache_mode = force_generic_plan");
+    db().Query("PREPARE checked AS " + sql);
     std::string plan;
     for (const pqxx::row& row :
-         db_->Query("EXPLAIN EXECUTE checked" + arguments)) {
+         db().Query("EXPLAIN EXECUTE checked" + arguments)) {
       plan += row[0].as<std::string>() + "\n";
     }
     return plan;
   }
-
-  std::unique_ptr<ScratchDatabase> db_;
 };
 
 // The strategy's refresh (ListChangedTrials) after 20,000 trials: the new
