@@ -20,13 +20,13 @@ bool Minimized(const nas::v1::SearchSpec& spec) {
          spec.objectives(0).direction() == nas::v1::DIRECTION_MINIMIZE;
 }
 
-// The value as people read it (undoing the orientation).
 // Best first; equal values by trial id, so the order is a function of the
 // recorded values alone (a rebuilt book names the same trials).
 bool BestFirst(const PromotableTrial& a, const PromotableTrial& b) {
   return a.value != b.value ? a.value > b.value : a.trial_id < b.trial_id;
 }
 
+// The value as people read it (undoing the orientation).
 double Shown(double value, bool minimized) {
   return minimized ? -value : value;
 }

@@ -249,7 +249,7 @@ const std::string& ListChangedTrialsSql() {
   // that `number > $2` keeps only the newest few. Without them that plan
   // guessed a third of the search's trials and scanned the whole table, so
   // every refresh cost more as the history grew.
-  static const std::string* const kSql = new std::string(absl::StrCat(
+  static const std::string kSql = absl::StrCat(
       "SELECT c.* FROM searches s LEFT JOIN LATERAL ((SELECT ",
       kTrialOutlineColumns,
       " FROM trials t WHERE t.search_id = s.id AND t.number > $2 "
@@ -258,8 +258,8 @@ const std::string& ListChangedTrialsSql() {
       " FROM unnest($3::integer[], $4::text[]) AS k(number, state) "
       "JOIN trials t ON t.search_id = s.id AND t.number = k.number "
       "WHERE t.number <= $2 AND t.state <> k.state) "
-      "ORDER BY number LIMIT $5) c ON true WHERE s.id = $1 ORDER BY c.number"));
-  return *kSql;
+      "ORDER BY number LIMIT $5) c ON true WHERE s.id = $1 ORDER BY c.number");
+  return kSql;
 }
 
 absl::StatusOr<std::vector<nas::v1::Trial>> PostgresStore::ListChangedTrials(
