@@ -51,7 +51,11 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
-cmake --build "$BUILD_DIR" --target controller_bench nas-controller nas-worker -j 2 >/dev/null
+# Without REAL workers a build without the worker (-DNAS_BUILD_WORKER=OFF,
+# no LibTorch) runs the benchmark.
+targets=(controller_bench nas-controller)
+[[ "$REAL" -gt 0 ]] && targets+=(nas-worker)
+cmake --build "$BUILD_DIR" --target "${targets[@]}" -j 2 >/dev/null
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -101,7 +105,9 @@ for _ in $(seq 1 100); do
 done
 
 # Where the time goes, besides the controller's own CPU (from /metrics):
-# the database server's CPU (all its processes) and its commits.
+# the database server's CPU (all its processes), its commits and the bytes
+# it wrote to its write-ahead log (every row version and index entry a
+# lifecycle writes: unlike CPU, not moved by the machine's other load).
 # CPU seconds of every process of the server's OS user (utime + stime from
 # /proc, in clock ticks); the controller's pooled backends live through a
 # run, so none of their time is lost between the two readings.
@@ -114,21 +120,25 @@ pg_cpu() {
 pg_commits() {
   "$PG_BIN/psql" -Atq "$DB_URL" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
 }
+pg_wal_bytes() {
+  "$PG_BIN/psql" -Atq "$DB_URL" -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
+}
 RESULTS=()
 bench() {
-  local line cpu0 commits0 cpu1 commits1
+  local line cpu0 commits0 wal0 cpu1 commits1 wal1
   as_superuser -Atq -c 'SELECT pg_stat_statements_reset()' >/dev/null
-  cpu0=$(pg_cpu); commits0=$(pg_commits)
+  cpu0=$(pg_cpu); commits0=$(pg_commits); wal0=$(pg_wal_bytes)
   line=$("$BUILD_DIR/bench/controller/controller_bench" \
     --controller="127.0.0.1:$CTL_PORT" --metrics="127.0.0.1:$HTTP_PORT" \
     --trials="$TRIALS" --space="$SPACE" --max_minutes="$MAX_MINUTES" "$@") ||
     echo "   (the search did not complete within $MAX_MINUTES minutes: partial figures)" >&2
   sleep 1.5  # statistics reach pg_stat_database within a second
-  cpu1=$(pg_cpu); commits1=$(pg_commits)
+  cpu1=$(pg_cpu); commits1=$(pg_commits); wal1=$(pg_wal_bytes)
   line=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); n=max(r["completed"],1)
 r["pg_cpu_ms_per_lifecycle"]=round((float(sys.argv[3])-float(sys.argv[2]))*1000/n,3)
 r["commits_per_lifecycle"]=round((int(sys.argv[5])-int(sys.argv[4]))/n,2)
-print(json.dumps(r))' "$line" "$cpu0" "$cpu1" "$commits0" "$commits1")
+r["wal_bytes_per_lifecycle"]=round((int(sys.argv[7])-int(sys.argv[6]))/n)
+print(json.dumps(r))' "$line" "$cpu0" "$cpu1" "$commits0" "$commits1" "$wal0" "$wal1")
   echo "$line"
   RESULTS+=("$line")
   # A controller without a database leaves no statements to show.
@@ -236,8 +246,8 @@ tps = float(sys.argv[1] or 0)
 idle = json.loads(sys.argv[2]) if sys.argv[2] else None
 rows = [json.loads(r) for r in sys.argv[3:]]
 print()
-print("| run | lifecycles/s | vs pgbench INSERT/s | last/first tenth | acquire p50/p99 ms | complete p50/p99 ms | controller CPU ms/lifecycle | PostgreSQL CPU ms/lifecycle | commits/lifecycle | RSS MB |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| run | lifecycles/s | vs pgbench INSERT/s | last/first tenth | acquire p50/p99 ms | complete p50/p99 ms | controller CPU ms/lifecycle | PostgreSQL CPU ms/lifecycle | commits/lifecycle | WAL bytes/lifecycle | RSS MB |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     ratio = r["lifecycles_per_s"] / tps if tps else 0
     tenth = (r["last_tenth_per_s"] / r["first_tenth_per_s"]) if r["first_tenth_per_s"] else 0
@@ -246,11 +256,12 @@ for r in rows:
     fake = r["workers"] > 0
     acquire = "{:.1f} / {:.1f}".format(r["acquire_p50_ms"], r["acquire_p99_ms"]) if fake else "-"
     complete = "{:.1f} / {:.1f}".format(r["complete_p50_ms"], r["complete_p99_ms"]) if fake else "-"
-    print("| {label} | {rate:.0f} | {ratio:.3f} | {tenth:.2f} | {acquire} | {complete} | {cpu} | {pgcpu} | {commits} | {rss} |".format(
+    print("| {label} | {rate:.0f} | {ratio:.3f} | {tenth:.2f} | {acquire} | {complete} | {cpu} | {pgcpu} | {commits} | {wal} | {rss} |".format(
         label=r["label"], rate=r["lifecycles_per_s"], ratio=ratio, tenth=tenth,
         acquire=acquire, complete=complete,
         cpu=r.get("controller_cpu_ms_per_lifecycle", "-"),
         pgcpu=r["pg_cpu_ms_per_lifecycle"], commits=r["commits_per_lifecycle"],
+        wal=r.get("wal_bytes_per_lifecycle", "-"),
         rss=r.get("controller_rss_mb", "-")))
 print(f"\npgbench one-row INSERT at 16 clients: {tps:.0f}/s")
 plain = {r["workers"]: r for r in rows

@@ -71,7 +71,8 @@ class TrialLifecycle {
   absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Acquire(
       const std::string& worker_id, absl::Duration wait);
 
-  // Stores an epoch of the lease's trial and extends the lease, then asks
+  // Stores an epoch of the lease's trial and extends the lease when less
+  // than half of it is left (LeaseRenewalDue), then asks
   // the search's early stopping: a rung passed is recorded on the trial
   // (promoted in the event); a stop ends the trial STOPPED, which is
   // counted and published (trial_finished, then search_done if it was the

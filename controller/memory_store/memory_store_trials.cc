@@ -429,7 +429,10 @@ absl::StatusOr<EpochAck> MemoryStore::RecordEpoch(
   if (ended->has_value()) return **ended;
   // A retry after a lost reply keeps the first report, even if it differs.
   (*trial)->epochs[metrics.epoch()].try_emplace(ref.attempt, metrics);
-  (*trial)->lease_expires_at = Now() + *checked;
+  const absl::Time now = Now();
+  if (LeaseRenewalDue(*(*trial)->lease_expires_at, now, *checked)) {
+    (*trial)->lease_expires_at = now + *checked;
+  }
   EpochAck ack;
   ack.search_id = (*trial)->search_id;
   ack.trial_number = (*trial)->number;

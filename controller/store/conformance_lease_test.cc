@@ -160,6 +160,28 @@ TEST_P(LeaseTest, RecordEpochExtendsTheLease) {
   EXPECT_EQ(*expired, 0);
 }
 
+TEST_P(LeaseTest, RecordEpochKeepsALeaseWithMoreThanHalfLeft) {
+  const int64_t id = NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w", absl::Minutes(10));
+  // Ten minutes left of a fifteen-minute lease: more than half, kept. A
+  // renewal would have set fifteen.
+  auto kept =
+      store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.5), absl::Minutes(15));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_FALSE(kept->stop);
+  EXPECT_LT(LeaseLeft(a.trial_id()), absl::Minutes(11))
+      << "a lease with more than half left was renewed";
+  // The epoch was stored all the same.
+  const nas::v1::Trial trial = GetTrial(id, 0);
+  ASSERT_EQ(trial.epochs_size(), 1);
+  EXPECT_DOUBLE_EQ(trial.epochs(0).val_accuracy(), 0.5);
+  // Under a lease of 25 minutes the ten left are less than half: renewed.
+  auto renewed =
+      store().RecordEpoch(Ref(a, "w"), Epoch(2, 0.6), absl::Minutes(25));
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_GT(LeaseLeft(a.trial_id()), absl::Minutes(20));
+}
+
 TEST_P(LeaseTest, StaleAttemptsAreRefused) {
   const int64_t id = NewSearch(1, 1);
   const nas::v1::TrialAssignment old = Lease("w-old", kLongLease);

@@ -66,16 +66,30 @@ constexpr char kLeaseMatches[] =
     "t.id = r.trial_id AND t.attempt = r.attempt AND "
     "t.worker_id = r.worker_id AND t.state = 'RUNNING'";
 
+// A report renews its lease only when less than half of it is left
+// (LeaseRenewalDue): an UPDATE of `trials` writes a new row version and an
+// entry in each of its indexes, the costliest part of a report, and a
+// trial that reports more often than every half lease needs none. The
+// reports that keep their lease only read the row; one that races an
+// expiry or a cancel is ordered before it, as if it had arrived first.
 constexpr char kEpochBatchSql[] =
     "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], "
     "$4::int[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], "
     "$9::bigint[]) WITH ORDINALITY AS r(trial_id, attempt, worker_id, epoch, "
     "train_loss, val_loss, val_accuracy, seconds, micros, i)), "
-    "ok AS (UPDATE trials t SET lease_expires_at = now() + r.micros * "
-    "interval '1 microsecond' FROM r WHERE ";
+    "held AS (SELECT r.i, t.search_id, t.number, t.kind, "
+    "t.lease_expires_at < now() + (r.micros / 2) * interval '1 microsecond' "
+    "AS renew FROM r JOIN trials t ON ";
+
+constexpr char kEpochBatchSqlRenew[] =
+    "), renewed AS (UPDATE trials t SET lease_expires_at = now() + r.micros * "
+    "interval '1 microsecond' FROM r JOIN held h ON h.i = r.i AND h.renew "
+    "WHERE ";
 
 constexpr char kEpochBatchSqlTail[] =
-    " RETURNING r.i, t.search_id, t.number, t.kind), "
+    " RETURNING r.i), "
+    "ok AS (SELECT i, search_id, number, kind FROM held WHERE NOT renew "
+    "OR i IN (SELECT i FROM renewed)), "
     "saved AS (INSERT INTO trial_epochs (trial_id, attempt, epoch, "
     "train_loss, val_loss, val_accuracy, seconds) SELECT r.trial_id, "
     "r.attempt, r.epoch, r.train_loss, r.val_loss, r.val_accuracy, r.seconds "
@@ -155,11 +169,13 @@ std::vector<absl::StatusOr<EpochAck>> PostgresStore::RecordEpochBatch(
   using Request = EpochRequest;
   std::vector<std::optional<absl::StatusOr<EpochAck>>> answers(batch.size());
   // One statement: running it twice (WriteOne's retry) stores each epoch
-  // once (ON CONFLICT DO NOTHING) and extends the same leases again.
+  // once (ON CONFLICT DO NOTHING) and leaves each lease as long as one run.
   const absl::Status written = pool_.WriteOne([&](pqxx::transaction_base& tx) {
     answers.assign(batch.size(), std::nullopt);
     const pqxx::result rows = ExecPrepared(
-        tx, absl::StrCat(kEpochBatchSql, kLeaseMatches, kEpochBatchSqlTail),
+        tx,
+        absl::StrCat(kEpochBatchSql, kLeaseMatches, kEpochBatchSqlRenew,
+                     kLeaseMatches, kEpochBatchSqlTail),
         Column(batch,
                [](const Request& q) { return absl::StrCat(q.ref.trial_id); }),
         Column(batch,

@@ -86,7 +86,9 @@ class PostgresBatchesTest : public StoreTest {
 
 TEST_F(PostgresBatchesTest, AMixedEpochBatchAnswersEachReportAsAlone) {
   const int64_t search = NewSearch(3, 3);
-  const nas::v1::TrialAssignment locked = Lease("w-locked", kLease);
+  // Short, so that its report renews it: the renewal's UPDATE is what
+  // waits on the held row.
+  const nas::v1::TrialAssignment locked = Lease("w-locked", absl::Minutes(1));
   // Quotes, backslashes and braces survive the array literal.
   const std::string odd_worker = "w\"\\{x},y";
   // Short: the reports extend it.
@@ -159,6 +161,24 @@ TEST_F(PostgresBatchesTest, AMixedEpochBatchAnswersEachReportAsAlone) {
   EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(), 3);
   // The reports extended the lease from one minute to the reports' 30.
   EXPECT_GT(LeaseLeft(fine.trial_id()), kLease - absl::Minutes(5));
+}
+
+// A report with more than half of its lease left stores its epoch and
+// leaves the trial's row as it was: no new row version, no index entries.
+TEST_F(PostgresBatchesTest, AReportThatKeepsItsLeaseWritesNoTrialRowVersion) {
+  NewSearch(1, 1);
+  const nas::v1::TrialAssignment a = Lease("w", kLease);
+  const std::string row_version = "SELECT ctid::text FROM trials WHERE id = " +
+                                  std::to_string(a.trial_id());
+  const std::string before = db().Query(row_version)[0][0].c_str();
+  ASSERT_TRUE(store().RecordEpoch(Ref(a, "w"), Epoch(1, 0.5), kLease).ok());
+  EXPECT_EQ(db().Query(row_version)[0][0].c_str(), before)
+      << "a report that kept its lease updated the trial";
+  // Under a lease more than twice as long, the renewal is due: a new
+  // version.
+  ASSERT_TRUE(store().RecordEpoch(Ref(a, "w"), Epoch(2, 0.6), 3 * kLease).ok());
+  EXPECT_NE(db().Query(row_version)[0][0].c_str(), before);
+  EXPECT_EQ(db().Query("SELECT count(*) FROM trial_epochs")[0][0].as<int>(), 2);
 }
 
 TEST_F(PostgresBatchesTest, AMixedCompletionBatchAnswersEachAsAlone) {

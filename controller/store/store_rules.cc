@@ -64,4 +64,9 @@ nas::v1::Trial TrialEnding(const nas::v1::Trial& trial) {
   return ending;
 }
 
+bool LeaseRenewalDue(absl::Time expires_at, absl::Time now,
+                     absl::Duration lease) {
+  return expires_at - now < lease / 2;
+}
+
 }  // namespace nas::controller

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "controller/store/trial_store.h"
 #include "nas/v1/search.pb.h"
 
@@ -37,6 +38,15 @@ nas::v1::Trial TrialOutline(const nas::v1::Trial& trial);
 // started_at and finished_at; not its architecture's text, budget, task,
 // reason, rung, creation time or learning curve.
 nas::v1::Trial TrialEnding(const nas::v1::Trial& trial);
+
+// Whether an epoch report renews its lease (to now + `lease`): only when
+// less than half of `lease` is left before `expires_at`. A trial that
+// reports more often keeps the lease it has, and the store writes nothing
+// for it: in PostgreSQL each renewal is a new row version of the trial
+// and an entry in each index of `trials`. RenewLease, the heartbeat,
+// always renews.
+bool LeaseRenewalDue(absl::Time expires_at, absl::Time now,
+                     absl::Duration lease);
 
 }  // namespace nas::controller
 

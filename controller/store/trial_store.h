@@ -261,7 +261,8 @@ class TrialStore {
   virtual absl::StatusOr<std::optional<nas::v1::TrialAssignment>> LeaseTrial(
       const std::string& worker_id, absl::Duration lease) = 0;
   // Stores one epoch's metrics (idempotent per (trial, attempt, epoch)) and
-  // extends the lease. When the trial was cancelled or stopped meanwhile,
+  // extends the lease when less than half of `lease` is left of it
+  // (LeaseRenewalDue). When the trial was cancelled or stopped meanwhile,
   // returns stop = true and stores nothing. FailedPrecondition when `ref`
   // is not the current lease.
   virtual absl::StatusOr<EpochAck> RecordEpoch(
