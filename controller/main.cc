@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "common/env_defaults.h"
+#include "common/release_mutexes.h"
 #include "controller/controller_server.h"
 #include "spdlog/spdlog.h"
 
@@ -69,6 +70,7 @@ void OnSignal(int) { g_stop = 1; }
 }  // namespace
 
 int main(int argc, char** argv) {
+  nas::UseReleaseMutexes();
   absl::SetProgramUsageMessage(
       "Runs the NAS controller: search strategies, trial store, gRPC API.\n"
       "  nas-controller --database_url=postgresql://... [--listen=HOST:PORT]\n"

@@ -133,6 +133,16 @@ void Scheduler::RefillFreedSlots(int64_t search_id) {
 
 absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::Acquire(
     const std::string& worker_id, absl::Duration wait) {
+  AcquirePhases phases;
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> leased =
+      AcquireTimed(worker_id, wait, &phases);
+  if (options_.metrics != nullptr) options_.metrics->AcquireTimed(phases);
+  return leased;
+}
+
+absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::AcquireTimed(
+    const std::string& worker_id, absl::Duration wait, AcquirePhases* phases) {
+  using Clock = std::chrono::steady_clock;
   const absl::Time deadline = absl::Now() + wait;
   while (true) {
     uint64_t generation;
@@ -140,15 +150,19 @@ absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::Acquire(
       std::lock_guard<std::mutex> lock(wake_mu_);
       generation = wake_generation_;
     }
+    Clock::time_point start = Clock::now();
     auto leased = store_->LeaseTrial(worker_id, options_.lease);
+    phases->lease += Clock::now() - start;
     if (!leased.ok() || leased->has_value()) return leased;
 
     // One strategy step at a time, and nobody queues to repeat it: a caller
     // that finds one under way waits to be woken for what it adds.
     std::unique_lock<std::mutex> replenishing(replenish_mu_, std::try_to_lock);
     if (replenishing.owns_lock()) {
+      start = Clock::now();
       absl::StatusOr<int> added = ReplenishLocked();
       replenishing.unlock();
+      phases->step += Clock::now() - start;
       if (!added.ok()) return added.status();
       if (*added > 0) {
         // This caller leases one; wake a waiter for each of the others.
@@ -159,12 +173,14 @@ absl::StatusOr<std::optional<nas::v1::TrialAssignment>> Scheduler::Acquire(
 
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) return std::nullopt;
+    start = Clock::now();
     std::unique_lock<std::mutex> lock(wake_mu_);
     ++waiting_acquires_;
     wake_cv_.wait_for(
         lock, absl::ToChronoMilliseconds(std::min(left, options_.poll_interval)),
         [&] { return wake_generation_ != generation; });
     --waiting_acquires_;
+    phases->wait += Clock::now() - start;
   }
 }
 

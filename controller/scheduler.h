@@ -29,6 +29,7 @@
 
 namespace nas::controller {
 
+struct AcquirePhases;
 class ControllerMetrics;
 class PruningBook;
 
@@ -175,6 +176,9 @@ class Scheduler {
 
   // Proposes trials for every running search with free slots. Returns how
   // many trials it added. REQUIRES: replenish_mu_ held.
+  // Acquire, adding the time of each of its phases to `phases`.
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> AcquireTimed(
+      const std::string& worker_id, absl::Duration wait, AcquirePhases* phases);
   absl::StatusOr<int> ReplenishLocked();
 
   absl::StatusOr<int> ReplenishSearch(int64_t search_id);

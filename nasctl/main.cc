@@ -8,6 +8,7 @@
 
 #include "common/client/channel.h"
 #include "common/env_defaults.h"
+#include "common/release_mutexes.h"
 #include "nasctl/args.h"
 #include "nasctl/commands.h"
 #include "nasctl/format.h"
@@ -201,6 +202,7 @@ void PrintCommandHelp(const Command& command, std::ostream& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  nas::UseReleaseMutexes();
   // Every option any command takes, so that values are consumed right;
   // CheckOptions below refuses those the command does not take.
   std::set<std::string> value_options = {

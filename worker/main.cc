@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "common/client/channel.h"
 #include "common/env_defaults.h"
+#include "common/release_mutexes.h"
 #include "spdlog/spdlog.h"
 #include "worker/checkpoint_client.h"
 #include "worker/dataset_cache.h"
@@ -137,6 +138,7 @@ ABSL_FLAG(int, acquire_wait_ms, 10000,
           "how long one request for work waits on the controller");
 
 int main(int argc, char** argv) {
+  nas::UseReleaseMutexes();
   absl::SetProgramUsageMessage(
       "Runs a NAS worker that trains candidate architectures (or looks "
       "NAS-Bench-201 cells up in a table).\n"

@@ -7,13 +7,20 @@
 //
 // Prints one JSON object: lifecycles/s over the whole search and over its
 // first and last tenth (whether the cost grows with the history), client-
-// side p50/p99 latency of each call, and the controller's CPU seconds and
-// resident memory from its /metrics endpoint. bench/controller/run.sh runs
-// it at several worker counts beside a pgbench baseline.
+// side p50/p99 latency of each call, its own CPU per lifecycle, and from
+// the controller's /metrics endpoint its CPU seconds, resident memory and
+// where AcquireTrial's time went (nas_acquire_phase_seconds).
+// bench/controller/run.sh runs it at several worker counts beside a pgbench
+// baseline.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,9 +32,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/client/channel.h"
 #include "grpcpp/grpcpp.h"
@@ -78,9 +87,31 @@ double Quantile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
 }
 
-// process_cpu_seconds_total and process_resident_memory_bytes of the
-// controller, or nullopt without --metrics.
-std::optional<std::pair<double, double>> ControllerUsage() {
+// One scrape of the controller's /metrics: its CPU seconds and resident
+// memory, and nas_acquire_phase_seconds by phase (where AcquireTrial's
+// time goes on the server: lease queries, strategy steps, waits).
+struct ControllerScrape {
+  struct Histogram {
+    std::map<double, double> cumulative;  // by upper bound, +Inf last
+    double sum = 0;
+    double count = 0;
+  };
+  double cpu = 0;
+  double rss = 0;
+  std::map<std::string, Histogram> acquire_phases;
+};
+
+// The value of label `name` in a series' label set `labels` ({a="x",...}).
+std::string LabelValue(absl::string_view labels, absl::string_view name) {
+  const std::string key = absl::StrCat(name, "=\"");
+  const size_t at = labels.find(key);
+  if (at == absl::string_view::npos) return "";
+  const size_t from = at + key.size();
+  return std::string(labels.substr(from, labels.find('"', from) - from));
+}
+
+// nullopt without --metrics or when the scrape fails.
+std::optional<ControllerScrape> ScrapeController() {
   const std::string address = absl::GetFlag(FLAGS_metrics);
   if (address.empty()) return std::nullopt;
   const size_t colon = address.rfind(':');
@@ -89,16 +120,75 @@ std::optional<std::pair<double, double>> ControllerUsage() {
   httplib::Client client(address.substr(0, colon), port);
   httplib::Result r = client.Get("/metrics");
   if (!r || r->status != 200) return std::nullopt;
-  double cpu = 0, rss = 0;
+  ControllerScrape scrape;
+  constexpr absl::string_view kPhases = "nas_acquire_phase_seconds";
   for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
     std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
     if (f.size() != 2) continue;
-    if (f[0] == "process_cpu_seconds_total") (void)absl::SimpleAtod(f[1], &cpu);
-    if (f[0] == "process_resident_memory_bytes") {
-      (void)absl::SimpleAtod(f[1], &rss);
+    double value = 0;
+    if (!absl::SimpleAtod(f[1], &value)) continue;
+    if (f[0] == "process_cpu_seconds_total") scrape.cpu = value;
+    if (f[0] == "process_resident_memory_bytes") scrape.rss = value;
+    if (!absl::StartsWith(f[0], kPhases)) continue;
+    const size_t brace = f[0].find('{');
+    if (brace == absl::string_view::npos) continue;
+    const absl::string_view series = f[0].substr(0, brace);
+    ControllerScrape::Histogram& h =
+        scrape.acquire_phases[LabelValue(f[0].substr(brace), "phase")];
+    if (series == absl::StrCat(kPhases, "_bucket")) {
+      const std::string le = LabelValue(f[0].substr(brace), "le");
+      double bound = std::numeric_limits<double>::infinity();
+      if (le != "+Inf" && !absl::SimpleAtod(le, &bound)) continue;
+      h.cumulative[bound] = value;
+    } else if (series == absl::StrCat(kPhases, "_sum")) {
+      h.sum = value;
+    } else if (series == absl::StrCat(kPhases, "_count")) {
+      h.count = value;
     }
   }
-  return std::make_pair(cpu, rss);
+  return scrape;
+}
+
+// ", \"acquire_phases\": {...}": per phase, the mean and the upper bound of
+// the bucket that holds the median and the 99th percentile of the calls
+// between the two scrapes (-1: beyond the last bound), in milliseconds.
+std::string AcquirePhasesJson(const ControllerScrape& before,
+                              const ControllerScrape& after) {
+  std::vector<std::string> phases;
+  for (const auto& [phase, h] : after.acquire_phases) {
+    auto was = before.acquire_phases.find(phase);
+    const ControllerScrape::Histogram empty;
+    const ControllerScrape::Histogram& b =
+        was == before.acquire_phases.end() ? empty : was->second;
+    const double calls = h.count - b.count;
+    if (calls <= 0) continue;
+    auto bound_ms = [&](double q) {
+      for (const auto& [bound, cumulative] : h.cumulative) {
+        auto before_bound = b.cumulative.find(bound);
+        const double below =
+            cumulative -
+            (before_bound == b.cumulative.end() ? 0 : before_bound->second);
+        if (below >= q * calls) {
+          return std::isinf(bound) ? -1.0 : bound * 1000;
+        }
+      }
+      return -1.0;
+    };
+    phases.push_back(absl::StrFormat(
+        "\"%s\": {\"mean_ms\": %.2f, \"p50_le_ms\": %g, \"p99_le_ms\": %g}",
+        phase, (h.sum - b.sum) * 1000 / calls, bound_ms(0.5), bound_ms(0.99)));
+  }
+  if (phases.empty()) return "";
+  return absl::StrCat(", \"acquire_phases\": {", absl::StrJoin(phases, ", "),
+                      "}");
+}
+
+// User and system CPU seconds of this process so far.
+double OwnCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_stime.tv_sec +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 struct Samples {
@@ -247,10 +337,10 @@ int RunIdleWorkers(int count, int seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  const std::optional<std::pair<double, double>> before = ControllerUsage();
+  const std::optional<ControllerScrape> before = ScrapeController();
   const int polls_before = polls.load();
   std::this_thread::sleep_for(std::chrono::seconds(seconds));
-  const std::optional<std::pair<double, double>> after = ControllerUsage();
+  const std::optional<ControllerScrape> after = ScrapeController();
   const int polled = polls.load() - polls_before;
   done = true;
   for (std::thread& t : threads) t.join();
@@ -260,8 +350,8 @@ int RunIdleWorkers(int count, int seconds) {
       "\"controller_cpu_cores\": %.3f, \"controller_rss_mb\": %.1f}\n",
       absl::GetFlag(FLAGS_label).c_str(), count, registered.load(),
       errors.load(), seconds, static_cast<double>(polled) / seconds,
-      before && after ? (after->first - before->first) / seconds : -1.0,
-      after ? after->second / 1048576 : -1.0);
+      before && after ? (after->cpu - before->cpu) / seconds : -1.0,
+      after ? after->rss / 1048576 : -1.0);
   return errors.load() == 0 ? 0 : 1;
 }
 
@@ -332,11 +422,12 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const std::optional<std::pair<double, double>> before = ControllerUsage();
+  const std::optional<ControllerScrape> before = ScrapeController();
   std::atomic<bool> done{false};
   std::vector<Samples> samples(workers);
   std::vector<std::thread> threads;
   const Clock::time_point start = Clock::now();
+  const double own_cpu_before = OwnCpuSeconds();
   for (int i = 0; i < workers; ++i) {
     threads.emplace_back(RunWorker, i, search.id(), &done, &samples[i]);
   }
@@ -371,7 +462,8 @@ int main(int argc, char** argv) {
   }
   done = true;
   for (std::thread& t : threads) t.join();
-  const std::optional<std::pair<double, double>> after = ControllerUsage();
+  const std::optional<ControllerScrape> after = ScrapeController();
+  const double own_cpu = OwnCpuSeconds() - own_cpu_before;
 
   Samples all;
   for (Samples& s : samples) {
@@ -408,13 +500,17 @@ int main(int argc, char** argv) {
         "\"watch_end_after_search_ms\": %.0f",
         watchers, failed, lag_ms);
   }
-  std::string usage = "";
+  // The fake workers share the machine: what they cost is CPU the
+  // controller and the database did not have.
+  std::string usage = absl::StrFormat(", \"bench_cpu_ms_per_lifecycle\": %.3f",
+                                      n > 0 ? own_cpu * 1000 / n : 0);
   if (before && after) {
-    const double cpu = after->first - before->first;
-    usage = absl::StrFormat(
+    const double cpu = after->cpu - before->cpu;
+    usage += absl::StrFormat(
         ", \"controller_cpu_s\": %.2f, \"controller_cpu_ms_per_lifecycle\": "
-        "%.3f, \"controller_rss_mb\": %.1f",
-        cpu, n > 0 ? cpu * 1000 / n : 0, after->second / 1048576);
+        "%.3f, \"controller_rss_mb\": %.1f%s",
+        cpu, n > 0 ? cpu * 1000 / n : 0, after->rss / 1048576,
+        AcquirePhasesJson(*before, *after));
   }
   std::printf(
       "{\"label\": \"%s\", \"workers\": %d, \"trials\": %d, \"completed\": "

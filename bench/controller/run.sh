@@ -263,6 +263,24 @@ for r in rows:
         pgcpu=r["pg_cpu_ms_per_lifecycle"], commits=r["commits_per_lifecycle"],
         wal=r.get("wal_bytes_per_lifecycle", "-"),
         rss=r.get("controller_rss_mb", "-")))
+phased = [r for r in rows if "acquire_phases" in r]
+if phased:
+    # Server side (nas_acquire_phase_seconds): mean, and the bucket bounds
+    # that hold the median and the 99th percentile of the calls.
+    print()
+    print("| run | AcquireTrial: lease mean / p50 / p99 ms | step mean / p50 / p99 ms | wait mean / p50 / p99 ms |")
+    print("|---|---|---|---|")
+    for r in phased:
+        def cell(phase):
+            p = r["acquire_phases"].get(phase)
+            if not p:
+                return "-"
+            bound = lambda v: "> 30000" if v < 0 else "<= {:g}".format(v)
+            return "{:.2f} / {} / {}".format(p["mean_ms"], bound(p["p50_le_ms"]), bound(p["p99_le_ms"]))
+        print("| {} | {} | {} | {} |".format(r["label"], cell("lease"), cell("step"), cell("wait")))
+    print("\nThe fake workers' own CPU, ms per lifecycle: " + ", ".join(
+        "{} {}".format(r["label"], r["bench_cpu_ms_per_lifecycle"])
+        for r in phased if "bench_cpu_ms_per_lifecycle" in r))
 print(f"\npgbench one-row INSERT at 16 clients: {tps:.0f}/s")
 plain = {r["workers"]: r for r in rows
          if not r.get("watchers") and r["label"].startswith("fake-")

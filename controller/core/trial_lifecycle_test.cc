@@ -345,6 +345,51 @@ TEST_F(TrialLifecycleTest, WaitingWorkersAreAGauge) {
   EXPECT_EQ(waiting(), 0);
 }
 
+// /metrics splits each AcquireTrial call's time into its lease queries,
+// its own strategy steps and its waits (nas_acquire_phase_seconds): where
+// a worker's wait for work goes.
+TEST_F(TrialLifecycleTest, AcquireTimeIsSplitIntoLeaseStepAndWait) {
+  auto series = [&](const std::string& name) {
+    std::istringstream text(registry_.Render());
+    std::string line;
+    while (std::getline(text, line)) {
+      if (line.rfind(name + " ", 0) == 0) {
+        return std::stod(line.substr(line.find(' ') + 1));
+      }
+    }
+    ADD_FAILURE() << "no series " << name;
+    return -1.0;
+  };
+  auto count = [&](const std::string& phase) {
+    return series("nas_acquire_phase_seconds_count{phase=\"" + phase + "\"}");
+  };
+  auto sum = [&](const std::string& phase) {
+    return series("nas_acquire_phase_seconds_sum{phase=\"" + phase + "\"}");
+  };
+  NewSearch("{max_trials: 2, parallelism: 1}");
+  const std::string first = Register("w1");
+  const std::string second = Register("w2");
+  const nas::v1::TrialAssignment a = Acquire(first);
+  EXPECT_EQ(count("lease"), 1);
+  EXPECT_EQ(sum("wait"), 0) << "a trial was ready: nothing to wait for";
+  absl::StatusOr<std::optional<nas::v1::TrialAssignment>> waited;
+  std::thread waiter = StartWaiter(second, &waited);
+  ASSERT_EQ(scheduler_.waiting_acquires(), 1) << "the second worker waits";
+  absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(lifecycle_.Complete(Ref(a, first), Final(0.6)).ok());
+  waiter.join();
+  ASSERT_TRUE(waited.ok() && waited->has_value());
+  // Every call observes every phase, so that each phase's quantiles are
+  // over the same calls.
+  for (const char* phase : {"lease", "step", "wait"}) {
+    EXPECT_EQ(count(phase), 2) << phase;
+  }
+  EXPECT_GE(sum("wait"), 0.05) << "the second call waited for the slot";
+  EXPECT_GT(sum("lease"), 0);
+  EXPECT_GT(sum("step"), 0)
+      << "the second call, finding nothing, stepped the strategy first";
+}
+
 // Only the search that freed a slot steps: every running search's step on
 // every ending would cost each ending reads of all of them.
 TEST_F(TrialLifecycleTest, ACompletionStepsOnlyItsOwnSearch) {

@@ -87,6 +87,16 @@ ControllerMetrics::ControllerMetrics(metrics::Registry* registry)
                                        "time: workers idle for want of "
                                        "trials.")
                             .With({})),
+      acquire_phases_(registry->AddHistogram(
+          "nas_acquire_phase_seconds",
+          "Time each AcquireTrial call spent per phase: lease (the store's "
+          "lease queries), step (strategy steps it ran for want of a "
+          "PENDING trial), wait (waiting to be woken for a trial to be "
+          "added or freed). Every call observes all three, zero included.",
+          {"phase"}, metrics::LatencyBuckets())),
+      acquire_lease_seconds_(acquire_phases_.With({"lease"})),
+      acquire_step_seconds_(acquire_phases_.With({"step"})),
+      acquire_wait_seconds_(acquire_phases_.With({"wait"})),
       db_connections_(registry->AddCounter(
           "nas_database_connections_opened_total",
           "PostgreSQL connections opened, by pool: the first ones, then "
@@ -224,6 +234,13 @@ void ControllerMetrics::WorkerRegistered(
 
 void ControllerMetrics::LeasesExpired(int count) {
   if (count > 0) expired_.Increment(count);
+}
+
+void ControllerMetrics::AcquireTimed(const AcquirePhases& phases) {
+  using Seconds = std::chrono::duration<double>;
+  acquire_lease_seconds_.Observe(Seconds(phases.lease).count());
+  acquire_step_seconds_.Observe(Seconds(phases.step).count());
+  acquire_wait_seconds_.Observe(Seconds(phases.wait).count());
 }
 
 }  // namespace nas::controller

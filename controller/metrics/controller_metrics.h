@@ -6,6 +6,7 @@
 #ifndef NAS_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
 #define NAS_CONTROLLER_METRICS_CONTROLLER_METRICS_H_
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -21,6 +22,15 @@ namespace nas::controller {
 
 class TrialStore;
 class CheckpointStore;
+
+// Where one AcquireTrial call spent its time (Scheduler::Acquire): in the
+// store's lease queries, in strategy steps it ran itself for want of a
+// PENDING trial, and waiting to be woken for a trial to be added or freed.
+struct AcquirePhases {
+  std::chrono::nanoseconds lease{0};
+  std::chrono::nanoseconds step{0};
+  std::chrono::nanoseconds wait{0};
+};
 
 class ControllerMetrics {
  public:
@@ -46,6 +56,8 @@ class ControllerMetrics {
   void WorkerRegistered(const std::string& worker_id,
                         const nas::v1::RegisterWorkerRequest& request);
   void LeasesExpired(int count);
+  // One AcquireTrial call's phases, into nas_acquire_phase_seconds.
+  void AcquireTimed(const AcquirePhases& phases);
 
   metrics::Registry* registry() { return registry_; }
 
@@ -61,6 +73,10 @@ class ControllerMetrics {
   metrics::Gauge& searches_running_;
   metrics::Family<metrics::Gauge>& workers_connected_;
   metrics::Gauge& acquires_waiting_;
+  metrics::Family<metrics::Histogram>& acquire_phases_;
+  metrics::Histogram& acquire_lease_seconds_;
+  metrics::Histogram& acquire_step_seconds_;
+  metrics::Histogram& acquire_wait_seconds_;
   metrics::Family<metrics::Counter>& db_connections_;
   metrics::Family<metrics::Counter>& db_errors_;
   metrics::Family<metrics::Counter>& db_batches_;
