@@ -108,14 +108,13 @@ done
 # the database server's CPU (all its processes), its commits and the bytes
 # it wrote to its write-ahead log (every row version and index entry a
 # lifecycle writes: unlike CPU, not moved by the machine's other load).
-# CPU seconds of every process of the server's OS user (utime + stime from
-# /proc, in clock ticks); the controller's pooled backends live through a
-# run, so none of their time is lost between the two readings.
+# CPU seconds of every process of the server's OS user; the controller's
+# pooled backends live through a run, so none of their time is lost
+# between the two readings.
+source "$ROOT/bench/controller/cpu_seconds.sh"
 pg_cpu() {
-  local ticks
-  ticks=$(getconf CLK_TCK)
-  for pid in $(pgrep -u postgres); do cat "/proc/$pid/stat" 2>/dev/null; done |
-    sed 's/.*) //' | awk -v t="$ticks" '{s += $12 + $13} END {printf "%.3f\n", s / t}'
+  # shellcheck disable=SC2046  # one argument per process id
+  cpu_seconds $(pgrep -u postgres)
 }
 pg_commits() {
   "$PG_BIN/psql" -Atq "$DB_URL" -c "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
