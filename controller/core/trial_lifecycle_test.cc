@@ -247,6 +247,19 @@ budget: )" + budget + "\n" + extra);
     return a;
   }
 
+  // The value of one series (its name and labels, as /metrics writes them).
+  double SeriesValue(const std::string& series) {
+    std::istringstream text(registry_.Render());
+    std::string line;
+    while (std::getline(text, line)) {
+      if (line.rfind(series + " ", 0) == 0) {
+        return std::stod(line.substr(line.find(' ') + 1));
+      }
+    }
+    ADD_FAILURE() << "no series " << series;
+    return -1.0;
+  }
+
   // The series of trial endings, as /metrics shows them.
   std::string EndingsCounted() {
     std::istringstream text(registry_.Render());
@@ -319,17 +332,7 @@ TEST_F(TrialLifecycleTest, AWaiterIsWokenOnlyOnceTheFreedSlotIsFilled) {
 TEST_F(TrialLifecycleTest, WaitingWorkersAreAGauge) {
   metrics_.CollectWaitingAcquires(
       [this] { return scheduler_.waiting_acquires(); });
-  auto waiting = [&] {
-    std::istringstream text(registry_.Render());
-    std::string line;
-    while (std::getline(text, line)) {
-      if (line.rfind("nas_acquires_waiting ", 0) == 0) {
-        return std::stod(line.substr(line.find(' ') + 1));
-      }
-    }
-    ADD_FAILURE() << "no nas_acquires_waiting series";
-    return -1.0;
-  };
+  auto waiting = [&] { return SeriesValue("nas_acquires_waiting"); };
   NewSearch("{max_trials: 2, parallelism: 1}");
   const std::string first = Register("w1");
   const std::string second = Register("w2");
@@ -349,22 +352,13 @@ TEST_F(TrialLifecycleTest, WaitingWorkersAreAGauge) {
 // its own strategy steps and its waits (nas_acquire_phase_seconds): where
 // a worker's wait for work goes.
 TEST_F(TrialLifecycleTest, AcquireTimeIsSplitIntoLeaseStepAndWait) {
-  auto series = [&](const std::string& name) {
-    std::istringstream text(registry_.Render());
-    std::string line;
-    while (std::getline(text, line)) {
-      if (line.rfind(name + " ", 0) == 0) {
-        return std::stod(line.substr(line.find(' ') + 1));
-      }
-    }
-    ADD_FAILURE() << "no series " << name;
-    return -1.0;
-  };
   auto count = [&](const std::string& phase) {
-    return series("nas_acquire_phase_seconds_count{phase=\"" + phase + "\"}");
+    return SeriesValue("nas_acquire_phase_seconds_count{phase=\"" + phase +
+                       "\"}");
   };
   auto sum = [&](const std::string& phase) {
-    return series("nas_acquire_phase_seconds_sum{phase=\"" + phase + "\"}");
+    return SeriesValue("nas_acquire_phase_seconds_sum{phase=\"" + phase +
+                       "\"}");
   };
   NewSearch("{max_trials: 2, parallelism: 1}");
   const std::string first = Register("w1");
