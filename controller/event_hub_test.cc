@@ -32,7 +32,7 @@ TEST(EventHubTest, ABatchTakesTheQueuedEventsInOrderUpToItsMax) {
   std::vector<int> epochs;
   for (const auto* batch : {&first, &rest}) {
     for (const auto& event : *batch) {
-      epochs.push_back(event->epoch_reported().metrics().epoch());
+      epochs.push_back(event->event.epoch_reported().metrics().epoch());
     }
   }
   EXPECT_EQ(epochs, (std::vector<int>{1, 2, 3, 4, 5}));
@@ -67,7 +67,7 @@ TEST(EventHubTest, ABatchWaitsForTheFirstEvent) {
   auto events = sub->NextBatch(absl::Seconds(30), 8);
   publisher.join();
   ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0]->epoch_reported().metrics().epoch(), 1);
+  EXPECT_EQ(events[0]->event.epoch_reported().metrics().epoch(), 1);
   // None comes: empty after the timeout.
   EXPECT_TRUE(sub->NextBatch(absl::Milliseconds(20), 8).empty());
 }
@@ -88,14 +88,77 @@ TEST(EventHubTest, ALingeringBatchGathersTheEventsThatFollowTheFirst) {
   const absl::Duration took = absl::Now() - start;
   publisher.join();
   ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[2]->epoch_reported().metrics().epoch(), 3);
+  EXPECT_EQ(events[2]->event.epoch_reported().metrics().epoch(), 3);
   EXPECT_LT(took, absl::Seconds(10)) << "full at 3: no need to linger on";
 
   // Without more events, it lingers its time and sends what it has.
   hub.Publish(7, Epoch(4));
   events = sub->NextBatch(absl::Seconds(1), 8, absl::Milliseconds(30));
   ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(events[0]->epoch_reported().metrics().epoch(), 4);
+  EXPECT_EQ(events[0]->event.epoch_reported().metrics().epoch(), 4);
+}
+
+// A lingering batch is woken when it is full, not by every event that
+// falls short of it: at full speed each futile wake of every watcher's
+// thread was a thread switch.
+TEST(EventHubTest, ALingeringBatchIsNotWokenByEachEventBeforeItIsFull) {
+  EventHub hub;
+  std::shared_ptr<EventHub::Subscription> sub = hub.Subscribe(7);
+  hub.Publish(7, Epoch(0));
+  std::vector<std::shared_ptr<const PublishedEvent>> events;
+  std::thread watcher([&] {
+    events = sub->NextBatch(absl::Seconds(1), 12, absl::Seconds(60));
+  });
+  // Published while it lingers (it starts at once: the first is queued).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int epoch = 1; epoch < 11; ++epoch) {
+    hub.Publish(7, Epoch(epoch));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  hub.Publish(7, Epoch(11));  // the twelfth: full
+  watcher.join();
+  ASSERT_EQ(events.size(), 12u);
+  // Ten before the fix; a spurious wake from the system is allowed.
+  EXPECT_LE(sub->futile_wakeups(), 1u);
+}
+
+// A watcher that asked for the search without its spec gets trial and
+// epoch events without it, one event shared by all such watchers; the
+// others, and search_done for everyone, keep it.
+TEST(EventHubTest, ProgressEventsLeaveTheSpecOutForWatchersThatAskSo) {
+  EventHub hub;
+  auto whole = hub.Subscribe(7);
+  auto slim_a = hub.Subscribe(7, EventHub::SearchDetail::kWithoutSpec);
+  auto slim_b = hub.Subscribe(7, EventHub::SearchDetail::kWithoutSpec);
+  nas::v1::SearchEvent epoch = Epoch(1);
+  epoch.mutable_search()->mutable_spec()->set_name("spec");
+  epoch.mutable_search()->mutable_counts()->set_running(3);
+  hub.Publish(7, epoch);
+  nas::v1::SearchEvent done;
+  *done.mutable_search() = epoch.search();
+  done.mutable_search_done();
+  hub.Publish(7, done);
+
+  auto from_whole = whole->NextBatch(absl::ZeroDuration(), 8);
+  auto from_a = slim_a->NextBatch(absl::ZeroDuration(), 8);
+  auto from_b = slim_b->NextBatch(absl::ZeroDuration(), 8);
+  ASSERT_EQ(from_whole.size(), 2u);
+  ASSERT_EQ(from_a.size(), 2u);
+  ASSERT_EQ(from_b.size(), 2u);
+  EXPECT_EQ(from_whole[0]->event.search().spec().name(), "spec");
+  EXPECT_FALSE(from_a[0]->event.search().has_spec());
+  EXPECT_EQ(from_a[0]->event.search().counts().running(), 3);
+  EXPECT_EQ(from_a[0]->event.epoch_reported().metrics().epoch(), 1);
+  EXPECT_EQ(from_a[0].get(), from_b[0].get());
+  // Serialized once, for every batched stream.
+  nas::v1::SearchEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(from_a[0]->wire));
+  EXPECT_EQ(parsed.SerializeAsString(), from_a[0]->event.SerializeAsString());
+  EXPECT_TRUE(from_whole[0]->wire.empty());
+  EXPECT_EQ(from_a[1]->event.search().spec().name(), "spec") << "search_done";
+  ASSERT_TRUE(parsed.ParseFromString(from_a[1]->wire));
+  EXPECT_TRUE(parsed.has_search_done());
+  EXPECT_EQ(from_whole[1]->event.search().spec().name(), "spec");
 }
 
 }  // namespace

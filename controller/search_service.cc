@@ -20,21 +20,6 @@ namespace {
 
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
-// Events a WatchSearch stream takes from its queue per wake (a bound on
-// what it holds back in gRPC's buffer at once).
-constexpr size_t kEventsPerWrite = 64;
-// How long a WatchSearch stream lets events gather after the first one
-// before it sends them. A fleet at full speed publishes thousands a second;
-// sent one per wake, each cost a watcher's thread a wake and a write of its
-// own. A person watching does not see 20 ms.
-constexpr absl::Duration kEventLinger = absl::Milliseconds(20);
-
-bool IsFinished(nas::v1::SearchState state) {
-  return state == nas::v1::SEARCH_STATE_COMPLETED ||
-         state == nas::v1::SEARCH_STATE_CANCELLED ||
-         state == nas::v1::SEARCH_STATE_FAILED;
-}
-
 // Everything CreateSearch must refuse before anything is stored.
 absl::Status CheckSpec(const nas::v1::SearchSpec& spec) {
   if (absl::Status s = spec::ValidateSearchSpec(spec); !s.ok()) return s;
@@ -289,79 +274,6 @@ grpc::Status SearchServiceImpl::GetBestTrials(
   if (!best.ok()) return ToGrpcStatus(best.status());
   for (nas::v1::Trial& t : best->trials) *response->add_trials() = std::move(t);
   response->set_pareto_front(best->pareto_front);
-  return grpc::Status::OK;
-}
-
-grpc::Status SearchServiceImpl::WatchSearch(
-    grpc::ServerContext* context, const nas::v1::WatchSearchRequest* request,
-    grpc::ServerWriter<nas::v1::SearchEvent>* writer) {
-  absl::StatusOr<Caller> caller = auth_->Authorize(*context, Role::kClient);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  const int64_t id = request->search_id();
-  if (absl::Status s = CheckId("search_id", id); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  // Subscribe before reading the snapshot so no event falls in between.
-  std::shared_ptr<EventHub::Subscription> sub = hub_->Subscribe(id);
-  absl::StatusOr<nas::v1::Search> search = VisibleSearch(*caller, id);
-  if (!search.ok()) return ToGrpcStatus(search.status());
-  // With several objectives: the front's best by the first objective.
-  auto best_trial = [&]() -> std::optional<nas::v1::Trial> {
-    absl::StatusOr<BestTrials> best =
-        FindBestTrials(*store_, search->spec(), id, 1);
-    if (!best.ok() || best->trials.empty()) return std::nullopt;
-    return best->trials.front();
-  };
-
-  nas::v1::SearchEvent snapshot;
-  *snapshot.mutable_search() = *search;
-  if (auto best = best_trial()) {
-    *snapshot.mutable_snapshot()->mutable_best_trial() = *best;
-  } else {
-    snapshot.mutable_snapshot();
-  }
-  if (!writer->Write(snapshot)) return grpc::Status::OK;
-
-  auto send_done = [&](const nas::v1::Search& final_search) {
-    nas::v1::SearchEvent done;
-    *done.mutable_search() = final_search;
-    if (auto best = best_trial()) {
-      *done.mutable_search_done()->mutable_best_trial() = *best;
-    } else {
-      done.mutable_search_done();
-    }
-    writer->Write(done);
-    return grpc::Status::OK;
-  };
-  if (IsFinished(search->state())) return send_done(*search);
-
-  absl::Time next_poll = absl::Now() + absl::Seconds(2);
-  while (!context->IsCancelled()) {
-    const std::vector<std::shared_ptr<const nas::v1::SearchEvent>> events =
-        sub->NextBatch(absl::Milliseconds(250), kEventsPerWrite, kEventLinger);
-    for (size_t i = 0; i < events.size(); ++i) {
-      const nas::v1::SearchEvent& event = *events[i];
-      // Its publisher ranked the best trial once for every watcher.
-      if (event.has_search_done()) {
-        writer->Write(event);
-        return grpc::Status::OK;
-      }
-      // All but a burst's last may wait in gRPC's buffer: the burst goes
-      // out in a few frames and writes, not one each.
-      grpc::WriteOptions options;
-      if (i + 1 < events.size()) options.set_buffer_hint();
-      if (!writer->Write(event, options)) return grpc::Status::OK;
-    }
-    // Another replica may have ended the search: its events never reach
-    // this hub, so re-read the state now and then.
-    if (absl::Now() >= next_poll) {
-      next_poll = absl::Now() + absl::Seconds(2);
-      absl::StatusOr<nas::v1::Search> now = store_->GetSearch(id);
-      if (now.ok() && IsFinished(now->state())) return send_done(*now);
-      // Deleted (DeleteSearch with force) by another replica.
-      if (absl::IsNotFound(now.status())) return ToGrpcStatus(now.status());
-    }
-  }
   return grpc::Status::OK;
 }
 

@@ -4,6 +4,10 @@
 #ifndef NAS_CONTROLLER_SEARCH_SERVICE_H_
 #define NAS_CONTROLLER_SEARCH_SERVICE_H_
 
+#include <memory>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
 #include "controller/checkpoints/checkpoint_store.h"
 #include "controller/core/trial_lifecycle.h"
 #include "controller/event_hub.h"
@@ -49,9 +53,13 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
   grpc::Status GetBestTrials(grpc::ServerContext* context,
                              const nas::v1::GetBestTrialsRequest* request,
                              nas::v1::GetBestTrialsResponse* response) override;
+  // Watching: search_service_watch.cc.
   grpc::Status WatchSearch(
       grpc::ServerContext* context, const nas::v1::WatchSearchRequest* request,
       grpc::ServerWriter<nas::v1::SearchEvent>* writer) override;
+  grpc::Status WatchSearchBatched(
+      grpc::ServerContext* context, const nas::v1::WatchSearchRequest* request,
+      grpc::ServerWriter<nas::v1::SearchEventBatch>* writer) override;
   // Managing searches: search_service_manage.cc.
   grpc::Status ExtendSearch(grpc::ServerContext* context,
                             const nas::v1::ExtendSearchRequest* request,
@@ -79,6 +87,14 @@ class SearchServiceImpl final : public nas::v1::SearchService::Service {
   // see): the common start of the calls that change a search.
   absl::StatusOr<Caller> AuthorizeOn(grpc::ServerContext& context,
                                      int64_t search_id);
+  // A watch stream from its snapshot to search_done (or the client leaving),
+  // each burst of events handed to `send` (false: the client is gone).
+  grpc::Status ServeWatch(
+      grpc::ServerContext* context, const nas::v1::WatchSearchRequest& request,
+      EventHub::SearchDetail detail,
+      absl::FunctionRef<
+          bool(const std::vector<std::shared_ptr<const PublishedEvent>>&)>
+          send);
 
   TrialStore* const store_;
   Scheduler* const scheduler_;

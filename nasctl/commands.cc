@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/spec/spec_validation.h"
 #include "grpcpp/client_context.h"
 #include "nasctl/command_util.h"
@@ -130,23 +132,26 @@ int Watch(Context& ctx, const Args& args) {
   nas::v1::WatchSearchRequest request;
   request.set_search_id(id);
   grpc::ClientContext context;
-  auto reader = ctx.stub->WatchSearch(&context, request);
+  // Several events to a message: a fleet at full speed sends thousands a
+  // second.
+  auto reader = ctx.stub->WatchSearchBatched(&context, request);
   // On a terminal the progress bar is redrawn in place; into a pipe or a
   // file each event is one line, flushed at once, so `watch | grep` and log
   // files follow the search as it runs.
   const bool live = !ctx.json && ctx.out == &std::cout && isatty(STDOUT_FILENO);
-  nas::v1::SearchEvent event;
   std::string best_line = "best: -";
+  // When the best was last asked for (see below).
+  absl::Time best_asked = absl::InfinitePast();
   std::string last_reason;
   auto describe_best = [&](const nas::v1::Trial& t) {
     best_line = absl::StrFormat("best: #%d val %s test %s", t.number(),
                                 Percent(t.metrics().val_accuracy()),
                                 Percent(t.metrics().test_accuracy()));
   };
-  while (reader->Read(&event)) {
+  auto show = [&](const nas::v1::SearchEvent& event) {
     if (ctx.json) {
       PrintJson(event, *ctx.out);
-      continue;
+      return;
     }
     std::string line;
     switch (event.event_case()) {
@@ -199,9 +204,13 @@ int Watch(Context& ctx, const Args& args) {
     }
     last_reason = reason;
     if (event.has_trial_finished() &&
-        event.trial_finished().state() == nas::v1::TRIAL_STATE_COMPLETED) {
+        event.trial_finished().state() == nas::v1::TRIAL_STATE_COMPLETED &&
+        absl::Now() - best_asked >= absl::Seconds(1)) {
       // The finished trial may be the new best; the controller's ranking is
-      // authoritative, so ask rather than compare here.
+      // authoritative, so ask rather than compare here. At most once a
+      // second: a fleet at full speed completes hundreds of trials a second,
+      // and search_done names the final best anyway.
+      best_asked = absl::Now();
       nas::v1::GetBestTrialsRequest best_request;
       best_request.set_search_id(id);
       best_request.set_k(1);
@@ -223,6 +232,22 @@ int Watch(Context& ctx, const Args& args) {
     } else {
       // std::endl flushes: stdout is block-buffered when not a terminal.
       *ctx.out << line << "  |  " << bar << std::endl;
+    }
+  };
+  nas::v1::SearchEventBatch batch;
+  // Trial and epoch events carry the search without its spec; the
+  // snapshot's is lent to each (swapped in and out, not copied).
+  nas::v1::SearchSpec spec;
+  while (reader->Read(&batch)) {
+    for (nas::v1::SearchEvent& event : *batch.mutable_events()) {
+      if (ctx.json || event.search().has_spec()) {
+        if (event.search().has_spec()) spec = event.search().spec();
+        show(event);
+        continue;
+      }
+      event.mutable_search()->mutable_spec()->Swap(&spec);
+      show(event);
+      event.mutable_search()->mutable_spec()->Swap(&spec);
     }
   }
   if (live) *ctx.out << "\n";

@@ -3,6 +3,7 @@
 // fail a fence or expire; workers' work is pushed through the controller
 // under their names; HTTPS and token roles guard it as they guard gRPC; a
 // plain-HTTP address off loopback is refused at startup.
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -333,6 +334,57 @@ TEST_F(MetricsSecurityTest, HttpsWithTheControllersCertificateAndRoles) {
   httplib::Client plain("127.0.0.1", port);
   httplib::Result refused = plain.Get("/healthz");
   EXPECT_TRUE(!refused || refused->status != 200);
+}
+
+// `nasctl watch` asks the controller for the best trial when a trial
+// completes, at most once a second: it asked on every completion, so ten
+// watchers of a fleet at full speed sent thousands of ranking calls a
+// second. Counted by the controller's own call counter.
+TEST(MetricsEndpoint, NasctlWatchAsksForTheBestAtMostOnceASecond) {
+  Cluster cluster(WithHttp(/*lease_seconds=*/30));
+  ASSERT_TRUE(cluster.StartController()) << cluster.Logs();
+  const int port = cluster.HttpPort();
+  ASSERT_GT(port, 0) << cluster.Logs();
+  nas::v1::SearchSpec spec = ParseSpec(kSearch);
+  constexpr int kTrials = 40;
+  spec.mutable_budget()->set_max_trials(kTrials);
+  const int64_t id = CreateSearchOrFail(cluster.search(), spec);
+  const std::string log = cluster.log_dir() + "/watch.log";
+  Subprocess watch({NAS_NASCTL_BINARY, "--controller", cluster.address(),
+                    "--plaintext", "watch", absl::StrCat(id)},
+                   log);
+  ASSERT_TRUE(
+      WaitFor([&] { return absl::StrContains(watch.ReadLog(), "RUNNING"); },
+              seconds(60)))
+      << watch.ReadLog();
+  const std::string best_calls = "grpc_method=\"GetBestTrials\"";
+  const double before = std::max(
+      0.0, Sum(Scrape(port), "grpc_server_handled_total", {best_calls}));
+
+  const std::string worker =
+      RegisterWorkerOrFail(cluster.worker_api(), "watched-host");
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kTrials; ++i) {
+    const nas::v1::TrialAssignment a =
+        AcquireTrialOrFail(cluster.worker_api(), worker, 5000);
+    ASSERT_GT(a.trial_id(), 0) << cluster.Logs();
+    ASSERT_TRUE(
+        CompleteTrial(cluster.worker_api(), worker, a, 0.5 + 0.01 * i).ok());
+  }
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  ASSERT_EQ(watch.Wait(seconds(60)), 0) << watch.ReadLog();
+  EXPECT_TRUE(absl::StrContains(watch.ReadLog(),
+                                absl::StrCat("search ", id, " COMPLETED")))
+      << watch.ReadLog();
+  const double asked =
+      Sum(Scrape(port), "grpc_server_handled_total", {best_calls}) - before;
+  // One per completion before the fix: kTrials. The stream may deliver the
+  // last events a moment after the loop, hence the extra second.
+  EXPECT_GE(asked, 1) << "it still shows the best";
+  EXPECT_LE(asked, 2 + took) << took << " s for " << kTrials << " trials";
+  EXPECT_LT(asked, kTrials) << took << " s: too slow to tell";
 }
 
 TEST(MetricsStartup, PlainHttpOffLoopbackIsRefusedWithTheRule) {

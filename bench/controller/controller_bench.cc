@@ -39,6 +39,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/client/channel.h"
+#include "common/release_mutexes.h"
 #include "grpcpp/grpcpp.h"
 #include "httplib.h"
 #include "nas/v1/search_service.grpc.pb.h"
@@ -63,6 +64,9 @@ ABSL_FLAG(int, watchers, 0,
           "WatchSearch streams held open on the search while it runs (as "
           "nasctl watch does); reports how long after the search's last "
           "completion each stream ended");
+ABSL_FLAG(bool, watch_batched, true,
+          "watchers read WatchSearchBatched, several events to a message, "
+          "as nasctl watch does; false: WatchSearch, one event each");
 ABSL_FLAG(int, idle_workers, 0,
           "instead of a search: this many registered workers polling "
           "AcquireTrial with nothing to run, for --idle_seconds; reports the "
@@ -291,11 +295,24 @@ void RunWatcher(int64_t search_id, Clock::time_point* ended, bool* ok) {
       std::chrono::minutes(absl::GetFlag(FLAGS_max_minutes) + 1));
   nas::v1::WatchSearchRequest request;
   request.set_search_id(search_id);
-  auto reader = stub->WatchSearch(&context, request);
-  nas::v1::SearchEvent event;
   bool done = false;
-  while (reader->Read(&event)) done = done || event.has_search_done();
-  *ok = reader->Finish().ok() && done;
+  grpc::Status status;
+  if (absl::GetFlag(FLAGS_watch_batched)) {
+    auto reader = stub->WatchSearchBatched(&context, request);
+    nas::v1::SearchEventBatch batch;
+    while (reader->Read(&batch)) {
+      for (const nas::v1::SearchEvent& event : batch.events()) {
+        done = done || event.has_search_done();
+      }
+    }
+    status = reader->Finish();
+  } else {
+    auto reader = stub->WatchSearch(&context, request);
+    nas::v1::SearchEvent event;
+    while (reader->Read(&event)) done = done || event.has_search_done();
+    status = reader->Finish();
+  }
+  *ok = status.ok() && done;
   *ended = Clock::now();
 }
 
@@ -366,6 +383,8 @@ double Rate(const std::vector<Clock::time_point>& at, size_t from, size_t to) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Its clients stand for nas-worker and nasctl, which run so.
+  nas::UseReleaseMutexes();
   absl::SetProgramUsageMessage(
       "controller_bench --controller=HOST:PORT [--metrics=HOST:PORT] "
       "[--workers=N] [--trials=M]; see bench/controller/README.md");

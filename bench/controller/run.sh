@@ -9,7 +9,7 @@
 #   WORKERS=64 REAL=0 TRIALS=100000 SPACE=chain MAX_MINUTES=30 bench/controller/run.sh
 #   WORKERS=64 REAL=0 PRELOAD=1000000 bench/controller/run.sh
 #
-# Also: WATCHERS (default 10) WatchSearch streams on a 64-worker search
+# Also: WATCHERS (default 10) watch streams (WATCH_RPC) on a 64-worker search
 # against the same search without them; IDLE (default 1000) registered
 # workers polling with nothing to run, for the controller's idle cost;
 # MEMORY (default 1) the fake-worker runs again on a second controller with
@@ -25,6 +25,10 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 WORKERS=${WORKERS:-8 64 256}
 REAL=${REAL:-16}
 WATCHERS=${WATCHERS:-10}
+# WATCH_RPC: what the watchers read: batched (WatchSearchBatched, as
+# nasctl watch does), single (WatchSearch, one event per message), or both
+# (two watched runs).
+WATCH_RPC=${WATCH_RPC:-batched}
 IDLE=${IDLE:-1000}
 MEMORY=${MEMORY:-1}
 # PRELOAD (default 0): after the fake-worker runs, this many finished
@@ -188,8 +192,15 @@ SQL
   bench --workers=64 --label="fake-64+preload$PRELOAD"
 fi
 if [[ "$WATCHERS" -gt 0 ]]; then
-  echo "== 64 fake workers, $TRIALS trials, with $WATCHERS watchers (nasctl watch)"
-  bench --workers=64 --watchers="$WATCHERS" --label="fake-64+watch$WATCHERS"
+  if [[ "$WATCH_RPC" != single ]]; then
+    echo "== 64 fake workers, $TRIALS trials, with $WATCHERS watchers (WatchSearchBatched, as nasctl watch)"
+    bench --workers=64 --watchers="$WATCHERS" --label="fake-64+watch$WATCHERS"
+  fi
+  if [[ "$WATCH_RPC" != batched ]]; then
+    echo "== 64 fake workers, $TRIALS trials, with $WATCHERS watchers on WatchSearch (one event per message)"
+    bench --workers=64 --watchers="$WATCHERS" --watch_batched=false \
+      --label="fake-64+watch$WATCHERS-single"
+  fi
 fi
 IDLE_LINE=""
 if [[ "$IDLE" -gt 0 ]]; then
@@ -289,7 +300,7 @@ for r in rows:
         continue
     base = plain.get(r["workers"])
     cost = 1 - r["lifecycles_per_s"] / base["lifecycles_per_s"] if base else 0
-    print(f"{r['watchers']} watchers: every stream ended within "
+    print(f"{r['label']}: every stream ended within "
           f"{r['watch_end_after_search_ms']:.0f} ms of the search's last "
           f"lifecycle ({r['watch_failed']} failed); throughput "
           f"{r['lifecycles_per_s']:.0f}/s against {base['lifecycles_per_s']:.0f}/s "

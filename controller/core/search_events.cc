@@ -59,7 +59,7 @@ void SearchEvents::Publish(int64_t search_id, nas::v1::SearchEvent event) {
     }
     searches_[search_id] = {event.search(), now, /*refreshing=*/false};
   }
-  hub_->Publish(search_id, event);
+  hub_->Publish(search_id, std::move(event));
 }
 
 void SearchEvents::PublishDone(int64_t search_id) {
@@ -98,7 +98,7 @@ void SearchEvents::PublishDone(const nas::v1::Search& search) {
     *done.mutable_search_done()->mutable_best_trial() =
         std::move(best->trials.front());
   }
-  hub_->Publish(search.id(), done);
+  hub_->Publish(search.id(), std::move(done));
 }
 
 }  // namespace nas::controller

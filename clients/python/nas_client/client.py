@@ -226,9 +226,18 @@ class Client:
         ends there). `timeout` bounds the whole watch (None: no bound)."""
         request = search_service_pb2.WatchSearchRequest(search_id=search_id)
         try:
-            for event in self._stub.WatchSearch(
+            # Several events to a message: a fleet at full speed sends
+            # thousands a second. Trial and epoch events carry the search
+            # without its spec; each Event gets the snapshot's.
+            spec = None
+            for batch in self._stub.WatchSearchBatched(
                     request, metadata=self._metadata, timeout=timeout):
-                yield Event.from_proto(event)
+                for event in batch.events:
+                    if event.search.HasField("spec"):
+                        spec = event.search.spec
+                    elif spec is not None:
+                        event.search.spec.CopyFrom(spec)
+                    yield Event.from_proto(event)
         except grpc.RpcError as e:
             raise NasError(e.code(), e.details()) from None
 

@@ -128,6 +128,10 @@ class ClientTest(unittest.TestCase):
         kinds, finished = [], []
         for event in self.nas.watch(search.id, timeout=600):
             kinds.append(event.kind)
+            # Every event's search is whole: the stream sends the spec
+            # once, the client fills it into the others.
+            self.assertEqual(event.search.name, "py-client", event.kind)
+            self.assertEqual(event.search.max_trials, 3, event.kind)
             if event.kind == "trial_finished":
                 finished.append(event.trial)
         self.assertEqual(kinds[0], "snapshot", self.logs_text())
